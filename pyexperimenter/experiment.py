@@ -1,0 +1,248 @@
+"""The Python API (DESIGN section 3): one object per experiment table."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import ExperimentConfig, load_config
+from .errors import ConfigError, InputError
+from .grid import parameter_hash
+from .results import aggregate, filter_frame, table_frame
+from .store import Store, open_store
+from .worker import ExperimentFunction, load_function, run_workers
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_KIND_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, (bool, int)),
+}
+
+
+class Experimenter:
+    """An experiment table and everything done with it: fill, run, launch, inspect."""
+
+    def __init__(self, config: str | os.PathLike[str] | ExperimentConfig = "experiment.yml", db: str | None = None,
+                 credentials: str | os.PathLike[str] | None = None):
+        self.config = config if isinstance(config, ExperimentConfig) else load_config(config, db, credentials)
+        self._store: Store | None = None
+
+    # --- connection
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.config)
+            if not self._store.exists():
+                raise InputError(
+                    f"table {self.config.name} does not exist in {self.config.database.url}; "
+                    f"run `pyexp fill {self._config_name}` first"
+                )
+        return self._store
+
+    @property
+    def _config_name(self) -> str:
+        return str(self.config.path.name) if self.config.path else "CONFIG"
+
+    def _creating_store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.config, create=True)
+        self._store.create()
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Experimenter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- filling
+    def fill_table_from_config(self, progress: Callable[[int], None] | None = None) -> int:
+        """Create the tables and insert the grid's rows not present yet; returns how many."""
+        grid = self.config.grid
+        if len(grid) == 0:
+            where = self.config.path or "config"
+            raise ConfigError(f"{where}: parameters: the grid is empty; give every parameter at least one value")
+        return self._creating_store().insert_missing(iter(grid), progress=progress)
+
+    def fill_table_from_combination(
+        self,
+        parameters: Mapping[str, Sequence[Any]] | None = None,
+        fixed_parameter_combinations: Sequence[Mapping[str, Any]] | None = None,
+    ) -> int:
+        """The product of `parameters`, crossed with each fixed combination (PyExperimenter's)."""
+        parameters = parameters or {}
+        fixed = list(fixed_parameter_combinations or [{}])
+        names = list(parameters)
+
+        def rows() -> Iterable[dict[str, Any]]:
+            for combo in itertools.product(*(parameters[n] for n in names)):
+                base = dict(zip(names, combo))
+                for f in fixed:
+                    yield {**base, **f}
+
+        return self.fill_table_with_rows(rows())
+
+    def fill_table_with_rows(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Insert explicit rows (each a dict of every parameter); duplicates are skipped."""
+        checked = [self._check_row(i, row) for i, row in enumerate(rows)]
+        if not checked:
+            raise InputError("no rows to add")
+        return self._creating_store().insert_missing(checked)
+
+    def _check_row(self, index: int, row: Mapping[str, Any]) -> dict[str, Any]:
+        params = self.config.parameters
+        missing = [p for p in params if p not in row]
+        extra = [k for k in row if k not in params]
+        if missing or extra:
+            what = f"lacks parameter {missing[0]!r}" if missing else f"has unknown parameter {extra[0]!r}"
+            raise InputError(f"row {index}: {what}; expected exactly {', '.join(params)}")
+        for name, sql_type in params.items():
+            value = row[name]
+            check = _KIND_CHECKS.get(sql_type.kind)
+            if value is not None and check is not None and not check(value):
+                raise InputError(f"row {index}: {name}: expected a value for {sql_type.name}, got {value!r}")
+        return dict(row)
+
+    def parameter_hash(self, row: Mapping[str, Any]) -> str:
+        return parameter_hash(row, self.config.parameters)
+
+    # --- running
+    def _function(self, fn: ExperimentFunction | str | None) -> ExperimentFunction:
+        if callable(fn):
+            return fn
+        spec = fn or self.config.function
+        if not spec:
+            raise InputError(f"{self.config.path}: experiment.function: no experiment function given")
+        return load_function(spec, self.config.base_dir)
+
+    def execute(self, fn: ExperimentFunction | str | None = None, max_experiments: int = -1,
+                random_order: bool = False, n_jobs: int | None = None,
+                on_tick: Callable[[], None] | None = None) -> list[int]:
+        """Run local workers until no open rows are left (or each ran `max_experiments`)."""
+        function = self._function(fn)
+        self.store  # noqa: B018 - fail here, once, if the table is missing
+        self.close()  # workers open their own connections; none is shared across fork
+        return run_workers(self.config, function, n_jobs or self.config.n_jobs, max_experiments, random_order, on_tick)
+
+    def launch(self, fn: str | None = None, workers: int = 200, dry_run: bool = False, local: bool = False,
+               wait: bool = False, **slurm_overrides: Any) -> Any:
+        """Submit `workers` identical workers as SLURM array jobs (see launcher.py)."""
+        from .launcher import launch
+
+        return launch(self, function=fn, workers=workers, dry_run=dry_run, local=local, wait=wait, **slurm_overrides)
+
+    # --- maintenance
+    def reset_experiments(self, *states: str, ids: Sequence[int] | None = None) -> int:
+        """Put rows of these statuses back to `created`; ids, parameters and history are kept."""
+        from .status import ALL_STATUSES
+
+        for s in states:
+            if s != "all" and s not in ALL_STATUSES:
+                raise InputError(f"unknown status {s!r}; expected one of {', '.join(ALL_STATUSES)}, all")
+        if not states and ids is None:
+            return 0
+        return self.store.reset(list(states) or None, ids)
+
+    def recover(self) -> int:
+        """Requeue lost runs now (workers also do this on their own)."""
+        return self.store.requeue_stale(self.config.stale_after_seconds, self.config.max_attempts)
+
+    def delete_table(self) -> None:
+        store = self._store or open_store(self.config)
+        store.drop()
+        store.close()
+        self._store = None
+
+    # --- reading
+    def counts(self) -> dict[str, int]:
+        return self.store.counts(self.config.stale_after_seconds)
+
+    def get_table(self, keep_internal: bool = False) -> pd.DataFrame:
+        return table_frame(self.store.rows(), keep_internal)
+
+    def get_logtable(self, name: str) -> pd.DataFrame:
+        if name not in self.config.logtables:
+            raise InputError(f"unknown logtable {name!r}; expected one of {sorted(self.config.logtables)}")
+        return table_frame(self.store.rows(self.store.schema.logtable(name)))
+
+    def get_attempts(self) -> pd.DataFrame:
+        return table_frame(self.store.rows(self.store.schema.attempts_table))
+
+    def results(self, status: Sequence[str] = (), where: Sequence[str] = (), columns: Sequence[str] = (),
+                group_by: Sequence[str] = (), agg: str = "mean") -> pd.DataFrame:
+        """Results as a DataFrame; with `group_by`, aggregated over the other parameters."""
+        frame = filter_frame(self.get_table(), status, where, () if group_by else columns)
+        if group_by:
+            frame = aggregate(frame, group_by, self._result_columns(), agg)
+            if columns:
+                frame = filter_frame(frame, columns=[c for c in [*group_by, "n", *columns] if c in frame.columns])
+        return frame
+
+    def _result_columns(self) -> list[str]:
+        return list(self.config.results)
+
+
+class PyExperimenter(Experimenter):
+    """PyExperimenter 1.4's constructor and `execute` order, so only the import changes."""
+
+    def __init__(
+        self,
+        experiment_configuration_file_path: str = "config/experiment_configuration.yml",
+        database_credential_file_path: str | None = "config/database_credentials.yml",
+        use_ssh_tunnel: bool | None = None,
+        table_name: str | None = None,
+        database_name: str | None = None,
+        use_codecarbon: bool = True,
+        name: str = "PyExperimenter",
+        logger_name: str = "py-experimenter",
+        log_level: int | str = logging.INFO,
+        log_file: str | None = None,
+    ):
+        creds = database_credential_file_path
+        if creds is not None and not Path(creds).is_file():
+            creds = None  # fall back to the credentials file next to the config
+        config = load_config(experiment_configuration_file_path, credentials_path=creds)
+        if use_ssh_tunnel:
+            raise InputError("SSH tunnels are not supported; open the tunnel yourself and point the credentials at it")
+        if table_name:
+            from .sqltypes import is_identifier
+
+            if not is_identifier(table_name):
+                raise InputError(f"table_name: must match [A-Za-z_][A-Za-z0-9_]{{0,63}}, got {table_name!r}")
+            config = replace(config, name=table_name)
+        if database_name:
+            db = config.database
+            if db.kind == "sqlite":
+                db = replace(db, path=(Path.cwd() / f"{database_name}.db").resolve())
+            else:
+                db = replace(db, database=database_name)
+            config = replace(config, database=db)
+        config = replace(config, experimenter_name=name)
+        logging.getLogger("pyexperimenter").setLevel(log_level)
+        super().__init__(config)
+
+    def execute(  # type: ignore[override]
+        self,
+        experiment_function: ExperimentFunction,
+        random_order: bool = False,
+        n_jobs: int | None = None,
+        max_experiments: int = -1,
+    ) -> list[int]:
+        return super().execute(experiment_function, max_experiments=max_experiments, random_order=random_order, n_jobs=n_jobs)
+
+    def create_table(self, create_database: bool = False) -> None:
+        self._creating_store()

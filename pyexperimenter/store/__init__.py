@@ -1,0 +1,40 @@
+"""The only package that speaks SQL. `open_store` picks the backend from the config."""
+
+from __future__ import annotations
+
+from ..config import ExperimentConfig
+from .base import Claim, Store, TableSchema, WorkerIdentity
+
+
+def schema_of(config: ExperimentConfig) -> TableSchema:
+    return TableSchema(
+        name=config.name,
+        parameters=dict(config.parameters),
+        results=dict(config.results),
+        logtables={k: dict(v) for k, v in config.logtables.items()},
+        result_timestamps=config.result_timestamps,
+    )
+
+
+def open_store(config: ExperimentConfig, create: bool = False, worker: bool = False) -> Store:
+    """Connect to the experiment's database.
+
+    `create` allows creating the SQLite file or the MySQL database (only `fill` does).
+    `worker` makes the first connection patient, for workers that start while a database
+    server restarts; the CLI instead fails fast on an unreachable server.
+    """
+    schema = schema_of(config)
+    db = config.database
+    if db.kind == "sqlite":
+        from .sqlite import SQLiteStore
+
+        assert db.path is not None
+        return SQLiteStore(schema, db.path, config.experimenter_name, create=create)
+    from .mysql import MySQLStore
+
+    return MySQLStore(
+        schema, db, config.experimenter_name, create=create, first_connect_patience=120.0 if worker else 5.0
+    )
+
+
+__all__ = ["Claim", "Store", "TableSchema", "WorkerIdentity", "open_store", "schema_of"]

@@ -1,0 +1,174 @@
+"""SQLite: the embedded default for one machine.
+
+WAL lets readers (`pyexp status`) run beside the writers; every transaction starts with
+BEGIN IMMEDIATE so the claim's read and write happen under SQLite's single writer lock, and
+the claim itself is one `UPDATE ... RETURNING`. A busy database is waited for and retried.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import DatabaseUnavailable, InputError
+from ..sqltypes import SqlType
+from .base import TableSchema, WorkerIdentity
+from .sql import Cursor, SqlStore, backoff_sleep
+
+T = TypeVar("T")
+
+BUSY_PATIENCE_SECONDS = 300.0
+
+
+class SQLiteStore(SqlStore):
+    now_sql = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+    autoincrement_pk = "INTEGER PRIMARY KEY AUTOINCREMENT"
+    datetime_type = "DATETIME"
+    short_text = "VARCHAR(255)"
+    _long_text = "LONGTEXT"
+
+    def __init__(self, schema: TableSchema, path: Path, experimenter_name: str = "pyexperimenter", create: bool = False):
+        super().__init__(schema, experimenter_name)
+        self.path = Path(path)
+        self._create = create
+        self._conn: sqlite3.Connection | None = None
+        self._sweeper_fd: int | None = None
+        self._connection()  # fail early, with a clear message, on a missing or unreadable file
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        if not self._create and not self.path.exists():
+            raise InputError(f"database file {self.path} does not exist; run `pyexp fill CONFIG` first")
+        if not self.path.parent.is_dir():
+            raise InputError(f"cannot create {self.path}: folder {self.path.parent} does not exist")
+        try:
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # With WAL, NORMAL loses nothing when a process is killed; only a power cut
+            # can take the last transactions. FULL would fsync every claim.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as e:
+            raise DatabaseUnavailable(f"cannot open SQLite database {self.path}: {e}") from None
+        self._conn = conn
+        return conn
+
+    # --- dialect
+    def q(self, identifier: str) -> str:
+        return f'"{identifier}"'
+
+    def ago_sql(self) -> str:
+        return "strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || ? || ' seconds')"
+
+    def later_sql(self) -> str:
+        return "strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || ? || ' seconds')"
+
+    def age_sql(self, column: str) -> str:
+        return f"((julianday('now') - julianday({column})) * 86400.0)"
+
+    def _ddl_type(self, sql_type: SqlType) -> str:
+        return sql_type.sqlite_ddl()
+
+    def _table_columns(self, cur: Cursor, table: str) -> list[str] | None:
+        rows = cur.execute(f"PRAGMA table_info({self.q(table)})").fetchall()
+        return [r[1] for r in rows] or None
+
+    def _create_index_sql(self, table: str, index: str, columns: str, unique: bool = False) -> str:
+        kind = "UNIQUE INDEX" if unique else "INDEX"
+        return f"CREATE {kind} IF NOT EXISTS {self.q(table + '__' + index)} ON {self.q(table)} ({columns})"
+
+    def _insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
+        cols = ", ".join(self.q(c) for c in columns)
+        return (
+            f"INSERT INTO {self.q(table)} ({cols}) VALUES ({self._marks(len(columns))}) "
+            f"ON CONFLICT(param_hash) DO NOTHING"
+        )
+
+    # --- transactions
+    def _transaction(self, body: Callable[[Cursor], T], *, after_reconnect: Callable[[Cursor], T | None] | None = None) -> T:
+        with self._lock:
+            conn = self._connection()
+            deadline = time.monotonic() + BUSY_PATIENCE_SECONDS
+            attempt = 0
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as e:
+                    if _busy(e) and time.monotonic() < deadline:
+                        attempt += 1
+                        backoff_sleep(attempt)
+                        continue
+                    raise DatabaseUnavailable(f"SQLite database {self.path}: {e}") from None
+                try:
+                    result = body(conn.cursor())
+                    conn.execute("COMMIT")
+                    return result
+                except sqlite3.OperationalError as e:
+                    _rollback(conn)
+                    if _busy(e) and time.monotonic() < deadline:
+                        attempt += 1
+                        backoff_sleep(attempt)
+                        continue
+                    raise
+                except BaseException:
+                    _rollback(conn)
+                    raise
+
+    # --- the claim: one UPDATE ... RETURNING under the writer lock
+    def _claim_rows(self, cur: Cursor, who: WorkerIdentity, token: str, limit: int, random_order: bool) -> list[dict[str, Any]]:
+        if random_order:
+            return super()._claim_rows(cur, who, token, limit, random_order)
+        cols = ", ".join(self.q(c) for c in ["ID", "attempts", *self.schema.parameters])
+        sql = (
+            f"UPDATE {self.t} SET status = 'running', claim_token = ?, worker = ?, machine = ?, name = ?, "
+            f"slurm_job_id = ?, start_date = {self.now_sql}, heartbeat = {self.now_sql}, end_date = NULL, "
+            f"attempts = attempts + 1 "
+            f"WHERE ID IN (SELECT ID FROM {self.t} WHERE status = 'created' "
+            f"AND (available_at IS NULL OR available_at <= {self.now_sql}) ORDER BY ID LIMIT ?) "
+            f"RETURNING {cols}"
+        )
+        cur.execute(sql, (token, who.worker, who.machine, self.experimenter_name, who.slurm_job_id, limit))
+        return sorted(self._fetch_dicts(cur), key=lambda r: r["ID"])
+
+    # --- one sweeper per table, by an advisory file lock next to the database
+    def try_sweeper_lock(self) -> bool:
+        if self._sweeper_fd is not None:
+            return True
+        fd = os.open(f"{self.path}.{self.schema.name}.sweeper", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._sweeper_fd = fd
+        return True
+
+    def release_sweeper_lock(self) -> None:
+        if self._sweeper_fd is not None:
+            os.close(self._sweeper_fd)
+            self._sweeper_fd = None
+
+    def close(self) -> None:
+        self.release_sweeper_lock()
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def _busy(e: sqlite3.OperationalError) -> bool:
+    text = str(e).lower()
+    return "locked" in text or "busy" in text
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError:
+        pass  # nothing was open

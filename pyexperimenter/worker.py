@@ -1,0 +1,382 @@
+"""The worker loop: claim -> execute -> write back, with a heartbeat thread and signals.
+
+A worker keeps one database connection for its whole life (shared with its heartbeat
+thread), claims rows until none are open, and then either exits or, if it is the one
+"sweeper" of the table, stays until every running row has finished or been recovered.
+
+Very short experiments are claimed in small batches under one token (one heartbeat covers
+them all) and their results are written in one transaction; each row is still fenced on
+its own, and a batch never waits more than a second to be written.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .config import ExperimentConfig
+from .errors import FencedOut, InputError, PyexpError
+from .results import InvalidResultError, ResultProcessor, check_result_keys
+from .status import Status
+from .store import Claim, Store, WorkerIdentity, open_store
+
+log = logging.getLogger("pyexperimenter")
+
+ExperimentFunction = Callable[[dict[str, Any], ResultProcessor, dict[str, Any]], Any]
+
+MAX_BATCH = 16
+BATCH_TARGET_SECONDS = 0.1  # a batch holds rows for about this long before they run
+FLUSH_AFTER_SECONDS = 1.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)
+
+
+class WorkerInterrupted(BaseException):
+    """Raised inside the experiment when a stop signal arrives. A BaseException, so a
+    user's `except Exception` does not swallow it."""
+
+
+@dataclass
+class WorkerStats:
+    executed: int = 0
+    done: int = 0
+    failed: int = 0
+    fenced: int = 0
+    released: int = 0
+    recovered: int = 0
+    interrupted_by: str | None = None
+    durations: list[float] = field(default_factory=list)
+
+
+class Heartbeat(threading.Thread):
+    """Beats for the worker's current token from a background thread, on the server clock."""
+
+    def __init__(self, store: Store, interval: float):
+        super().__init__(name="pyexp-heartbeat", daemon=True)
+        self.store, self.interval = store, interval
+        self.token: str | None = None
+        self.lost: set[str] = set()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            token = self.token
+            if token is None:
+                continue
+            try:
+                if self.store.heartbeat(token) == 0 and token == self.token:
+                    self.lost.add(token)
+                    log.warning("lost the rows of claim %s: they were requeued as lost runs", token[:8])
+            except Exception as e:  # keep beating: the next beat may get through
+                log.warning("heartbeat failed: %s", e)
+
+    def stop(self) -> None:
+        self._halt.set()
+
+
+class Worker:
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        fn: ExperimentFunction,
+        *,
+        max_experiments: int = -1,
+        random_order: bool = False,
+        store: Store | None = None,
+        deadline: float | None = None,
+        identity: WorkerIdentity | None = None,
+    ):
+        self.config, self.fn = config, fn
+        self.max_experiments = max_experiments
+        self.random_order = random_order
+        self._own_store = store is None
+        self.store = store if store is not None else open_store(config, worker=True)
+        self.identity = identity or WorkerIdentity.current()
+        self.deadline = deadline if deadline is not None else _deadline_from_env()
+        self.stats = WorkerStats()
+        self._stop: str | None = None
+        self._in_user_code = False
+        self._avg_duration: float | None = None
+        self._last_recover = 0.0
+        self._recover_every = max(1.0, min(config.stale_after_seconds / 2, 30.0))
+        self._pending: list[tuple[int, dict[str, Any]]] = []
+        self._pending_since = 0.0
+        self._idle_sleep = 0.025
+
+    # --- signals
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stop = signal.Signals(signum).name
+        if self._in_user_code:
+            self._in_user_code = False
+            raise WorkerInterrupted(self._stop)
+
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+
+    # --- main loop
+    def run(self) -> WorkerStats:
+        previous = self._install_signals()
+        heartbeat = Heartbeat(self.store, self.config.heartbeat_seconds)
+        heartbeat.start()
+        try:
+            self._loop(heartbeat)
+        finally:
+            heartbeat.stop()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            try:
+                self.store.release_sweeper_lock()
+            finally:
+                if self._own_store:
+                    self.store.close()
+        self.stats.interrupted_by = self._stop
+        return self.stats
+
+    def _loop(self, heartbeat: Heartbeat) -> None:
+        while self._stop is None:
+            if 0 <= self.max_experiments <= self.stats.executed:
+                return
+            if self._out_of_time():
+                log.info("stopping: the allocation ends soon")
+                return
+            self._recover_if_due()
+            claims = self.store.claim(self.identity, self._batch_size(), self.random_order)
+            if claims:
+                self._idle_sleep = 0.025
+                self._run_batch(claims, heartbeat)
+            elif not self._wait_as_sweeper():
+                return
+
+    def _batch_size(self) -> int:
+        size = 1
+        if self._avg_duration is not None and self._avg_duration < BATCH_TARGET_SECONDS / 2:
+            size = min(MAX_BATCH, max(1, int(BATCH_TARGET_SECONDS / max(self._avg_duration, 1e-4))))
+        if self.max_experiments >= 0:
+            size = min(size, self.max_experiments - self.stats.executed)
+        return max(1, size)
+
+    def _out_of_time(self) -> bool:
+        if self.deadline is None:
+            return False
+        margin = max(5.0, 1.5 * (self._avg_duration or 0.0))
+        return time.time() > self.deadline - margin
+
+    def _recover_if_due(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_recover >= self._recover_every:
+            self._last_recover = now
+            n = self.store.requeue_stale(self.config.stale_after_seconds, self.config.max_attempts)
+            if n:
+                self.stats.recovered += n
+                log.warning("requeued %d lost run(s) (no heartbeat for %gs)", n, self.config.stale_after_seconds)
+
+    def _wait_as_sweeper(self) -> bool:
+        """Nothing to claim. Exit, unless rows are still running elsewhere: then one worker
+        (holding the table's sweeper lock) stays to recover them if their workers die."""
+        counts = self.store.counts()
+        if counts["created"] == 0 and counts["running"] == 0:
+            return False
+        if not self.store.try_sweeper_lock():
+            return False
+        # Poll fast at first (the last rows usually end within moments), then back off.
+        self._idle_sleep = min(self._idle_sleep * 2, 2.0, self.config.stale_after_seconds / 4)
+        end = time.monotonic() + self._idle_sleep
+        while self._stop is None and time.monotonic() < end:
+            time.sleep(min(0.1, self._idle_sleep))
+        self._recover_if_due()
+        return True
+
+    def _run_batch(self, claims: list[Claim], heartbeat: Heartbeat) -> None:
+        token = claims[0].token
+        heartbeat.token = token
+        finished: set[int] = set()
+        try:
+            for claim in claims:
+                if self._stop is not None or token in heartbeat.lost:
+                    break
+                if self._out_of_time():
+                    break
+                self._execute(claim)
+                finished.add(claim.id)
+                if self._pending and time.monotonic() - self._pending_since > FLUSH_AFTER_SECONDS:
+                    self._flush(token)
+        except WorkerInterrupted:
+            pass
+        finally:
+            self._flush(token)
+            heartbeat.token = None
+            rest = [c.id for c in claims if c.id not in finished]
+            if rest and token not in heartbeat.lost:
+                n = self.store.release(token, rest)
+                self.stats.released += n
+                if self._stop is not None and n:
+                    log.warning("%s: released %d row(s) back to created", self._stop, n)
+
+    def _execute(self, claim: Claim) -> None:
+        rp = ResultProcessor(self.store, claim)
+        started = time.monotonic()
+        try:
+            self._in_user_code = True
+            if self._stop is not None:  # a signal between claim and here
+                raise WorkerInterrupted(self._stop)
+            returned = self.fn(dict(claim.parameters), rp, dict(self.config.custom))
+            self._in_user_code = False
+            status, results = self._interpret(returned)
+        except WorkerInterrupted:
+            self._in_user_code = False
+            raise
+        except FencedOut as e:
+            self._in_user_code = False
+            self.stats.fenced += 1
+            log.warning("%s", e)
+            return
+        except (Exception, SystemExit):
+            self._in_user_code = False
+            self._record(started)
+            self._fail(claim, traceback.format_exc())
+            return
+        self._record(started)
+        if status is Status.DONE:
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            self._pending.append((claim.id, results))
+        else:
+            self._flush(claim.token)
+            if not self.store.set_status(claim.token, claim.id, status, results):
+                self.stats.fenced += 1
+
+    def _record(self, started: float) -> None:
+        took = time.monotonic() - started
+        self.stats.executed += 1
+        self._avg_duration = took if self._avg_duration is None else 0.8 * self._avg_duration + 0.2 * took
+
+    def _interpret(self, returned: Any) -> tuple[Status, dict[str, Any]]:
+        """None or a dict of results means done; a Status (ours or PyExperimenter's
+        ExperimentStatus) sets that final status."""
+        if returned is None:
+            return Status.DONE, {}
+        if isinstance(returned, Mapping):
+            check_result_keys(self.store, returned)
+            return Status.DONE, dict(returned)
+        if isinstance(returned, Enum) and str(returned.value).lower() in ("done", "error", "paused"):
+            return Status(str(returned.value).lower()), {}
+        raise InvalidResultError(
+            f"the experiment function returned {type(returned).__name__}; expected None, a dict of results or a Status"
+        )
+
+    def _fail(self, claim: Claim, error: str) -> None:
+        self._flush(claim.token)
+        self.stats.failed += 1
+        ok = self.store.fail(
+            claim.token, claim.id, error, self.config.max_attempts, self.config.retry_delay_seconds
+        )
+        if not ok:
+            self.stats.fenced += 1
+            log.warning("experiment %d failed, but it was handed to another worker meanwhile", claim.id)
+
+    def _flush(self, token: str) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        landed = self.store.finish(token, pending)
+        self.stats.done += len(landed)
+        refused = len(pending) - len(landed)
+        if refused:
+            self.stats.fenced += refused
+            log.warning("%d result(s) refused: those rows were handed to another worker", refused)
+
+
+def _deadline_from_env() -> float | None:
+    value = os.environ.get("PYEXP_DEADLINE")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def load_function(spec: str, base_dir: Path | None = None, where: str = "experiment.function") -> ExperimentFunction:
+    """Import `module:function`, with the config's folder and the current folder importable."""
+    if ":" not in spec:
+        raise InputError(f"{where}: expected 'module:function', got {spec!r}")
+    module_name, attr = spec.split(":", 1)
+    for folder in (os.getcwd(), str(base_dir) if base_dir else None):
+        if folder and folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:
+        raise InputError(f"{where}: cannot import module {module_name!r}: {type(e).__name__}: {e}") from None
+    fn = module
+    for part in attr.split("."):
+        fn = getattr(fn, part, None)  # type: ignore[assignment]
+        if fn is None:
+            raise InputError(f"{where}: module {module_name!r} has no attribute {attr!r}")
+    if not callable(fn):
+        raise InputError(f"{where}: {spec!r} is not callable")
+    return fn  # type: ignore[return-value]
+
+
+def _child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s worker %(process)d: %(message)s")
+    try:
+        Worker(config, fn, max_experiments=max_experiments, random_order=random_order).run()
+    except PyexpError as e:
+        print(f"worker {os.getpid()}: {e}", file=sys.stderr)
+        os._exit(e.exit_code)
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    os._exit(0)
+
+
+def run_workers(
+    config: ExperimentConfig,
+    fn: ExperimentFunction,
+    n_jobs: int = 1,
+    max_experiments: int = -1,
+    random_order: bool = False,
+    on_tick: Callable[[], None] | None = None,
+) -> list[int]:
+    """Run `n_jobs` workers until nothing is open; returns their exit codes.
+
+    One job runs in this process (easy to debug, the function need not be importable);
+    more are forked, so a function defined in a script or notebook works too.
+    """
+    if n_jobs <= 1:
+        try:
+            Worker(config, fn, max_experiments=max_experiments, random_order=random_order).run()
+        except WorkerInterrupted:
+            return [130]
+        return [0]
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_child, args=(config, fn, max_experiments, random_order), daemon=False) for _ in range(n_jobs)]
+    for p in procs:
+        p.start()
+    try:
+        while any(p.is_alive() for p in procs):
+            for p in procs:
+                p.join(timeout=0.5 / len(procs))
+            if on_tick is not None:
+                on_tick()
+    except KeyboardInterrupt:
+        for p in procs:  # the children got the same SIGINT and are releasing their rows
+            p.join()
+        raise
+    return [p.exitcode if p.exitcode is not None else 1 for p in procs]

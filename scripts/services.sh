@@ -1,0 +1,362 @@
+#!/usr/bin/env bash
+# Make sure every service the pyexperimenter test suite needs is up:
+#   * MariaDB on 127.0.0.1:3306, root with an empty password over TCP, database `test`
+#   * a one-node SLURM cluster (munged, slurmctld, slurmd) with an idle node
+# Idempotent: on a machine where everything already runs it only checks (~0.1 s).
+#
+# Usage: bash scripts/services.sh [--no-mariadb] [--no-slurm] [--max-array-size N]
+#                                 [--restart-slurm] [--quiet-summary]
+# Environment:
+#   PYEXP_SLURM_MAX_ARRAY_SIZE  MaxArraySize written to slurm.conf (default 10001)
+#   PYEXP_SLURM_CPUS            CPUs advertised for the node (default 64)
+#   PYEXP_SERVICES_TIMEOUT      seconds to wait for each daemon (default 60)
+#   PYEXP_MARIADB_FIX_ROOT=1    allow granting root@127.0.0.1 (empty password) on a
+#                               server this script neither installed nor started
+# Progress and errors go to stderr; the final summary goes to stdout.
+set -euo pipefail
+
+SCRIPT_NAME=services.sh
+log() { printf '[%s] %s\n' "$SCRIPT_NAME" "$*" >&2; }
+die() { printf '[%s] ERROR: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
+
+usage() {
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+}
+
+DO_MARIADB=1
+DO_SLURM=1
+FORCE_SLURM_RESTART=0
+SUMMARY=1
+MAX_ARRAY_SIZE="${PYEXP_SLURM_MAX_ARRAY_SIZE:-10001}"
+SLURM_CPUS="${PYEXP_SLURM_CPUS:-64}"
+TIMEOUT="${PYEXP_SERVICES_TIMEOUT:-60}"
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-mariadb) DO_MARIADB=0 ;;
+        --no-slurm) DO_SLURM=0 ;;
+        --restart-slurm) FORCE_SLURM_RESTART=1 ;;
+        --quiet-summary) SUMMARY=0 ;;
+        --max-array-size)
+            [ $# -ge 2 ] || die "--max-array-size needs a value"
+            MAX_ARRAY_SIZE="$2"; shift ;;
+        --max-array-size=*) MAX_ARRAY_SIZE="${1#*=}" ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage; die "unknown argument: $1" ;;
+    esac
+    shift
+done
+
+is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
+if ! is_uint "$MAX_ARRAY_SIZE" || [ "$MAX_ARRAY_SIZE" -lt 1 ] || [ "$MAX_ARRAY_SIZE" -gt 4000001 ]; then
+    die "MaxArraySize must be an integer in 1..4000001, got '$MAX_ARRAY_SIZE'"
+fi
+if ! is_uint "$SLURM_CPUS" || [ "$SLURM_CPUS" -lt 1 ]; then
+    die "PYEXP_SLURM_CPUS must be a positive integer, got '$SLURM_CPUS'"
+fi
+is_uint "$TIMEOUT" || die "PYEXP_SERVICES_TIMEOUT must be an integer number of seconds"
+
+if [ "$(id -u)" -ne 0 ]; then
+    die "must run as root (it installs packages and starts daemons)"
+fi
+
+# ---------------------------------------------------------------------------- helpers
+
+# wait_for DESCRIPTION COMMAND...: retry COMMAND every 0.5 s until it succeeds or TIMEOUT.
+wait_for() {
+    local what="$1"; shift
+    local deadline=$((SECONDS + TIMEOUT))
+    until "$@" >/dev/null 2>&1; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            log "timed out after ${TIMEOUT}s waiting for $what"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# pid_alive PIDFILE [COMM]: true if PIDFILE names a live process (whose comm is COMM).
+pid_alive() {
+    local pidfile="$1" comm="${2:-}" pid
+    [ -r "$pidfile" ] || return 1
+    pid="$(tr -dc '0-9' <"$pidfile")"
+    [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+    # A zombie (state Z) waiting to be reaped is not a running daemon.
+    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || return 1
+    if [ -n "$comm" ]; then
+        [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$comm" ] || return 1
+    fi
+}
+
+POLICY_RC=/usr/sbin/policy-rc.d
+CREATED_POLICY_RC=0
+cleanup() {
+    if [ "$CREATED_POLICY_RC" -eq 1 ]; then rm -f "$POLICY_RC"; fi
+}
+trap cleanup EXIT
+
+# apt_install PKG...: install packages non-interactively; `apt-get update` only when the
+# install fails (e.g. empty or stale package lists). Package maintainer scripts are kept
+# from starting daemons (no init system here); this script starts them itself.
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    if [ ! -e "$POLICY_RC" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$POLICY_RC"
+        chmod 755 "$POLICY_RC"
+        CREATED_POLICY_RC=1
+    fi
+    local apt_opts=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+    log "installing: $* (apt-get, may take a minute)"
+    if ! apt-get install "${apt_opts[@]}" "$@" >/tmp/pyexp-apt-install.log 2>&1; then
+        log "apt-get install failed; running apt-get update and retrying"
+        apt-get update -q >/tmp/pyexp-apt-update.log 2>&1 \
+            || { tail -n 20 /tmp/pyexp-apt-update.log >&2; die "apt-get update failed"; }
+        apt-get install "${apt_opts[@]}" "$@" >/tmp/pyexp-apt-install.log 2>&1 \
+            || { tail -n 30 /tmp/pyexp-apt-install.log >&2; die "apt-get install $* failed (log: /tmp/pyexp-apt-install.log)"; }
+    fi
+    if [ "$CREATED_POLICY_RC" -eq 1 ]; then rm -f "$POLICY_RC"; CREATED_POLICY_RC=0; fi
+}
+
+# ---------------------------------------------------------------------------- MariaDB
+
+MARIADB_TCP=(mariadb --connect-timeout=5 -uroot -h127.0.0.1 -P3306 --protocol=tcp)
+MARIADB_SOCK=(mariadb --connect-timeout=5 -uroot --protocol=socket)
+
+mariadb_tcp_ok() { command -v mariadb >/dev/null 2>&1 && "${MARIADB_TCP[@]}" -e 'select 1' >/dev/null 2>&1; }
+mariadb_sock_ok() { command -v mariadb >/dev/null 2>&1 && "${MARIADB_SOCK[@]}" -e 'select 1' >/dev/null 2>&1; }
+
+ensure_mariadb() {
+    if mariadb_tcp_ok; then
+        log "MariaDB: already answering on 127.0.0.1:3306 as root"
+    else
+        local ours=0
+        if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+            apt_install mariadb-server
+            ours=1
+        fi
+        if ! mariadb_sock_ok; then
+            log "MariaDB: starting /usr/sbin/mariadbd"
+            mkdir -p /run/mysqld
+            chown mysql:mysql /run/mysqld
+            # --pidfile keeps start-stop-daemon from mistaking a private test server
+            # (scripts/private_mariadb.sh, same binary) for the system one.
+            start-stop-daemon --start --oknodo --background \
+                --pidfile /run/mysqld/mysqld.pid --exec /usr/sbin/mariadbd \
+                -- --user=mysql </dev/null >/dev/null 2>&1 \
+                || die "could not launch /usr/sbin/mariadbd"
+            ours=1
+            wait_for "MariaDB to accept connections" mariadb_ping \
+                || die "MariaDB did not come up within ${TIMEOUT}s (see /var/log/mysql/error.log)"
+        fi
+        if ! mariadb_tcp_ok; then
+            if [ "$ours" -eq 1 ] || [ "${PYEXP_MARIADB_FIX_ROOT:-0}" = 1 ]; then
+                log "MariaDB: allowing root@127.0.0.1 / root@localhost with an empty password over TCP"
+                "${MARIADB_SOCK[@]}" -e "
+                    CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
+                    GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+                    ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('');
+                    FLUSH PRIVILEGES;" \
+                    || die "could not grant root access over TCP (socket login as root failed?)"
+            else
+                die "a MariaDB server is running but root@127.0.0.1 with an empty password is refused; this script did not install it, so it leaves its users alone (set PYEXP_MARIADB_FIX_ROOT=1 to allow it)"
+            fi
+            mariadb_tcp_ok || die "root@127.0.0.1 with an empty password still cannot log in over TCP (is the server listening on 127.0.0.1:3306?)"
+        fi
+    fi
+    "${MARIADB_TCP[@]}" -e 'CREATE DATABASE IF NOT EXISTS test' \
+        || die "could not create database test"
+}
+
+mariadb_ping() { mariadb_sock_ok || mariadb_tcp_ok; }
+
+# ---------------------------------------------------------------------------- SLURM
+
+SLURM_CONF=/etc/slurm/slurm.conf
+SLURMCTLD_PID=/run/slurmctld.pid
+SLURMD_PID=/run/slurmd.pid
+
+desired_slurm_conf() {
+    local host
+    host="$(hostname)"
+    cat <<EOF
+# Written by pyexperimenter scripts/services.sh -- rewritten whenever it differs.
+# One-node test cluster: node "localhost" on host "$host".
+ClusterName=local
+SlurmctldHost=localhost
+ProctrackType=proctrack/linuxproc
+ReturnToService=2
+SlurmUser=root
+StateSaveLocation=/var/spool/slurmctld
+SlurmdSpoolDir=/var/spool/slurmd
+SlurmctldPidFile=$SLURMCTLD_PID
+SlurmdPidFile=$SLURMD_PID
+SwitchType=switch/none
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SlurmctldLogFile=/var/log/slurm/slurmctld.log
+SlurmdLogFile=/var/log/slurm/slurmd.log
+MaxArraySize=$MAX_ARRAY_SIZE
+MaxJobCount=100000
+SlurmdParameters=config_overrides
+MailProg=/bin/true
+NodeName=localhost NodeHostname=$host CPUs=$SLURM_CPUS RealMemory=20000 State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+EOF
+}
+
+munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
+slurmctld_up() { scontrol ping 2>/dev/null | grep -q 'is UP'; }
+slurmctld_running() { pid_alive "$SLURMCTLD_PID" slurmctld; }
+slurmd_running() { pid_alive "$SLURMD_PID" slurmd; }
+node_state() { sinfo -h -n localhost -o %T 2>/dev/null | head -n 1; }
+node_ready() {
+    case "$(node_state)" in
+        idle|mixed|allocated|completing|idle~|mixed~|allocated~) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+both_stopped() { ! slurmctld_running && ! slurmd_running; }
+
+ensure_munge() {
+    if [ ! -s /etc/munge/munge.key ]; then
+        log "munge: creating /etc/munge/munge.key"
+        mkdir -p /etc/munge
+        if command -v mungekey >/dev/null 2>&1; then
+            mungekey --create --keyfile=/etc/munge/munge.key
+        else
+            dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 status=none
+        fi
+        chown munge:munge /etc/munge/munge.key
+        chmod 400 /etc/munge/munge.key
+    fi
+    if munge_ok; then
+        return 0
+    fi
+    log "munge: starting munged"
+    mkdir -p /run/munge /var/log/munge /var/lib/munge
+    chown munge:munge /run/munge /var/log/munge /var/lib/munge
+    # Runs as the munge user, like the Debian init script; --force removes a stale socket.
+    start-stop-daemon --start --oknodo --chuid munge --exec /usr/sbin/munged \
+        -- --force </dev/null >/dev/null 2>&1 || die "could not launch munged"
+    wait_for "munged" munge_ok || die "munged did not come up (see /var/log/munge/munged.log)"
+}
+
+start_slurm_daemons() {
+    mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
+    chmod 755 /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
+    if ! slurmctld_running; then
+        log "SLURM: starting slurmctld"
+        slurmctld </dev/null >/dev/null 2>&1 || die "slurmctld failed to start (see /var/log/slurm/slurmctld.log)"
+    fi
+    wait_for "slurmctld to answer 'scontrol ping'" slurmctld_up \
+        || { tail -n 20 /var/log/slurm/slurmctld.log >&2 || true; die "slurmctld is not responding"; }
+    if ! slurmd_running; then
+        log "SLURM: starting slurmd"
+        SLURMD_STARTED_AT="$(date +%s)"
+        slurmd </dev/null >/dev/null 2>&1 || die "slurmd failed to start (see /var/log/slurm/slurmd.log)"
+        # The controller may report the node idle from its saved state before this slurmd
+        # has registered; wait for the registration itself.
+        wait_for "slurmd to register with slurmctld" slurmd_registered \
+            || { tail -n 20 /var/log/slurm/slurmd.log >&2 || true; die "slurmd did not register"; }
+    fi
+}
+
+SLURMD_STARTED_AT=0
+# slurmd_registered: the node's SlurmdStartTime is not older than our slurmd launch.
+slurmd_registered() {
+    local t
+    t="$(scontrol show node localhost 2>/dev/null | sed -n 's/.*SlurmdStartTime=\([^ ]*\).*/\1/p')"
+    [ -n "$t" ] && [ "$t" != None ] || return 1
+    t="$(date -d "$t" +%s 2>/dev/null)" || return 1
+    [ "$t" -ge $((SLURMD_STARTED_AT - 1)) ]
+}
+
+stop_slurm_daemons() {
+    if slurmctld_up; then
+        log "SLURM: scontrol shutdown (stops slurmctld and slurmd; running job steps survive)"
+        scontrol shutdown >/dev/null 2>&1 || true
+    fi
+    if ! wait_for "slurmctld/slurmd to exit" both_stopped; then
+        # Stuck daemons: signal exactly the pids recorded in their own pid files.
+        local f
+        for f in "$SLURMCTLD_PID" "$SLURMD_PID"; do
+            if pid_alive "$f"; then
+                log "SLURM: sending SIGTERM to pid $(cat "$f") from $f"
+                kill -TERM "$(tr -dc '0-9' <"$f")" 2>/dev/null || true
+            fi
+        done
+        wait_for "slurmctld/slurmd to exit after SIGTERM" both_stopped \
+            || die "could not stop the SLURM daemons"
+    fi
+}
+
+ensure_slurm() {
+    local missing=()
+    command -v sinfo >/dev/null 2>&1 || missing+=(slurm-client)
+    command -v slurmctld >/dev/null 2>&1 || missing+=(slurmctld)
+    command -v slurmd >/dev/null 2>&1 || missing+=(slurmd)
+    command -v munged >/dev/null 2>&1 || missing+=(munge)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        apt_install slurmctld slurmd slurm-client munge
+    fi
+
+    ensure_munge
+
+    local restart="$FORCE_SLURM_RESTART" tmp
+    mkdir -p /etc/slurm
+    tmp="$(mktemp)"
+    desired_slurm_conf >"$tmp"
+    if ! cmp -s "$tmp" "$SLURM_CONF"; then
+        log "SLURM: writing $SLURM_CONF (MaxArraySize=$MAX_ARRAY_SIZE, CPUs=$SLURM_CPUS)"
+        install -m 644 "$tmp" "$SLURM_CONF"
+        restart=1
+    fi
+    rm -f "$tmp"
+
+    if [ "$restart" -eq 1 ] && { slurmctld_running || slurmd_running; }; then
+        stop_slurm_daemons
+    fi
+    start_slurm_daemons
+
+    # A node left down/drained (e.g. by a previous crash) is brought back.
+    local deadline=$((SECONDS + TIMEOUT)) state
+    until node_ready; do
+        state="$(node_state)"
+        case "$state" in
+            down*|drain*|fail*)
+                log "SLURM: node state '$state'; scontrol update nodename=localhost state=resume"
+                scontrol update nodename=localhost state=resume >/dev/null 2>&1 || true ;;
+        esac
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            tail -n 20 /var/log/slurm/slurmd.log >&2 || true
+            die "SLURM node did not become idle within ${TIMEOUT}s (state: '${state:-unknown}')"
+        fi
+        sleep 0.5
+    done
+
+    local actual
+    actual="$(scontrol show config 2>/dev/null | awk '$1 == "MaxArraySize" {print $3}')"
+    [ "$actual" = "$MAX_ARRAY_SIZE" ] \
+        || die "slurmctld reports MaxArraySize=$actual, expected $MAX_ARRAY_SIZE"
+    log "SLURM: node ready"
+}
+
+# ---------------------------------------------------------------------------- main
+
+START=$SECONDS
+if [ "$DO_MARIADB" -eq 1 ]; then ensure_mariadb; fi
+if [ "$DO_SLURM" -eq 1 ]; then ensure_slurm; fi
+
+if [ "$SUMMARY" -eq 1 ]; then
+    if [ "$DO_MARIADB" -eq 1 ]; then
+        echo "MariaDB: $("${MARIADB_TCP[@]}" -N -e 'select version()') on 127.0.0.1:3306 (root, empty password, database test)"
+    fi
+    if [ "$DO_SLURM" -eq 1 ]; then
+        echo "SLURM:   $(sinfo -h -o '%P %a %D %T %N cpus=%c')"
+        echo "SLURM:   MaxArraySize=$(scontrol show config | awk '$1 == "MaxArraySize" {print $3}')"
+    fi
+fi
+log "all requested services are up ($((SECONDS - START))s)"

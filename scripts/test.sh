@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: install, start services, lint, type-check, test.
+#   bash scripts/test.sh [pytest args...]
+# Creates .venv (if missing) with the package and its test dependencies, makes sure MariaDB
+# and the one-node SLURM cluster are up (scripts/services.sh), then runs ruff, mypy, the
+# docs build and pytest. Under CI=true a missing service fails the run instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -c 'import pyexperimenter, pytest, pymysql, submitit' || { echo "install failed" >&2; exit 1; }
+
+if [ "${PYEXP_SKIP_SERVICES:-0}" != "1" ]; then
+    bash scripts/services.sh
+fi
+
+echo "== ruff"; .venv/bin/ruff check pyexperimenter tests benchmarks examples
+echo "== mypy"; .venv/bin/mypy
+if [ -f mkdocs.yml ]; then
+    echo "== docs"; .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
+fi
+echo "== pytest"
+exec .venv/bin/python -m pytest "$@"

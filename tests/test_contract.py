@@ -1,0 +1,227 @@
+"""The contract: the same assertions hold on SQLite and on a real MariaDB."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import Counter
+from pathlib import Path
+
+import experiments
+import pytest
+
+from pyexperimenter import Experimenter, Status
+from pyexperimenter.store import WorkerIdentity
+
+from conftest import ConfigMaker
+
+
+def executions(path: Path) -> Counter[int]:
+    if not path.exists():
+        return Counter()
+    return Counter(int(line.split()[0]) for line in path.read_text().splitlines() if line.strip())
+
+
+def test_fill_is_idempotent(make_config: ConfigMaker) -> None:
+    exp = Experimenter(make_config())
+    assert exp.fill_table_from_config() == 20
+    assert exp.fill_table_from_config() == 0
+    table = exp.get_table()
+    assert len(table) == 20
+    assert sorted(zip(table["x"], table["y"])) == sorted((x, y) for x in range(10) for y in "ab")
+    assert set(table["status"]) == {"created"}
+    assert exp.counts()["created"] == 20
+
+
+def _fill(path: str) -> int:
+    return Experimenter(path).fill_table_from_config()
+
+
+def test_concurrent_fills_never_duplicate(make_config: ConfigMaker) -> None:
+    path = make_config(parameters={"a": {"start": 0, "stop": 50}, "b": [1, 2, 3, 4, 5]})
+    Experimenter(path).fill_table_from_config()  # create the table once; races are on rows
+    Experimenter(path).reset_experiments("all")
+    with Experimenter(path) as exp:
+        exp.delete_table()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(4) as pool:
+        added = pool.map(_fill, [str(path)] * 4)
+    assert sum(added) == 250
+    table = Experimenter(path).get_table()
+    assert len(table) == 250
+    assert not table.duplicated(["a", "b"]).any()
+
+
+def test_eight_workers_execute_every_row_exactly_once(make_config: ConfigMaker, tmp_path: Path) -> None:
+    record = tmp_path / "executions.txt"
+    path = make_config(
+        parameters={"x": {"start": 0, "stop": 250}, "y": ["a", "b"]}, custom={"record": str(record)}
+    )
+    exp = Experimenter(path)
+    assert exp.fill_table_from_config() == 500
+    codes = exp.execute(experiments.recording, n_jobs=8)
+    assert codes == [0] * 8
+    runs = executions(record)
+    assert len(runs) == 500
+    assert set(runs.values()) == {1}, [k for k, v in runs.items() if v > 1]
+    table = exp.get_table()
+    assert (table["status"] == "done").all()
+    assert (table["value"] == table["x"] * 2.0).all()
+    assert (table["attempts"] == 1).all()
+    assert table["worker"].nunique() > 1  # the work really was shared
+
+
+def failing_on_odd(parameters: dict, result_processor, custom: dict) -> dict:
+    result_processor.process_logs({"steps": {"step": 1, "loss": 0.5}})
+    result_processor.process_logs({"steps": {"step": 2, "loss": 0.25}})
+    if parameters["x"] % 2:
+        raise ValueError(f"odd x {parameters['x']}")
+    result_processor.process_results({"label": "early"})
+    return {"value": 1.5}
+
+
+def test_results_logs_errors_and_attempt_history(make_config: ConfigMaker) -> None:
+    path = make_config(
+        experiment={"max_attempts": 2},
+        parameters={"x": {"start": 0, "stop": 4}},
+        logtables={"steps": {"step": "INT", "loss": "DOUBLE"}},
+    )
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    exp.execute(failing_on_odd)
+    table = exp.get_table().set_index("x")
+    assert list(table.loc[[0, 2], "status"]) == ["done", "done"]
+    assert list(table.loc[[0, 2], "value"]) == [1.5, 1.5]
+    assert list(table.loc[[0, 2], "label"]) == ["early", "early"]
+    for x in (1, 3):
+        row = table.loc[x]
+        assert row["status"] == "error"
+        assert row["attempts"] == 2  # requeued once, then given up
+        assert row["error"].startswith("Traceback (most recent call last):")
+        assert f"ValueError: odd x {x}" in row["error"]
+        assert "failing_on_odd" in row["error"]
+    logs = exp.get_logtable("steps")
+    # two log rows per attempt: 2 done rows x 1 attempt + 2 failed rows x 2 attempts
+    assert len(logs) == 12
+    assert set(logs.columns) >= {"ID", "experiment_id", "timestamp", "step", "loss"}
+    attempts = exp.get_attempts()
+    assert len(attempts) == 6
+    assert Counter(attempts["outcome"]) == {"done": 2, "failed": 4}
+    failed = attempts[attempts["outcome"] == "failed"]
+    assert failed["error"].str.contains("ValueError: odd x").all()
+    assert attempts["end_date"].notna().all()
+
+
+def test_reset_keeps_ids_and_clears_results(make_config: ConfigMaker) -> None:
+    path = make_config(experiment={"max_attempts": 1}, parameters={"x": {"start": 0, "stop": 4}},
+                       logtables={"steps": {"step": "INT", "loss": "DOUBLE"}})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    exp.execute(failing_on_odd)
+    before = exp.get_table().set_index("ID")
+    assert exp.reset_experiments("error") == 2
+    after = exp.get_table().set_index("ID")
+    assert list(after.index) == list(before.index)
+    reset_ids = before.index[before["status"] == "error"]
+    assert set(after.loc[reset_ids, "status"]) == {"created"}
+    assert after.loc[reset_ids, "error"].isna().all()
+    assert after.loc[reset_ids, "value"].isna().all()
+    assert (after.loc[reset_ids, "attempts"] == 0).all()
+    logs = exp.get_logtable("steps")
+    assert not set(logs["experiment_id"]) & set(reset_ids)
+    assert exp.counts()["done"] == 2
+
+
+def test_random_order_claims_everything_once(make_config: ConfigMaker, tmp_path: Path) -> None:
+    record = tmp_path / "executions.txt"
+    exp = Experimenter(make_config(custom={"record": str(record)}))
+    exp.fill_table_from_config()
+    exp.execute(experiments.recording, random_order=True)
+    runs = executions(record)
+    assert len(runs) == 20 and set(runs.values()) == {1}
+    order = [int(line.split()[0]) for line in record.read_text().splitlines()]
+    assert order != sorted(order)
+
+
+def test_max_experiments_limits_each_worker(make_config: ConfigMaker, tmp_path: Path) -> None:
+    record = tmp_path / "executions.txt"
+    exp = Experimenter(make_config(custom={"record": str(record)}))
+    exp.fill_table_from_config()
+    exp.execute(experiments.recording, max_experiments=3)
+    assert sum(executions(record).values()) == 3
+    assert exp.counts()["done"] == 3 and exp.counts()["created"] == 17
+
+
+def test_zombie_results_are_refused(make_config: ConfigMaker) -> None:
+    """A row requeued as lost and re-claimed: the first worker's late writes are refused."""
+    exp = Experimenter(make_config(experiment={"heartbeat_seconds": 0.2, "stale_after_seconds": 0.5}))
+    exp.fill_table_from_config()
+    store = exp.store
+    first = store.claim(WorkerIdentity("zombie", "h", 1), 1)[0]
+    import time
+
+    time.sleep(1.2)  # no heartbeat: the row is lost by the server's clock
+    assert store.requeue_stale(0.5, max_attempts=3) == 1
+    assert store.requeue_stale(0.5, max_attempts=3) == 0  # compare-and-set: once only
+    second = store.claim(WorkerIdentity("second", "h", 2), 1)[0]
+    assert second.id == first.id and second.token != first.token and second.attempt == 2
+    assert store.heartbeat(first.token) == 0
+    assert not store.write_results(first.token, first.id, {"value": -1.0})
+    assert not store.write_logs(first.token, first.id, {}) or True
+    assert store.finish(first.token, [(first.id, {"value": -1.0})]) == set()
+    assert not store.fail(first.token, first.id, "late", 3)
+    assert store.finish(second.token, [(second.id, {"value": 42.0})]) == {second.id}
+    row = exp.get_table().set_index("ID").loc[first.id]
+    assert row["status"] == Status.DONE and row["value"] == 42.0 and row["worker"] == "second"
+    attempts = exp.get_attempts()
+    mine = attempts[attempts["experiment_id"] == first.id].sort_values("attempt")
+    assert list(mine["outcome"]) == ["lost", "done"]
+    assert "worker lost: no heartbeat since" in mine.iloc[0]["error"]
+
+
+def test_release_spends_no_attempt(make_config: ConfigMaker) -> None:
+    exp = Experimenter(make_config())
+    exp.fill_table_from_config()
+    store = exp.store
+    claims = store.claim(WorkerIdentity("w", "h", 1), 3)
+    assert len(claims) == 3 and len({c.token for c in claims}) == 1
+    assert store.release(claims[0].token, [c.id for c in claims]) == 3
+    table = exp.get_table().set_index("ID")
+    assert set(table.loc[[c.id for c in claims], "status"]) == {"created"}
+    assert set(table.loc[[c.id for c in claims], "attempts"]) == {0}
+    attempts = exp.get_attempts()
+    assert set(attempts["outcome"]) == {"released"}
+
+
+def test_parameter_types_round_trip(make_config: ConfigMaker) -> None:
+    seen: list[dict] = []
+
+    def keep(parameters: dict, rp, custom: dict) -> None:
+        seen.append(parameters)
+
+    params = {
+        "i": [1, 2],
+        "f": {"start": 0.1, "stop": 0.35, "step": 0.1},
+        "s": ["a"],
+        "b": [True],
+        "n": [None, 0.5],
+        "mixed": [1, "auto"],
+    }
+    exp = Experimenter(make_config(parameters=params))
+    assert exp.fill_table_from_config() == 2 * 3 * 2 * 2
+    exp.execute(keep)
+    assert len(seen) == 24
+    assert sorted({p["f"] for p in seen}) == [0.1, 0.2, 0.3]
+    assert {type(p["i"]) for p in seen} == {int}
+    assert {p["b"] for p in seen} == {True}
+    assert {p["n"] for p in seen} == {None, 0.5}
+    assert {p["mixed"] for p in seen} == {1, "auto"}
+
+
+def test_fill_with_rows_and_combinations(make_config: ConfigMaker) -> None:
+    exp = Experimenter(make_config())
+    assert exp.fill_table_with_rows([{"x": 100, "y": "z"}, {"x": 100, "y": "z"}]) == 1
+    assert exp.fill_table_from_combination(parameters={"x": [1, 2]}, fixed_parameter_combinations=[{"y": "a"}, {"y": "b"}]) == 4
+    assert exp.fill_table_from_config() == 16  # (1,a) (1,b) (2,a) (2,b) were there already
+    with pytest.raises(Exception, match="lacks parameter 'y'"):
+        exp.fill_table_with_rows([{"x": 1}])
+    assert len(exp.get_table()) == 21
