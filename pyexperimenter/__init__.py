@@ -24,7 +24,7 @@ _EXPORTS = {
     "ExperimentStatus": ("status", "Status"),
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = ["Experimenter", "ExperimentStatus", "PyExperimenter", "ResultProcessor", "Status", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

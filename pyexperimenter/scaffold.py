@@ -18,7 +18,7 @@ def write_example(directory: str | Path, force: bool = False) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
     written = []
     for name in TEMPLATES:
-        text = resources.files("pyexperimenter").joinpath("templates", name).read_text()
+        text = resources.files("pyexperimenter").joinpath(f"templates/{name}").read_text()
         (target / name).write_text(text)
         written.append(target / name)
     return written

@@ -323,14 +323,14 @@ def load_function(spec: str, base_dir: Path | None = None, where: str = "experim
         module = importlib.import_module(module_name)
     except Exception as e:
         raise InputError(f"{where}: cannot import module {module_name!r}: {type(e).__name__}: {e}") from None
-    fn = module
+    fn: Any = module
     for part in attr.split("."):
-        fn = getattr(fn, part, None)  # type: ignore[assignment]
+        fn = getattr(fn, part, None)
         if fn is None:
             raise InputError(f"{where}: module {module_name!r} has no attribute {attr!r}")
     if not callable(fn):
         raise InputError(f"{where}: {spec!r} is not callable")
-    return fn  # type: ignore[return-value]
+    return fn
 
 
 def _child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool) -> None:

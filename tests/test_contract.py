@@ -8,11 +8,10 @@ from pathlib import Path
 
 import experiments
 import pytest
+from conftest import ConfigMaker
 
 from pyexperimenter import Experimenter, Status
 from pyexperimenter.store import WorkerIdentity
-
-from conftest import ConfigMaker
 
 
 def executions(path: Path) -> Counter[int]:

@@ -108,7 +108,7 @@ class Store(ABC):
     def drop(self) -> None: ...
 
     @abstractmethod
-    def insert_missing(self, rows: Iterable[Mapping[str, Any]], experimenter_name: str,
+    def insert_missing(self, rows: Iterable[Mapping[str, Any]], experimenter_name: str | None = None,
                        progress: Any = None) -> int:
         """Insert rows whose parameter hash is not present yet; returns how many were new."""
 

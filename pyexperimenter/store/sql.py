@@ -14,6 +14,7 @@ write landed.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -305,7 +306,7 @@ class SqlStore(Store):
                 )
                 for row in chunk
             ]
-            added += self._transaction(lambda cur: self._executemany(cur, sql, values))
+            added += self._transaction(functools.partial(self._executemany, sql=sql, rows=values))
             if progress:
                 progress(len(chunk))
         return added
