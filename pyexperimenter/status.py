@@ -28,7 +28,6 @@ class Outcome(str, Enum):
     FAILED = "failed"
     LOST = "lost"
     RELEASED = "released"
-    FENCED = "fenced"
     RESET = "reset"
 
     def __str__(self) -> str:

@@ -67,6 +67,7 @@ class Heartbeat(threading.Thread):
         super().__init__(name="pyexp-heartbeat", daemon=True)
         self.store, self.interval = store, interval
         self.token: str | None = None
+        self.closing: str | None = None  # the claim whose last writes are under way
         self.lost: set[str] = set()
         self._halt = threading.Event()
 
@@ -76,7 +77,7 @@ class Heartbeat(threading.Thread):
             if token is None:
                 continue
             try:
-                if self.store.heartbeat(token) == 0 and token == self.token:
+                if self.store.heartbeat(token) == 0 and token == self.token and token != self.closing:
                     self.lost.add(token)
                     log.warning("lost the rows of claim %s: they were requeued as lost runs", token[:8])
             except Exception as e:  # keep beating: the next beat may get through
@@ -114,17 +115,26 @@ class Worker:
         self._pending: list[tuple[int, dict[str, Any]]] = []
         self._pending_since = 0.0
         self._idle_sleep = 0.025
+        self._sweeping = False  # holds the table's sweeper lock
 
     # --- signals
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stop = signal.Signals(signum).name
-        if self._in_user_code:
+        # Inside a database call (the experiment writing results), interrupting would
+        # leave the connection half-way through a reply: `_after_store_call` does it.
+        if self._in_user_code and not self.store.in_call():
+            self._in_user_code = False
+            raise WorkerInterrupted(self._stop)
+
+    def _after_store_call(self) -> None:
+        if self._stop is not None and self._in_user_code and threading.current_thread() is threading.main_thread():
             self._in_user_code = False
             raise WorkerInterrupted(self._stop)
 
     def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
             return {}
+        self.store.on_call_end(self._after_store_call)
         return {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
 
     # --- main loop
@@ -138,6 +148,8 @@ class Worker:
             heartbeat.stop()
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            if previous:
+                self.store.on_call_end(None)
             try:
                 self.store.release_sweeper_lock()
             finally:
@@ -157,6 +169,9 @@ class Worker:
             claims = self.store.claim(self.identity, self._batch_size(), self.random_order)
             if claims:
                 self._idle_sleep = 0.025
+                if self._sweeping:  # busy now: let a worker that is idle be the one who stays
+                    self.store.release_sweeper_lock()
+                    self._sweeping = False
                 self._run_batch(claims, heartbeat)
             elif not self._wait_as_sweeper():
                 return
@@ -179,7 +194,9 @@ class Worker:
         now = time.monotonic()
         if force or now - self._last_recover >= self._recover_every:
             self._last_recover = now
-            n = self.store.requeue_stale(self.config.stale_after_seconds, self.config.max_attempts)
+            n = self.store.requeue_stale(
+                self.config.stale_after_seconds, self.config.max_attempts, self.config.retry_delay_seconds
+            )
             if n:
                 self.stats.recovered += n
                 log.warning("requeued %d lost run(s) (no heartbeat for %gs)", n, self.config.stale_after_seconds)
@@ -192,6 +209,7 @@ class Worker:
             return False
         if not self.store.try_sweeper_lock():
             return False
+        self._sweeping = True
         # Poll fast at first (the last rows usually end within moments), then back off.
         self._idle_sleep = min(self._idle_sleep * 2, 2.0, self.config.stale_after_seconds / 4)
         end = time.monotonic() + self._idle_sleep
@@ -217,6 +235,9 @@ class Worker:
         except WorkerInterrupted:
             pass
         finally:
+            # Keep beating through the last writes (they may wait out a database restart),
+            # but a beat right after them finds no running row: that is no loss.
+            heartbeat.closing = token
             self._flush(token)
             heartbeat.token = None
             rest = [c.id for c in claims if c.id not in finished]
@@ -241,6 +262,7 @@ class Worker:
             raise
         except FencedOut as e:
             self._in_user_code = False
+            self._record(started)
             self.stats.fenced += 1
             log.warning("%s", e)
             return
@@ -333,17 +355,25 @@ def load_function(spec: str, base_dir: Path | None = None, where: str = "experim
     return fn
 
 
+def _exit_code(stats: WorkerStats) -> int:
+    """0, or 128 + the signal that stopped the worker (130 for SIGINT, 143 for SIGTERM)."""
+    if stats.interrupted_by is None:
+        return 0
+    return 128 + int(signal.Signals[stats.interrupted_by])
+
+
 def _child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s worker %(process)d: %(message)s")
     try:
-        Worker(config, fn, max_experiments=max_experiments, random_order=random_order).run()
+        stats = Worker(config, fn, max_experiments=max_experiments, random_order=random_order).run()
     except PyexpError as e:
         print(f"worker {os.getpid()}: {e}", file=sys.stderr)
         os._exit(e.exit_code)
     except BaseException:
         traceback.print_exc()
         os._exit(1)
-    os._exit(0)
+    sys.stderr.flush()
+    os._exit(_exit_code(stats))
 
 
 def run_workers(
@@ -357,26 +387,49 @@ def run_workers(
     """Run `n_jobs` workers until nothing is open; returns their exit codes.
 
     One job runs in this process (easy to debug, the function need not be importable);
-    more are forked, so a function defined in a script or notebook works too.
+    more are forked, so a function defined in a script or notebook works too. A worker
+    stopped by SIGTERM/SIGINT/SIGUSR2 releases its row and exits with 128 + the signal.
+    Those signals sent to this process alone are passed on to every forked worker; after
+    they all exited, SIGINT raises KeyboardInterrupt here.
     """
     if n_jobs <= 1:
         try:
-            Worker(config, fn, max_experiments=max_experiments, random_order=random_order).run()
+            stats = Worker(config, fn, max_experiments=max_experiments, random_order=random_order).run()
         except WorkerInterrupted:
             return [130]
-        return [0]
+        return [_exit_code(stats)]
     ctx = multiprocessing.get_context("fork")
     procs = [ctx.Process(target=_child, args=(config, fn, max_experiments, random_order), daemon=False) for _ in range(n_jobs)]
     for p in procs:
         p.start()
+    received: list[int] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        for p in procs:
+            if p.pid is not None and p.exitcode is None:
+                try:
+                    os.kill(p.pid, signum)
+                except ProcessLookupError:
+                    pass
+
+    # Installed after the forks: a child must never run this handler.
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, forward) for s in STOP_SIGNALS}
     try:
         while any(p.is_alive() for p in procs):
             for p in procs:
                 p.join(timeout=0.5 / len(procs))
-            if on_tick is not None:
+            if on_tick is not None and not received:
                 on_tick()
     except KeyboardInterrupt:
         for p in procs:  # the children got the same SIGINT and are releasing their rows
             p.join()
         raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if signal.SIGINT in received:
+        raise KeyboardInterrupt
     return [p.exitcode if p.exitcode is not None else 1 for p in procs]

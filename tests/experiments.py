@@ -33,3 +33,45 @@ def sleepy(parameters: dict[str, Any], result_processor: Any, custom: dict[str, 
     time.sleep(float(custom.get("sleep", 30)))
     record(custom["record"], result_processor.experiment_id, "end")
     return {"value": 1.0}
+
+
+# --- recovery and fault tests (tests/test_recovery.py, tests/test_faults.py)
+
+
+def tracked(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Records "ID PID ATTEMPT start" before and "ID PID ATTEMPT end" after sleeping
+    custom['sleep'] (custom['first_sleep'] on a first attempt, if given); returns x * 2."""
+    tag = f"{os.getpid()} {result_processor.attempt}"
+    record(custom["record"], result_processor.experiment_id, f"{tag} start")
+    seconds = custom.get("sleep", 0)
+    if result_processor.attempt == 1 and "first_sleep" in custom:
+        seconds = custom["first_sleep"]
+    if seconds:
+        time.sleep(float(seconds))
+    record(custom["record"], result_processor.experiment_id, f"{tag} end")
+    return {"value": parameters["x"] * 2.0, "label": f"attempt {result_processor.attempt}"}
+
+
+def zombie(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """First attempt: waits until the file custom['go'] exists (the test requeues and
+    re-runs the row meanwhile), then tries to write logs and results, recording whether
+    each write was refused, and returns results of its own. Later attempts return at once."""
+    from pyexperimenter.errors import FencedOut
+
+    rid, attempt = result_processor.experiment_id, result_processor.attempt
+    record(custom["record"], rid, f"{os.getpid()} {attempt} start")
+    if attempt > 1:
+        return {"value": 2.0, "label": f"attempt {attempt}"}
+    deadline = time.monotonic() + 60
+    while not os.path.exists(custom["go"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for what, write in (
+        ("logs", lambda: result_processor.process_logs({"steps": {"step": 1}})),
+        ("results", lambda: result_processor.process_results({"label": "zombie"})),
+    ):
+        try:
+            write()
+            record(custom["record"], rid, f"{os.getpid()} {attempt} {what}-written")
+        except FencedOut:
+            record(custom["record"], rid, f"{os.getpid()} {attempt} {what}-refused")
+    return {"value": -1.0, "label": "zombie"}

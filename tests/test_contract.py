@@ -53,7 +53,9 @@ def test_concurrent_fills_never_duplicate(make_config: ConfigMaker) -> None:
 def test_eight_workers_execute_every_row_exactly_once(make_config: ConfigMaker, tmp_path: Path) -> None:
     record = tmp_path / "executions.txt"
     path = make_config(
-        parameters={"x": {"start": 0, "stop": 250}, "y": ["a", "b"]}, custom={"record": str(record)}
+        parameters={"x": {"start": 0, "stop": 250}, "y": ["a", "b"]},
+        # 10 ms each: long enough that no single worker drains the table before the rest start
+        custom={"record": str(record), "sleep": 0.01},
     )
     exp = Experimenter(path)
     assert exp.fill_table_from_config() == 500

@@ -11,7 +11,7 @@ import os
 import socket
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,8 +108,7 @@ class Store(ABC):
     def drop(self) -> None: ...
 
     @abstractmethod
-    def insert_missing(self, rows: Iterable[Mapping[str, Any]], experimenter_name: str | None = None,
-                       progress: Any = None) -> int:
+    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None) -> int:
         """Insert rows whose parameter hash is not present yet; returns how many were new."""
 
     # -- the work queue
@@ -145,8 +144,9 @@ class Store(ABC):
     def write_logs(self, token: str, row_id: int, logs: Mapping[str, Mapping[str, Any]]) -> bool: ...
 
     @abstractmethod
-    def requeue_stale(self, stale_after_seconds: float, max_attempts: int) -> int:
-        """Requeue (or fail) running rows whose heartbeat is older than the limit."""
+    def requeue_stale(self, stale_after_seconds: float, max_attempts: int, retry_delay_seconds: float = 0.0) -> int:
+        """Requeue (or fail) running rows whose heartbeat is older than the limit, as one
+        compare-and-set per row on its claim token: concurrent sweeps change a row once."""
 
     # -- maintenance and reading
     @abstractmethod
@@ -174,6 +174,15 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    # -- signals: a worker never interrupts its main thread inside a database call
+    def in_call(self) -> bool:
+        """Whether the calling thread is inside one of this store's database calls."""
+        return False
+
+    def on_call_end(self, hook: Callable[[], None] | None) -> None:
+        """Run `hook` whenever a thread leaves its outermost database call."""
+        del hook  # a store without calls to interrupt has nothing to hook
 
     def __enter__(self) -> Store:
         return self

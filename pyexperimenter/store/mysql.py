@@ -4,36 +4,53 @@ One persistent connection per store (so per worker), READ COMMITTED, UTC session
 The claim picks rows with `SELECT ... FOR UPDATE SKIP LOCKED` on the (status, ID) index, so
 concurrent workers never wait for each other, then updates them by primary key.
 
-Failures are retried with jittered exponential back-off: deadlocks (1213) and lock wait
+Failures are retried with tenacity (jittered exponential back-off): deadlocks (1213) and lock wait
 timeouts (1205) re-run the whole transaction; dropped connections (2006, 2013, 2003, 2055,
 server shutdown, killed connection) reconnect first and, for a claim, look up the claim's
 token in case its COMMIT landed before the connection died; "too many connections" (1040)
-waits for a free slot instead of failing.
+waits for a free slot instead of failing. A worker rides out a server restart of up to
+`patience` (10 minutes).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import time
+import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pymysql
 from pymysql.constants import CLIENT
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from ..config import DatabaseConfig
 from ..errors import DatabaseUnavailable
 from ..sqltypes import SqlType
 from .base import TableSchema
-from .sql import Cursor, SqlStore, backoff_sleep
+from .fill import MySQLFiller
+from .sql import Cursor, SqlStore
 
 T = TypeVar("T")
+log = logging.getLogger("pyexperimenter")
 
 LOCK_ERRORS = {1205, 1213}
 CONNECTION_ERRORS = {1053, 1927, 2003, 2006, 2013, 2014, 2055, 4031}
 TOO_MANY_CONNECTIONS = 1040
 FATAL_LOGIN_ERRORS = {1044, 1045, 1049, 1698}
+
+# Full jitter: each wait is uniform in [0, min(cap, 0.05 s * 2**n)]. Lock conflicts clear
+# fast; a restarting server is polled at most every 5 s (2.5 s on average) once it is down
+# for a few seconds, so hundreds of workers do not reconnect in lock-step.
+_WAIT_LOCK = wait_random_exponential(multiplier=0.05, max=2.0)
+_WAIT_CONNECTION = wait_random_exponential(multiplier=0.05, max=5.0)
+
+
+@dataclass
+class _TryState:
+    reconnected: bool = False  # a connection died during this transaction: check for a landed COMMIT
+    retried_connection: bool = False
 
 
 @functools.lru_cache(maxsize=4096)
@@ -44,6 +61,7 @@ def _pyformat(sql: str) -> str:
 
 class MySQLStore(SqlStore):
     now_sql = "NOW(6)"
+    now_default = "CURRENT_TIMESTAMP(6)"
     autoincrement_pk = "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
     datetime_type = "DATETIME(6)"
     short_text = "VARCHAR(255)"
@@ -136,50 +154,118 @@ class MySQLStore(SqlStore):
         return f"cannot reach MySQL/MariaDB at {self.db.host}:{self.db.port}: {message}"
 
     # --- transactions with retries
+    def _kind(self, e: BaseException) -> str | None:
+        """Which transient failure `e` is ("lock", "full", "connection"), None if not one."""
+        if not isinstance(e, (pymysql.err.MySQLError, OSError)):
+            return None
+        code = e.args[0] if e.args and isinstance(e.args[0], int) else None
+        if code in LOCK_ERRORS:
+            return "lock"
+        if code == TOO_MANY_CONNECTIONS:
+            return "full"
+        if code in CONNECTION_ERRORS or isinstance(e, (pymysql.err.InterfaceError, OSError)):
+            return "connection"
+        return None
+
+    def _patience(self, kind: str | None) -> float:
+        if kind == "full":
+            return self.patience * 3  # the slot frees up when some worker ends: keep waiting
+        if kind == "connection" and not self._ever_connected:
+            return self.first_connect_patience
+        return self.patience
+
+    def _give_up(self, state: RetryCallState) -> bool:
+        e = state.outcome.exception() if state.outcome is not None else None
+        return bool(stop_after_delay(self._patience(self._kind(e) if e else None))(state))
+
+    def _wait(self, state: RetryCallState) -> float:
+        e = state.outcome.exception() if state.outcome is not None else None
+        return float((_WAIT_LOCK if e is not None and self._kind(e) == "lock" else _WAIT_CONNECTION)(state))
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        e = state.outcome.exception() if state.outcome is not None else None
+        kind = self._kind(e) if e is not None else None
+        if kind != "lock" and state.attempt_number == 1:
+            what = "too many connections" if kind == "full" else f"connection lost ({e})"
+            log.warning("%s:%s: %s; retrying for up to %.0fs", self.db.host, self.db.port, what, self._patience(kind))
+
     def _transaction(self, body: Callable[[Cursor], T], *, after_reconnect: Callable[[Cursor], T | None] | None = None) -> T:
+        """One transaction, retried as a whole on transient failures.
+
+        The first try runs without tenacity (the common case costs nothing); after a
+        transient failure, tenacity retries with jittered exponential back-off: deadlocks
+        and lock wait timeouts (after ROLLBACK) for up to `patience`, dropped connections
+        after reconnecting (for up to `patience`, or `first_connect_patience` before the
+        store ever connected), "too many connections" for three times as long.
+        """
         with self._lock:
-            attempt = 0
-            started = time.monotonic()
-            reconnected = False
-            while True:
-                try:
-                    if self._conn is None:
-                        self._conn = self._connect()
-                        self._ever_connected = True
-                    cur = self._conn.cursor()
-                    if reconnected and after_reconnect is not None:
-                        earlier = after_reconnect(cur)
-                        if earlier is not None:
-                            self._conn.commit()
-                            return earlier
-                    result = body(cur)
-                    self._conn.commit()
-                    return result
-                except (pymysql.err.MySQLError, OSError) as e:
-                    code = e.args[0] if e.args and isinstance(e.args[0], int) else None
-                    if code in FATAL_LOGIN_ERRORS:
-                        self._drop_connection()
-                        raise DatabaseUnavailable(self._describe(e)) from None
-                    if code in LOCK_ERRORS:
-                        self._rollback()
-                        patience = self.patience
-                    elif code == TOO_MANY_CONNECTIONS:
-                        self._drop_connection()
-                        patience = self.patience * 3
-                    elif code in CONNECTION_ERRORS or isinstance(e, (pymysql.err.InterfaceError, OSError)):
-                        self._drop_connection()
-                        reconnected = True
-                        patience = self.patience if self._ever_connected else self.first_connect_patience
-                    else:
-                        self._rollback()
-                        raise
-                    if time.monotonic() - started > patience:
-                        raise DatabaseUnavailable(self._describe(e)) from None
-                    attempt += 1
-                    backoff_sleep(attempt, cap=2.0 if code in LOCK_ERRORS else 5.0)
-                except BaseException:
-                    self._rollback()
+            state = _TryState()
+            try:
+                return self._try(body, after_reconnect, state)
+            except (pymysql.err.MySQLError, OSError) as e:
+                if self._kind(e) is None:
                     raise
+            retrying = Retrying(
+                retry=retry_if_exception(lambda e: self._kind(e) is not None),
+                wait=self._wait,
+                stop=self._give_up,
+                before_sleep=self._before_sleep,
+                sleep=self._lock.sleep,  # the heartbeat thread may use the connection meanwhile
+                reraise=True,
+            )
+            try:
+                result = retrying(self._try, body, after_reconnect, state)
+            except (pymysql.err.MySQLError, OSError) as e:
+                kind = self._kind(e)
+                if kind is None:
+                    raise
+                if kind == "lock":
+                    raise DatabaseUnavailable(
+                        f"MySQL/MariaDB at {self.db.host}:{self.db.port}: still failing after "
+                        f"{self._patience(kind):.0f}s of retries: {e.args[-1]}"
+                    ) from None
+                raise DatabaseUnavailable(self._describe(e)) from None
+            if state.retried_connection:
+                log.warning("%s:%s: reconnected", self.db.host, self.db.port)
+            return result
+
+    def _try(self, body: Callable[[Cursor], T], after_reconnect: Callable[[Cursor], T | None] | None,
+             state: _TryState) -> T:
+        """One try of a transaction; on failure, leaves the connection usable or dropped."""
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+                self._ever_connected = True
+            cur = self._conn.cursor()
+            if state.reconnected and after_reconnect is not None:
+                # A COMMIT may have landed just before the connection died: ask, never redo.
+                earlier = after_reconnect(cur)
+                if earlier is not None:
+                    self._conn.commit()
+                    return earlier
+            result = body(cur)
+            self._conn.commit()
+            return result
+        except (pymysql.err.MySQLError, OSError) as e:
+            code = e.args[0] if e.args and isinstance(e.args[0], int) else None
+            if code in FATAL_LOGIN_ERRORS:
+                self._drop_connection()
+                raise DatabaseUnavailable(self._describe(e)) from None
+            kind = self._kind(e)
+            if kind == "lock":
+                self._rollback()  # 1205 rolls back only the statement: end the transaction
+            elif kind == "full":
+                self._drop_connection()
+                state.retried_connection = True
+            elif kind == "connection":
+                self._drop_connection()
+                state.reconnected = state.retried_connection = True
+            else:
+                self._rollback()
+            raise
+        except BaseException:
+            self._rollback()
+            raise
 
     def _rollback(self) -> None:
         if self._conn is None:
@@ -213,6 +299,11 @@ class MySQLStore(SqlStore):
     def _ddl_type(self, sql_type: SqlType) -> str:
         return sql_type.mysql_ddl()
 
+    def _server_up_seconds(self, cur: Cursor) -> float | None:
+        cur.execute("SHOW GLOBAL STATUS LIKE 'Uptime'")
+        row = cur.fetchone()
+        return float(row[1]) if row else None
+
     def _status_index_hint(self, random_order: bool) -> str:
         return " FORCE INDEX (ix_status_rank)" if random_order else " FORCE INDEX (ix_status)"
 
@@ -228,6 +319,9 @@ class MySQLStore(SqlStore):
         kind = "UNIQUE INDEX" if unique else "INDEX"
         cols = ", ".join(self.q(c.strip()) for c in columns.split(","))
         return f"CREATE {kind} IF NOT EXISTS {self.q(index)} ON {self.q(table)} ({cols})"
+
+    def _filler(self) -> MySQLFiller:
+        return MySQLFiller(self)
 
     def _insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
         # pymysql turns executemany of this shape into multi-row INSERTs.
@@ -248,9 +342,17 @@ class MySQLStore(SqlStore):
         return self._sweeper
 
     def release_sweeper_lock(self) -> None:
-        if self._sweeper and self._conn is not None:
-            self._transaction(lambda cur: self._execute(cur, "SELECT RELEASE_LOCK(?)", (self._lock_name,)))
-        self._sweeper = False
+        # One try, no retries: a worker on its way out must not wait for a dead server,
+        # and a lock whose connection died is released already.
+        with self._lock:
+            if self._sweeper and self._conn is not None:
+                try:
+                    with self._conn.cursor() as cur:
+                        cur.execute("SELECT RELEASE_LOCK(%s)", (self._lock_name,))
+                    self._conn.commit()
+                except (pymysql.err.MySQLError, OSError):
+                    self._drop_connection()
+            self._sweeper = False
 
     def close(self) -> None:
         with self._lock:

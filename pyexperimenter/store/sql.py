@@ -14,7 +14,6 @@ write landed.
 
 from __future__ import annotations
 
-import functools
 import random
 import threading
 import time
@@ -25,17 +24,16 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from ..errors import InputError
-from ..grid import parameter_hash
 from ..sqltypes import SqlType, is_identifier
 from ..status import ALL_STATUSES, Outcome, Status
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
+from .fill import RANK_SPACE, Filler
+from .fill import fill as fill_rows
 
 T = TypeVar("T")
 Cursor = Any
 
 _DATE_COLUMNS = {"creation_date", "start_date", "end_date", "heartbeat", "available_at", "timestamp"}
-RANK_SPACE = 2**31 - 1
-FILL_CHUNK = 2000
 ID_CHUNK = 500
 
 
@@ -45,11 +43,62 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+class StoreLock:
+    """The store's re-entrant lock, shared by a worker's main and heartbeat threads, which
+    also tells whether the calling thread is inside a store call.
+
+    A stop signal must not interrupt a database call halfway (a half-read reply would
+    desynchronise the connection), so the worker asks `held()` before interrupting the
+    experiment and, if the main thread is inside the store, interrupts it from `on_leave`
+    as soon as the call is over. The depth counter is raised before acquiring and lowered
+    after releasing, so a signal handler never sees "not held" while the lock is held."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._depth = threading.local()
+        self.on_leave: Callable[[], None] | None = None
+
+    def held(self) -> bool:
+        return bool(getattr(self._depth, "n", 0))
+
+    def __enter__(self) -> StoreLock:
+        self._depth.n = getattr(self._depth, "n", 0) + 1
+        try:
+            self._lock.acquire()
+        except BaseException:
+            self._depth.n -= 1
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        self._depth.n -= 1
+        if self._depth.n == 0 and self.on_leave is not None:
+            self.on_leave()
+
+    def sleep(self, seconds: float) -> None:
+        """A retry's back-off inside a call, with the connection idle (rolled back or
+        dropped): the lock is let go meanwhile, so the heartbeat thread keeps beating
+        through a deadlock storm or a server restart, and a stop signal may interrupt
+        the experiment at once. Nested calls sleep holding the lock."""
+        if getattr(self._depth, "n", 0) != 1:
+            time.sleep(seconds)
+            return
+        self._lock.release()
+        self._depth.n = 0
+        try:
+            time.sleep(seconds)
+        finally:
+            self._depth.n = 1  # first: a signal during the wait below is deferred again
+            self._lock.acquire()
+
+
 class SqlStore(Store):
     """Shared implementation; subclasses supply connections, retries and dialect bits."""
 
     # --- dialect hooks, overridden by subclasses
     now_sql: str  # server clock as a DATETIME expression
+    now_default: str  # the same, as a column default
     autoincrement_pk: str
     datetime_type: str
     short_text: str  # type for status/worker/etc.
@@ -62,7 +111,7 @@ class SqlStore(Store):
                 raise InputError(f"unsafe identifier {name!r}")
         self.schema = schema
         self.experimenter_name = experimenter_name
-        self._lock = threading.RLock()
+        self._lock = StoreLock()
         self._columns_cache: dict[str, SqlType] = {
             **schema.parameters,
             **schema.results,
@@ -92,6 +141,22 @@ class SqlStore(Store):
         `after_reconnect`, when given, runs first on a retry that followed a dropped
         connection; a non-None answer means the earlier COMMIT did land and is returned.
         """
+
+    def in_call(self) -> bool:
+        return self._lock.held()
+
+    def on_call_end(self, hook: Callable[[], None] | None) -> None:
+        self._lock.on_leave = hook
+
+    def _server_up_seconds(self, cur: Cursor) -> float | None:
+        """How long the database server has been up; None for an embedded database."""
+        return None
+
+    def _just_restarted(self, cur: Cursor, stale_after_seconds: float) -> bool:
+        """A server up for less than the stale limit has not given workers the time to beat:
+        a heartbeat that looks stale may only be as old as the outage. No run is lost yet."""
+        up = self._server_up_seconds(cur)
+        return up is not None and up < stale_after_seconds
 
     @abstractmethod
     def _table_columns(self, cur: Cursor, table: str) -> list[str] | None:
@@ -161,7 +226,7 @@ class SqlStore(Store):
         cols = [f"{self.q('ID')} {self.autoincrement_pk}"]
         cols += [f"{self.q(n)} {self._ddl_type(t)} DEFAULT NULL" for n, t in self.schema.parameters.items()]
         cols += [
-            f"{self.q('creation_date')} {dt} DEFAULT NULL",
+            f"{self.q('creation_date')} {dt} DEFAULT {self.now_default}",
             f"{self.q('status')} VARCHAR(16) NOT NULL DEFAULT 'created'",
             f"{self.q('start_date')} {dt} DEFAULT NULL",
             f"{self.q('name')} {short} DEFAULT NULL",
@@ -280,36 +345,13 @@ class SqlStore(Store):
 
     # ------------------------------------------------------------------ fill
 
-    def insert_missing(
-        self,
-        rows: Iterable[Mapping[str, Any]],
-        experimenter_name: str | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> int:
-        params = list(self.schema.parameters)
-        columns = [*params, "param_hash", "rank_key", "status", "creation_date", "name"]
-        sql = self._insert_ignore_sql(self.schema.name, columns)
-        created_at = self._transaction(lambda cur: self._execute(cur, f"SELECT {self.now_sql}").fetchone()[0])
-        name = experimenter_name or self.experimenter_name
-        types = self.schema.parameters
-        rand = random.Random()
-        added = 0
-        for chunk in chunks(rows, FILL_CHUNK):
-            values = [
-                (
-                    *(types[p].to_db(row.get(p)) for p in params),
-                    parameter_hash(row, types),
-                    rand.randrange(RANK_SPACE),
-                    Status.CREATED.value,
-                    created_at,
-                    name,
-                )
-                for row in chunk
-            ]
-            added += self._transaction(functools.partial(self._executemany, sql=sql, rows=values))
-            if progress:
-                progress(len(chunk))
-        return added
+    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Callable[[int], None] | None = None) -> int:
+        """Stream `rows` in as chunked insert-or-ignore statements on the parameter hash
+        (see store/fill.py); existing rows are never read into Python."""
+        return fill_rows(self, self._filler(), rows, progress)
+
+    def _filler(self) -> Filler:
+        return Filler(self)
 
     # ------------------------------------------------------------------ the queue
 
@@ -396,22 +438,63 @@ class SqlStore(Store):
         return bool(row and row[1] == token and row[0] in statuses)
 
     def finish(self, token: str, outcomes: Sequence[tuple[int, Mapping[str, Any]]]) -> set[int]:
+        # A batch is finished by one UPDATE per set of result columns (usually one in all):
+        # results and the status change in the same statement, each row fenced on the token.
+        groups: dict[tuple[str, ...], list[tuple[int, Mapping[str, Any]]]] = {}
+        for row_id, results in outcomes:
+            groups.setdefault(tuple(results), []).append((row_id, results))
+        statements = [
+            self._finish_sql(token, part)
+            for keys, rows in groups.items()
+            for part in chunks(rows, max(1, min(ID_CHUNK, 4000 // (1 + 2 * len(keys)))))
+        ]
+
         def body(cur: Cursor) -> set[int]:
             landed: set[int] = set()
-            for row_id, results in outcomes:
-                sets, args = self._result_assignments(results)
-                sql = (
-                    f"UPDATE {self.t} SET status = 'done', end_date = {self.now_sql}, error = NULL"
-                    f"{''.join(', ' + s for s in sets)} WHERE ID = ? AND claim_token = ? AND status = 'running'"
-                )
-                if self._execute(cur, sql, (*args, row_id, token)).rowcount == 1 or self._owned_outcome(
-                    cur, token, row_id, ("done",)
-                ):
-                    landed.add(row_id)
+            for sql, args, ids in statements:
+                if self._execute(cur, sql, args).rowcount == len(ids):
+                    landed.update(ids)
+                else:  # fenced rows, or our own write landed before a lost COMMIT reply
+                    landed.update(self._owned_done(cur, token, ids))
             self._close_attempts(cur, token, sorted(landed), Outcome.DONE)
             return landed
 
         return self._transaction(body)
+
+    def _finish_sql(self, token: str, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> tuple[str, list[Any], list[int]]:
+        """UPDATE to done for rows with the same result columns, each column set per row
+        with `CASE ID WHEN ? THEN ? ... END`, fenced by `claim_token` and `status`."""
+        ids = [row_id for row_id, _ in rows]
+        sets: list[str] = []
+        args: list[Any] = []
+        for name in rows[0][1]:
+            sql_type = self.schema.results.get(name)
+            if sql_type is None:
+                raise KeyError(name)
+            if len(rows) == 1:
+                sets.append(f"{self.q(name)} = ?")
+                args.append(sql_type.to_db(rows[0][1][name]))
+            else:
+                sets.append(f"{self.q(name)} = CASE ID{' WHEN ? THEN ?' * len(rows)} END")
+                for row_id, results in rows:
+                    args += [row_id, sql_type.to_db(results[name])]
+            if self.schema.result_timestamps:
+                sets.append(f"{self.q(name + '_timestamp')} = {self.now_sql}")
+        sql = (
+            f"UPDATE {self.t} SET status = 'done', end_date = {self.now_sql}, error = NULL"
+            f"{''.join(', ' + s for s in sets)} WHERE ID IN ({self._marks(len(ids))}) "
+            f"AND claim_token = ? AND status = 'running'"
+        )
+        return sql, [*args, *ids, token], ids
+
+    def _owned_done(self, cur: Cursor, token: str, ids: Sequence[int]) -> list[int]:
+        """Which of `ids` are done under our token (the write landed, now or on an earlier try)."""
+        cur = self._execute(
+            cur,
+            f"SELECT ID FROM {self.t} WHERE ID IN ({self._marks(len(ids))}) AND claim_token = ? AND status = 'done'",
+            (*ids, token),
+        )
+        return [int(r[0]) for r in cur.fetchall()]
 
     def _close_attempts(self, cur: Cursor, token: str, ids: Sequence[int], outcome: Outcome, error: str | None = None) -> None:
         for part in chunks(ids, ID_CHUNK):
@@ -481,6 +564,7 @@ class SqlStore(Store):
         if not sets:
             return True
         sql = f"UPDATE {self.t} SET {', '.join(sets)} WHERE ID = ? AND claim_token = ? AND status = 'running'"
+
         return self._transaction(lambda cur: self._execute(cur, sql, (*args, row_id, token)).rowcount == 1)
 
     def write_logs(self, token: str, row_id: int, logs: Mapping[str, Mapping[str, Any]]) -> bool:
@@ -498,16 +582,23 @@ class SqlStore(Store):
             statements.append(
                 (
                     f"INSERT INTO {self.q(self.schema.logtable(table))} (experiment_id, {self.q('timestamp')}{extra}) "
-                    f"SELECT ID, {self.now_sql}{marks} FROM {self.t} WHERE ID = ? AND claim_token = ? AND status = 'running'",
-                    (*(columns[c].to_db(v) for c, v in values.items()), row_id, token),
+                    f"VALUES (?, {self.now_sql}{marks})",
+                    (row_id, *(columns[c].to_db(v) for c, v in values.items())),
                 )
             )
 
         def body(cur: Cursor) -> bool:
-            # Every statement checks the same token in one transaction: the first tells.
+            # Lock the row while it still carries our token: no sweep can requeue it before
+            # this transaction ends, so the log rows belong to a live attempt, all or none.
+            owned = self._execute(
+                cur,
+                f"SELECT ID FROM {self.t} WHERE ID = ? AND claim_token = ? AND status = 'running'{self.lock_wait_suffix}",
+                (row_id, token),
+            ).fetchone()
+            if owned is None:
+                return False
             for sql, args in statements:
-                if self._execute(cur, sql, args).rowcount != 1:
-                    return False
+                self._execute(cur, sql, args)
             return True
 
         return self._transaction(body)
@@ -522,8 +613,10 @@ class SqlStore(Store):
             )
         )
 
-    def requeue_stale(self, stale_after_seconds: float, max_attempts: int) -> int:
+    def requeue_stale(self, stale_after_seconds: float, max_attempts: int, retry_delay_seconds: float = 0.0) -> int:
         def body(cur: Cursor) -> int:
+            if self._just_restarted(cur, stale_after_seconds):
+                return 0
             changed = 0
             for row in self._stale_candidates(cur, stale_after_seconds):
                 reason = f"worker lost: no heartbeat since {row['heartbeat']} (worker {row['worker']})"
@@ -531,9 +624,11 @@ class SqlStore(Store):
                 n = self._execute(
                     cur,
                     f"UPDATE {self.t} SET status = CASE WHEN attempts < ? THEN 'created' ELSE 'error' END, "
-                    f"error = ?, claim_token = NULL, heartbeat = NULL, end_date = {self.now_sql} "
+                    f"error = ?, claim_token = NULL, heartbeat = NULL, end_date = {self.now_sql}, "
+                    f"available_at = CASE WHEN attempts < ? AND ? > 0 THEN {self.later_sql()} ELSE NULL END "
                     f"WHERE ID = ? AND claim_token = ? AND status = 'running'",
-                    (max_attempts, reason, row["ID"], row["claim_token"]),
+                    (max_attempts, reason, max_attempts, retry_delay_seconds, retry_delay_seconds,
+                     row["ID"], row["claim_token"]),
                 ).rowcount
                 if n == 1:
                     changed += 1
@@ -587,7 +682,9 @@ class SqlStore(Store):
             out = dict.fromkeys(ALL_STATUSES, 0)
             for status, n in self._execute(cur, f"SELECT status, COUNT(*) FROM {self.t} GROUP BY status").fetchall():
                 out[str(status)] = int(n)
-            if stale_after_seconds is not None:
+            if stale_after_seconds is not None and self._just_restarted(cur, stale_after_seconds):
+                out["stale"] = 0
+            elif stale_after_seconds is not None:
                 row = self._execute(
                     cur,
                     f"SELECT COUNT(*) FROM {self.t} WHERE status = 'running' AND heartbeat < {self.ago_sql()}",
@@ -648,6 +745,3 @@ class SqlStore(Store):
                 r["stale"] = r["heartbeat_age_seconds"] is not None and float(r["heartbeat_age_seconds"]) > stale
         return [self._decode_row(r) for r in rows]
 
-
-def backoff_sleep(attempt: int, cap: float = 2.0) -> None:
-    time.sleep(min(cap, 0.05 * 2**attempt) * random.random())

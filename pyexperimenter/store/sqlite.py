@@ -10,15 +10,16 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+
 from ..errors import DatabaseUnavailable, InputError
 from ..sqltypes import SqlType
 from .base import TableSchema, WorkerIdentity
-from .sql import Cursor, SqlStore, backoff_sleep
+from .sql import Cursor, SqlStore
 
 T = TypeVar("T")
 
@@ -27,6 +28,7 @@ BUSY_PATIENCE_SECONDS = 300.0
 
 class SQLiteStore(SqlStore):
     now_sql = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+    now_default = "(strftime('%Y-%m-%d %H:%M:%f', 'now'))"
     autoincrement_pk = "INTEGER PRIMARY KEY AUTOINCREMENT"
     datetime_type = "DATETIME"
     short_text = "VARCHAR(255)"
@@ -92,33 +94,45 @@ class SQLiteStore(SqlStore):
 
     # --- transactions
     def _transaction(self, body: Callable[[Cursor], T], *, after_reconnect: Callable[[Cursor], T | None] | None = None) -> T:
+        """One transaction under SQLite's writer lock. `busy_timeout` already waits for the
+        lock inside SQLite; a `database is locked` that still comes through is retried as a
+        whole with tenacity (jittered back-off, up to BUSY_PATIENCE_SECONDS). The first try
+        runs without tenacity."""
         with self._lock:
             conn = self._connection()
-            deadline = time.monotonic() + BUSY_PATIENCE_SECONDS
-            attempt = 0
-            while True:
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                except sqlite3.OperationalError as e:
-                    if _busy(e) and time.monotonic() < deadline:
-                        attempt += 1
-                        backoff_sleep(attempt)
-                        continue
-                    raise DatabaseUnavailable(f"SQLite database {self.path}: {e}") from None
-                try:
-                    result = body(conn.cursor())
-                    conn.execute("COMMIT")
-                    return result
-                except sqlite3.OperationalError as e:
-                    _rollback(conn)
-                    if _busy(e) and time.monotonic() < deadline:
-                        attempt += 1
-                        backoff_sleep(attempt)
-                        continue
+            try:
+                return self._try(conn, body)
+            except sqlite3.OperationalError as e:
+                if not _busy(e):
                     raise
-                except BaseException:
-                    _rollback(conn)
-                    raise
+            retrying = Retrying(
+                retry=retry_if_exception(_busy),
+                wait=wait_random_exponential(multiplier=0.05, max=2.0),
+                stop=stop_after_delay(BUSY_PATIENCE_SECONDS),
+                sleep=self._lock.sleep,
+                reraise=True,
+            )
+            try:
+                return retrying(self._try, conn, body)
+            except sqlite3.OperationalError as e:
+                if _busy(e):
+                    raise DatabaseUnavailable(f"SQLite database {self.path}: {e} (for {BUSY_PATIENCE_SECONDS:.0f}s)") from None
+                raise
+
+    def _try(self, conn: sqlite3.Connection, body: Callable[[Cursor], T]) -> T:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if _busy(e):
+                raise
+            raise DatabaseUnavailable(f"SQLite database {self.path}: {e}") from None
+        try:
+            result = body(conn.cursor())
+            conn.execute("COMMIT")
+            return result
+        except BaseException:
+            _rollback(conn)
+            raise
 
     # --- the claim: one UPDATE ... RETURNING under the writer lock
     def _claim_rows(self, cur: Cursor, who: WorkerIdentity, token: str, limit: int, random_order: bool) -> list[dict[str, Any]]:
@@ -162,7 +176,9 @@ class SQLiteStore(SqlStore):
                 self._conn = None
 
 
-def _busy(e: sqlite3.OperationalError) -> bool:
+def _busy(e: BaseException) -> bool:
+    if not isinstance(e, sqlite3.OperationalError):
+        return False
     text = str(e).lower()
     return "locked" in text or "busy" in text
 

@@ -1,0 +1,547 @@
+"""Crash-proof execution with real worker processes, on SQLite and on MariaDB.
+
+Workers are forked processes (or `pyexp run` subprocesses) that the tests kill with
+SIGKILL, stop with SIGTERM/SIGINT/SIGUSR2 or leave running as zombies. Every execution
+is recorded in a side file (tests/experiments.py `tracked`: "ID PID ATTEMPT start|end"),
+so the assertions can tell a legitimate second run of a killed worker's row from a
+duplicate execution, and which execution's result landed in the table.
+
+Timing is small on purpose: heartbeats every 0.5 s, a run is lost after 2 s of silence.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection
+from dataclasses import replace
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+import experiments
+import pytest
+from click.testing import CliRunner
+from conftest import ConfigMaker
+
+from pyexperimenter import Experimenter
+from pyexperimenter.cli import main as cli
+from pyexperimenter.config import ExperimentConfig
+from pyexperimenter.store import WorkerIdentity
+from pyexperimenter.worker import ExperimentFunction, _child
+
+TESTS = Path(__file__).parent
+FAST = {"heartbeat_seconds": 0.5, "stale_after_seconds": 2, "max_attempts": 3}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _logging_child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int) -> None:
+    # pytest's log capture sits on the root logger, which a fork inherits: log to stderr.
+    logging.getLogger("pyexperimenter").addHandler(logging.StreamHandler(sys.stderr))
+    _child(config, fn, max_experiments, False)
+
+
+def spawn(config: ExperimentConfig, fn: ExperimentFunction, n: int, max_experiments: int = -1) -> list[BaseProcess]:
+    """Start `n` worker processes (forked, like `run_workers`) that a test may SIGKILL."""
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_logging_child, args=(config, fn, max_experiments), daemon=True) for _ in range(n)]
+    for p in procs:
+        p.start()
+    return procs
+
+
+def stop_all(procs: list[BaseProcess]) -> None:
+    """Teardown: never leave a worker behind, whatever the test did."""
+    for p in procs:
+        if p.is_alive() and p.pid is not None:
+            os.kill(p.pid, signal.SIGKILL)
+        p.join(5)
+
+
+def wait_for(what: str, cond: Callable[[], Any], timeout: float, every: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(every)
+
+
+def join_all(procs: list[BaseProcess], timeout: float) -> list[int | None]:
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        p.join(max(0.1, deadline - time.monotonic()))
+    alive = [p.pid for p in procs if p.is_alive()]
+    assert not alive, f"workers still running after {timeout:g}s: {alive}"
+    return [p.exitcode for p in procs]
+
+
+class Record:
+    """The side file written by `experiments.tracked` / `experiments.zombie`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def lines(self) -> list[tuple[int, int, int, str]]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 4:
+                out.append((int(parts[0]), int(parts[1]), int(parts[2]), parts[3]))
+        return out
+
+    def events(self, event: str) -> list[tuple[int, int, int]]:
+        return [(rid, pid, attempt) for rid, pid, attempt, ev in self.lines() if ev == event]
+
+
+def count(exp: Experimenter) -> dict[str, int]:
+    return exp.store.counts(exp.config.stale_after_seconds)
+
+
+def attempts_by_row(exp: Experimenter) -> dict[int, list[dict[str, Any]]]:
+    history: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for a in exp.store.rows(exp.store.schema.attempts_table):
+        history[int(a["experiment_id"])].append(a)
+    for rows in history.values():
+        rows.sort(key=lambda a: a["ID"])
+    return history
+
+
+def assert_each_result_written_once(exp: Experimenter, record: Record, killed: Collection[int] = ()) -> None:
+    """Every row is done with its own correct result, written by exactly one execution:
+
+    - the attempt history holds exactly one `done` attempt per row, and no attempt is left
+      `running`; an attempt by a surviving worker is never `lost`;
+    - no attempt (row, attempt number) was executed twice;
+    - the `done` attempt's execution (same pid and attempt number) finished, and the row's
+      label names it; any other finished execution of the row is a killed worker's whose
+      attempt is `lost` (it died before its result was committed).
+    """
+    table = exp.get_table().set_index("ID")
+    assert set(table["status"]) == {"done"}, table["status"].value_counts().to_dict()
+    assert (table["value"] == table["x"] * 2.0).all()
+    history = attempts_by_row(exp)
+    starts = Counter((rid, attempt) for rid, _, attempt in record.events("start"))
+    assert all(n == 1 for n in starts.values()), [k for k, n in starts.items() if n > 1]
+    ends: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for rid, pid, attempt in record.events("end"):
+        ends[rid].append((pid, attempt))
+    for index, row in table.iterrows():
+        rid = int(str(index))
+        attempts = history[rid]
+        outcomes = [a["outcome"] for a in attempts]
+        done = [a for a in attempts if a["outcome"] == "done"]
+        assert len(done) == 1, (rid, outcomes)
+        assert "running" not in outcomes, (rid, outcomes)
+        for a in attempts:
+            if a["outcome"] == "lost":
+                assert int(a["pid"]) in killed, (rid, a)
+        # The done attempt's execution finished; any other finished execution of this row
+        # was a victim's, killed before its result was committed (that attempt is `lost`).
+        done_key = (int(done[0]["pid"]), int(done[0]["attempt"]))
+        assert done_key in ends[rid], (rid, ends[rid], outcomes)
+        by_number = {int(a["attempt"]): a["outcome"] for a in attempts}
+        for pid, attempt in ends[rid]:
+            if (pid, attempt) != done_key:
+                assert pid in killed and by_number.get(attempt) == "lost", (rid, pid, attempt, outcomes)
+        assert row["label"] == f"attempt {int(done[0]['attempt'])}"
+        assert int(row["attempts"]) == int(done[0]["attempt"])
+
+
+def worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+# ----------------------------------------------------------------------------- kill -9
+
+
+@pytest.mark.slow
+def test_killed_workers_are_recovered(make_config: ConfigMaker, tmp_path: Path) -> None:
+    """6 workers on 150 experiments of 0.4 s; 3 killed with SIGKILL mid-run, 2 started."""
+    record = Record(tmp_path / "executions.txt")
+    path = make_config(experiment=FAST, parameters={"x": {"start": 0, "stop": 150}},
+                       custom={"record": str(record.path), "sleep": 0.4})
+    exp = Experimenter(path)
+    assert exp.fill_table_from_config() == 150
+    config = exp.config
+    exp.close()  # no connection of ours crosses the fork
+    procs = spawn(config, experiments.tracked, 6)
+    try:
+        wait_for("a first wave of results", lambda: count(exp)["done"] >= 30, 60)
+        victims = procs[:3]
+        for p in victims:
+            assert p.pid is not None
+            os.kill(p.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        for p in victims:
+            p.join(5)
+        killed = {int(p.pid) for p in victims if p.pid is not None}
+        time.sleep(0.2)  # a COMMIT already sent by a victim still lands
+        stranded = {
+            int(r["ID"]) for r in exp.store.rows(where={"status": "running"})
+            if int(str(r["worker"]).rsplit(":", 1)[1]) in killed
+        }
+        assert stranded, "no victim was killed mid-experiment"
+        procs += spawn(config, experiments.tracked, 2)
+
+        def stranded_recovered() -> bool:
+            rows = {int(r["ID"]): r for r in exp.store.rows()}
+            return all(rows[i]["status"] != "running" or int(rows[i]["attempts"]) >= 2 for i in stranded)
+
+        wait_for("the killed workers' rows to be requeued", stranded_recovered, 30)
+        recovered_after = time.monotonic() - killed_at
+        codes = join_all(procs[3:], 120)
+    finally:
+        stop_all(procs)
+    assert codes == [0] * 5
+    assert recovered_after < config.stale_after_seconds + 3, recovered_after
+    assert_each_result_written_once(exp, record, killed)
+    table = exp.get_table().set_index("ID")
+    history = attempts_by_row(exp)
+    for rid in stranded:
+        assert table.loc[rid, "attempts"] >= 2
+        lost = [a for a in history[rid] if a["outcome"] == "lost"]
+        assert lost and lost[0]["error"].startswith("worker lost: no heartbeat since"), history[rid]
+        assert int(lost[0]["pid"]) in killed
+    # Only the victims' running rows were lost: nobody else's heartbeat lapsed.
+    lost_rows = {rid for rid, h in history.items() if any(a["outcome"] == "lost" for a in h)}
+    assert lost_rows == stranded
+    print(f"\n[{config.database.kind}] {len(stranded)} stranded row(s) requeued {recovered_after:.2f}s after the kill")
+    exp.close()
+
+
+# ----------------------------------------------------------------------------- signals
+
+
+@pytest.mark.parametrize(
+    ("backend", "signum"),
+    [("sqlite", signal.SIGTERM), ("mysql", signal.SIGTERM), ("sqlite", signal.SIGINT), ("sqlite", signal.SIGUSR2)],
+    indirect=["backend"],
+    ids=["sqlite-SIGTERM", "mysql-SIGTERM", "sqlite-SIGINT", "sqlite-SIGUSR2"],
+)
+def test_signal_releases_the_running_row(make_config: ConfigMaker, tmp_path: Path, signum: int) -> None:
+    """`pyexp run` on a 30 s experiment gets a stop signal: it exits within seconds and
+    the row is `created` again, no attempt spent, the attempt recorded as `released`."""
+    record = Record(tmp_path / "executions.txt")
+    path = make_config(experiment=FAST, parameters={"x": [7]}, custom={"record": str(record.path), "sleep": 30})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyexperimenter.cli", "run", str(path), "--function", "experiments:sleepy"],
+        env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for("the experiment to start", lambda: "start" in (record.path.read_text() if record.path.exists() else ""), 30)
+        time.sleep(0.3)  # well inside the experiment, past the heartbeat thread's start
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert took < 10
+    assert "released 1 row(s) back to created" in err, err
+    assert "end" not in record.path.read_text()
+    row = exp.get_table().iloc[0]
+    assert row["status"] == "created" and int(row["attempts"]) == 0
+    assert row["worker"] is None or row["worker"] != row["worker"]  # cleared (None or NaN)
+    attempts = exp.get_attempts()
+    assert list(attempts["outcome"]) == ["released"] and attempts["end_date"].notna().all()
+    # The released row is claimed again like any other, as attempt 1.
+    exp.config = replace(exp.config, custom={"record": str(record.path), "sleep": 0})
+    exp.execute(experiments.sleepy)
+    row = exp.get_table().iloc[0]
+    assert row["status"] == "done" and int(row["attempts"]) == 1
+    print(f"\n[{exp.config.database.kind}] {signal.Signals(signum).name}: worker exited {took:.2f}s after the signal")
+    exp.close()
+
+
+def test_signal_to_pyexp_run_reaches_every_worker(make_config: ConfigMaker, tmp_path: Path) -> None:
+    """SIGTERM to the `pyexp run --jobs 3` parent alone: every child releases its row."""
+    record = Record(tmp_path / "executions.txt")
+    path = make_config(experiment=FAST, parameters={"x": [1, 2, 3]}, custom={"record": str(record.path), "sleep": 30})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyexperimenter.cli", "run", str(path), "--jobs", "3", "--function", "experiments:sleepy"],
+        env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for("three experiments to start", lambda: len(record.path.read_text().splitlines()) == 3 if record.path.exists() else False, 30)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert took < 10, err
+    assert exp.counts()["created"] == 3, err
+    assert set(exp.get_table()["attempts"]) == {0}
+    assert list(exp.get_attempts()["outcome"]) == ["released"] * 3
+    exp.close()
+
+
+def writes_then_sleeps(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> None:
+    result_processor.process_results({"label": "written"})  # the test's SIGTERM lands in here
+    experiments.record(custom["record"], result_processor.experiment_id, "0 0 after")
+    time.sleep(30)
+
+
+def test_signal_inside_a_database_call_waits_for_its_end(
+    make_config: ConfigMaker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop signal arriving while the experiment is inside a database call (writing a
+    result) does not cut the call short: the write completes, then the experiment is
+    interrupted at once and the row released."""
+    record = Record(tmp_path / "executions.txt")
+    path = make_config(experiment=FAST, parameters={"x": [3]}, custom={"record": str(record.path)})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    store_class = type(exp.store)
+    real = store_class._execute
+
+    def execute(self: Any, cur: Any, sql: str, args: Any = ()) -> Any:
+        if sql.startswith("UPDATE") and "label" in sql:
+            os.kill(os.getpid(), signal.SIGTERM)  # handled right here, inside the transaction
+            time.sleep(0.05)
+        return real(self, cur, sql, args)
+
+    monkeypatch.setattr(store_class, "_execute", execute)
+    started = time.monotonic()
+    codes = exp.execute(writes_then_sleeps)
+    assert time.monotonic() - started < 10
+    monkeypatch.undo()
+    assert codes == [128 + signal.SIGTERM]
+    assert "after" not in (record.path.read_text() if record.path.exists() else "")
+    row = exp.get_table().iloc[0]
+    assert row["label"] == "written"  # the interrupted call was not cut short
+    assert row["status"] == "created" and int(row["attempts"]) == 0
+    assert list(exp.get_attempts()["outcome"]) == ["released"]
+    exp.close()
+
+
+# ----------------------------------------------------------------------------- zombie
+
+
+def test_zombie_worker_is_fenced_out(make_config: ConfigMaker, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A live worker's row is declared lost and re-run while the first worker still runs:
+    its late logs and results are refused and the second attempt's results stand."""
+    record = Record(tmp_path / "executions.txt")
+    go = tmp_path / "go"
+    path = make_config(
+        # Heartbeats far apart, so the test can age the row's heartbeat between two beats.
+        experiment={"heartbeat_seconds": 5, "stale_after_seconds": 20},
+        parameters={"x": [0]},
+        logtables={"steps": {"step": "INT"}},
+        custom={"record": str(record.path), "go": str(go)},
+    )
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    config = exp.config
+    exp.close()
+    procs = spawn(config, experiments.zombie, 1)
+    try:
+        wait_for("the first attempt to start", lambda: record.events("start"), 30)
+        store = exp.store
+        rid = record.events("start")[0][0]
+
+        def declare_lost() -> bool:
+            # Age the heartbeat on the server's clock, then the real compare-and-set sweep.
+            store._transaction(lambda cur: store._execute(
+                cur, f"UPDATE {store.t} SET heartbeat = {store.ago_sql()} WHERE ID = ?", (3600, rid)))
+            return exp.recover() == 1
+
+        wait_for("the row to be requeued", declare_lost, 20, every=0.2)
+        assert procs[0].is_alive()
+        exp.execute(experiments.zombie)  # a second worker, here, runs attempt 2 to the end
+        go.touch()
+        codes = join_all(procs, 30)
+    finally:
+        go.touch()
+        stop_all(procs)
+    assert codes == [0]
+    row = exp.get_table().set_index("ID").loc[rid]
+    assert row["status"] == "done" and row["value"] == 2.0 and row["label"] == "attempt 2"
+    assert int(row["attempts"]) == 2
+    events = [ev for r, _, _, ev in record.lines() if r == rid]
+    assert events == ["start", "start", "logs-refused", "results-refused"], events
+    assert exp.get_logtable("steps").empty
+    history = attempts_by_row(exp)[rid]
+    assert [a["outcome"] for a in history] == ["lost", "done"]
+    assert history[0]["error"].startswith("worker lost: no heartbeat since")
+    assert int(history[0]["pid"]) == procs[0].pid and int(history[1]["pid"]) == os.getpid()
+    assert "1 result(s) refused" in capfd.readouterr().err
+    exp.close()
+
+
+# ----------------------------------------------------------------------------- many workers
+
+
+@pytest.mark.slow
+def test_64_workers_5000_noops(make_config: ConfigMaker, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """64 workers on 5,000 no-op experiments: no unhandled deadlock, no duplicate execution."""
+    record = tmp_path / "executions.txt"
+    path = make_config(parameters={"x": {"start": 0, "stop": 2500}, "y": ["a", "b"]}, custom={"record": str(record)})
+    exp = Experimenter(path)
+    assert exp.fill_table_from_config() == 5000
+    started = time.monotonic()
+    codes = exp.execute(experiments.recording, n_jobs=64)
+    took = time.monotonic() - started
+    err = capfd.readouterr().err
+    assert codes == [0] * 64, err[-3000:]
+    assert "Traceback" not in err and "eadlock" not in err, err[-3000:]
+    runs = Counter(int(line.split()[0]) for line in record.read_text().splitlines())
+    assert len(runs) == 5000 and set(runs.values()) == {1}, [k for k, v in runs.items() if v > 1][:20]
+    table = exp.get_table()
+    assert set(table["status"]) == {"done"} and set(table["attempts"]) == {1}
+    assert (table["value"] == table["x"] * 2.0).all()
+    attempts = exp.get_attempts()
+    assert len(attempts) == 5000 and set(attempts["outcome"]) == {"done"}
+    assert table["worker"].nunique() > 4  # the work really was shared
+    print(f"\n[{exp.config.database.kind}] 64 workers x 5000 no-ops: {took:.1f}s")
+    exp.close()
+
+
+# ----------------------------------------------------------------------------- the sweeper
+
+
+def test_nobody_left_behind(make_config: ConfigMaker, tmp_path: Path) -> None:
+    """Nothing open, one row lost by a killed worker: one worker (not all) stays, requeues
+    it once its heartbeat is stale, runs it and exits; the others leave at once."""
+    record = Record(tmp_path / "executions.txt")
+    path = make_config(experiment={"heartbeat_seconds": 0.5, "stale_after_seconds": 4},
+                       parameters={"x": {"start": 0, "stop": 20}}, custom={"record": str(record.path), "sleep": 0.02})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    config = exp.config
+    exp.close()
+    hanging = replace(config, custom={**config.custom, "sleep": 120})
+    procs = spawn(hanging, experiments.tracked, 1, max_experiments=1)
+    try:
+        wait_for("the doomed experiment to start", lambda: record.events("start"), 30)
+        doomed = record.events("start")[0][0]
+        victim = procs[0]
+        assert victim.pid is not None
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(5)
+        killed_at = time.monotonic()
+        workers = spawn(config, experiments.tracked, 3)
+        procs += workers
+        wait_for("the other rows to be done", lambda: count(exp)["done"] == 19, 30)
+        # The lost row is not stale yet; two workers leave, one stays behind for it.
+        wait_for("two workers to leave", lambda: sum(p.is_alive() for p in workers) == 1, 3)
+        assert exp.get_table().set_index("ID").loc[doomed, "status"] == "running"
+        assert time.monotonic() - killed_at < config.stale_after_seconds
+        stayer = next(p for p in workers if p.is_alive())
+        codes = join_all(workers, 30)
+        finished_after = time.monotonic() - killed_at
+    finally:
+        stop_all(procs)
+    assert codes == [0, 0, 0]
+    assert_each_result_written_once(exp, record, {int(victim.pid)})
+    history = attempts_by_row(exp)[doomed]
+    assert [a["outcome"] for a in history] == ["lost", "done"]
+    assert int(history[1]["pid"]) == stayer.pid
+    # Finished within: stale limit + one recovery interval + the run itself.
+    assert finished_after < config.stale_after_seconds + 3, finished_after
+    print(f"\n[{config.database.kind}] lost run finished {finished_after:.2f}s after its worker was killed "
+          f"(stale after {config.stale_after_seconds:g}s)")
+    exp.close()
+
+
+# ----------------------------------------------------------------------------- compare-and-set
+
+
+def _recover(path: str) -> int:
+    with Experimenter(path) as exp:
+        return exp.recover()
+
+
+def test_concurrent_recovers_change_each_row_once(make_config: ConfigMaker) -> None:
+    path = make_config(experiment={"heartbeat_seconds": 0.2, "stale_after_seconds": 0.5},
+                       parameters={"x": {"start": 0, "stop": 200}})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    claims = exp.store.claim(WorkerIdentity("gone", "h", 1), 200)
+    assert len(claims) == 200
+    time.sleep(1.0)
+    ctx = multiprocessing.get_context("fork")
+    exp.close()
+    with ctx.Pool(4) as pool:
+        changed = pool.map(_recover, [str(path)] * 4)
+    assert sum(changed) == 200, changed
+    attempts = exp.get_attempts()
+    assert len(attempts) == 200 and set(attempts["outcome"]) == {"lost"}
+    assert exp.counts()["created"] == 200
+    exp.close()
+
+
+def test_lost_run_waits_for_the_retry_delay(make_config: ConfigMaker) -> None:
+    path = make_config(experiment={"heartbeat_seconds": 0.2, "stale_after_seconds": 0.5, "retry_delay_seconds": 30},
+                       parameters={"x": [1]})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    first = exp.store.claim(WorkerIdentity("gone", "h", 1), 1)
+    time.sleep(1.0)
+    assert exp.recover() == 1
+    table = exp.get_table(keep_internal=True)
+    assert table.iloc[0]["status"] == "created" and table.iloc[0]["available_at"] is not None
+    assert exp.store.claim(WorkerIdentity("next", "h", 2), 1) == []  # not before the delay
+    assert first[0].id == int(table.iloc[0]["ID"])
+    exp.close()
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_recover_and_max_attempts_on_the_cli(make_config: ConfigMaker, tmp_path: Path) -> None:
+    """`pyexp recover` requeues lost runs on demand; `--max-attempts` overrides the config."""
+    record = tmp_path / "executions.txt"
+    path = make_config(experiment={"heartbeat_seconds": 0.2, "stale_after_seconds": 0.5, "max_attempts": 5},
+                       parameters={"x": [1, 2, 3]}, custom={"record": str(record)})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    exp.store.claim(WorkerIdentity("gone", "h", 1), 2)
+    time.sleep(1.0)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["recover", str(path), "--max-attempts", "1"])
+    assert result.exit_code == 0, result.output
+    assert "recovered 2 lost run(s)" in result.output
+    counts = exp.counts()
+    assert counts["error"] == 2 and counts["created"] == 1  # attempts 1 >= max 1: given up
+    errors = exp.get_table()["error"].dropna()
+    assert len(errors) == 2 and errors.str.startswith("worker lost: no heartbeat since").all()
+    assert exp.reset_experiments("error") == 2
+    result = runner.invoke(cli, ["recover", str(path)])
+    assert result.exit_code == 0 and "recovered 0 lost run(s)" in result.output
+
+    # `run --max-attempts 1`: a failing experiment is not retried.
+    sys.path.insert(0, str(TESTS))
+    result = runner.invoke(cli, ["run", str(path), "--function", "test_recovery:always_fails", "--max-attempts", "1"])
+    assert result.exit_code == 0, result.output
+    table = exp.get_table()
+    assert set(table["status"]) == {"error"} and set(table["attempts"]) == {1}
+    exp.close()
+
+
+def always_fails(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> None:
+    raise RuntimeError("boom")
