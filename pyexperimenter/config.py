@@ -58,6 +58,7 @@ _SLURM_KEYS = {
     "signal_seconds": int,
     "python": str,
     "log_dir": str,
+    "template": str,
 }
 
 
@@ -99,7 +100,8 @@ class SlurmConfig:
     sbatch: tuple[tuple[str, str], ...] = ()
     signal_seconds: int = 120  # SIGUSR2 this long before the time limit
     python: str | None = None  # interpreter on the nodes; default: the one launching
-    log_dir: str | None = None
+    log_dir: str | None = None  # worker logs; default pyexp_logs/<table> next to the config
+    template: str | None = None  # own sbatch template; default pyexperimenter/slurm_templates/{cpu,gpu}.sbatch
 
 
 @dataclass(frozen=True)
