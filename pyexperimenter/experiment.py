@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .config import ExperimentConfig, load_config
 from .errors import ConfigError, InputError
 from .grid import parameter_hash
-from .results import aggregate, filter_frame, table_frame
+from .results import select_results, table_frame
 from .store import Store, open_store
 from .worker import ExperimentFunction, load_function, run_workers
 
@@ -159,7 +159,8 @@ class Experimenter:
 
     def recover(self) -> int:
         """Requeue lost runs now (workers also do this on their own)."""
-        return self.store.requeue_stale(self.config.stale_after_seconds, self.config.max_attempts)
+        cfg = self.config
+        return self.store.requeue_stale(cfg.stale_after_seconds, cfg.max_attempts, cfg.retry_delay_seconds)
 
     def delete_table(self) -> None:
         store = self._store or open_store(self.config)
@@ -183,14 +184,10 @@ class Experimenter:
         return table_frame(self.store.rows(self.store.schema.attempts_table))
 
     def results(self, status: Sequence[str] = (), where: Sequence[str] = (), columns: Sequence[str] = (),
-                group_by: Sequence[str] = (), agg: str = "mean") -> pd.DataFrame:
-        """Results as a DataFrame; with `group_by`, aggregated over the other parameters."""
-        frame = filter_frame(self.get_table(), status, where, () if group_by else columns)
-        if group_by:
-            frame = aggregate(frame, group_by, self._result_columns(), agg)
-            if columns:
-                frame = filter_frame(frame, columns=[c for c in [*group_by, "n", *columns] if c in frame.columns])
-        return frame
+                group_by: Sequence[str] = (), agg: str | Sequence[str] = "mean") -> pd.DataFrame:
+        """Results as a DataFrame; with `group_by`, aggregated over the other parameters
+        (e.g. `results(group_by=["dataset", "model"], agg=["mean", "std"])` averages over seeds)."""
+        return select_results(self.get_table(), self._result_columns(), status, where, columns, group_by, agg)
 
     def _result_columns(self) -> list[str]:
         return list(self.config.results)

@@ -1,10 +1,16 @@
-"""Rich renderings for the terminal; the data comes from report.py."""
+"""Rich renderings for the terminal: the status view and progress bars.
+
+The data comes from report.py; nothing here queries a database or decides anything.
+"""
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -12,63 +18,216 @@ from .report import format_duration
 
 _COLORS = {"created": "blue", "running": "yellow", "done": "green", "error": "red", "paused": "magenta"}
 BAR_WIDTH = 30
+MAX_RUNNING_ROWS = 20
+MAX_ERROR_GROUPS = 15
 
 
-def status_view(report: dict[str, Any]) -> Group:
-    total = report["total"]
-    head = Text.assemble(
-        (report["table"], "bold"), f"  {report['database']}  ", (f"{total} experiments", "bold")
-    )
-    counts = Table(box=None, show_header=False, padding=(0, 1))
-    for status, n in report["counts"].items():
-        width = round(BAR_WIDTH * n / total) if total else 0
-        color = _COLORS.get(status, "white")
-        counts.add_row(
-            Text(status, style=color),
-            Text(str(n), justify="right"),
-            Text(f"{report['percent'][status]:5.1f}%"),
-            Text("█" * width + "·" * (BAR_WIDTH - width), style=color),
-        )
-    parts: list[Any] = [head, counts]
-    rate = report["throughput_per_minute"]
-    parts.append(
-        Text(
-            f"throughput {rate:g}/min over the last {format_duration(report['throughput_window_seconds'])}"
-            f"   ETA {format_duration(report['eta_seconds'])}"
-        )
-    )
+def status_view(report: dict[str, Any], config: str = "CONFIG") -> Group:
+    """`pyexp status`: header, counts with bars, throughput/ETA, running rows, errors.
+    `config` is the path as the user typed it, for the commands suggested in notes."""
+    parts: list[Any] = [_header(report, config), _counts_table(report), _throughput_line(report)]
     if report["running"]:
-        running = Table(title=f"running ({len(report['running'])}, {report['stale']} lost)", title_justify="left")
-        for col in ("id", "worker", "host", "slurm job", "attempt", "runtime", "heartbeat age", ""):
-            running.add_column(col)
-        for r in report["running"][:50]:
-            running.add_row(
-                str(r["id"]),
-                r["worker"] or "-",
-                r["host"] or "-",
-                r["slurm_job_id"] or "-",
-                str(r["attempt"]),
-                format_duration(r["runtime_seconds"]),
-                format_duration(r["heartbeat_age_seconds"]),
-                Text("LOST", style="bold red") if r["lost"] else "",
-            )
-        if len(report["running"]) > 50:
-            running.caption = f"... and {len(report['running']) - 50} more"
-        parts.append(running)
-    if report["stale"]:
-        parts.append(
-            Text(
-                f"{report['stale']} lost run(s): no heartbeat for {report['stale_after_seconds']:g}s; "
-                "workers requeue them on their own, or run `pyexp recover CONFIG`",
-                style="red",
-            )
-        )
+        parts += ["", *_running_table(report, config)]
     if report["errors"]:
-        errors = Table(title="errors by last traceback line", title_justify="left")
-        errors.add_column("count", justify="right")
-        errors.add_column("message")
-        errors.add_column("example ids")
-        for g in report["errors"][:20]:
-            errors.add_row(str(g["count"]), g["message"], ", ".join(map(str, g["example_ids"])))
-        parts.append(errors)
+        parts += ["", *_errors_table(report, config)]
     return Group(*parts)
+
+
+def _header(report: dict[str, Any], config: str) -> Text:
+    total = report["total"]
+    head = Text.assemble((report["table"], "bold"), "  ", (report["database"], "dim"), "  ")
+    if not total:
+        head.append(f"the table is empty: run `pyexp fill {config}`", style="yellow")
+    else:
+        finished = report["finished"]
+        head.append(f"{finished}/{total} finished ({100.0 * finished / total:.1f}%)", style="bold")
+    return head
+
+
+def _counts_table(report: dict[str, Any]) -> Table:
+    total = report["total"]
+    table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
+    table.add_column(no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column(no_wrap=True, min_width=BAR_WIDTH)
+    table.add_column()
+    for status, n in report["counts"].items():
+        color = _COLORS.get(status, "white")
+        style = color if n else "dim"
+        width = round(BAR_WIDTH * n / total) if total else 0
+        if n and not width:
+            width = 1  # a single error among 100 000 rows still shows
+        bar = Text("█" * width, style=color)
+        bar.append("·" * (BAR_WIDTH - width), style="dim")
+        note = ""
+        if status == "running" and report["stale"]:
+            note = f"{report['stale']} LOST"
+        table.add_row(
+            Text(f"  {status}", style=style),
+            Text(str(n), style=style),
+            Text(f"{report['percent'][status]:.1f}%", style=style),
+            bar,
+            Text(note, style="bold red"),
+        )
+    return table
+
+
+def _rate(per_minute: float) -> str:
+    if per_minute >= 10:
+        return f"{per_minute:.0f}/min"
+    if per_minute >= 1:
+        return f"{per_minute:.1f}/min"
+    return f"{per_minute * 60:.1f}/h"
+
+
+def _throughput_line(report: dict[str, Any]) -> Text:
+    t = report["throughput"]
+    line = Text("throughput ", style="bold")
+    if t["finished"]:
+        line.append(f"{_rate(t['per_minute'])} ({t['finished']} finished in the last {format_duration(t['window_seconds'])})")
+    else:
+        line.append(f"- (nothing finished in the last {format_duration(t['max_window_seconds'])})")
+    line.append("   ETA ", style="bold")
+    if not report["open"]:
+        line.append("- (nothing open)")
+    elif report["eta_seconds"] is None:
+        line.append(f"unknown ({report['open']} open)")
+    else:
+        line.append(f"{format_duration(report['eta_seconds'])} ({report['open']} open)")
+    return line
+
+
+def _running_table(report: dict[str, Any], config: str) -> list[Any]:
+    rows = report["running"]
+    lost = len(report["lost_ids"])
+    title = f"running: {len(rows)}" + (f", {lost} LOST" if lost else "")
+    table = Table(title=title, title_justify="left", title_style="bold", header_style="bold")
+    columns = [("id", "right"), ("worker", "left"), ("host", "left"), ("slurm job", "left"),
+               ("try", "right"), ("runtime", "right"), ("heartbeat", "right")]
+    for col, justify in columns + ([("", "left")] if lost else []):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in rows[:MAX_RUNNING_ROWS]:
+        cells: list[Any] = [
+            str(r["id"]),
+            r["worker"] or "-",
+            r["host"] or "-",
+            r["slurm_job_id"] or "-",
+            str(r["attempt"]),
+            format_duration(r["runtime_seconds"]),
+            format_duration(r["heartbeat_age_seconds"]) + " ago",
+        ]
+        if lost:
+            cells.append(Text("LOST", style="bold red") if r["lost"] else "")
+        table.add_row(*cells, style="red" if r["lost"] else None)
+    out: list[Any] = [table]
+    if len(rows) > MAX_RUNNING_ROWS:
+        out.append(Text(f"... and {len(rows) - MAX_RUNNING_ROWS} more (all of them: pyexp status {config} --json)", style="dim"))
+    if lost:
+        out.append(Text(
+            f"LOST: no heartbeat for more than {format_duration(report['stale_after_seconds'])} (the worker died or hangs); "
+            f"running workers requeue lost runs on their own, or now: pyexp recover {config}",
+            style="red",
+        ))
+    return out
+
+
+def _errors_table(report: dict[str, Any], config: str) -> list[Any]:
+    groups = report["errors"]
+    n = sum(g["count"] for g in groups)
+    table = Table(
+        title=f"errors: {n} row(s), by last traceback line", title_justify="left", title_style="bold", header_style="bold"
+    )
+    table.add_column("rows", justify="right", style="red")
+    table.add_column("error")
+    table.add_column("example ids")
+    for g in groups[:MAX_ERROR_GROUPS]:
+        more = ", ..." if g["count"] > len(g["example_ids"]) else ""
+        table.add_row(str(g["count"]), g["message"], ", ".join(map(str, g["example_ids"])) + more)
+    out: list[Any] = [table]
+    if len(groups) > MAX_ERROR_GROUPS:
+        out.append(Text(f"... and {len(groups) - MAX_ERROR_GROUPS} more kinds of error (pyexp status {config} --json)", style="dim"))
+    out.append(Text(f"full tracebacks: pyexp results {config} --status error --columns ID,error --format json", style="dim"))
+    out.append(Text(f"retry them: pyexp reset {config} --status error", style="dim"))
+    return out
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+class ProgressBar:
+    """A rich progress bar on stderr when it is a terminal; silent otherwise, so pipes and
+    log files get only the final summary line."""
+
+    def __init__(self, total: int, description: str, enabled: bool | None = None):
+        self.enabled = (sys.stderr.isatty() if enabled is None else enabled) and total > 0
+        self.total = total
+        self._lock = threading.Lock()
+        if not self.enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        # No refresh thread: workers are forked while the bar is shown, and forking a
+        # process with extra threads is asking for deadlocks. We refresh on every update.
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[extra]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+            auto_refresh=False,
+        )
+        self._task = self._bar.add_task(description, total=total, extra="")
+
+    def __enter__(self) -> ProgressBar:
+        if self.enabled:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._bar.stop()
+
+    def advance(self, n: int) -> None:
+        if self.enabled and n:
+            with self._lock:
+                self._bar.advance(self._task, n)
+                self._bar.refresh()
+
+    def update(self, completed: int, extra: str = "") -> None:
+        if self.enabled:
+            with self._lock:
+                total = max(self.total, completed)
+                self._bar.update(self._task, completed=completed, total=total, extra=extra)
+                self._bar.refresh()
+
+
+class Poller(threading.Thread):
+    """Calls `tick` every `interval` seconds until stopped (progress of in-process workers)."""
+
+    def __init__(self, tick: Callable[[], None], interval: float = 0.5):
+        super().__init__(name="pyexp-progress", daemon=True)
+        self.tick, self.interval = tick, interval
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:  # noqa: BLE001 - a progress bar must never break a run
+                pass
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)

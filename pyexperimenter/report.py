@@ -6,12 +6,17 @@ Built here rather than in the CLI so `--json`, the rich view and Python callers 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from .errors import InputError
 from .experiment import Experimenter
 
 THROUGHPUT_WINDOW_SECONDS = 300.0
+# Shorter windows tried when everything recent finished inside one of them: a run that
+# started 20 s ago is measured over ~20 s, not diluted over the full window.
+_PROBE_WINDOWS = (10.0, 30.0, 60.0, 120.0)
 
 
 def _last_line(error: str | None) -> str:
@@ -20,28 +25,18 @@ def _last_line(error: str | None) -> str:
 
 
 def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_SECONDS) -> dict[str, Any]:
+    """Everything `pyexp status` shows, as JSON-ready data (DESIGN section 4 plus details)."""
     store, cfg = exp.store, exp.config
     counts = store.counts(cfg.stale_after_seconds)
     stale = counts.pop("stale", 0)
     total = sum(counts.values())
-    running = store.query("running", stale_after_seconds=cfg.stale_after_seconds)
-    groups: OrderedDict[str, dict[str, Any]] = OrderedDict()
-    for row in store.query("errors"):
-        key = _last_line(row["error"])
-        group = groups.setdefault(key, {"message": key, "count": 0, "example_ids": []})
-        group["count"] += 1
-        if len(group["example_ids"]) < 5:
-            group["example_ids"].append(int(row["ID"]))
-    errors = sorted(groups.values(), key=lambda g: -g["count"])
-
-    finished_recently = int(store.query("finished_since", seconds=window_seconds)[0]["n"] or 0)
-    first = store.query("first_end")[0]
-    age = float(first["age_seconds"]) if first["age_seconds"] is not None else 0.0
-    span = min(window_seconds, max(age, 1.0))
-    throughput = finished_recently / span if finished_recently else 0.0
+    running = [_running_entry(r) for r in store.query("running", stale_after_seconds=cfg.stale_after_seconds)]
+    running.sort(key=lambda r: (not r["lost"], r["id"]))  # lost ones first: they need attention
+    errors = _error_groups(store.query("errors"))
+    throughput = _throughput(exp, window_seconds)
     remaining = counts["created"] + counts["running"]
-    eta = remaining / throughput if throughput > 0 and remaining else None
-
+    rate = throughput["per_minute"] / 60.0
+    eta = remaining / rate if rate > 0 and remaining else None
     return {
         "table": cfg.name,
         "database": cfg.database.url,
@@ -49,13 +44,59 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "counts": counts,
         "percent": {k: (100.0 * v / total if total else 0.0) for k, v in counts.items()},
         "stale": stale,
-        "running": [_running_entry(r) for r in running],
+        "finished": counts["done"] + counts["error"],
+        "open": remaining,
+        "running": running,
+        "lost_ids": [r["id"] for r in running if r["lost"]],
         "errors": errors,
-        "throughput_per_minute": round(throughput * 60, 2),
-        "throughput_window_seconds": window_seconds,
+        "throughput": throughput,
+        "throughput_per_minute": throughput["per_minute"],
+        "throughput_window_seconds": throughput["window_seconds"],
         "eta_seconds": round(eta, 1) if eta is not None else None,
         "stale_after_seconds": cfg.stale_after_seconds,
+        "heartbeat_seconds": cfg.heartbeat_seconds,
+        "max_attempts": cfg.max_attempts,
     }
+
+
+def _error_groups(rows: list[dict[str, Any]], examples: int = 5) -> list[dict[str, Any]]:
+    """Rows in `error`, grouped by the last line of their traceback (the exception)."""
+    groups: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    for row in rows:
+        key = _last_line(row["error"])
+        group = groups.setdefault(key, {"message": key, "count": 0, "example_ids": []})
+        group["count"] += 1
+        if len(group["example_ids"]) < examples:
+            group["example_ids"].append(int(row["ID"]))
+    return sorted(groups.values(), key=lambda g: -g["count"])  # stable: ties keep id order
+
+
+def _throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:
+    """Rows finished (done or error) per minute over the last `window_seconds`, measured
+    over the part of the window in which work actually finished. Server clock only."""
+    store = exp.store
+    finished = _finished_since(exp, window_seconds)
+    span = window_seconds
+    if finished:
+        first = store.query("first_end")[0]
+        if first["age_seconds"] is not None:
+            span = min(span, float(first["age_seconds"]))
+        for probe in _PROBE_WINDOWS:
+            if probe < span and _finished_since(exp, probe) == finished:
+                span = probe
+                break
+        span = max(span, 1.0)
+    per_minute = 60.0 * finished / span if finished else 0.0
+    return {
+        "finished": finished,
+        "window_seconds": round(span, 1),
+        "max_window_seconds": window_seconds,
+        "per_minute": round(per_minute, 2),
+    }
+
+
+def _finished_since(exp: Experimenter, seconds: float) -> int:
+    return int(exp.store.query("finished_since", seconds=seconds)[0]["n"] or 0)
 
 
 def _running_entry(row: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +119,8 @@ def _running_entry(row: dict[str, Any]) -> dict[str, Any]:
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    if seconds < 10:
+        return f"{max(seconds, 0):.1f}s"
     seconds = int(seconds)
     if seconds < 60:
         return f"{seconds}s"
@@ -88,3 +131,38 @@ def format_duration(seconds: float | None) -> str:
     if hours < 48:
         return f"{hours}h{m:02d}m"
     return f"{hours // 24}d{hours % 24:02d}h"
+
+
+def reset_selection(exp: Experimenter, statuses: Sequence[str], ids: Sequence[int]) -> dict[str, list[int]]:
+    """The ids `reset` would touch, by status, to confirm and to report what was reset.
+
+    Statuses and ids combine like `Experimenter.reset_experiments`: with both, a row must
+    match both; `all` (or no status) matches every status."""
+    from .status import ALL_STATUSES
+
+    for s in statuses:
+        if s != "all" and s not in ALL_STATUSES:
+            raise InputError(f"unknown status {s!r}; expected one of {', '.join(ALL_STATUSES)}, all")
+    wanted = set(ALL_STATUSES) if not statuses or "all" in statuses else set(statuses)
+    id_set = set(ids)
+    selected: dict[str, list[int]] = {}
+    for row in exp.store.rows():
+        if row["status"] in wanted and (not id_set or int(row["ID"]) in id_set):
+            selected.setdefault(str(row["status"]), []).append(int(row["ID"]))
+    return {s: selected[s] for s in ALL_STATUSES if s in selected}
+
+
+def format_ids(ids: Sequence[int], limit: int = 12) -> str:
+    """[1, 2, 3, 7, 9, 10] -> '1-3, 7, 9-10'; long lists end in '... (N ids)'."""
+    runs: list[str] = []
+    ordered = sorted(ids)
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        runs.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    if len(runs) > limit:
+        return ", ".join(runs[:limit]) + f", ... ({len(ordered)} ids)"
+    return ", ".join(runs)
