@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from .config import ExperimentConfig, load_config
 from .errors import ConfigError, InputError
-from .grid import parameter_hash
 from .results import select_results, table_frame
 from .store import Store, open_store
 from .worker import ExperimentFunction, load_function, run_workers
@@ -116,9 +115,6 @@ class Experimenter:
             if value is not None and check is not None and not check(value):
                 raise InputError(f"row {index}: {name}: expected a value for {sql_type.name}, got {value!r}")
         return dict(row)
-
-    def parameter_hash(self, row: Mapping[str, Any]) -> str:
-        return parameter_hash(row, self.config.parameters)
 
     # --- running
     def _function(self, fn: ExperimentFunction | str | None) -> ExperimentFunction:

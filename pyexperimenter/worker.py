@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from types import FrameType
@@ -57,7 +57,6 @@ class WorkerStats:
     released: int = 0
     recovered: int = 0
     interrupted_by: str | None = None
-    durations: list[float] = field(default_factory=list)
 
 
 class Heartbeat(threading.Thread):

@@ -170,6 +170,21 @@ def worker_env() -> dict[str, str]:
 
 
 @pytest.mark.slow
+def signal_and_wait(proc: subprocess.Popen[str], signum: int) -> tuple[str, float]:
+    """Signal a worker well inside its experiment; returns its stderr and seconds to exit."""
+    time.sleep(0.3)  # past the heartbeat thread's start
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=10)
+    return err, time.monotonic() - sent
+
+
+def reap(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def test_killed_workers_are_recovered(make_config: ConfigMaker, tmp_path: Path) -> None:
     """6 workers on 150 experiments of 0.4 s; 3 killed with SIGKILL mid-run, 2 started."""
     record = Record(tmp_path / "executions.txt")
@@ -246,15 +261,9 @@ def test_signal_releases_the_running_row(make_config: ConfigMaker, tmp_path: Pat
     )
     try:
         wait_for("the experiment to start", lambda: "start" in (record.path.read_text() if record.path.exists() else ""), 30)
-        time.sleep(0.3)  # well inside the experiment, past the heartbeat thread's start
-        sent = time.monotonic()
-        proc.send_signal(signum)
-        out, err = proc.communicate(timeout=10)
-        took = time.monotonic() - sent
+        err, took = signal_and_wait(proc, signum)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     assert took < 10
     assert "released 1 row(s) back to created" in err, err
     assert "end" not in record.path.read_text()
@@ -284,15 +293,9 @@ def test_signal_to_pyexp_run_reaches_every_worker(make_config: ConfigMaker, tmp_
     )
     try:
         wait_for("three experiments to start", lambda: len(record.path.read_text().splitlines()) == 3 if record.path.exists() else False, 30)
-        time.sleep(0.3)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
-        took = time.monotonic() - sent
+        err, took = signal_and_wait(proc, signal.SIGTERM)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        reap(proc)
     assert took < 10, err
     assert exp.counts()["created"] == 3, err
     assert set(exp.get_table()["attempts"]) == {0}
