@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from ..config import ExperimentConfig
+from typing import TYPE_CHECKING
+
 from .base import Claim, Store, TableSchema, WorkerIdentity
+
+if TYPE_CHECKING:  # config validation reads store.schema: no import of config at load time
+    from ..config import ExperimentConfig
 
 
 def schema_of(config: ExperimentConfig) -> TableSchema:
