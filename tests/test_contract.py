@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -158,8 +159,6 @@ def test_zombie_results_are_refused(make_config: ConfigMaker) -> None:
     exp.fill_table_from_config()
     store = exp.store
     first = store.claim(WorkerIdentity("zombie", "h", 1), 1)[0]
-    import time
-
     time.sleep(1.2)  # no heartbeat: the row is lost by the server's clock
     assert store.requeue_stale(0.5, max_attempts=3) == 1
     assert store.requeue_stale(0.5, max_attempts=3) == 0  # compare-and-set: once only
@@ -177,6 +176,32 @@ def test_zombie_results_are_refused(make_config: ConfigMaker) -> None:
     mine = attempts[attempts["experiment_id"] == first.id].sort_values("attempt")
     assert list(mine["outcome"]) == ["lost", "done"]
     assert "worker lost: no heartbeat since" in mine.iloc[0]["error"]
+
+
+def test_counts_report_and_sweep_agree_on_lost_runs(make_config: ConfigMaker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One definition of a lost run: `counts()["stale"]`, the running report's `stale` flags
+    (what `pyexp status` shows as LOST) and `requeue_stale()` agree, also right after a
+    server restart, when no run is declared lost yet."""
+    exp = Experimenter(make_config(experiment={"heartbeat_seconds": 0.2, "stale_after_seconds": 0.5}))
+    exp.fill_table_from_config()
+    store = exp.store
+    lost = store.claim(WorkerIdentity("lost", "h", 1), 1)[0]
+    time.sleep(1.2)  # no heartbeat: the row is lost by the server's clock
+    alive = store.claim(WorkerIdentity("alive", "h", 2), 1)[0]
+
+    def seen() -> tuple[int, dict[int, bool]]:
+        store.heartbeat(alive.token)
+        flags = {int(r["ID"]): r["stale"] for r in store.query("running", stale_after_seconds=0.5)}
+        return store.counts(0.5)["stale"], flags
+
+    # The server has been up for less than the stale limit: nobody could beat meanwhile.
+    monkeypatch.setattr(type(store), "_server_up_seconds", lambda self, cur: 0.1)
+    assert seen() == (0, {lost.id: False, alive.id: False})
+    assert store.requeue_stale(0.5, max_attempts=3) == 0
+    monkeypatch.undo()
+    assert seen() == (1, {lost.id: True, alive.id: False})
+    assert store.requeue_stale(0.5, max_attempts=3) == 1
+    assert seen() == (0, {alive.id: False})
 
 
 def test_release_spends_no_attempt(make_config: ConfigMaker) -> None:

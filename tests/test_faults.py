@@ -3,7 +3,8 @@ connections than workers, lost COMMIT replies, deadlocks, lock waits, a locked S
 
 The `faults` tests start their own MariaDB (scripts/private_mariadb.sh) on a port in
 3407-3420 with a datadir under /tmp/pyexp-private-*, and stop it afterwards; the machine's
-own server is never touched. The other tests inject failures into the store's connection.
+own server is never touched. The other tests inject failures into the store's connection,
+or into one named query (store/queries.py) through the store's one run method.
 """
 
 from __future__ import annotations
@@ -284,16 +285,16 @@ def test_deadlock_and_lock_wait_timeout_are_retried(
     mysql_store: tuple[Experimenter, MySQLStore], monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
     exp, store = mysql_store
-    real = MySQLStore._execute
+    real = MySQLStore._run
     failed: list[str] = []
 
-    def execute(self: MySQLStore, cur: Any, sql: str, args: Any = ()) -> Any:
-        if sql.startswith("UPDATE") and not failed:  # after the claim's SELECT ... FOR UPDATE
-            failed.append(sql)
+    def run(self: MySQLStore, cur: Any, name: str, args: Any = (), **kwargs: Any) -> Any:
+        if name == "claim_mark" and not failed:  # after the claim's SELECT ... FOR UPDATE
+            failed.append(name)
             raise pymysql.err.OperationalError(code, "injected")
-        return real(self, cur, sql, args)
+        return real(self, cur, name, args, **kwargs)
 
-    monkeypatch.setattr(MySQLStore, "_execute", execute)
+    monkeypatch.setattr(MySQLStore, "_run", run)
     claims = store.claim(WorkerIdentity("w", "h", 1), 2)
     assert failed and len(claims) == 2
     table = exp.get_table()
@@ -315,19 +316,19 @@ def test_heartbeats_go_on_while_a_write_is_retried(
     exp.fill_table_from_config()
     config = exp.config
     exp.close()
-    real = MySQLStore._execute
+    real = MySQLStore._run
     storm = {"until": 0.0, "deadlocks": 0}
 
-    def execute(self: MySQLStore, cur: Any, sql: str, args: Any = ()) -> Any:
-        if "SET status = 'done'" in sql:
+    def run(self: MySQLStore, cur: Any, name: str, args: Any = (), **kwargs: Any) -> Any:
+        if name == "finish_done":
             if not storm["until"]:
                 storm["until"] = time.monotonic() + 3.0
             if time.monotonic() < storm["until"]:
                 storm["deadlocks"] += 1
                 raise pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock (injected)")
-        return real(self, cur, sql, args)
+        return real(self, cur, name, args, **kwargs)
 
-    monkeypatch.setattr(MySQLStore, "_execute", execute)
+    monkeypatch.setattr(MySQLStore, "_run", run)
     halt = threading.Event()
     swept: list[int] = []
 

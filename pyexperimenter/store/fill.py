@@ -34,6 +34,7 @@ from typing import Any
 
 from ..grid import _normalise, parameter_hash
 from ..sqltypes import SqlType
+from .schema import FILL_COLUMNS
 
 RANK_SPACE = 2**31 - 1
 CACHE_LIMIT = 50_000  # distinct values memoised per column; beyond, values are encoded each time
@@ -123,7 +124,7 @@ class Filler:
         # status and creation_date come from column defaults; `name` (like `machine`) is
         # written when a worker claims the row, as PyExperimenter does. Every value bound per
         # row costs pymysql an escape, so fewer of them is a faster fill.
-        self.columns = [*store.schema.parameters, "param_hash", "rank_key"]
+        self.columns = [*store.schema.parameters, *FILL_COLUMNS]  # the order of `fill_insert`
         self.encoder = RowEncoder(store.schema.parameters)
         self.rand = random.Random()
 
@@ -142,8 +143,7 @@ class Filler:
             yield Chunk(len(values), hashes, values)
 
     def write(self, cur: Any, chunk: Chunk) -> int:
-        sql = self.store._insert_ignore_sql(self.store.schema.name, self.columns)
-        return int(self.store._executemany(cur, sql, chunk.payload))
+        return int(self.store._run(cur, "fill_insert", chunk.payload, many=True).rowcount)
 
 
 class MySQLFiller(Filler):
@@ -160,8 +160,7 @@ class MySQLFiller(Filler):
     def write(self, cur: Any, chunk: Chunk) -> int:
         store = self.store
         if self.probe:
-            sql = f"SELECT COUNT(*) FROM {store.t} WHERE param_hash IN ({store._marks(chunk.size)})"
-            present = int(store._execute(cur, sql, chunk.hashes).fetchone()[0])
+            present = int(store._run(cur, "fill_probe", chunk.hashes, hashes=chunk.size).fetchone()[0])
             if present >= chunk.size:
                 return 0  # all there: nothing to insert, keep counting
         added = super().write(cur, chunk)

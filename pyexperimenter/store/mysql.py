@@ -14,23 +14,24 @@ waits for a free slot instead of failing. A worker rides out a server restart of
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pymysql
 from pymysql.constants import CLIENT
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from ..config import DatabaseConfig
 from ..errors import DatabaseUnavailable
-from ..sqltypes import SqlType
 from .base import TableSchema
+from .dialect import MYSQL
 from .fill import MySQLFiller
 from .sql import Cursor, SqlStore
+
+if TYPE_CHECKING:
+    from ..config import DatabaseConfig
 
 T = TypeVar("T")
 log = logging.getLogger("pyexperimenter")
@@ -53,22 +54,8 @@ class _TryState:
     retried_connection: bool = False
 
 
-@functools.lru_cache(maxsize=4096)
-def _pyformat(sql: str) -> str:
-    """Our statements use `?`; pymysql wants `%s` (and a literal % doubled)."""
-    return sql.replace("%", "%%").replace("?", "%s")
-
-
 class MySQLStore(SqlStore):
-    now_sql = "NOW(6)"
-    now_default = "CURRENT_TIMESTAMP(6)"
-    autoincrement_pk = "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
-    datetime_type = "DATETIME(6)"
-    short_text = "VARCHAR(255)"
-    lock_suffix = " FOR UPDATE SKIP LOCKED"
-    lock_wait_suffix = " FOR UPDATE"
-    _long_text = "LONGTEXT"
-    _table_suffix = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+    dialect = MYSQL
 
     def __init__(
         self,
@@ -119,8 +106,8 @@ class MySQLStore(SqlStore):
             else:
                 raise
         with conn.cursor() as cur:
-            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            cur.execute("SET SESSION time_zone = '+00:00', innodb_lock_wait_timeout = 20")
+            self._run(cur, "session_isolation")
+            self._run(cur, "session_clock")
         conn.commit()
         return conn
 
@@ -129,7 +116,7 @@ class MySQLStore(SqlStore):
         conn = pymysql.connect(**bare)
         try:
             with conn.cursor() as cur:
-                cur.execute(f"CREATE DATABASE IF NOT EXISTS {self.q(str(self.db.database))}")
+                self._run(cur, "create_database", database=str(self.db.database))
         finally:
             conn.close()
 
@@ -276,57 +263,22 @@ class MySQLStore(SqlStore):
             self._drop_connection()
 
     def _execute(self, cur: Cursor, sql: str, args: Sequence[Any] = ()) -> Cursor:
-        cur.execute(_pyformat(sql), tuple(args))
+        cur.execute(self.dialect.placeholders(sql), tuple(args))
         return cur
 
     def _executemany(self, cur: Cursor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-        cur.executemany(_pyformat(sql), rows)
+        cur.executemany(self.dialect.placeholders(sql), rows)
         return int(cur.rowcount)
 
-    # --- dialect
-    def q(self, identifier: str) -> str:
-        return f"`{identifier}`"
-
-    def ago_sql(self) -> str:
-        return "NOW(6) - INTERVAL CAST(? * 1000000 AS SIGNED) MICROSECOND"
-
-    def later_sql(self) -> str:
-        return "NOW(6) + INTERVAL CAST(? * 1000000 AS SIGNED) MICROSECOND"
-
-    def age_sql(self, column: str) -> str:
-        return f"(TIMESTAMPDIFF(MICROSECOND, {column}, NOW(6)) / 1000000.0)"
-
-    def _ddl_type(self, sql_type: SqlType) -> str:
-        return sql_type.mysql_ddl()
-
     def _server_up_seconds(self, cur: Cursor) -> float | None:
-        cur.execute("SHOW GLOBAL STATUS LIKE 'Uptime'")
-        row = cur.fetchone()
+        row = self._run(cur, "server_uptime").fetchone()
         return float(row[1]) if row else None
 
-    def _status_index_hint(self, random_order: bool) -> str:
-        return " FORCE INDEX (ix_status_rank)" if random_order else " FORCE INDEX (ix_status)"
-
-    def _table_columns(self, cur: Cursor, table: str) -> list[str] | None:
-        cur.execute(
-            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-            "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-            (table,),
-        )
-        return [r[0] for r in cur.fetchall()] or None
-
-    def _create_index_sql(self, table: str, index: str, columns: str, unique: bool = False) -> str:
-        kind = "UNIQUE INDEX" if unique else "INDEX"
-        cols = ", ".join(self.q(c.strip()) for c in columns.split(","))
-        return f"CREATE {kind} IF NOT EXISTS {self.q(index)} ON {self.q(table)} ({cols})"
+    def _table_columns(self, cur: Cursor) -> list[str] | None:
+        return [r[0] for r in self._run(cur, "table_columns", (self.schema.name,)).fetchall()] or None
 
     def _filler(self) -> MySQLFiller:
         return MySQLFiller(self)
-
-    def _insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
-        # pymysql turns executemany of this shape into multi-row INSERTs.
-        cols = ", ".join(self.q(c) for c in columns)
-        return f"INSERT IGNORE INTO {self.q(table)} ({cols}) VALUES ({self._marks(len(columns))})"
 
     # --- one sweeper per table: a named lock that dies with its holder's connection
     @property
@@ -337,7 +289,7 @@ class MySQLStore(SqlStore):
     def try_sweeper_lock(self) -> bool:
         if self._sweeper and self._conn is not None:
             return True
-        got = self._transaction(lambda cur: self._execute(cur, "SELECT GET_LOCK(?, 0)", (self._lock_name,)).fetchone()[0])
+        got = self._transaction(lambda cur: self._run(cur, "sweeper_lock", (self._lock_name,)).fetchone()[0])
         self._sweeper = got == 1
         return self._sweeper
 
@@ -348,7 +300,7 @@ class MySQLStore(SqlStore):
             if self._sweeper and self._conn is not None:
                 try:
                     with self._conn.cursor() as cur:
-                        cur.execute("SELECT RELEASE_LOCK(%s)", (self._lock_name,))
+                        self._run(cur, "sweeper_unlock", (self._lock_name,))
                     self._conn.commit()
                 except (pymysql.err.MySQLError, OSError):
                     self._drop_connection()

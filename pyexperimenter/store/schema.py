@@ -84,6 +84,35 @@ LOG_HEAD: tuple[Column, ...] = (
 
 MAIN_INTERNAL: tuple[Column, ...] = (MAIN_ID, *MAIN_HEAD, *MAIN_TAIL)
 
+FILL_COLUMNS: tuple[str, ...] = ("param_hash", "rank_key")
+"""What a fill writes after the parameters; status and creation_date come from defaults."""
+
+
+def timestamp_column(result: str) -> Column:
+    """When a result was written (`result_timestamps: true`); placed right after the result."""
+    return Column(f"{result}_timestamp", "datetime")
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    columns: tuple[str, ...]
+    unique: bool = False
+
+
+# The claim picks open rows through STATUS_INDEX (ID order) or RANK_INDEX (random order);
+# MariaDB is told to use them, as its optimiser sometimes scans the table instead.
+STATUS_INDEX = Index("ix_status", ("status", "ID"))
+RANK_INDEX = Index("ix_status_rank", ("status", "rank_key"))
+MAIN_INDEXES: tuple[Index, ...] = (
+    Index("ux_param_hash", ("param_hash",), unique=True),  # what makes a fill idempotent
+    STATUS_INDEX,
+    RANK_INDEX,
+    Index("ix_claim_token", ("claim_token",)),
+)
+ATTEMPT_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)), Index("ix_claim_token", ("claim_token",)))
+LOG_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)),)
+
 RESERVED_COLUMNS: frozenset[str] = frozenset(c.name.lower() for c in MAIN_INTERNAL)
 """Names a parameter or result may not take (compared case-insensitively, as MySQL does)."""
 

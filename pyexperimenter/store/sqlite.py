@@ -10,15 +10,15 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from ..errors import DatabaseUnavailable, InputError
-from ..sqltypes import SqlType
 from .base import TableSchema, WorkerIdentity
+from .dialect import SQLITE
 from .sql import Cursor, SqlStore
 
 T = TypeVar("T")
@@ -27,12 +27,7 @@ BUSY_PATIENCE_SECONDS = 300.0
 
 
 class SQLiteStore(SqlStore):
-    now_sql = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
-    now_default = "(strftime('%Y-%m-%d %H:%M:%f', 'now'))"
-    autoincrement_pk = "INTEGER PRIMARY KEY AUTOINCREMENT"
-    datetime_type = "DATETIME"
-    short_text = "VARCHAR(255)"
-    _long_text = "LONGTEXT"
+    dialect = SQLITE
 
     def __init__(self, schema: TableSchema, path: Path, experimenter_name: str = "pyexperimenter", create: bool = False):
         super().__init__(schema, experimenter_name)
@@ -51,46 +46,18 @@ class SQLiteStore(SqlStore):
             raise InputError(f"cannot create {self.path}: folder {self.path.parent} does not exist")
         try:
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 60000")
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._run(conn, "busy_timeout")
+            self._run(conn, "journal_mode")
             # With WAL, NORMAL loses nothing when a process is killed; only a power cut
             # can take the last transactions. FULL would fsync every claim.
-            conn.execute("PRAGMA synchronous = NORMAL")
+            self._run(conn, "synchronous")
         except sqlite3.DatabaseError as e:
             raise DatabaseUnavailable(f"cannot open SQLite database {self.path}: {e}") from None
         self._conn = conn
         return conn
 
-    # --- dialect
-    def q(self, identifier: str) -> str:
-        return f'"{identifier}"'
-
-    def ago_sql(self) -> str:
-        return "strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || ? || ' seconds')"
-
-    def later_sql(self) -> str:
-        return "strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || ? || ' seconds')"
-
-    def age_sql(self, column: str) -> str:
-        return f"((julianday('now') - julianday({column})) * 86400.0)"
-
-    def _ddl_type(self, sql_type: SqlType) -> str:
-        return sql_type.sqlite_ddl()
-
-    def _table_columns(self, cur: Cursor, table: str) -> list[str] | None:
-        rows = cur.execute(f"PRAGMA table_info({self.q(table)})").fetchall()
-        return [r[1] for r in rows] or None
-
-    def _create_index_sql(self, table: str, index: str, columns: str, unique: bool = False) -> str:
-        kind = "UNIQUE INDEX" if unique else "INDEX"
-        return f"CREATE {kind} IF NOT EXISTS {self.q(table + '__' + index)} ON {self.q(table)} ({columns})"
-
-    def _insert_ignore_sql(self, table: str, columns: Sequence[str]) -> str:
-        cols = ", ".join(self.q(c) for c in columns)
-        return (
-            f"INSERT INTO {self.q(table)} ({cols}) VALUES ({self._marks(len(columns))}) "
-            f"ON CONFLICT(param_hash) DO NOTHING"
-        )
+    def _table_columns(self, cur: Cursor) -> list[str] | None:
+        return [r[1] for r in self._run(cur, "table_columns").fetchall()] or None
 
     # --- transactions
     def _transaction(self, body: Callable[[Cursor], T], *, after_reconnect: Callable[[Cursor], T | None] | None = None) -> T:
@@ -121,34 +88,31 @@ class SQLiteStore(SqlStore):
 
     def _try(self, conn: sqlite3.Connection, body: Callable[[Cursor], T]) -> T:
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._run(conn, "begin")
         except sqlite3.OperationalError as e:
             if _busy(e):
                 raise
             raise DatabaseUnavailable(f"SQLite database {self.path}: {e}") from None
         try:
             result = body(conn.cursor())
-            conn.execute("COMMIT")
+            self._run(conn, "commit")
             return result
         except BaseException:
-            _rollback(conn)
+            self._rollback(conn)
             raise
+
+    def _rollback(self, conn: sqlite3.Connection) -> None:
+        try:
+            self._run(conn, "rollback")
+        except sqlite3.OperationalError:
+            pass  # nothing was open
 
     # --- the claim: one UPDATE ... RETURNING under the writer lock
     def _claim_rows(self, cur: Cursor, who: WorkerIdentity, token: str, limit: int, random_order: bool) -> list[dict[str, Any]]:
         if random_order:
             return super()._claim_rows(cur, who, token, limit, random_order)
-        cols = ", ".join(self.q(c) for c in ["ID", "attempts", *self.schema.parameters])
-        sql = (
-            f"UPDATE {self.t} SET status = 'running', claim_token = ?, worker = ?, machine = ?, name = ?, "
-            f"slurm_job_id = ?, start_date = {self.now_sql}, heartbeat = {self.now_sql}, end_date = NULL, "
-            f"attempts = attempts + 1 "
-            f"WHERE ID IN (SELECT ID FROM {self.t} WHERE status = 'created' "
-            f"AND (available_at IS NULL OR available_at <= {self.now_sql}) ORDER BY ID LIMIT ?) "
-            f"RETURNING {cols}"
-        )
-        cur.execute(sql, (token, who.worker, who.machine, self.experimenter_name, who.slurm_job_id, limit))
-        return sorted(self._fetch_dicts(cur), key=lambda r: r["ID"])
+        found = self._fetch_dicts(self._run(cur, "claim_returning", (*self._take_args(who, token), limit)))
+        return sorted(found, key=lambda r: r["ID"])
 
     # --- one sweeper per table, by an advisory file lock next to the database
     def try_sweeper_lock(self) -> bool:
@@ -182,9 +146,3 @@ def _busy(e: BaseException) -> bool:
     text = str(e).lower()
     return "locked" in text or "busy" in text
 
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    try:
-        conn.execute("ROLLBACK")
-    except sqlite3.OperationalError:
-        pass  # nothing was open

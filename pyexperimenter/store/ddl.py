@@ -1,0 +1,105 @@
+"""The tables: their columns from the tuples of store/schema.py, created, checked, dropped.
+
+Column lists are built here from validated identifiers and allow-listed types only; the
+statements that carry them are named in store/queries.py.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+from .base import TableSchema
+from .dialect import Dialect
+from .schema import (
+    ATTEMPT_COLUMNS,
+    ATTEMPT_INDEXES,
+    LOG_HEAD,
+    LOG_INDEXES,
+    MAIN_HEAD,
+    MAIN_ID,
+    MAIN_INDEXES,
+    MAIN_TAIL,
+    Index,
+    timestamp_column,
+)
+
+if TYPE_CHECKING:
+    from .sql import SqlStore
+
+Cursor = Any
+
+
+def table_columns(dialect: Dialect, schema: TableSchema, table: str) -> str:
+    """The column definitions of one of the experiment's tables, in their order."""
+    if table == schema.name:
+        cols = [dialect.column(MAIN_ID)]
+        cols += [dialect.user_column(n, t) for n, t in schema.parameters.items()]
+        cols += [dialect.column(c) for c in MAIN_HEAD]
+        for name, sql_type in schema.results.items():
+            cols.append(dialect.user_column(name, sql_type))
+            if schema.result_timestamps:
+                cols.append(dialect.column(timestamp_column(name)))
+        cols += [dialect.column(c) for c in MAIN_TAIL]
+    elif table == schema.attempts_table:
+        cols = [dialect.column(c) for c in ATTEMPT_COLUMNS]
+    else:
+        log = next((n for n in schema.logtables if schema.logtable(n) == table), None)
+        if log is None:
+            raise InputError(f"unknown table {table!r}")
+        cols = [dialect.column(c) for c in LOG_HEAD]
+        cols += [dialect.user_column(n, t) for n, t in schema.logtables[log].items()]
+    return ", ".join(cols)
+
+
+def added_column(dialect: Dialect, schema: TableSchema, name: str) -> str:
+    """The definition of a result column (or its timestamp) added to an existing table."""
+    if name in schema.results:
+        return dialect.user_column(name, schema.results[name])
+    base = name.removesuffix("_timestamp")
+    if schema.result_timestamps and base in schema.results and name != base:
+        return dialect.column(timestamp_column(base))
+    raise InputError(f"{name!r} is not a result column")
+
+
+def indexes(schema: TableSchema) -> list[tuple[str, Index]]:
+    found = [(schema.name, i) for i in MAIN_INDEXES] + [(schema.attempts_table, i) for i in ATTEMPT_INDEXES]
+    return found + [(schema.logtable(n), i) for n in schema.logtables for i in LOG_INDEXES]
+
+
+def create(store: SqlStore, cur: Cursor) -> None:
+    """Create what is missing; an existing experiment table is checked and may gain columns."""
+    schema = store.schema
+    existing = store._table_columns(cur)
+    if existing is None:
+        store._run(cur, "create_table", target=schema.name, columns=schema.name)
+    else:
+        check_structure(store, cur, existing)
+    for table in [schema.attempts_table, *(schema.logtable(n) for n in schema.logtables)]:
+        store._run(cur, "create_table", target=table, columns=table)
+    for table, index in indexes(schema):
+        query = "create_unique_index" if index.unique else "create_index"
+        store._run(cur, query, target=table, index=(table, index.name), index_columns=index.columns)
+
+
+def check_structure(store: SqlStore, cur: Cursor, existing: list[str]) -> None:
+    schema = store.schema
+    have = {c.lower() for c in existing}
+    missing = [p for p in schema.parameters if p.lower() not in have]
+    if missing or "claim_token" not in have:
+        what = f"lacks the parameter column(s) {', '.join(missing)}" if missing else "was not made by pyexperimenter"
+        raise InputError(
+            f"table {schema.name} exists but {what}; "
+            f"use another experiment name or drop it with `pyexp delete CONFIG --yes`"
+        )
+    # New result columns may be added to a running experiment without losing anything.
+    for name in schema.results:
+        for column in [name, f"{name}_timestamp"] if schema.result_timestamps else [name]:
+            if column.lower() not in have:
+                store._run(cur, "add_column", column=column)
+
+
+def drop(store: SqlStore, cur: Cursor) -> None:
+    schema = store.schema
+    for table in [*(schema.logtable(n) for n in schema.logtables), schema.attempts_table, schema.name]:
+        store._run(cur, "drop_table", target=table)

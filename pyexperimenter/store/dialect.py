@@ -1,0 +1,136 @@
+"""What differs between SQLite and MariaDB/MySQL in the SQL we write, in one object each.
+
+Statements (store/queries.py) are written once, with `?` placeholders and symbolic pieces
+(`{now}`, `{skip_locked}`, ...); a `Dialect` supplies those pieces, the identifier quoting,
+the DDL types of the abstract column kinds of store/schema.py and the statement shapes
+that differ (insert-or-ignore, index names). Nothing here talks to a database.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ..sqltypes import SqlType
+from .schema import Column
+
+
+@functools.lru_cache(maxsize=4096)
+def _pyformat(sql: str) -> str:
+    """pymysql's paramstyle: `%s` for each `?`, and a literal `%` doubled."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+@dataclass(frozen=True, eq=False)
+class Dialect:
+    name: str  # "sqlite" or "mysql": a query marked for one database only is rendered for it alone
+    quote: str  # identifier quote character
+    pyformat: bool  # the driver wants `%s` placeholders instead of `?`
+    now: str  # the server's clock as a DATETIME expression
+    now_default: str  # the same, as a column default
+    ago: str  # the server's clock minus `?` seconds
+    later: str  # the server's clock plus `?` seconds
+    age: str  # seconds from `{column}` to the server's now
+    types: Mapping[str, str]  # abstract column kind (store/schema.py) -> DDL type
+    user_type: Callable[[SqlType], str]  # DDL of a column type the user named
+    table_suffix: str  # after CREATE TABLE (...)
+    skip_locked: str  # after a SELECT that picks rows to change, skipping rows others hold
+    for_update: str  # the same, waiting for rows others hold
+    index_hint: str  # after a table name, naming `{index}` for the optimiser
+    insert_or_ignore: str  # insert `{fill_columns}` unless the parameter hash exists
+    global_index_names: bool  # index names are per database, not per table (SQLite)
+    quoted_index_columns: bool
+
+    def q(self, identifier: str) -> str:
+        """Quote an identifier that was checked against `sqltypes.IDENTIFIER`."""
+        return f"{self.quote}{identifier}{self.quote}"
+
+    def placeholders(self, sql: str) -> str:
+        """The driver's form of a statement written with `?` (cached: no cost per call)."""
+        return _pyformat(sql) if self.pyformat else sql
+
+    def age_of(self, column: str) -> str:
+        return self.age.format(column=column)
+
+    def hint(self, index: str) -> str:
+        return self.index_hint.format(index=index)
+
+    def column(self, col: Column) -> str:
+        """One column of CREATE TABLE: type, then NOT NULL, then the default."""
+        text = f"{self.q(col.name)} {self.types[col.kind]}"
+        if col.kind == "pk":
+            return text  # the type says it all
+        if col.not_null:
+            text += " NOT NULL"
+        if col.default is None:
+            return text if col.not_null else text + " DEFAULT NULL"
+        if col.default == "now":
+            return f"{text} DEFAULT {self.now_default}"
+        if col.default.isdigit():
+            return f"{text} DEFAULT {col.default}"
+        return f"{text} DEFAULT '{col.default}'"
+
+    def user_column(self, name: str, sql_type: SqlType) -> str:
+        return f"{self.q(name)} {self.user_type(sql_type)} DEFAULT NULL"
+
+    def index_name(self, table: str, index: str) -> str:
+        return self.q(f"{table}__{index}" if self.global_index_names else index)
+
+    def index_columns(self, columns: Sequence[str]) -> str:
+        return ", ".join(self.q(c) for c in columns) if self.quoted_index_columns else ", ".join(columns)
+
+
+_COMMON_TYPES = {
+    "status": "VARCHAR(16)",
+    "text": "VARCHAR(255)",
+    "long_text": "LONGTEXT",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "token": "CHAR(32)",
+    "hash": "CHAR(40)",
+}
+
+_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+SQLITE = Dialect(
+    name="sqlite",
+    quote='"',
+    pyformat=False,
+    now=_SQLITE_NOW,
+    now_default=f"({_SQLITE_NOW})",
+    ago="strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || ? || ' seconds')",
+    later="strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || ? || ' seconds')",
+    age="((julianday('now') - julianday({column})) * 86400.0)",
+    types={**_COMMON_TYPES, "pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "datetime": "DATETIME"},
+    user_type=SqlType.sqlite_ddl,
+    table_suffix="",
+    # One writer at a time (BEGIN IMMEDIATE): a transaction's reads are already exclusive.
+    skip_locked="",
+    for_update="",
+    index_hint="",
+    insert_or_ignore="INSERT INTO {table} ({fill_columns}) VALUES ({fill_marks}) ON CONFLICT(param_hash) DO NOTHING",
+    global_index_names=True,
+    quoted_index_columns=False,
+)
+
+MYSQL = Dialect(
+    name="mysql",
+    quote="`",
+    pyformat=True,
+    now="NOW(6)",
+    now_default="CURRENT_TIMESTAMP(6)",
+    ago="NOW(6) - INTERVAL CAST(? * 1000000 AS SIGNED) MICROSECOND",
+    later="NOW(6) + INTERVAL CAST(? * 1000000 AS SIGNED) MICROSECOND",
+    age="(TIMESTAMPDIFF(MICROSECOND, {column}, NOW(6)) / 1000000.0)",
+    types={**_COMMON_TYPES, "pk": "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY", "datetime": "DATETIME(6)"},
+    user_type=SqlType.mysql_ddl,
+    table_suffix=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+    skip_locked=" FOR UPDATE SKIP LOCKED",
+    for_update=" FOR UPDATE",
+    index_hint=" FORCE INDEX ({index})",
+    # pymysql turns executemany of this shape into multi-row INSERTs.
+    insert_or_ignore="INSERT IGNORE INTO {table} ({fill_columns}) VALUES ({fill_marks})",
+    global_index_names=False,
+    quoted_index_columns=True,
+)

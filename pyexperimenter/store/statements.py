@@ -1,0 +1,185 @@
+"""The named queries of store/queries.py, rendered for one store.
+
+Tables, dialect pieces and fragments are filled in once, when the store is made. A
+statement with per-call parts (an IN list's length, the result columns given, a log
+table) is rendered on first use and kept, so running a query costs a dictionary lookup.
+Each part is built by one small helper below, from validated identifiers only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from string import Formatter
+from typing import Any
+
+from ..errors import InputError
+from ..sqltypes import is_identifier
+from . import ddl
+from .base import TableSchema
+from .dialect import Dialect
+from .queries import FRAGMENTS, QUERIES
+from .schema import FILL_COLUMNS, RANK_INDEX, STATUS_INDEX
+
+
+def marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+# --- per-call parts, each built by one small helper from validated identifiers only
+
+
+def _identifiers(names: Any) -> list[str]:
+    names = list(names)
+    for name in names:
+        if not is_identifier(name):
+            raise InputError(f"unsafe column name {name!r}")
+    return names
+
+
+def _target(st: Statements, table: str) -> str:
+    if table not in st.tables:
+        raise InputError(f"unknown table {table!r}")
+    return st.dialect.q(table)
+
+
+def _result_sets(st: Statements, names: tuple[str, ...]) -> list[str]:
+    sets = []
+    for name in _identifiers(names):
+        sets.append(f"{st.dialect.q(name)} = ?")
+        if st.schema.result_timestamps:
+            sets.append(f"{st.dialect.q(name + '_timestamp')} = {st.dialect.now}")
+    return sets
+
+
+def _finish_sets(st: Statements, shape: tuple[tuple[str, ...], int]) -> str:
+    """`, col = ?` for one row, `, col = CASE ID WHEN ? THEN ? ... END` for several."""
+    names, rows = shape
+    value = "?" if rows == 1 else f"CASE ID{' WHEN ? THEN ?' * rows} END"
+    sets = []
+    for name in _identifiers(names):
+        sets.append(f", {st.dialect.q(name)} = {value}")
+        if st.schema.result_timestamps:
+            sets.append(f", {st.dialect.q(name + '_timestamp')} = {st.dialect.now}")
+    return "".join(sets)
+
+
+def _where(st: Statements, columns: tuple[str, ...]) -> str:
+    conds = [f"{st.dialect.q(c)} = ?" for c in _identifiers(columns)]
+    return " WHERE " + " AND ".join(conds) if conds else ""
+
+
+def _database(st: Statements, name: str) -> str:
+    if not is_identifier(name):
+        raise InputError(f"unsafe database name {name!r}")
+    return st.dialect.q(name)
+
+
+def _index(st: Statements, index: tuple[str, str]) -> str:
+    table, name = index
+    return st.dialect.index_name(table, name)
+
+
+PARTS: dict[str, Callable[[Statements, Any], str]] = {
+    "ids": lambda st, n: marks(n),
+    "statuses": lambda st, n: marks(n),
+    "hashes": lambda st, n: marks(n),
+    "more_marks": lambda st, n: ", ?" * n,
+    "target": _target,
+    "results": lambda st, names: ", ".join(_result_sets(st, names)),
+    "and_results": lambda st, names: "".join(", " + s for s in _result_sets(st, names)),
+    "finish_sets": _finish_sets,
+    "log_columns": lambda st, names: "".join(", " + st.dialect.q(c) for c in _identifiers(names)),
+    "where": _where,
+    "database": _database,
+    "columns": lambda st, table: ddl.table_columns(st.dialect, st.schema, table),
+    "column": lambda st, name: ddl.added_column(st.dialect, st.schema, name),
+    "index": _index,
+    "index_columns": lambda st, columns: st.dialect.index_columns(_identifiers(columns)),
+}
+
+
+class _Spec:
+    """A piece used as `{age:column}` or `{q:name}`: the part after the colon is its argument."""
+
+    def __init__(self, render: Callable[[str], str]):
+        self.render = render
+
+    def __format__(self, spec: str) -> str:
+        return self.render(spec)
+
+
+class _KeepUnknown(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _fields(text: str) -> set[str]:
+    return {field for _, field, _, _ in Formatter().parse(text) if field is not None}
+
+
+class Statements:
+    """The queries of one store: its dialect and tables rendered in once."""
+
+    def __init__(self, dialect: Dialect, schema: TableSchema):
+        self.dialect: Dialect = dialect
+        self.schema: TableSchema = schema
+        self.tables = frozenset([schema.name, schema.attempts_table, *map(schema.logtable, schema.logtables)])
+        q = dialect.q
+        pieces = _KeepUnknown(
+            FRAGMENTS,
+            table=q(schema.name),
+            attempts=q(schema.attempts_table),
+            now=dialect.now,
+            ago=dialect.ago,
+            later=dialect.later,
+            age=_Spec(dialect.age_of),
+            q=_Spec(q),
+            skip_locked=dialect.skip_locked,
+            for_update=dialect.for_update,
+            table_suffix=dialect.table_suffix,
+            insert_or_ignore=dialect.insert_or_ignore,
+            status_hint=dialect.hint(STATUS_INDEX.name),
+            rank_hint=dialect.hint(RANK_INDEX.name),
+            claim_columns=", ".join(q(c) for c in ["ID", "attempts", *schema.parameters]),
+            fill_columns=", ".join(q(c) for c in [*schema.parameters, *FILL_COLUMNS]),
+            fill_marks=marks(len(schema.parameters) + len(FILL_COLUMNS)),
+            clear_results="".join(f", {q(c)} = NULL" for c in schema.result_columns()),
+        )
+        self._static: dict[str, str] = {}
+        self._templates: dict[str, tuple[str, frozenset[str]]] = {}
+        for query in QUERIES:
+            if query.only not in (None, dialect.name):
+                continue
+            text = query.template
+            while (expanded := text.format_map(pieces)) != text:  # pieces may hold pieces
+                text = expanded
+            parts = frozenset(_fields(text))
+            if parts - PARTS.keys():
+                raise ValueError(f"query {query.name}: unknown pieces {sorted(parts - PARTS.keys())}")
+            if parts:
+                self._templates[query.name] = (text, parts)
+            else:
+                self._static[query.name] = text
+        self._rendered: dict[tuple[Any, ...], str] = {}
+
+    def names(self) -> list[str]:
+        return [*self._static, *self._templates]
+
+    def text(self, name: str, parts: Mapping[str, Any]) -> str:
+        """The statement `name` with its per-call `parts` (counts, column names, tables)."""
+        if not parts:
+            return self._static[name]
+        key = (name, *parts.items())
+        sql = self._rendered.get(key)
+        if sql is None:
+            sql = self._render(name, parts)
+            if len(self._rendered) > 4096:  # IN lists of many lengths: keep the cache bounded
+                self._rendered.clear()
+            self._rendered[key] = sql
+        return sql
+
+    def _render(self, name: str, parts: Mapping[str, Any]) -> str:
+        template, wanted = self._templates[name]
+        if set(parts) != wanted:
+            raise TypeError(f"query {name} takes the parts {sorted(wanted)}, got {sorted(parts)}")
+        return template.format(**{part: PARTS[part](self, value) for part, value in parts.items()})
