@@ -12,13 +12,34 @@ import pytest
 from conftest import ConfigMaker
 
 from pyexperimenter import Experimenter, Status
-from pyexperimenter.store import WorkerIdentity
+from pyexperimenter.sqltypes import parse_sql_type
+from pyexperimenter.store import TableSchema, WorkerIdentity
+from pyexperimenter.store.dialect import MYSQL, SQLITE
+from pyexperimenter.store.queries import QUERIES
+from pyexperimenter.store.statements import Statements
+
+STORE_SOURCES = Path(__file__).resolve().parent.parent / "pyexperimenter" / "store"
 
 
 def executions(path: Path) -> Counter[int]:
     if not path.exists():
         return Counter()
     return Counter(int(line.split()[0]) for line in path.read_text().splitlines() if line.strip())
+
+
+def test_every_statement_is_a_named_query_that_the_stores_run() -> None:
+    """Each query has a one-line purpose, one statement per database, renders for both
+    databases, and is run somewhere by name (no dead statements)."""
+    code = "".join(p.read_text() for p in STORE_SOURCES.glob("*.py") if p.name != "queries.py")
+    schema = TableSchema("exp", {"x": parse_sql_type("INT")}, {"value": parse_sql_type("DOUBLE")},
+                         {"steps": {"step": parse_sql_type("INT")}}, result_timestamps=True)
+    for dialect in (SQLITE, MYSQL):
+        names = [q.name for q in QUERIES if q.only in (None, dialect.name)]
+        assert len(names) == len(set(names)), dialect.name
+        assert sorted(Statements(dialect, schema).names()) == sorted(names)
+    for query in QUERIES:
+        assert query.purpose and "\n" not in query.purpose, query.name
+        assert f'"{query.name}"' in code, f"query {query.name} is never run"
 
 
 def test_fill_is_idempotent(make_config: ConfigMaker) -> None:

@@ -1,4 +1,4 @@
-"""The fast paths of issue 6 keep their meaning: the memoised fill encoder computes exactly
+"""The fast paths keep their meaning: the memoised fill encoder computes exactly
 `grid.parameter_hash`, fills keep grid order and stay idempotent (also when a grid grows),
 and a batch finished by one UPDATE is still fenced row by row, on SQLite and MariaDB."""
 

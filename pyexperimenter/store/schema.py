@@ -101,7 +101,7 @@ class Index:
 
 
 # The claim picks open rows through STATUS_INDEX (ID order) or RANK_INDEX (random order);
-# MariaDB is told to use them, as its optimiser sometimes scans the table instead.
+# on MariaDB its SELECT names them in a FORCE INDEX hint.
 STATUS_INDEX = Index("ix_status", ("status", "ID"))
 RANK_INDEX = Index("ix_status_rank", ("status", "rank_key"))
 MAIN_INDEXES: tuple[Index, ...] = (

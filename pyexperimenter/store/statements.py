@@ -42,10 +42,11 @@ def _target(st: Statements, table: str) -> str:
     return st.dialect.q(table)
 
 
-def _result_sets(st: Statements, names: tuple[str, ...]) -> list[str]:
+def _result_sets(st: Statements, names: tuple[str, ...], value: str = "?") -> list[str]:
+    """`col = value` per result column, each followed by `col_timestamp = now` if kept."""
     sets = []
     for name in _identifiers(names):
-        sets.append(f"{st.dialect.q(name)} = ?")
+        sets.append(f"{st.dialect.q(name)} = {value}")
         if st.schema.result_timestamps:
             sets.append(f"{st.dialect.q(name + '_timestamp')} = {st.dialect.now}")
     return sets
@@ -55,12 +56,7 @@ def _finish_sets(st: Statements, shape: tuple[tuple[str, ...], int]) -> str:
     """`, col = ?` for one row, `, col = CASE ID WHEN ? THEN ? ... END` for several."""
     names, rows = shape
     value = "?" if rows == 1 else f"CASE ID{' WHEN ? THEN ?' * rows} END"
-    sets = []
-    for name in _identifiers(names):
-        sets.append(f", {st.dialect.q(name)} = {value}")
-        if st.schema.result_timestamps:
-            sets.append(f", {st.dialect.q(name + '_timestamp')} = {st.dialect.now}")
-    return "".join(sets)
+    return "".join(", " + s for s in _result_sets(st, names, value))
 
 
 def _where(st: Statements, columns: tuple[str, ...]) -> str:
