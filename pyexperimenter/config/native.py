@@ -211,6 +211,7 @@ def read_results(sec: Section, params: Mapping[str, SqlType]) -> dict[str, SqlTy
 
 
 def read_logtables(sec: Section) -> dict[str, dict[str, SqlType]]:
+    """Log tables by name; each becomes its own SQL table, so its name is checked like one."""
     tables: dict[str, dict[str, SqlType]] = {}
     for key, cols in sec.data.items():
         name = sec.identifier(key, "logtable name", str(key))
