@@ -1,4 +1,9 @@
-"""Row statuses, stored as plain strings so SQL, JSON and Python all agree."""
+"""Row statuses and attempt outcomes, stored as plain strings so SQL, JSON and Python agree.
+
+The names are listed here once: the store writes them, `pyexp status` counts them, and the
+command line offers ALL_STATUSES as the choices of `--status`, so a status added to the enum
+reaches every one of them without a second list to keep in step.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ class Status(str, Enum):
 
 
 ALL_STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
+"""Every row status, in the enum's order (the order `pyexp status` shows them in)."""
 
 
 class Outcome(str, Enum):

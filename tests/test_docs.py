@@ -17,12 +17,10 @@ import pytest
 
 from pyexperimenter import config as config_module
 from pyexperimenter.cli import main
+from pyexperimenter.config import native as native_format
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-
-# Functions of config.py that read the native format; keys they read must be documented.
-NATIVE_READERS = ("_native", "_native_parameters", "_zip_factor", "_domain", "_range", "_results", "_logtables", "_slurm")
 
 
 def mentioned(text: str, word: str) -> bool:
@@ -67,18 +65,17 @@ def _section(text: str, command: str) -> str:
 
 
 def native_keys() -> set[str]:
-    """Every key the native format accepts, read from config.py itself."""
-    tree = ast.parse(Path(config_module.__file__).read_text())
-    keys: set[str] = set(config_module._NATIVE_TOP) | set(config_module._SLURM_KEYS) | {"zip"}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name in NATIVE_READERS:
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Set):
-                    keys |= {e.value for e in sub.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
-                if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)
-                        and sub.func.attr in ("get", "positive", "section") and sub.args
-                        and isinstance(sub.args[0], ast.Constant) and isinstance(sub.args[0].value, str)):
-                    keys.add(sub.args[0].value)
+    """Every key the native format accepts, read from config/native.py itself: its key sets,
+    and every key its readers look up by name."""
+    tree = ast.parse(Path(native_format.__file__).read_text())
+    keys: set[str] = set(native_format.NATIVE_TOP) | set(native_format.SLURM_KEYS) | {native_format.ZIP_KEY}
+    for sub in ast.walk(tree):
+        if isinstance(sub, ast.Set):
+            keys |= {e.value for e in sub.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+        if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)
+                and sub.func.attr in ("get", "positive", "section") and sub.args
+                and isinstance(sub.args[0], ast.Constant) and isinstance(sub.args[0].value, str)):
+            keys.add(sub.args[0].value)
     return keys
 
 

@@ -1,0 +1,58 @@
+"""YAML configuration -> frozen dataclasses, checked completely before any database is touched.
+
+Two formats are read: pyexperimenter's own (native.py) and PyExperimenter 1.4's
+(legacy.py), told apart by the latter's `PY_EXPERIMENTER` root key. Both produce the same
+ExperimentConfig, so nothing after loading knows or cares which one was written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..store.schema import RESERVED_COLUMNS
+from .database_url import Credentials, parse_database_url, read_credentials, resolve_password
+from .legacy import LEGACY_ROOT, load_legacy
+from .model import DatabaseConfig, ExperimentConfig, SlurmConfig
+from .native import load_native
+from .sections import read_yaml, show
+
+URL_VARIABLE = "PYEXP_DB_URL"
+
+
+def load_config(
+    path: str | os.PathLike[str],
+    db: str | None = None,
+    credentials_path: str | os.PathLike[str] | None = None,
+) -> ExperimentConfig:
+    """Read and validate a config file; `db` (or PYEXP_DB_URL) overrides its database.
+
+    The override is a complete URL: it reads no credentials file, so its password comes
+    from the URL itself, PYEXP_DB_PASSWORD or ~/.my.cnf.
+    """
+    p = Path(path)
+    data = read_yaml(p)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level, got {show(data)}")
+    if LEGACY_ROOT in data:
+        cfg = load_legacy(p, data, credentials_path)
+    else:
+        cfg = load_native(p, data, credentials_path)
+    override = db or os.environ.get(URL_VARIABLE)
+    if override:
+        cfg = cfg.with_database(parse_database_url(override, "--db / PYEXP_DB_URL", cfg.base_dir, credentials=None))
+    return cfg
+
+
+__all__ = [
+    "RESERVED_COLUMNS",
+    "Credentials",
+    "DatabaseConfig",
+    "ExperimentConfig",
+    "SlurmConfig",
+    "load_config",
+    "parse_database_url",
+    "read_credentials",
+    "resolve_password",
+]

@@ -1,0 +1,130 @@
+"""Database URLs, credentials files, and the one place that decides where the password is.
+
+A config usually lives in git, so it never needs a password: it may come from the URL
+(fine for `--db` on a private machine), from a credentials file, from PYEXP_DB_PASSWORD
+(which is how SLURM jobs receive it), or from the MySQL client's own ~/.my.cnf.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ..errors import ConfigError
+from ..sqltypes import is_identifier
+from .model import DatabaseConfig
+from .sections import Section, read_yaml, show
+
+PASSWORD_VARIABLE = "PYEXP_DB_PASSWORD"
+MYSQL_SCHEMES = ("mysql", "mariadb", "mysql+pymysql", "mariadb+pymysql")
+URL_OPTIONS = ("unix_socket", "read_default_file")
+CREDENTIALS_KEYS = frozenset({"user", "password", "host", "port"})
+
+
+class Credentials(NamedTuple):
+    """What a credentials file gives; each field fills only what the URL leaves out."""
+
+    user: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+
+
+def resolve_password(
+    in_url: str | None,
+    credentials: Credentials | None,
+    option_file: str | None = None,
+    *,
+    home_option_file: bool = True,
+) -> tuple[str | None, str | None]:
+    """(password, read_default_file): the first of the URL's password, the credentials
+    file's, PYEXP_DB_PASSWORD. An empty password counts as given, so a user without one
+    can say so.
+
+    Without any, the MySQL client's ~/.my.cnf becomes the option file for the driver to
+    read, unless an option file was named already. PyExperimenter 1.4 configs never looked
+    at ~/.my.cnf, so they pass `home_option_file=False` and keep behaving as they did.
+    """
+    for password in (in_url, credentials.password if credentials else None, os.environ.get(PASSWORD_VARIABLE)):
+        if password is not None:
+            return password, option_file
+    if option_file is None and home_option_file:
+        my_cnf = Path.home() / ".my.cnf"
+        if my_cnf.is_file():
+            option_file = str(my_cnf)
+    return None, option_file
+
+
+def parse_database_url(
+    url: str, where: str, base_dir: Path, credentials: str | os.PathLike[str] | None
+) -> DatabaseConfig:
+    """sqlite:///relative.db (relative to `base_dir`, the config's folder), sqlite:////abs.db,
+    or mysql://user[:password]@host[:port]/database[?unix_socket=...|read_default_file=...].
+
+    `credentials` names a credentials file whose user, password, host and port fill what
+    the URL leaves out. `where` starts every message (the file and key, or the flag).
+    """
+    if "://" not in url:
+        raise ConfigError(f"{where}: expected sqlite:///FILE or mysql://USER@HOST/DB, got {show(url)}")
+    scheme, rest = url.split("://", 1)
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise ConfigError(f"{where}: expected sqlite:///FILE, got {show(url)}")
+        file = Path(rest[1:])
+        return DatabaseConfig(kind="sqlite", path=file if file.is_absolute() else (base_dir / file).resolve())
+    if scheme not in MYSQL_SCHEMES:
+        raise ConfigError(f"{where}: unsupported database '{scheme}'; expected sqlite or mysql")
+    return _mysql(rest, where, credentials)
+
+
+def _mysql(rest: str, where: str, credentials: str | os.PathLike[str] | None) -> DatabaseConfig:
+    parts = urlsplit("mysql://" + rest)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{where}: expected a numeric port") from None
+    database = parts.path.lstrip("/")
+    if not is_identifier(database):
+        raise ConfigError(f"{where}: expected a database name after the host, like mysql://user@host/dbname")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(options) - set(URL_OPTIONS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown URL option '{sorted(unknown)[0]}'; expected {' or '.join(URL_OPTIONS)}"
+        )
+    creds = read_credentials(Path(credentials)) if credentials is not None else Credentials()
+    password, option_file = resolve_password(
+        unquote(parts.password) if parts.password is not None else None, creds, options.get("read_default_file")
+    )
+    return DatabaseConfig(
+        kind="mysql",
+        host=parts.hostname or creds.host or "localhost",
+        port=port or creds.port or 3306,
+        user=(unquote(parts.username) if parts.username else None) or creds.user,
+        password=password,
+        database=database,
+        unix_socket=options.get("unix_socket"),
+        read_default_file=option_file,
+    )
+
+
+def read_credentials(path: Path) -> Credentials:
+    """PyExperimenter's credentials file (CREDENTIALS.Database / Connection.Standard), or a
+    flat {user, password, host, port} mapping. A tuple (user, password, host, port)."""
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping, got {show(data)}")
+    if "CREDENTIALS" in data:
+        root = Section(path, "CREDENTIALS", data["CREDENTIALS"])
+        dbs = root.section("Database")
+        conn = root.section("Connection").section("Standard")
+        user, password = dbs.get("user", str), dbs.get("password", (str, int))
+        host, port = conn.get("server", str), conn.get("port", int)
+    else:
+        flat = Section(path, "", data, CREDENTIALS_KEYS)
+        user, password = flat.get("user", str), flat.get("password", (str, int))
+        host, port = flat.get("host", str), flat.get("port", int)
+    return Credentials(user, str(password) if password is not None else None, host, port)

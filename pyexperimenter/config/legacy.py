@@ -1,0 +1,109 @@
+"""PyExperimenter 1.4's config format, read unchanged so that its users change one import.
+
+    PY_EXPERIMENTER:
+      n_jobs: 1
+      Database:
+        provider: sqlite | mysql
+        database: NAME            # the SQLite file NAME.db in the working directory
+        table:
+          name: TABLE
+          keyfields: {KEY: {type: SQLTYPE, values: [...] | {start, stop, step}}}
+          resultfields: {KEY: SQLTYPE}
+          result_timestamps: false
+        logtables: {NAME: {KEY: SQLTYPE}}
+      Custom: {...}
+
+MySQL reads PyExperimenter's credentials file (database_credentials.yml next to the
+config, unless the caller names another). Grid semantics are PyExperimenter's: ranges
+exclude stop, and types are kept exactly as written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..grid import Factor, Grid
+from ..sqltypes import SqlType
+from .database_url import read_credentials, resolve_password
+from .model import DatabaseConfig, ExperimentConfig
+from .native import read_domain, read_logtables, read_results
+from .sections import Section
+
+LEGACY_ROOT = "PY_EXPERIMENTER"
+DEFAULT_CREDENTIALS = "database_credentials.yml"
+KEYFIELD_KEYS = frozenset({"type", "values"})
+DEFAULT_KEYFIELD_TYPE = "VARCHAR(255)"
+
+
+def load_legacy(p: Path, data: dict[str, Any], credentials_path: str | os.PathLike[str] | None) -> ExperimentConfig:
+    root = Section(p, LEGACY_ROOT, data[LEGACY_ROOT])
+    dbsec = root.section("Database")
+    provider = str(dbsec.get("provider", str, "sqlite")).lower()
+    dbname = dbsec.identifier(dbsec.get("database", str, required=True), "database name", "database")
+    table = dbsec.section("table")
+    name = table.identifier(table.get("name", str, required=True), "table name", "name")
+    params, factors = _keyfields(table.section("keyfields"))
+    results = read_results(table.section("resultfields"), params)
+    logtables = read_logtables(dbsec.section("logtables"))
+    database = _database(dbsec, provider, dbname, credentials_path)
+    return ExperimentConfig(
+        name=name,
+        database=database,
+        parameters=params,
+        # Keyfields without values are filled by fill_table_with_rows only.
+        grid=Grid(tuple(factors)) if len(factors) == len(params) else Grid(()),
+        results=results,
+        logtables=logtables,
+        # PyExperimenter marks a failed run `error` at once; keep that unless asked otherwise.
+        max_attempts=1,
+        result_timestamps=table.get("result_timestamps", bool, False),
+        custom=root.get("Custom", dict, {}),
+        n_jobs=root.positive("n_jobs", int, 1),
+        experimenter_name="PyExperimenter",
+        path=p.resolve(),
+        format="pyexperimenter",
+    )
+
+
+def _keyfields(keyfields: Section) -> tuple[dict[str, SqlType], list[Factor]]:
+    """Parameter columns, and a grid axis for each keyfield that lists its values."""
+    if not keyfields.data:
+        raise keyfields.error("expected at least one keyfield")
+    params: dict[str, SqlType] = {}
+    factors: list[Factor] = []
+    for key, spec in keyfields.data.items():
+        col = keyfields.column(key)
+        fsec = keyfields.child(col, spec, KEYFIELD_KEYS)
+        params[col] = fsec.sql_type("type", fsec.data.get("type", DEFAULT_KEYFIELD_TYPE))
+        if "values" in fsec.data:
+            values, _ = read_domain(keyfields, col, fsec.data["values"])
+            factors.append(Factor((col,), tuple((v,) for v in values)))
+    return params, factors
+
+
+def _database(
+    dbsec: Section, provider: str, dbname: str, credentials_path: str | os.PathLike[str] | None
+) -> DatabaseConfig:
+    if provider == "sqlite":
+        # PyExperimenter opens NAME.db in the working directory, not next to the config.
+        return DatabaseConfig(kind="sqlite", path=(Path.cwd() / f"{dbname}.db").resolve())
+    if provider not in ("mysql", "mariadb"):
+        raise dbsec.error("expected sqlite or mysql", provider, "provider")
+    creds_file = credentials_path or (dbsec.file.parent / DEFAULT_CREDENTIALS)
+    if not Path(creds_file).is_file():
+        raise ConfigError(
+            f"{dbsec.file}: {dbsec.path('provider')}: mysql needs a credentials file; {creds_file} not found"
+        )
+    creds = read_credentials(Path(creds_file))
+    password, _ = resolve_password(None, creds, home_option_file=False)
+    return DatabaseConfig(
+        kind="mysql",
+        host=creds.host or "localhost",
+        port=creds.port or 3306,
+        user=creds.user,
+        password=password,
+        database=dbname,
+    )

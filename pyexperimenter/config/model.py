@@ -1,0 +1,101 @@
+"""The validated configuration, as frozen dataclasses.
+
+Stores, workers and the launcher read only these, never the YAML, so a config that loaded
+is a config that can run. They are frozen because one config object is shared by every
+worker of a process and by the launcher's plan: nobody may change it underneath the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ..grid import Grid
+from ..sqltypes import SqlType
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Where the table lives. The password is kept out of repr() and out of `url`, because
+    both end up in logs, in `pyexp status` output and in generated sbatch scripts."""
+
+    kind: str  # "sqlite" or "mysql"
+    path: Path | None = None
+    host: str = "localhost"
+    port: int = 3306
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    database: str | None = None
+    unix_socket: str | None = None
+    read_default_file: str | None = None
+
+    @property
+    def url(self) -> str:
+        """A URL that is safe to print: the password never appears in it."""
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.path}"
+        user = f"{quote(self.user or '')}@" if self.user else ""
+        return f"mysql://{user}{self.host}:{self.port}/{self.database}"
+
+
+@dataclass(frozen=True)
+class SlurmConfig:
+    """Defaults for `pyexp launch`; each is overridable on the command line, so the config
+    holds what is true for the cluster and the flags what is true for one launch."""
+
+    partition: str | None = None
+    time_minutes: int = 60
+    mem_gb: float = 4
+    cpus_per_task: int = 1
+    gpus_per_node: int = 0
+    array_parallelism: int = 100
+    setup: tuple[str, ...] = ()
+    account: str | None = None
+    qos: str | None = None
+    constraint: str | None = None
+    sbatch: tuple[tuple[str, str], ...] = ()
+    signal_seconds: int = 120  # SIGUSR2 this long before the time limit
+    python: str | None = None  # interpreter on the nodes; default: the one launching
+    log_dir: str | None = None  # worker logs; default pyexp_logs/<table> next to the config
+    template: str | None = None  # own sbatch template; default pyexperimenter/slurm_templates/{cpu,gpu}.sbatch
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One experiment table: its columns, its grid, and how workers treat its rows.
+
+    Both config formats (native and PyExperimenter 1.4) end up here; `format` and
+    `experimenter_name` remember which, where behaviour has to follow the original tool.
+    """
+
+    name: str
+    database: DatabaseConfig
+    parameters: Mapping[str, SqlType]
+    grid: Grid
+    results: Mapping[str, SqlType] = field(default_factory=dict)
+    logtables: Mapping[str, Mapping[str, SqlType]] = field(default_factory=dict)
+    function: str | None = None
+    max_attempts: int = 3
+    heartbeat_seconds: float = 30.0
+    stale_after_seconds: float = 120.0
+    retry_delay_seconds: float = 0.0
+    result_timestamps: bool = False
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+    custom: Mapping[str, Any] = field(default_factory=dict)
+    n_jobs: int = 1
+    experimenter_name: str = "pyexperimenter"
+    path: Path | None = None
+    format: str = "native"
+
+    @property
+    def base_dir(self) -> Path:
+        """The config's folder: relative paths in it (template, log_dir, a `--db` SQLite file)
+        start here, and the experiment module is searched here too, so a command started in
+        another folder still finds them."""
+        return self.path.parent if self.path else Path.cwd()
+
+    def with_database(self, database: DatabaseConfig) -> ExperimentConfig:
+        return replace(self, database=database)
