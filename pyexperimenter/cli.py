@@ -249,8 +249,7 @@ def fill(config: str, db: str | None) -> None:
 def run(config: str, db: str | None, jobs: int | None, max_experiments: int, random_order: bool, function: str | None,
         max_attempts: int | None) -> None:
     """Run local workers until no open rows are left (or each ran K experiments)."""
-    from .experiment import Experimenter
-    from .render import Poller, ProgressBar
+    from .render import ProgressBar
 
     exp = _open(config, db, max_attempts)
     fn = exp._function(function)
@@ -261,28 +260,16 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
         todo = min(todo, max_experiments * n_jobs)
     started = time.monotonic()
     bar = ProgressBar(todo, "running", enabled=_interactive())
-    watcher = Experimenter(exp.config)  # its own connection, never shared with a worker
 
-    def tick() -> None:
-        now = watcher.counts()
+    def progress(now: dict[str, int]) -> None:
         failed = now["error"] - before["error"]
         bar.update((now["done"] + now["error"]) - (before["done"] + before["error"]),
                    extra=f"[red]{failed} failed[/]" if failed > 0 else "")
 
-    # One worker runs in this process, so a thread watches; several are forked, and
-    # `execute` calls back between joins (no extra thread alive while forking).
-    poller = Poller(tick) if bar.enabled and n_jobs <= 1 else None
     _log_warnings(click.get_current_context())  # workers report requeued and refused rows
     with bar:
-        if poller:
-            poller.start()
-        try:
-            codes = exp.execute(fn, max_experiments=max_experiments, random_order=random_order, n_jobs=n_jobs,
-                                on_tick=tick if bar.enabled and not poller else None)
-        finally:
-            if poller:
-                poller.stop()
-            watcher.close()
+        codes = exp.execute(fn, max_experiments=max_experiments, random_order=random_order, n_jobs=n_jobs,
+                            on_progress=progress if bar.enabled else None)
     after = exp.counts()
     done, failed = after["done"] - before["done"], after["error"] - before["error"]
     elapsed = time.monotonic() - started

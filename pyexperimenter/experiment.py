@@ -127,12 +127,16 @@ class Experimenter:
 
     def execute(self, fn: ExperimentFunction | str | None = None, max_experiments: int = -1,
                 random_order: bool = False, n_jobs: int | None = None,
-                on_tick: Callable[[], None] | None = None) -> list[int]:
-        """Run local workers until no open rows are left (or each ran `max_experiments`)."""
+                on_progress: Callable[[dict[str, int]], None] | None = None) -> list[int]:
+        """Run local workers until no open rows are left (or each ran `max_experiments`);
+        returns their exit codes. `on_progress` gets the table's counts about twice a second
+        while they run, read on a connection of its own (a progress bar needs no second
+        Experimenter)."""
         function = self._function(fn)
         self.store  # noqa: B018 - fail here, once, if the table is missing
         self.close()  # workers open their own connections; none is shared across fork
-        return run_workers(self.config, function, n_jobs or self.config.n_jobs, max_experiments, random_order, on_tick)
+        return run_workers(self.config, function, n_jobs or self.config.n_jobs, max_experiments, random_order,
+                           on_progress=on_progress)
 
     def launch(self, fn: str | None = None, workers: int = 200, dry_run: bool = False, local: bool = False,
                wait: bool = False, **slurm_overrides: Any) -> Any:
