@@ -1,4 +1,4 @@
-"""The Python API (DESIGN section 3): one object per experiment table."""
+"""The Python API: one object per experiment table, for filling, running, launching and reading it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config import ExperimentConfig, load_config
 from .errors import ConfigError, InputError
+from .launch import LaunchResult, wait_for_jobs
+from .launch import launch as launch_workers
 from .results import select_results, table_frame
 from .store import Store, open_store
 from .worker import ExperimentFunction, load_function, run_workers
@@ -138,12 +140,16 @@ class Experimenter:
         return run_workers(self.config, function, n_jobs or self.config.n_jobs, max_experiments, random_order,
                            on_progress=on_progress)
 
-    def launch(self, fn: str | None = None, workers: int = 200, dry_run: bool = False, local: bool = False,
-               wait: bool = False, **slurm_overrides: Any) -> Any:
-        """Submit `workers` identical workers as SLURM array jobs (see launcher.py)."""
-        from .launcher import launch
-
-        return launch(self, function=fn, workers=workers, dry_run=dry_run, local=local, wait=wait, **slurm_overrides)
+    def launch(self, fn: str | Callable[..., Any] | None = None, workers: int = 200, dry_run: bool = False,
+               local: bool = False, wait: bool = False, **slurm_overrides: Any) -> LaunchResult:
+        """Submit `workers` identical workers as SLURM array jobs (or run them here with
+        `local`, or only plan them with `dry_run`); `slurm_overrides` are `slurm:` keys.
+        With `wait`, returns once the table is drained or no submitted job is left."""
+        result = launch_workers(self.config, self.store, function=fn, workers=workers, dry_run=dry_run, local=local,
+                                **slurm_overrides)
+        if wait and result.job_ids:
+            result.counts = wait_for_jobs(result, self.counts)
+        return result
 
     # --- maintenance
     def reset_experiments(self, *states: str, ids: Sequence[int] | None = None) -> int:

@@ -18,7 +18,7 @@ from conftest import ConfigMaker
 from pyexperimenter import Experimenter
 from pyexperimenter.config import SlurmConfig
 from pyexperimenter.errors import InputError
-from pyexperimenter.launcher import (
+from pyexperimenter.launch import (
     TEMPLATE_DIR,
     ArrayPlan,
     ScriptValues,
@@ -27,6 +27,7 @@ from pyexperimenter.launcher import (
     render_template,
     split_arrays,
 )
+from pyexperimenter.render import launch_text
 
 DATA = Path(__file__).parent / "data"
 TESTS = Path(__file__).parent
@@ -144,7 +145,7 @@ def test_dry_run_prints_plan_and_script_and_caps_workers(make_config: ConfigMake
     assert "capped at 20 worker(s): only 20 open row(s)" in text
     assert "#SBATCH --array=0-19" in text and "#SBATCH --partition=debug" in text and "#SBATCH --mem=2G" in text
     assert "#SBATCH --time=30" in text and "echo hi" in text
-    assert "-m pyexperimenter.launcher worker --config" in text and "--function experiments:noop" in text
+    assert "-m pyexperimenter.worker --config" in text and "--function experiments:noop" in text
     assert f"--output={tmp_path / 'pyexp_logs' / 'exp'}/%A_%a.log" in text
     assert "dry run: nothing was submitted" in text
     assert not (tmp_path / "pyexp_logs").exists()
@@ -171,20 +172,20 @@ def test_nothing_to_launch_without_open_rows(make_config: ConfigMaker) -> None:
     exp.execute()
     result = exp.launch(workers=5, dry_run=True)
     assert result.mode == "nothing" and not result.failed and result.scripts == []
-    assert "no open rows" in result.render()
+    assert "no open rows" in launch_text(result)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_sqlite_is_refused_for_several_nodes(make_config: ConfigMaker, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pyexperimenter import launcher
+    from pyexperimenter.launch import slurm
 
-    monkeypatch.setattr(launcher, "partition_nodes", lambda partition: {"node1", "node2"})
+    monkeypatch.setattr(slurm, "partition_nodes", lambda partition: {"node1", "node2"})
     path = make_config(experiment={"function": "experiments:noop"})
     Experimenter(path).fill_table_from_config()
     with pytest.raises(InputError, match="SQLite cannot serve workers on 2 nodes.*corrupt"):
         Experimenter(path).launch(workers=4, dry_run=True)
     # one node (or --sbatch nodelist=ONE) is fine
-    monkeypatch.setattr(launcher, "partition_nodes", lambda partition: {"node1"})
+    monkeypatch.setattr(slurm, "partition_nodes", lambda partition: {"node1"})
     assert Experimenter(path).launch(workers=4, dry_run=True).workers == 4
 
 
@@ -203,7 +204,7 @@ def test_password_never_reaches_the_script(make_config: ConfigMaker, mysql_url: 
         Experimenter(path).fill_table_from_config()
         url = f"mysql://pyexp_pw:s3cret-Pw@127.0.0.1:3306/{database}"
         result = Experimenter(path, db=url).launch(workers=2, dry_run=True)
-        text = result.render()
+        text = launch_text(result)
     finally:
         conn = mysql_connect()
         conn.cursor().execute("DROP USER IF EXISTS 'pyexp_pw'@'%'")
@@ -228,7 +229,7 @@ def test_worker_entry_names_itself_after_the_array_task(make_config: ConfigMaker
     exp.fill_table_from_config()
     env = {**os.environ, "PYTHONPATH": str(TESTS), "SLURM_JOB_ID": "81", "SLURM_ARRAY_JOB_ID": "77",
            "SLURM_ARRAY_TASK_ID": "3"}
-    cmd = [sys.executable, "-m", "pyexperimenter.launcher", "worker", "--config", str(path), "--function",
+    cmd = [sys.executable, "-m", "pyexperimenter.worker", "--config", str(path), "--function",
            "experiments:recording"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -243,7 +244,7 @@ def test_worker_past_its_deadline_claims_nothing(make_config: ConfigMaker) -> No
     exp = Experimenter(path)
     exp.fill_table_from_config()
     env = {**os.environ, "PYTHONPATH": str(TESTS), "PYEXP_DEADLINE": "1000"}
-    cmd = [sys.executable, "-m", "pyexperimenter.launcher", "worker", "--config", str(path), "--function",
+    cmd = [sys.executable, "-m", "pyexperimenter.worker", "--config", str(path), "--function",
            "experiments:noop"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -266,3 +267,4 @@ def test_local_drains_the_table_without_slurm(make_config: ConfigMaker, tmp_path
     assert len(logs) == 4 and all("pyexp worker" in log.read_text() for log in logs)
     executions = [line.split()[0] for line in (tmp_path / "rec.txt").read_text().splitlines()]
     assert sorted(executions) == sorted(set(executions))  # each row ran exactly once
+
