@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .experiment import Experimenter
+    from .launch import LaunchResult
 
 STATUSES = ("created", "running", "done", "error", "paused")
 AGGREGATIONS = ("mean", "median", "std", "min", "max", "count")
@@ -249,8 +250,7 @@ def fill(config: str, db: str | None) -> None:
 def run(config: str, db: str | None, jobs: int | None, max_experiments: int, random_order: bool, function: str | None,
         max_attempts: int | None) -> None:
     """Run local workers until no open rows are left (or each ran K experiments)."""
-    from .experiment import Experimenter
-    from .render import Poller, ProgressBar
+    from .render import ProgressBar
 
     exp = _open(config, db, max_attempts)
     fn = exp._function(function)
@@ -261,28 +261,16 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
         todo = min(todo, max_experiments * n_jobs)
     started = time.monotonic()
     bar = ProgressBar(todo, "running", enabled=_interactive())
-    watcher = Experimenter(exp.config)  # its own connection, never shared with a worker
 
-    def tick() -> None:
-        now = watcher.counts()
+    def progress(now: dict[str, int]) -> None:
         failed = now["error"] - before["error"]
         bar.update((now["done"] + now["error"]) - (before["done"] + before["error"]),
                    extra=f"[red]{failed} failed[/]" if failed > 0 else "")
 
-    # One worker runs in this process, so a thread watches; several are forked, and
-    # `execute` calls back between joins (no extra thread alive while forking).
-    poller = Poller(tick) if bar.enabled and n_jobs <= 1 else None
     _log_warnings(click.get_current_context())  # workers report requeued and refused rows
     with bar:
-        if poller:
-            poller.start()
-        try:
-            codes = exp.execute(fn, max_experiments=max_experiments, random_order=random_order, n_jobs=n_jobs,
-                                on_tick=tick if bar.enabled and not poller else None)
-        finally:
-            if poller:
-                poller.stop()
-            watcher.close()
+        codes = exp.execute(fn, max_experiments=max_experiments, random_order=random_order, n_jobs=n_jobs,
+                            on_progress=progress if bar.enabled else None)
     after = exp.counts()
     done, failed = after["done"] - before["done"], after["error"] - before["error"]
     elapsed = time.monotonic() - started
@@ -328,26 +316,26 @@ def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool
 
     Returns once the jobs are accepted; worker logs go to pyexp_logs/<table>/ next to CONFIG.
     --local runs the N workers on this machine and returns when they are done."""
+    from .launch import parse_sbatch_options
+    from .render import launch_text
+
     exp = _open(config, db)
-    extra: dict[str, str] = {}
-    for item in sbatch:
-        key, _, value = item.partition("=")  # a bare KEY is a flag, e.g. --sbatch exclusive
-        if not key.strip().lstrip("-"):
-            raise InputError(f"--sbatch: expected KEY=VALUE, got {item!r}")
-        extra[key.strip().lstrip("-")] = value.strip()
+    extra = parse_sbatch_options(sbatch)
     slurm = {k: v for k, v in overrides.items() if v is not None}
     if extra:
         slurm["sbatch"] = extra
     result = exp.launch(fn=function, workers=workers, dry_run=dry_run, local=local, wait=False, **slurm)
-    click.echo(result.render())
+    click.echo(launch_text(result))
     left = _wait_until_drained(exp, result) if wait and not dry_run and not local else 0
-    if getattr(result, "failed", False) or left:
+    if result.failed or left:
         sys.exit(1)
 
 
-def _wait_until_drained(exp: Experimenter, result: Any) -> int:
+def _wait_until_drained(exp: Experimenter, result: LaunchResult) -> int:
     """A progress bar of the table until nothing is open or running (or no job is left);
     returns how many rows were left open or running."""
+    from .launch import wait_for_jobs
+
     counts = exp.counts()
     advance, stop = _progress(counts["created"] + counts["running"], "draining")
     state = {"finished": counts["done"] + counts["error"]}
@@ -358,7 +346,7 @@ def _wait_until_drained(exp: Experimenter, result: Any) -> int:
         state["finished"] = finished
 
     try:
-        counts = result.wait(exp, on_progress=tick)
+        counts = wait_for_jobs(result, exp.counts, on_progress=tick)
     finally:
         stop()
     left = counts["created"] + counts["running"]

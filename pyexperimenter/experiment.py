@@ -1,4 +1,4 @@
-"""The Python API (DESIGN section 3): one object per experiment table."""
+"""The Python API: one object per experiment table, for filling, running, launching and reading it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from .config import ExperimentConfig, load_config
 from .errors import ConfigError, InputError
+from .launch import LaunchResult, wait_for_jobs
+from .launch import launch as launch_workers
 from .results import select_results, table_frame
 from .store import Store, open_store
 from .worker import ExperimentFunction, load_function, run_workers
@@ -127,19 +129,27 @@ class Experimenter:
 
     def execute(self, fn: ExperimentFunction | str | None = None, max_experiments: int = -1,
                 random_order: bool = False, n_jobs: int | None = None,
-                on_tick: Callable[[], None] | None = None) -> list[int]:
-        """Run local workers until no open rows are left (or each ran `max_experiments`)."""
+                on_progress: Callable[[dict[str, int]], None] | None = None) -> list[int]:
+        """Run local workers until no open rows are left (or each ran `max_experiments`);
+        returns their exit codes. `on_progress` gets the table's counts about twice a second
+        while they run, read on a connection of its own (a progress bar needs no second
+        Experimenter)."""
         function = self._function(fn)
         self.store  # noqa: B018 - fail here, once, if the table is missing
         self.close()  # workers open their own connections; none is shared across fork
-        return run_workers(self.config, function, n_jobs or self.config.n_jobs, max_experiments, random_order, on_tick)
+        return run_workers(self.config, function, n_jobs or self.config.n_jobs, max_experiments, random_order,
+                           on_progress=on_progress)
 
-    def launch(self, fn: str | None = None, workers: int = 200, dry_run: bool = False, local: bool = False,
-               wait: bool = False, **slurm_overrides: Any) -> Any:
-        """Submit `workers` identical workers as SLURM array jobs (see launcher.py)."""
-        from .launcher import launch
-
-        return launch(self, function=fn, workers=workers, dry_run=dry_run, local=local, wait=wait, **slurm_overrides)
+    def launch(self, fn: str | Callable[..., Any] | None = None, workers: int = 200, dry_run: bool = False,
+               local: bool = False, wait: bool = False, **slurm_overrides: Any) -> LaunchResult:
+        """Submit `workers` identical workers as SLURM array jobs (or run them here with
+        `local`, or only plan them with `dry_run`); `slurm_overrides` are `slurm:` keys.
+        With `wait`, returns once the table is drained or no submitted job is left."""
+        result = launch_workers(self.config, self.store, function=fn, workers=workers, dry_run=dry_run, local=local,
+                                **slurm_overrides)
+        if wait and result.job_ids:
+            result.counts = wait_for_jobs(result, self.counts)
+        return result
 
     # --- maintenance
     def reset_experiments(self, *states: str, ids: Sequence[int] | None = None) -> int:

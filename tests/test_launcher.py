@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from conftest import ConfigMaker
 from pyexperimenter import Experimenter
 from pyexperimenter.config import SlurmConfig
 from pyexperimenter.errors import InputError
-from pyexperimenter.launcher import (
+from pyexperimenter.launch import (
     TEMPLATE_DIR,
     ArrayPlan,
     ScriptValues,
@@ -27,6 +29,7 @@ from pyexperimenter.launcher import (
     render_template,
     split_arrays,
 )
+from pyexperimenter.render import launch_text
 
 DATA = Path(__file__).parent / "data"
 TESTS = Path(__file__).parent
@@ -144,7 +147,7 @@ def test_dry_run_prints_plan_and_script_and_caps_workers(make_config: ConfigMake
     assert "capped at 20 worker(s): only 20 open row(s)" in text
     assert "#SBATCH --array=0-19" in text and "#SBATCH --partition=debug" in text and "#SBATCH --mem=2G" in text
     assert "#SBATCH --time=30" in text and "echo hi" in text
-    assert "-m pyexperimenter.launcher worker --config" in text and "--function experiments:noop" in text
+    assert "-m pyexperimenter.worker --config" in text and "--function experiments:noop" in text
     assert f"--output={tmp_path / 'pyexp_logs' / 'exp'}/%A_%a.log" in text
     assert "dry run: nothing was submitted" in text
     assert not (tmp_path / "pyexp_logs").exists()
@@ -171,20 +174,20 @@ def test_nothing_to_launch_without_open_rows(make_config: ConfigMaker) -> None:
     exp.execute()
     result = exp.launch(workers=5, dry_run=True)
     assert result.mode == "nothing" and not result.failed and result.scripts == []
-    assert "no open rows" in result.render()
+    assert "no open rows" in launch_text(result)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_sqlite_is_refused_for_several_nodes(make_config: ConfigMaker, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pyexperimenter import launcher
+    from pyexperimenter.launch import slurm
 
-    monkeypatch.setattr(launcher, "partition_nodes", lambda partition: {"node1", "node2"})
+    monkeypatch.setattr(slurm, "partition_nodes", lambda partition: {"node1", "node2"})
     path = make_config(experiment={"function": "experiments:noop"})
     Experimenter(path).fill_table_from_config()
     with pytest.raises(InputError, match="SQLite cannot serve workers on 2 nodes.*corrupt"):
         Experimenter(path).launch(workers=4, dry_run=True)
     # one node (or --sbatch nodelist=ONE) is fine
-    monkeypatch.setattr(launcher, "partition_nodes", lambda partition: {"node1"})
+    monkeypatch.setattr(slurm, "partition_nodes", lambda partition: {"node1"})
     assert Experimenter(path).launch(workers=4, dry_run=True).workers == 4
 
 
@@ -203,7 +206,7 @@ def test_password_never_reaches_the_script(make_config: ConfigMaker, mysql_url: 
         Experimenter(path).fill_table_from_config()
         url = f"mysql://pyexp_pw:s3cret-Pw@127.0.0.1:3306/{database}"
         result = Experimenter(path, db=url).launch(workers=2, dry_run=True)
-        text = result.render()
+        text = launch_text(result)
     finally:
         conn = mysql_connect()
         conn.cursor().execute("DROP USER IF EXISTS 'pyexp_pw'@'%'")
@@ -228,7 +231,7 @@ def test_worker_entry_names_itself_after_the_array_task(make_config: ConfigMaker
     exp.fill_table_from_config()
     env = {**os.environ, "PYTHONPATH": str(TESTS), "SLURM_JOB_ID": "81", "SLURM_ARRAY_JOB_ID": "77",
            "SLURM_ARRAY_TASK_ID": "3"}
-    cmd = [sys.executable, "-m", "pyexperimenter.launcher", "worker", "--config", str(path), "--function",
+    cmd = [sys.executable, "-m", "pyexperimenter.worker", "--config", str(path), "--function",
            "experiments:recording"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -243,7 +246,7 @@ def test_worker_past_its_deadline_claims_nothing(make_config: ConfigMaker) -> No
     exp = Experimenter(path)
     exp.fill_table_from_config()
     env = {**os.environ, "PYTHONPATH": str(TESTS), "PYEXP_DEADLINE": "1000"}
-    cmd = [sys.executable, "-m", "pyexperimenter.launcher", "worker", "--config", str(path), "--function",
+    cmd = [sys.executable, "-m", "pyexperimenter.worker", "--config", str(path), "--function",
            "experiments:noop"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -266,3 +269,74 @@ def test_local_drains_the_table_without_slurm(make_config: ConfigMaker, tmp_path
     assert len(logs) == 4 and all("pyexp worker" in log.read_text() for log in logs)
     executions = [line.split()[0] for line in (tmp_path / "rec.txt").read_text().splitlines()]
     assert sorted(executions) == sorted(set(executions))  # each row ran exactly once
+
+
+# ----------------------------------------------------------------------------- the templates as package data
+
+ROOT = TESTS.parent
+
+
+def test_editable_install_reads_the_top_level_templates(tmp_path: Path) -> None:
+    """slurm_templates/ sits at the repository's top; the editable install maps it into the
+    package. Asked from another folder, so the checkout is not on sys.path by accident."""
+    import pyexperimenter
+
+    if not Path(pyexperimenter.__file__).resolve().is_relative_to(ROOT):
+        pytest.skip("pyexperimenter is not installed from this checkout")
+    code = "from pyexperimenter.launch import TEMPLATE_DIR; print(TEMPLATE_DIR / 'cpu.sbatch')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert out.returncode == 0, out.stderr
+    assert Path(out.stdout.strip()) == ROOT / "slurm_templates" / "cpu.sbatch"
+    assert (TEMPLATE_DIR / "gpu.sbatch").read_text() == (ROOT / "slurm_templates" / "gpu.sbatch").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_wheel_carries_the_templates(make_config: ConfigMaker, tmp_path: Path) -> None:
+    """Build a wheel of this checkout, install it into a fresh venv, and dry-run a launch with
+    the installed `pyexp`: the script comes from the wheel's own copy of the templates.
+
+    The build runs without isolation (the test environment's setuptools, no download); the
+    venv gets the wheel alone (`--no-deps`) and borrows the test environment's dependencies
+    through a .pth line, which adds their folder to sys.path without running the .pth files
+    in it, so the editable install of this checkout stays out of the venv.
+    """
+    import sysconfig
+
+    source, dist, venv = tmp_path / "src", tmp_path / "dist", tmp_path / "venv"
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        source.mkdir(exist_ok=True)
+        (source / name).write_bytes((ROOT / name).read_bytes())
+    for name in ("pyexperimenter", "slurm_templates"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    built = subprocess.run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)],
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    [wheel] = dist.glob("pyexperimenter-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    assert {"pyexperimenter/slurm_templates/cpu.sbatch", "pyexperimenter/slurm_templates/gpu.sbatch"} <= names
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    installed = subprocess.run([*pip, "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)],
+                               capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True, timeout=60).stdout.strip())
+    (site / "test-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+
+    path = make_config(experiment={"function": "experiments:noop"})
+    Experimenter(path).fill_table_from_config()
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    out = subprocess.run([str(venv / "bin" / "pyexp"), "launch", str(path), "--workers", "2", "--dry-run"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    template = site / "pyexperimenter" / "slurm_templates" / "cpu.sbatch"
+    assert f"  template     {template}\n" in out.stdout
+    assert "#SBATCH --array=0-1" in out.stdout and "-m pyexperimenter.worker --config" in out.stdout
+    where = subprocess.run([str(python), "-c", "import pyexperimenter; print(pyexperimenter.__file__)"],
+                           capture_output=True, text=True, check=True, cwd=tmp_path, timeout=60).stdout.strip()
+    assert Path(where).is_relative_to(site)

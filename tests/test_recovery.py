@@ -34,7 +34,8 @@ from pyexperimenter import Experimenter
 from pyexperimenter.cli import main as cli
 from pyexperimenter.config import ExperimentConfig
 from pyexperimenter.store import WorkerIdentity
-from pyexperimenter.worker import ExperimentFunction, _child
+from pyexperimenter.worker import ExperimentFunction
+from pyexperimenter.worker.local import _child
 
 TESTS = Path(__file__).parent
 FAST = {"heartbeat_seconds": 0.5, "stale_after_seconds": 2, "max_attempts": 3}

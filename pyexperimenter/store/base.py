@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..environment import slurm_task
 from ..sqltypes import SqlType
 
 
@@ -57,22 +58,15 @@ class WorkerIdentity:
     def current(cls) -> WorkerIdentity:
         host = socket.gethostname()
         pid = os.getpid()
-        env = os.environ
-        array_job, task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
-        job = env.get("SLURM_JOB_ID")
-        if array_job and task:
-            worker = f"{array_job}_{task}@{host}:{pid}"
-        elif job:
-            worker = f"{job}@{host}:{pid}"
-        else:
-            worker = f"{host}:{pid}"
+        task = slurm_task()
+        worker = f"{task.name}@{host}:{pid}" if task.name else f"{host}:{pid}"
         return cls(
             worker=worker,
             machine=host,
             pid=pid,
-            slurm_job_id=job,
-            slurm_array_job_id=array_job,
-            slurm_array_task_id=int(task) if task and task.isdigit() else None,
+            slurm_job_id=task.job_id,
+            slurm_array_job_id=task.array_job_id,
+            slurm_array_task_id=task.task_number,
         )
 
 

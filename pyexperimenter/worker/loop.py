@@ -11,36 +11,31 @@ its own, and a batch never waits more than a second to be written.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import multiprocessing
-import os
-import signal
-import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .config import ExperimentConfig
-from .errors import FencedOut, InputError, PyexpError
-from .results import InvalidResultError, ResultProcessor, check_result_keys
-from .status import Status
-from .store import Claim, Store, WorkerIdentity, open_store
+from .. import environment
+from ..config import ExperimentConfig
+from ..errors import FencedOut
+from ..results import InvalidResultError, ResultProcessor, check_result_keys
+from ..status import Status
+from ..store import Claim, Store, WorkerIdentity, open_store
+from . import signals
+from .function import ExperimentFunction
+from .heartbeat import Heartbeat
 
 log = logging.getLogger("pyexperimenter")
-
-ExperimentFunction = Callable[[dict[str, Any], ResultProcessor, dict[str, Any]], Any]
 
 MAX_BATCH = 16
 BATCH_TARGET_SECONDS = 0.1  # a batch holds rows for about this long before they run
 FLUSH_AFTER_SECONDS = 1.0
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)
 
 
 class WorkerInterrupted(BaseException):
@@ -57,33 +52,6 @@ class WorkerStats:
     released: int = 0
     recovered: int = 0
     interrupted_by: str | None = None
-
-
-class Heartbeat(threading.Thread):
-    """Beats for the worker's current token from a background thread, on the server clock."""
-
-    def __init__(self, store: Store, interval: float):
-        super().__init__(name="pyexp-heartbeat", daemon=True)
-        self.store, self.interval = store, interval
-        self.token: str | None = None
-        self.closing: str | None = None  # the claim whose last writes are under way
-        self.lost: set[str] = set()
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        while not self._halt.wait(self.interval):
-            token = self.token
-            if token is None:
-                continue
-            try:
-                if self.store.heartbeat(token) == 0 and token == self.token and token != self.closing:
-                    self.lost.add(token)
-                    log.warning("lost the rows of claim %s: they were requeued as lost runs", token[:8])
-            except Exception as e:  # keep beating: the next beat may get through
-                log.warning("heartbeat failed: %s", e)
-
-    def stop(self) -> None:
-        self._halt.set()
 
 
 class Worker:
@@ -104,7 +72,7 @@ class Worker:
         self._own_store = store is None
         self.store = store if store is not None else open_store(config, worker=True)
         self.identity = identity or WorkerIdentity.current()
-        self.deadline = deadline if deadline is not None else _deadline_from_env()
+        self.deadline = deadline if deadline is not None else environment.deadline()
         self.stats = WorkerStats()
         self._stop: str | None = None
         self._in_user_code = False
@@ -118,7 +86,7 @@ class Worker:
 
     # --- signals
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._stop = signal.Signals(signum).name
+        self._stop = signals.signal_name(signum)
         # Inside a database call (the experiment writing results), interrupting would
         # leave the connection half-way through a reply: `_after_store_call` does it.
         if self._in_user_code and not self.store.in_call():
@@ -130,11 +98,11 @@ class Worker:
             self._in_user_code = False
             raise WorkerInterrupted(self._stop)
 
-    def _install_signals(self) -> dict[int, Any]:
+    def _install_signals(self) -> signals.Saved:
         if threading.current_thread() is not threading.main_thread():
             return {}
         self.store.on_call_end(self._after_store_call)
-        return {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+        return signals.install(self._on_signal)
 
     # --- main loop
     def run(self) -> WorkerStats:
@@ -145,8 +113,7 @@ class Worker:
             self._loop(heartbeat)
         finally:
             heartbeat.stop()
-            for s, handler in previous.items():
-                signal.signal(s, handler)
+            signals.restore(previous)
             if previous:
                 self.store.on_call_end(None)
             try:
@@ -319,116 +286,3 @@ class Worker:
         if refused:
             self.stats.fenced += refused
             log.warning("%d result(s) refused: those rows were handed to another worker", refused)
-
-
-def _deadline_from_env() -> float | None:
-    value = os.environ.get("PYEXP_DEADLINE")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def load_function(spec: str, base_dir: Path | None = None, where: str = "experiment.function") -> ExperimentFunction:
-    """Import `module:function`, with the config's folder and the current folder importable."""
-    if ":" not in spec:
-        raise InputError(f"{where}: expected 'module:function', got {spec!r}")
-    module_name, attr = spec.split(":", 1)
-    for folder in (os.getcwd(), str(base_dir) if base_dir else None):
-        if folder and folder not in sys.path:
-            sys.path.insert(0, folder)
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as e:
-        raise InputError(f"{where}: cannot import module {module_name!r}: {type(e).__name__}: {e}") from None
-    fn: Any = module
-    for part in attr.split("."):
-        fn = getattr(fn, part, None)
-        if fn is None:
-            raise InputError(f"{where}: module {module_name!r} has no attribute {attr!r}")
-    if not callable(fn):
-        raise InputError(f"{where}: {spec!r} is not callable")
-    return fn
-
-
-def _exit_code(stats: WorkerStats) -> int:
-    """0, or 128 + the signal that stopped the worker (130 for SIGINT, 143 for SIGTERM)."""
-    if stats.interrupted_by is None:
-        return 0
-    return 128 + int(signal.Signals[stats.interrupted_by])
-
-
-def _child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s worker %(process)d: %(message)s")
-    try:
-        stats = Worker(config, fn, max_experiments=max_experiments, random_order=random_order).run()
-    except PyexpError as e:
-        print(f"worker {os.getpid()}: {e}", file=sys.stderr)
-        os._exit(e.exit_code)
-    except BaseException:
-        traceback.print_exc()
-        os._exit(1)
-    sys.stderr.flush()
-    os._exit(_exit_code(stats))
-
-
-def run_workers(
-    config: ExperimentConfig,
-    fn: ExperimentFunction,
-    n_jobs: int = 1,
-    max_experiments: int = -1,
-    random_order: bool = False,
-    on_tick: Callable[[], None] | None = None,
-) -> list[int]:
-    """Run `n_jobs` workers until nothing is open; returns their exit codes.
-
-    One job runs in this process (easy to debug, the function need not be importable);
-    more are forked, so a function defined in a script or notebook works too. A worker
-    stopped by SIGTERM/SIGINT/SIGUSR2 releases its row and exits with 128 + the signal.
-    Those signals sent to this process alone are passed on to every forked worker; after
-    they all exited, SIGINT raises KeyboardInterrupt here.
-    """
-    if n_jobs <= 1:
-        try:
-            stats = Worker(config, fn, max_experiments=max_experiments, random_order=random_order).run()
-        except WorkerInterrupted:
-            return [130]
-        return [_exit_code(stats)]
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_child, args=(config, fn, max_experiments, random_order), daemon=False) for _ in range(n_jobs)]
-    for p in procs:
-        p.start()
-    received: list[int] = []
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        for p in procs:
-            if p.pid is not None and p.exitcode is None:
-                try:
-                    os.kill(p.pid, signum)
-                except ProcessLookupError:
-                    pass
-
-    # Installed after the forks: a child must never run this handler.
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        previous = {s: signal.signal(s, forward) for s in STOP_SIGNALS}
-    try:
-        while any(p.is_alive() for p in procs):
-            for p in procs:
-                p.join(timeout=0.5 / len(procs))
-            if on_tick is not None and not received:
-                on_tick()
-    except KeyboardInterrupt:
-        for p in procs:  # the children got the same SIGINT and are releasing their rows
-            p.join()
-        raise
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if signal.SIGINT in received:
-        raise KeyboardInterrupt
-    return [p.exitcode if p.exitcode is not None else 1 for p in procs]

@@ -1,0 +1,176 @@
+"""`pyexp launch`: N identical workers as SLURM array jobs (through submitit), or locally.
+
+Every worker runs the same shell script, rendered from a template (`script.py`); its last
+line is `python -m pyexperimenter.worker --config ... --db ... --function ...`. Nothing is
+pickled: the table is the only channel between the launcher and the workers, and the only
+source of truth afterwards (no sacct). `launch` checks (`preflight.py`), plans (`plan.py`),
+renders, and submits (`slurm.py`, the only module that runs SLURM commands) or runs the
+workers here (`local.py`); `LaunchResult` is what it did, `render.launch_text` prints it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..config import ExperimentConfig, SlurmConfig
+from ..errors import InputError
+from ..store import Store
+from . import preflight
+from . import slurm as cluster
+from .local import run_local
+from .plan import (
+    ArrayPlan,
+    ClusterLimits,
+    log_dir,
+    parse_cluster_limits,
+    parse_sbatch_options,
+    plan_arrays,
+    resolve_slurm,
+    split_arrays,
+)
+from .result import LaunchResult
+from .script import (
+    TEMPLATE_DIR,
+    ScriptValues,
+    effective_signal_seconds,
+    pythonpath_line,
+    read_template,
+    render_template,
+    template_path,
+    worker_args,
+    worker_environment,
+)
+
+Counts = Callable[[], dict[str, int]]
+
+
+def launch(
+    config: ExperimentConfig,
+    store: Store,
+    *,
+    function: str | Callable[..., Any] | None = None,
+    workers: int = 200,
+    dry_run: bool = False,
+    local: bool = False,
+    **overrides: Any,
+) -> LaunchResult:
+    """Check everything the nodes would trip over, then submit (or print, or run locally).
+
+    `overrides` are the `slurm:` keys (partition, time_minutes, sbatch, ...) for this launch.
+    """
+    if workers < 1:
+        raise InputError(f"--workers: expected a positive number, got {workers}")
+    if dry_run and local:
+        raise InputError("--dry-run and --local exclude each other")
+    if config.path is None:
+        raise InputError("launch needs the experiment's config file: the workers read it on the nodes")
+    slurm = resolve_slurm(config, overrides)
+    spec = preflight.function_spec(config, function)
+    extra_path = preflight.import_check(spec, config.base_dir)
+    counts = preflight.table_counts(config, store)
+    open_rows = counts["created"] + counts.get("stale", 0)
+    result = LaunchResult(
+        table=config.name,
+        database=config.database.url,
+        config_path=config.path,
+        mode="dry-run" if dry_run else "local" if local else "slurm",
+        open_rows=open_rows,
+        requested=workers,
+        counts=dict(counts),
+        slurm=slurm,
+        log_dir=log_dir(config, slurm),
+    )
+    if open_rows == 0:
+        result.mode = "nothing"
+        result.notes.append("no open rows: nothing to launch (`pyexp reset CONFIG --status error` requeues failed ones)")
+        return result
+    result.workers = min(workers, open_rows)
+    if result.workers < workers:
+        result.notes.append(f"capped at {result.workers} worker(s): only {open_rows} open row(s); more would idle")
+
+    env = worker_environment(config.database)
+    node_args = worker_args(config, spec)
+    if local:
+        return run_local(result, node_args, env, extra_path)
+    if not dry_run:
+        preflight.require_sbatch()
+    preflight.check_nodes(config, slurm, result)
+    result.limits = cluster.cluster_limits()
+    result.workers, result.arrays, notes = plan_arrays(result.workers, result.limits, slurm.array_parallelism)
+    result.notes += notes
+    _render_scripts(result, config, slurm, node_args, extra_path)
+    if config.database.password is not None:
+        result.notes.append(
+            "the database password is not in the script; it reaches the jobs as PYEXP_DB_PASSWORD in their environment"
+            + (" (export it before submitting this script by hand)" if dry_run else "")
+        )
+    if not dry_run:
+        cluster.submit_arrays(result, env)
+    return result
+
+
+def _render_scripts(result: LaunchResult, config: ExperimentConfig, slurm: SlurmConfig, node_args: list[str],
+                    extra_path: Path | None) -> None:
+    template = template_path(slurm, config.base_dir)
+    result.template = template
+    text = read_template(template)
+    values = ScriptValues(
+        table=config.name,
+        slurm=slurm,
+        python=slurm.python or shlex.quote(sys.executable),
+        workdir=Path.cwd(),
+        log_dir=result.log_dir or Path.cwd(),
+        worker_args=node_args,
+        environment=pythonpath_line(extra_path),
+    )
+    result.scripts = [values.render(array, text, str(template)) for array in result.arrays]
+
+
+def wait_for_jobs(result: LaunchResult, counts: Counts, *, interval: float = 2.0,
+                  on_progress: Callable[[dict[str, int]], None] | None = None) -> dict[str, int]:
+    """Poll `counts()` until nothing is open or running, or no submitted job is left.
+
+    squeue is asked at most every 10 s (the table is cheap to ask, the scheduler is not).
+    Returns the last counts; when the jobs ended with rows left, a note says so.
+    """
+    last_squeue = time.monotonic()
+    while True:
+        now = counts()
+        if on_progress is not None:
+            on_progress(now)
+        if now["created"] + now["running"] == 0 or not result.job_ids:
+            return now
+        if time.monotonic() - last_squeue >= max(10.0, interval):
+            last_squeue = time.monotonic()
+            if not cluster.jobs_alive(result.job_ids):
+                now = counts()
+                if now["created"] + now["running"]:
+                    result.notes.append(
+                        f"all workers ended with {now['created']} open and {now['running']} running row(s) "
+                        "left; launch again to finish them"
+                    )
+                return now
+        time.sleep(interval)
+
+
+__all__ = [
+    "TEMPLATE_DIR",
+    "ArrayPlan",
+    "ClusterLimits",
+    "LaunchResult",
+    "ScriptValues",
+    "effective_signal_seconds",
+    "launch",
+    "parse_cluster_limits",
+    "parse_sbatch_options",
+    "render_template",
+    "resolve_slurm",
+    "split_arrays",
+    "template_path",
+    "wait_for_jobs",
+]

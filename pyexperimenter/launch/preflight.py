@@ -1,0 +1,112 @@
+"""Checks before anything is submitted: what the nodes would otherwise trip over, minutes
+later and one log file at a time (a function that does not import, a missing table, a
+SQLite file written from several machines, a database host that means each node itself)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..config import ExperimentConfig, SlurmConfig
+from ..errors import InputError
+from ..store import Store
+from ..worker import load_function
+from . import slurm as cluster
+from .result import LaunchResult
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def function_spec(config: ExperimentConfig, function: str | Callable[..., Any] | None) -> str:
+    """`module:function` the nodes import; a callable is accepted if it is importable."""
+    if function is None:
+        if not config.function:
+            raise InputError(f"{config.path}: experiment.function: no experiment function given (or pass --function MODULE:FN)")
+        return config.function
+    if callable(function):
+        module, qualname = getattr(function, "__module__", None), getattr(function, "__qualname__", "")
+        if not module or module == "__main__" or "<" in qualname:
+            raise InputError(
+                f"launch: the function {qualname or function!r} is not importable by the workers (defined in "
+                "__main__ or inside another function); move it into a module, or use Experimenter.execute(fn, n_jobs=N)"
+            )
+        return f"{module}:{qualname}"
+    return str(function)
+
+
+def import_check(spec: str, base_dir: Path) -> Path | None:
+    """Import the function here; returns a folder the nodes need on PYTHONPATH, if any.
+
+    Workers add their working directory (the launch directory) and the config's folder to
+    sys.path themselves; a module found anywhere else outside the installed packages is
+    made importable on the nodes through PYTHONPATH in the script.
+    """
+    load_function(spec, base_dir)
+    module = sys.modules.get(spec.split(":", 1)[0])
+    file = getattr(module, "__file__", None)
+    if not file:
+        return None
+    root = Path(file).resolve().parent
+    depth = spec.split(":", 1)[0].count(".") + (1 if Path(file).name == "__init__.py" else 0)
+    for _ in range(depth):
+        root = root.parent
+    installed = {"site-packages", "dist-packages"} & set(root.parts)
+    in_prefix = any(root.is_relative_to(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix})
+    if installed or in_prefix or root in (Path.cwd().resolve(), base_dir.resolve()):
+        return None
+    return root
+
+
+def table_counts(config: ExperimentConfig, store: Store) -> dict[str, int]:
+    """The database answers and the table exists; its counts, to size the launch."""
+    if not store.exists():
+        config_name = config.path.name if config.path else "CONFIG"
+        raise InputError(
+            f"table {config.name} does not exist in {config.database.url}; run `pyexp fill {config_name}` first"
+        )
+    return store.counts(config.stale_after_seconds)
+
+
+def require_sbatch() -> None:
+    if not cluster.have_sbatch():
+        raise InputError("sbatch not found: this machine cannot submit to SLURM; use --local, or --dry-run to print the script")
+
+
+def check_nodes(config: ExperimentConfig, slurm: SlurmConfig, result: LaunchResult) -> None:
+    """SQLite on several nodes is refused; a database host that is each node's own machine
+    is a note. Both need the nodes the jobs may land on, which only sinfo knows."""
+    nodelist = dict(slurm.sbatch).get("nodelist") or dict(slurm.sbatch).get("w")
+    if nodelist and not re.search(r"[,\[]", nodelist):
+        nodes: set[str] | None = {nodelist}
+    else:
+        nodes = cluster.partition_nodes(slurm.partition)
+    where = f"partition {slurm.partition}" if slurm.partition else "the default partition"
+    if config.database.kind == "sqlite":
+        _check_sqlite(config, nodes, where, result)
+    elif config.database.host in _LOCAL_HOSTS and not config.database.unix_socket and nodes is not None:
+        here = {socket.gethostname(), socket.getfqdn(), "localhost"}
+        if nodes - here:
+            result.notes.append(
+                f"database host {config.database.host} means each node's own machine; give the nodes a host name "
+                "they can reach"
+            )
+
+
+def _check_sqlite(config: ExperimentConfig, nodes: set[str] | None, where: str, result: LaunchResult) -> None:
+    if nodes is None:
+        result.notes.append(
+            f"SQLite: could not tell how many nodes {where} has; SQLite is safe only if every worker runs on one node"
+        )
+    elif len(nodes) > 1:
+        raise InputError(
+            f"{config.path}: database.url: SQLite cannot serve workers on {len(nodes)} nodes ({where}): a database "
+            "file on a shared filesystem (NFS, Lustre, GPFS) gets corrupted when several machines write to it. "
+            "Use MariaDB/MySQL (database.url: mysql://user@host/db), or keep the workers on one node "
+            "(--sbatch nodelist=NODE), or run them with --local"
+        )
+    else:
+        result.notes.append(f"SQLite: all workers run on {next(iter(nodes))}, the only node of {where}")

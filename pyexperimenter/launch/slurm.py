@@ -1,0 +1,159 @@
+"""Every conversation with SLURM: scontrol, sinfo, squeue, and sbatch through submitit.
+
+Nothing else in the launcher runs a SLURM command, so a machine without SLURM (and the
+tests) can exercise everything else. submitit does the submission (its SlurmExecutor writes
+the script, calls sbatch, parses the job id); we only hand it our rendered script instead
+of its pickle-based one. Its job objects are not used afterwards: submitit follows jobs
+through sacct, which many clusters (and our test cluster) disable; the table tells more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .plan import ClusterLimits, assumed_limits, parse_cluster_limits
+from .result import LaunchResult
+
+SLURM_TIMEOUT = 30.0  # seconds for one scontrol/sinfo/squeue call
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def have_sbatch() -> bool:
+    return shutil.which("sbatch") is not None
+
+
+def cluster_limits(run: Runner = subprocess.run) -> ClusterLimits:
+    """MaxArraySize and MaxJobCount from `scontrol show config`; SLURM's defaults if unreadable."""
+    try:
+        out = run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=SLURM_TIMEOUT)
+    except (OSError, subprocess.SubprocessError) as e:
+        return assumed_limits(str(e))
+    if out.returncode != 0:
+        why = (out.stderr or out.stdout).strip().splitlines()[:1] or ["no output"]
+        return assumed_limits(why[0])
+    return parse_cluster_limits(out.stdout)
+
+
+def _sinfo(*args: str) -> list[str] | None:
+    try:
+        out = subprocess.run(["sinfo", "-h", *args], capture_output=True, text=True, timeout=SLURM_TIMEOUT)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else None
+
+
+def partition_nodes(partition: str | None) -> set[str] | None:
+    """The nodes jobs of `partition` (default: the default partition) may land on; None if unknown."""
+    if partition is None:
+        names = _sinfo("-o", "%P")
+        if names is None:
+            return None
+        defaults = [n.rstrip("*") for n in names if n.endswith("*")]
+        if not defaults:
+            return None
+        partition = defaults[0]
+    nodes = _sinfo("-N", "-p", partition, "-o", "%N")
+    return set(nodes) if nodes is not None else None
+
+
+def jobs_alive(job_ids: Sequence[str]) -> bool:
+    """True while any task of these array jobs is pending or running (squeue)."""
+    if not job_ids:
+        return False
+    try:
+        out = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(job_ids)],
+                             capture_output=True, text=True, timeout=SLURM_TIMEOUT)
+    except (OSError, subprocess.SubprocessError):
+        return True  # cannot tell: assume alive rather than stop watching early
+    if out.returncode != 0:
+        return "invalid job id" not in (out.stderr + out.stdout).lower()
+    return bool(out.stdout.strip())
+
+
+# ----------------------------------------------------------------------------- submitting
+
+_SUBMITIT_EXECUTOR: Any = None
+
+
+def _script_executor_class() -> Any:
+    """submitit's SlurmExecutor, handing sbatch our rendered script instead of its own.
+    Built on first use: importing submitit costs time every other command would pay."""
+    global _SUBMITIT_EXECUTOR
+    if _SUBMITIT_EXECUTOR is None:
+        import submitit
+
+        class ScriptExecutor(submitit.SlurmExecutor):
+            def __init__(self, folder: Path, script: str) -> None:
+                super().__init__(folder=folder)
+                self.script = script
+                self.uids: list[str] = []
+
+            def _make_submission_file_text(self, command: str, uid: str) -> str:
+                self.uids.append(uid)
+                return self.script
+
+        _SUBMITIT_EXECUTOR = ScriptExecutor
+    return _SUBMITIT_EXECUTOR
+
+
+def submit_script(script: str, folder: Path) -> str:
+    """Submit one rendered array script through submitit; returns the array job id.
+
+    submitit writes it to FOLDER/<job id>_submission.sh (kept: the exact script of each job),
+    runs sbatch and parses the id.
+    """
+    executor = _script_executor_class()(folder, script)
+    with contextlib.redirect_stderr(io.StringIO()):  # submitit echoes sbatch's errors; we raise them
+        job = executor._submit_command("pyexp-worker")
+    for uid in executor.uids:  # submitit leaves a dot-file symlink to the script behind
+        link = folder / f".submission_file_{uid}.sh"
+        if link.is_symlink():
+            link.unlink()
+    return str(job.job_id)
+
+
+def submit_arrays(result: LaunchResult, env: Mapping[str, str]) -> None:
+    """Submit every planned array, recording the job ids in `result`.
+
+    A refusal of the first array is bad input (a partition, account or limit sbatch does
+    not accept): InputError, nothing runs. A later refusal leaves arrays running, so it is
+    recorded in `result.errors` instead (shown with the submitted ones; exit code 1).
+    """
+    assert result.log_dir is not None
+    result.log_dir.mkdir(parents=True, exist_ok=True)
+    with _environment(env):
+        for array, script in zip(result.arrays, result.scripts):
+            try:
+                result.job_ids.append(submit_script(script, result.log_dir))
+            except Exception as e:  # noqa: BLE001 - sbatch's own message is the useful part
+                why = "; ".join(line.strip() for line in str(e).strip().splitlines() if line.strip())
+                message = f"sbatch refused array {len(result.job_ids) + 1} of {len(result.arrays)} " \
+                          f"({array.tasks} tasks): {why or type(e).__name__}"
+                if not result.job_ids:
+                    raise InputError(message) from None
+                result.errors.append(message)
+                return
+
+
+@contextlib.contextmanager
+def _environment(extra: Mapping[str, str]) -> Iterator[None]:
+    """Set variables for the sbatch child only (SLURM passes the submit environment on)."""
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

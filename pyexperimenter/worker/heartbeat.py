@@ -1,0 +1,41 @@
+"""The heartbeat thread: proof of life for the rows a worker holds.
+
+It runs beside the experiment (which may hold the GIL-free C code of a library for hours)
+and beats on the database server's clock, so staleness never depends on the worker's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from ..store import Store
+
+log = logging.getLogger("pyexperimenter")
+
+
+class Heartbeat(threading.Thread):
+    """Beats for the worker's current token from a background thread, on the server clock."""
+
+    def __init__(self, store: Store, interval: float):
+        super().__init__(name="pyexp-heartbeat", daemon=True)
+        self.store, self.interval = store, interval
+        self.token: str | None = None
+        self.closing: str | None = None  # the claim whose last writes are under way
+        self.lost: set[str] = set()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            token = self.token
+            if token is None:
+                continue
+            try:
+                if self.store.heartbeat(token) == 0 and token == self.token and token != self.closing:
+                    self.lost.add(token)
+                    log.warning("lost the rows of claim %s: they were requeued as lost runs", token[:8])
+            except Exception as e:  # keep beating: the next beat may get through
+                log.warning("heartbeat failed: %s", e)
+
+    def stop(self) -> None:
+        self._halt.set()

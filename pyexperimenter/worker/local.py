@@ -1,0 +1,166 @@
+"""Local workers: N of them on this machine, as `Experimenter.execute` and `pyexp run` start them.
+
+One worker runs in this process (easy to debug with `breakpoint()`, and the function need
+not be importable); more are forked, so a function defined in a script or a notebook works
+too. Each forked child runs `node.run_node`, exactly like a SLURM task does.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from multiprocessing.process import BaseProcess
+
+from ..config import ExperimentConfig
+from ..store import Store, open_store
+from . import signals
+from .function import ExperimentFunction
+from .loop import Worker, WorkerInterrupted
+from .node import exit_code, run_node
+
+log = logging.getLogger("pyexperimenter")
+
+Progress = Callable[[dict[str, int]], None]
+PROGRESS_SECONDS = 0.5
+
+
+def run_workers(
+    config: ExperimentConfig,
+    fn: ExperimentFunction,
+    n_jobs: int = 1,
+    max_experiments: int = -1,
+    random_order: bool = False,
+    on_progress: Progress | None = None,
+) -> list[int]:
+    """Run `n_jobs` workers until nothing is open; returns their exit codes.
+
+    A worker stopped by SIGTERM/SIGINT/SIGUSR2 releases its row and exits with 128 + the
+    signal. Those signals sent to this process alone are passed on to every forked worker;
+    after they all exited, SIGINT raises KeyboardInterrupt here. `on_progress` gets the
+    table's counts about twice a second, read on a connection of its own.
+    """
+    if n_jobs <= 1:
+        return [_run_here(config, fn, max_experiments, random_order, on_progress)]
+    return _run_forked(config, fn, n_jobs, max_experiments, random_order, on_progress)
+
+
+def _run_here(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool,
+              on_progress: Progress | None) -> int:
+    """The one worker in this process; exceptions reach the caller (the CLI reports them).
+    Progress comes from a thread, since this thread is busy running experiments."""
+    watcher = _Watcher(config, on_progress) if on_progress is not None else None
+    if watcher is not None:
+        watcher.start()
+    try:
+        worker = Worker(config, fn, max_experiments=max_experiments, random_order=random_order)
+        stats = worker.run()
+    except WorkerInterrupted as e:
+        return exit_code(str(e) or "SIGINT", None)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+    return exit_code(stats.interrupted_by, worker.deadline)
+
+
+def _child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool) -> None:
+    """What a forked worker runs: the node entry point, then `os._exit` (no atexit
+    handlers or inherited finalizers of the parent run in the child)."""
+    code = run_node(lambda: (config, fn), max_experiments=max_experiments, random_order=random_order, announce=False)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _run_forked(config: ExperimentConfig, fn: ExperimentFunction, n_jobs: int, max_experiments: int,
+                random_order: bool, on_progress: Progress | None) -> list[int]:
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_child, args=(config, fn, max_experiments, random_order), daemon=False)
+             for _ in range(n_jobs)]
+    for p in procs:
+        p.start()
+    forward = signals.Forwarder(lambda: [p.pid for p in procs if p.pid is not None and p.exitcode is None])
+    # Installed after the forks: a child must never run this handler. Progress is read
+    # between joins, on a connection opened after the forks: no thread and no connection
+    # of this process is ever copied into a child.
+    previous = signals.install(forward)
+    progress = _Counts(config) if on_progress is not None else None
+    try:
+        _join_all(procs, lambda: _tick(progress, on_progress) if not forward.received else None)
+    except KeyboardInterrupt:
+        for p in procs:  # the children got the same SIGINT and are releasing their rows
+            p.join()
+        raise
+    finally:
+        signals.restore(previous)
+        if progress is not None:
+            progress.close()
+    if signal.SIGINT in forward.received:
+        raise KeyboardInterrupt
+    return [p.exitcode if p.exitcode is not None else 1 for p in procs]
+
+
+def _join_all(procs: Sequence[BaseProcess], between: Callable[[], None]) -> None:
+    while any(p.is_alive() for p in procs):
+        for p in procs:
+            p.join(timeout=PROGRESS_SECONDS / len(procs))
+        between()
+
+
+def _tick(counts: _Counts | None, on_progress: Progress | None) -> None:
+    if counts is None or on_progress is None:
+        return
+    fresh = counts.read()
+    if fresh is None:
+        return
+    try:
+        on_progress(fresh)
+    except Exception as e:  # noqa: BLE001 - a progress bar must never break a run
+        log.debug("progress: the callback failed: %s", e)
+
+
+class _Counts:
+    """The table's counts on a connection of its own, never shared with a worker. Opened
+    lazily, and a failing read returns None: progress must never break a run."""
+
+    def __init__(self, config: ExperimentConfig):
+        self.config = config
+        self._store: Store | None = None
+
+    def read(self) -> dict[str, int] | None:
+        try:
+            if self._store is None:
+                self._store = open_store(self.config)
+            return self._store.counts(self.config.stale_after_seconds)
+        except Exception as e:  # noqa: BLE001 - the workers report real database trouble
+            log.debug("progress: cannot read the counts: %s", e)
+            return None
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class _Watcher(threading.Thread):
+    """Reports progress every half second while the in-process worker runs."""
+
+    def __init__(self, config: ExperimentConfig, on_progress: Progress):
+        super().__init__(name="pyexp-progress", daemon=True)
+        self.counts, self.on_progress = _Counts(config), on_progress
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._halt.wait(PROGRESS_SECONDS):
+                _tick(self.counts, self.on_progress)
+        finally:
+            self.counts.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)

@@ -1,0 +1,118 @@
+"""The one way a worker process runs: SLURM array tasks, `pyexp launch --local` processes
+and the workers `pyexp run --jobs N` forks all go through `run_node`.
+
+So logging is set up in one place, and a worker's outcome becomes its exit code by one
+rule (`exit_code`): whoever started the process reads the same codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+
+from .. import environment
+from ..config import ExperimentConfig, load_config
+from ..errors import PyexpError
+from ..store import WorkerIdentity
+from .function import ExperimentFunction, load_function
+from .loop import Worker, WorkerInterrupted, WorkerStats
+from .signals import EarlyStop, signal_number
+
+LOG_FORMAT = "%(asctime)s %(levelname)s worker %(process)d: %(message)s"
+
+Loader = Callable[[], tuple[ExperimentConfig, ExperimentFunction]]
+
+
+def exit_code(stopped_by: str | None, deadline: float | None) -> int:
+    """The one rule: 0 when the worker ended on its own (nothing left, its share done, its
+    deadline reached); 128 + the signal when a stop signal ended it (130 for SIGINT, 143
+    for SIGTERM), as a shell would report it. A worker with a deadline runs in a scheduler's
+    allocation (the sbatch script sets it): there the stop signal is the scheduler's own
+    request, which it records itself (timeout, cancelled, preempted); the rows went back as
+    planned, so the task ends with 0 rather than being counted failed on top."""
+    if stopped_by is None or deadline is not None:
+        return 0
+    return 128 + signal_number(stopped_by)
+
+
+def setup_logging(level: int) -> None:
+    """Our log lines on stderr, unless the process already logs somewhere: a forked worker
+    keeps what its parent (the CLI, a notebook, pytest) set up."""
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+
+
+def run_node(
+    load: Loader,
+    *,
+    function: str = "",
+    max_experiments: int = -1,
+    random_order: bool = False,
+    announce: bool = True,
+    early: EarlyStop | None = None,
+) -> int:
+    """Load the config and function, run one Worker, and return its exit code.
+
+    `announce` (a process of its own, with a log file of its own) logs at INFO and prints
+    what it is about to do and what it did; without it (forked workers sharing a terminal)
+    only warnings and errors appear. Errors are one line on stderr (a traceback for a bug),
+    never an exception: this is the outermost frame of the worker process.
+    """
+    early = early or EarlyStop.install()
+    setup_logging(logging.INFO if announce else logging.WARNING)
+    me = WorkerIdentity.current()
+    deadline = environment.deadline()
+    try:
+        config, fn = load()
+        if announce:
+            until = f", claiming until {time.strftime('%H:%M:%S', time.localtime(deadline))}" if deadline else ""
+            what = f", function {function}" if function else ""
+            print(f"pyexp worker {me.worker}: table {config.name} on {config.database.url}{what}{until}", flush=True)
+        if early.signal:
+            if announce:
+                print(f"pyexp worker {me.worker}: {early.signal} before the start; exiting", flush=True)
+            return exit_code(early.signal, deadline)
+        worker = Worker(config, fn, identity=me, max_experiments=max_experiments, random_order=random_order,
+                        deadline=deadline)
+        stats = worker.run()
+    except WorkerInterrupted as e:  # a stop signal between two of the worker's own guards
+        return exit_code(str(e) or "SIGINT", deadline)
+    except PyexpError as e:
+        print(f"pyexp worker {me.worker}: error: {e}", file=sys.stderr, flush=True)
+        return e.exit_code
+    except BaseException:  # noqa: BLE001 - the log file is the only place this can go
+        traceback.print_exc()
+        return 1
+    if announce:
+        print(summary(me, stats), flush=True)
+    return exit_code(stats.interrupted_by, deadline)
+
+
+def summary(me: WorkerIdentity, stats: WorkerStats) -> str:
+    why = f", stopped by {stats.interrupted_by}" if stats.interrupted_by else ""
+    return (
+        f"pyexp worker {me.worker}: ran {stats.executed} experiment(s): done {stats.done}, failed {stats.failed}, "
+        f"released {stats.released}, recovered {stats.recovered} lost run(s){why}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m pyexperimenter.worker --config PATH [--db URL] --function MODULE:FN`."""
+    early = EarlyStop.install()  # first thing: loading the config and the function takes a while
+    parser = argparse.ArgumentParser(
+        prog="python -m pyexperimenter.worker",
+        description="Run one worker until the table is drained (what every SLURM array task runs).",
+    )
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--db", default=None)
+    parser.add_argument("--function", required=True)
+    ns = parser.parse_args(argv)
+
+    def load() -> tuple[ExperimentConfig, ExperimentFunction]:
+        config = load_config(ns.config, db=ns.db)
+        return config, load_function(ns.function, config.base_dir)
+
+    return run_node(load, function=ns.function, early=early)

@@ -1,0 +1,82 @@
+"""Stop signals: which ones, installing and restoring handlers, passing them on.
+
+SIGTERM (scancel, preemption), SIGINT (Ctrl-C) and SIGUSR2 (the SLURM time limit, sent
+`signal_seconds` early by the sbatch script) all mean the same to a worker: hand the
+running row back and exit. Handlers can only be installed from the main thread, so every
+helper here is a no-op elsewhere (a worker run from a thread keeps the defaults).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from types import FrameType
+from typing import Any
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)
+
+Handler = Callable[[int, FrameType | None], Any]
+Saved = dict[int, Any]  # signal number -> the handler it had before
+
+
+def install(handler: Handler, signals: Iterable[int] = STOP_SIGNALS) -> Saved:
+    """Set `handler` for the stop signals; returns what to `restore` afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, handler) for s in signals}
+
+
+def restore(saved: Saved) -> None:
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def signal_name(signum: int) -> str:
+    return signal.Signals(signum).name
+
+
+def signal_number(name: str) -> int:
+    return int(signal.Signals[name])
+
+
+class EarlyStop:
+    """Records a stop signal that arrives before the worker installs its own handlers.
+
+    A SLURM task can be cancelled while Python still imports; without this recorder the
+    default action would kill it before it could say so in its log.
+    """
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.signal = signal_name(signum)
+
+    @classmethod
+    def install(cls) -> EarlyStop:
+        early = cls()
+        install(early, (signal.SIGUSR2, signal.SIGTERM))
+        return early
+
+
+class Forwarder:
+    """Passes a stop signal on to child processes that are still running.
+
+    A signal sent to the parent alone (`kill <pid>`, a SLURM step signal) must still reach
+    every forked worker, or they keep their rows until the stale limit. The signals seen
+    are kept in `received`, so the parent can act on them once the children are gone.
+    """
+
+    def __init__(self, running_pids: Callable[[], Iterable[int]]):
+        self.running_pids = running_pids
+        self.received: list[int] = []
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+        for pid in self.running_pids():
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
