@@ -60,7 +60,7 @@ class SlurmConfig:
     signal_seconds: int = 120  # SIGUSR2 this long before the time limit
     python: str | None = None  # interpreter on the nodes; default: the one launching
     log_dir: str | None = None  # worker logs; default pyexp_logs/<table> next to the config
-    template: str | None = None  # own sbatch template; default pyexperimenter/slurm_templates/{cpu,gpu}.sbatch
+    template: str | None = None  # own sbatch template; default slurm_templates/{cpu,gpu}.sbatch
 
 
 @dataclass(frozen=True)
