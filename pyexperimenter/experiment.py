@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
-from pathlib import Path
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .config import ExperimentConfig, load_config
@@ -21,6 +20,7 @@ from .worker import ExperimentFunction, load_function, run_workers
 if TYPE_CHECKING:
     import pandas as pd
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 _KIND_CHECKS: dict[str, Callable[[Any], bool]] = {
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
@@ -43,10 +43,12 @@ class Experimenter:
         if self._store is None:
             self._store = open_store(self.config)
             if not self._store.exists():
+                self.close()
                 raise InputError(
                     f"table {self.config.name} does not exist in {self.config.database.url}; "
                     f"run `pyexp fill {self._config_name}` first"
                 )
+            self._store.adopt()  # a PyExperimenter 1.4 table gains our columns in place
         return self._store
 
     @property
@@ -111,12 +113,16 @@ class Experimenter:
         if missing or extra:
             what = f"lacks parameter {missing[0]!r}" if missing else f"has unknown parameter {extra[0]!r}"
             raise InputError(f"row {index}: {what}; expected exactly {', '.join(params)}")
+        checked = dict(row)
         for name, sql_type in params.items():
             value = row[name]
+            if sql_type.kind == "int" and isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+                value = int(value)  # as MySQL (and PyExperimenter) take "5" for an INT
             check = _KIND_CHECKS.get(sql_type.kind)
             if value is not None and check is not None and not check(value):
                 raise InputError(f"row {index}: {name}: expected a value for {sql_type.name}, got {value!r}")
-        return dict(row)
+            checked[name] = value
+        return checked
 
     # --- running
     def _function(self, fn: ExperimentFunction | str | None) -> ExperimentFunction:
@@ -179,12 +185,12 @@ class Experimenter:
         return self.store.counts(self.config.stale_after_seconds)
 
     def get_table(self, keep_internal: bool = False) -> pd.DataFrame:
-        return table_frame(self.store.rows(), keep_internal)
+        return decimals_as_float(table_frame(self.store.rows(), keep_internal))
 
     def get_logtable(self, name: str) -> pd.DataFrame:
         if name not in self.config.logtables:
             raise InputError(f"unknown logtable {name!r}; expected one of {sorted(self.config.logtables)}")
-        return table_frame(self.store.rows(self.store.schema.logtable(name)))
+        return decimals_as_float(table_frame(self.store.rows(self.store.schema.logtable(name))))
 
     def get_attempts(self) -> pd.DataFrame:
         return table_frame(self.store.rows(self.store.schema.attempts_table))
@@ -199,53 +205,21 @@ class Experimenter:
         return list(self.config.results)
 
 
-class PyExperimenter(Experimenter):
-    """PyExperimenter 1.4's constructor and `execute` order, so only the import changes."""
+def decimals_as_float(frame: pd.DataFrame) -> pd.DataFrame:
+    """DECIMAL/NUMERIC columns as float: drivers hand back `decimal.Decimal` (object dtype),
+    which `groupby().mean(numeric_only=True)` silently drops. The database keeps exact values."""
+    for column in frame.columns:
+        series = frame[column]
+        if series.dtype == object:
+            present = series.dropna()
+            if len(present) and all(isinstance(v, Decimal) for v in present):
+                frame[column] = series.astype(float)
+    return frame
 
-    def __init__(
-        self,
-        experiment_configuration_file_path: str = "config/experiment_configuration.yml",
-        database_credential_file_path: str | None = "config/database_credentials.yml",
-        use_ssh_tunnel: bool | None = None,
-        table_name: str | None = None,
-        database_name: str | None = None,
-        use_codecarbon: bool = True,
-        name: str = "PyExperimenter",
-        logger_name: str = "py-experimenter",
-        log_level: int | str = logging.INFO,
-        log_file: str | None = None,
-    ):
-        creds = database_credential_file_path
-        if creds is not None and not Path(creds).is_file():
-            creds = None  # fall back to the credentials file next to the config
-        config = load_config(experiment_configuration_file_path, credentials_path=creds)
-        if use_ssh_tunnel:
-            raise InputError("SSH tunnels are not supported; open the tunnel yourself and point the credentials at it")
-        if table_name:
-            from .sqltypes import is_identifier
 
-            if not is_identifier(table_name):
-                raise InputError(f"table_name: must match [A-Za-z_][A-Za-z0-9_]{{0,63}}, got {table_name!r}")
-            config = replace(config, name=table_name)
-        if database_name:
-            db = config.database
-            if db.kind == "sqlite":
-                db = replace(db, path=(Path.cwd() / f"{database_name}.db").resolve())
-            else:
-                db = replace(db, database=database_name)
-            config = replace(config, database=db)
-        config = replace(config, experimenter_name=name)
-        logging.getLogger("pyexperimenter").setLevel(log_level)
-        super().__init__(config)
+def __getattr__(name: str) -> Any:
+    if name == "PyExperimenter":  # its old home; it lives in the compatibility tree now
+        from .compat.experimenter import PyExperimenter
 
-    def execute(  # type: ignore[override]
-        self,
-        experiment_function: ExperimentFunction,
-        random_order: bool = False,
-        n_jobs: int | None = None,
-        max_experiments: int = -1,
-    ) -> list[int]:
-        return super().execute(experiment_function, max_experiments=max_experiments, random_order=random_order, n_jobs=n_jobs)
-
-    def create_table(self, create_database: bool = False) -> None:
-        self._creating_store()
+        return PyExperimenter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

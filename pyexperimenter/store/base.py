@@ -101,6 +101,18 @@ class Store(ABC):
     @abstractmethod
     def drop(self) -> None: ...
 
+    def adopt(self) -> bool:
+        """Add our columns to a PyExperimenter 1.4 table in place; False if nothing to do."""
+        return False
+
+    def claim_id(self, who: WorkerIdentity, row_id: int, statuses: Sequence[str]) -> Claim | None:
+        """Claim one given row if it is in one of `statuses`."""
+        raise NotImplementedError
+
+    def find(self, parameters: Mapping[str, Any]) -> tuple[int, str] | None:
+        """The id and status of the row with these parameters, if there is one."""
+        raise NotImplementedError
+
     @abstractmethod
     def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None) -> int:
         """Insert rows whose parameter hash is not present yet; returns how many were new."""

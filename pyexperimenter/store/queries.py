@@ -47,6 +47,22 @@ CREATE TABLE IF NOT EXISTS {target} ({columns}){table_suffix}
 -- A result column added to the config of an existing experiment.
 ALTER TABLE {table} ADD COLUMN {column}
 
+-- adopt_column --
+-- A bookkeeping column added in place to a table PyExperimenter 1.4 made (adoption).
+ALTER TABLE {table} ADD COLUMN {internal_column}
+
+-- adopt_unhashed --
+-- Rows without a parameter hash: those of an adopted table, or added by PyExperimenter since.
+SELECT {claim_columns} FROM {table} WHERE param_hash IS NULL ORDER BY ID
+
+-- adopt_hash --
+-- Give an adopted row its parameter hash and a random rank; takes hash, rank, id.
+UPDATE {table} SET param_hash = ?, rank_key = ? WHERE ID = ? AND param_hash IS NULL
+
+-- existing_hashes --
+-- Which of these parameter hashes are taken already (an adopted table may hold duplicates).
+SELECT param_hash FROM {table} WHERE param_hash IN ({hashes})
+
 -- create_index --
 -- One of the indexes of store/schema.py, if missing.
 CREATE INDEX IF NOT EXISTS {index} ON {target} ({index_columns})
@@ -102,6 +118,14 @@ UPDATE {table} SET {take} WHERE ID IN ({ids})
 -- Pick and take open rows in ID order in one statement, under the writer lock.
 UPDATE {table} SET {take} WHERE ID IN (SELECT ID FROM {table} WHERE {open} ORDER BY ID LIMIT ?)
 RETURNING {claim_columns}
+
+-- claim_pick_id --
+-- One row by id, if it is in one of the given statuses (PyExperimenter's unpause, add-and-run).
+SELECT {claim_columns} FROM {table} WHERE ID = ? AND status IN ({statuses}){for_update}
+
+-- find_by_hash --
+-- The id and status of the row with this parameter hash.
+SELECT ID, status FROM {table} WHERE param_hash = ?
 
 -- claim_attempts --
 -- One attempt-history row per claimed row; takes pid, SLURM job, array job, task, token.

@@ -15,6 +15,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from ..errors import InputError
+from ..grid import parameter_hash
 from ..sqltypes import SqlType, is_identifier
 from ..status import ALL_STATUSES, Outcome, Status
 from . import ddl, reports
@@ -125,7 +126,24 @@ class SqlStore(Store):
     # ------------------------------------------------------------------ tables
 
     def create(self) -> None:
-        self._transaction(lambda cur: ddl.create(self, cur))
+        self._transaction(lambda cur: ddl.create(self, cur, self._random_rank))
+
+    @staticmethod
+    def _random_rank() -> int:
+        return random.randrange(RANK_SPACE)
+
+    def adopt(self) -> bool:
+        """Make a PyExperimenter 1.4 table ours in place (columns and indexes added, rows
+        kept), so workers and `pyexp status` work on it; False when there was nothing to do."""
+
+        def body(cur: Cursor) -> bool:
+            columns = self._table_columns(cur)
+            if columns is None or "claim_token" in {c.lower() for c in columns}:
+                return False
+            ddl.create(self, cur, self._random_rank)
+            return True
+
+        return self._transaction(body)
 
     def exists(self) -> bool:
         return self._transaction(lambda cur: self._table_columns(cur) is not None)
@@ -179,6 +197,30 @@ class SqlStore(Store):
 
         found = self._transaction(body, after_reconnect=landed)
         return [Claim(int(r["ID"]), token, int(r["attempts"]), self._decode_params(r)) for r in found]
+
+    def claim_id(self, who: WorkerIdentity, row_id: int, statuses: Sequence[str]) -> Claim | None:
+        """Claim one given row if it is in one of `statuses` (PyExperimenter's
+        `unpause_experiment` and `add_experiment_and_execute`); None otherwise."""
+        token = new_token()
+
+        def body(cur: Cursor) -> list[dict[str, Any]]:
+            found = self._fetch_dicts(self._run(cur, "claim_pick_id", (row_id, *statuses), statuses=len(statuses)))
+            if found:
+                self._run(cur, "claim_mark", (*self._take_args(who, token), row_id), ids=1)
+                args = (who.pid, who.slurm_job_id, who.slurm_array_job_id, who.slurm_array_task_id, token)
+                self._run(cur, "claim_attempts", args)
+            return found
+
+        found = self._transaction(body)
+        if not found:
+            return None
+        return Claim(row_id, token, int(found[0]["attempts"]) + 1, self._decode_params(found[0]))
+
+    def find(self, parameters: Mapping[str, Any]) -> tuple[int, str] | None:
+        """The id and status of the row with these parameters, if there is one."""
+        digest = parameter_hash(parameters, self.schema.parameters)
+        row = self._transaction(lambda cur: self._run(cur, "find_by_hash", (digest,)).fetchone())
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def heartbeat(self, token: str) -> int:
         return self._transaction(lambda cur: self._run(cur, "heartbeat", (token,)).rowcount)
