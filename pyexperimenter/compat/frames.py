@@ -37,4 +37,4 @@ def pyexperimenter_frame(frame: pd.DataFrame, config: ExperimentConfig,
 
 
 def _integral(series: pd.Series) -> bool:
-    return bool(len(series)) and series.notna().all() and all(float(v).is_integer() for v in series)
+    return bool(len(series)) and bool(series.notna().all()) and all(float(v).is_integer() for v in series)

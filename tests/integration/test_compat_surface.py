@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from compat_support import pe_config  # noqa: F401 - a fixture
+from compat_support import pe_config_fixture  # noqa: F401 - the pe_config fixture
 
 from pyexperimenter import Experimenter, errors
 
