@@ -6,7 +6,6 @@ import itertools
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .config import ExperimentConfig, load_config
@@ -185,12 +184,12 @@ class Experimenter:
         return self.store.counts(self.config.stale_after_seconds)
 
     def get_table(self, keep_internal: bool = False) -> pd.DataFrame:
-        return decimals_as_float(table_frame(self.store.rows(), keep_internal))
+        return table_frame(self.store.rows(), keep_internal)
 
     def get_logtable(self, name: str) -> pd.DataFrame:
         if name not in self.config.logtables:
             raise InputError(f"unknown logtable {name!r}; expected one of {sorted(self.config.logtables)}")
-        return decimals_as_float(table_frame(self.store.rows(self.store.schema.logtable(name))))
+        return table_frame(self.store.rows(self.store.schema.logtable(name)))
 
     def get_attempts(self) -> pd.DataFrame:
         return table_frame(self.store.rows(self.store.schema.attempts_table))
@@ -203,18 +202,6 @@ class Experimenter:
 
     def _result_columns(self) -> list[str]:
         return list(self.config.results)
-
-
-def decimals_as_float(frame: pd.DataFrame) -> pd.DataFrame:
-    """DECIMAL/NUMERIC columns as float: drivers hand back `decimal.Decimal` (object dtype),
-    which `groupby().mean(numeric_only=True)` silently drops. The database keeps exact values."""
-    for column in frame.columns:
-        series = frame[column]
-        if series.dtype == object:
-            present = series.dropna()
-            if len(present) and all(isinstance(v, Decimal) for v in present):
-                frame[column] = series.astype(float)
-    return frame
 
 
 def __getattr__(name: str) -> Any:
