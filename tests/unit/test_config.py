@@ -211,7 +211,7 @@ BAD: dict[str, tuple[Any, str]] = {
     "values and range": (merged(parameters={"x": {"values": [1], "stop": 3}}),
                          "parameters.x: give either values or start/stop/step, not both"),
     "sampled domain": (merged(parameters={"x": {"distribution": "loguniform", "low": 1, "high": 2}}),
-                       "parameters.x.distribution: unknown key; expected one of start, step, stop, type, values"),
+                       "parameters.x.samples: is required"),
     "bad param type": (merged(parameters={"x": {"values": [1], "type": "BLOB"}}),
                        f"parameters.x.type: expected a column type, {ALLOWED_TYPES_HINT}, got 'BLOB'"),
     "reserved": (merged(parameters={"status": [1]}),
