@@ -86,7 +86,6 @@ class ExperimentConfig:
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     custom: Mapping[str, Any] = field(default_factory=dict)
     n_jobs: int = 1
-    priority: int = 0  # what `pyexp fill` writes into the rows it adds; higher is claimed first
     where: tuple[str, ...] = ()  # `--where` conditions: workers claim only rows matching all
     experimenter_name: str = "pyexperimenter"
     path: Path | None = None

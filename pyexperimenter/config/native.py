@@ -41,7 +41,6 @@ EXPERIMENT_KEYS = frozenset(
         "retry_delay_seconds",
         "result_timestamps",
         "n_jobs",
-        "priority",
     }
 )
 DATABASE_KEYS = frozenset({"url", "credentials"})
@@ -106,7 +105,6 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         slurm=slurm,
         custom=custom,
         n_jobs=exp.positive("n_jobs", int, 1),
-        priority=exp.get("priority", int, 0),
         path=p.resolve(),
         format="native",
     )

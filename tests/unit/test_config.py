@@ -186,8 +186,9 @@ def merged(**sections: Any) -> dict[str, Any]:
 
 BAD: dict[str, tuple[Any, str]] = {
     "top level": ([1, 2], "expected a mapping at the top level, got [1, 2]"),
-    "unknown top": (merged(grids=[{"x": [1]}]),
-                    "grids: unknown key; expected one of custom, database, experiment, logtables, parameters, results, slurm"),
+    "unknown top": (merged(grid=[{"x": [1]}]),
+                    "grid: unknown key; expected one of custom, database, experiment, grids, logtables, parameters, "
+                    "results, slurm"),
     "unknown experiment key": (merged(experiment={"isolation": "process"}),
                                "experiment.isolation: unknown key; expected one of function, heartbeat_seconds, "
                                "max_attempts, n_jobs, name, result_timestamps, retry_delay_seconds, stale_after_seconds"),
