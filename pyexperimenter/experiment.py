@@ -142,12 +142,14 @@ class Experimenter:
         return run_workers(config, function, n_jobs or self.config.n_jobs, max_experiments, random_order,
                            on_progress=on_progress)
 
-    def _selecting(self, where: Sequence[str]) -> ExperimentConfig:
+    def _selecting(self, where: Sequence[str], index: bool = True) -> ExperimentConfig:
         """The config whose workers claim only rows matching `where`, its index made first."""
         if not where:
             self.store  # noqa: B018 - fail here, once, if the table is missing
             return self.config
-        self.store.index_filter(where_filter(self.store, where))
+        selected = where_filter(self.store, where)
+        if index:
+            self.store.index_filter(selected)
         return replace(self.config, where=tuple(where))
 
     def launch(self, fn: str | Callable[..., Any] | None = None, workers: int = 200, dry_run: bool = False,
@@ -156,7 +158,7 @@ class Experimenter:
         `local`, or only plan them with `dry_run`); `slurm_overrides` are `slurm:` keys.
         With `wait`, returns once the table is drained or no submitted job is left.
         `where` limits the workers to matching rows."""
-        config = self._selecting(where) if where and not dry_run else replace(self.config, where=tuple(where))
+        config = self._selecting(where, index=not dry_run)
         result = launch_workers(config, self.store, function=fn, workers=workers, dry_run=dry_run, local=local,
                                 **slurm_overrides)
         if wait and result.job_ids:

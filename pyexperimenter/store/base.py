@@ -169,6 +169,10 @@ class Store(ABC):
         """All rows of the experiment table (or of an attempts/log table), decoded."""
 
     @abstractmethod
+    def ids(self, where: Filter) -> list[int]:
+        """The ids of the rows matching `where`, in order."""
+
+    @abstractmethod
     def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Run one of the named read-only report queries (status details)."""
 

@@ -211,6 +211,10 @@ DELETE FROM {target} WHERE experiment_id IN ({ids})
 -- A whole table (experiment, attempts or a log table), optionally filtered on columns.
 SELECT * FROM {target}{where} ORDER BY ID
 
+-- matching_ids --
+-- `reset` and `status --where`: the ids of the rows matching the conditions.
+SELECT ID FROM {table}{where_conditions} ORDER BY ID
+
 -- report_running --
 -- `pyexp status`: running rows with runtime and heartbeat age; takes the stale limit.
 SELECT ID, worker, machine, slurm_job_id, attempts, start_date, heartbeat,

@@ -380,6 +380,12 @@ class SqlStore(Store):
     def rows(self, table: str | None = None, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return reports.rows(self, table or self.schema.name, where or {})
 
+    def ids(self, where: Filter) -> list[int]:
+        def body(cur: Cursor) -> list[int]:
+            return [int(r[0]) for r in self._run(cur, "matching_ids", where.args, where_conditions=where.shape).fetchall()]
+
+        return self._transaction(body)
+
     def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Read-only reports for `pyexp status` (store/reports.py)."""
         return reports.report(self, name, params)
