@@ -182,3 +182,18 @@ def test_bad_sub_grids_are_one_line(tmp_path: Path, sections: dict[str, Any], me
     with pytest.raises(ConfigError) as info:
         config(tmp_path, **sections)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_init_template_sub_grid_loads_when_uncommented(tmp_path: Path) -> None:
+    from importlib.resources import files
+
+    text = (files("pyexperimenter") / "templates" / "experiment.yml").read_text()
+    lines = text.splitlines()
+    start = lines.index("# grids:                            # sub-grids: each is crossed with `parameters:`, their union is")
+    block = [line[2:] for line in lines[start:start + 4]]
+    (tmp_path / "experiment.yml").write_text("\n".join([*lines[:start], *block, *lines[start + 4:]]) + "\n")
+    cfg = load_config(tmp_path / "experiment.yml")
+    got = list(cfg.grid)
+    assert len(got) == 3 * 5 * (1 + 3)  # samples x seeds x (uniform + 3 stratified strata)
+    assert {r["method"] for r in got if "strata" not in r} == {"uniform"}
+    assert all(4 <= r["strata"] <= 64 for r in got if r["method"] == "stratified")
