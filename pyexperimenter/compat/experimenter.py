@@ -132,9 +132,9 @@ class PyExperimenter(RunMixin, Experimenter):
             raise TableHasWrongStructureError(str(e)) from e
         self.logger.info(f"Table {self.config.name} created.")
 
-    def fill_table_from_config(self, progress: Callable[[int], None] | None = None) -> int:
+    def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int = 0) -> int:
         try:
-            return super().fill_table_from_config(progress)
+            return super().fill_table_from_config(progress, priority)
         except TableMismatch as e:
             raise TableHasWrongStructureError(str(e)) from e
         except ConfigError as e:
@@ -148,9 +148,9 @@ class PyExperimenter(RunMixin, Experimenter):
         rows = combine_fill_table_parameters(list(self.config.parameters), parameters, fixed_parameter_combinations)
         return self.fill_table_with_rows(rows)
 
-    def fill_table_with_rows(self, rows: Any) -> int:
+    def fill_table_with_rows(self, rows: Any, priority: int = 0) -> int:
         try:
-            return super().fill_table_with_rows(rows)
+            return super().fill_table_with_rows(rows, priority)
         except TableMismatch as e:
             raise TableHasWrongStructureError(str(e)) from e
         except InputError as e:
@@ -181,12 +181,12 @@ class PyExperimenter(RunMixin, Experimenter):
         return codes
 
     # --- maintenance and reading
-    def reset_experiments(self, *states: str, ids: Sequence[int] | None = None) -> int:
+    def reset_experiments(self, *states: str, ids: Sequence[int] | None = None, where: Sequence[str] = ()) -> int:
         states = tuple(getattr(s, "value", s) for s in states)
         if not states and ids is None:
             self.logger.warning("No states given to reset experiments. No experiments are reset.")
             return 0
-        n = super().reset_experiments(*states, ids=ids)
+        n = super().reset_experiments(*states, ids=ids, where=where)
         self.logger.info(f"{n} experiments with status {' '.join(states)} were reset")
         return n
 

@@ -16,6 +16,7 @@ from ..sqltypes import SqlType
 from .base import TableSchema
 from .dialect import Dialect
 from .schema import (
+    ADDED_LATER,
     ATTEMPT_COLUMNS,
     ATTEMPT_INDEXES,
     LOG_HEAD,
@@ -25,6 +26,7 @@ from .schema import (
     MAIN_INDEXES,
     MAIN_TAIL,
     Index,
+    filter_index,
     timestamp_column,
 )
 
@@ -57,7 +59,10 @@ def table_columns(dialect: Dialect, schema: TableSchema, table: str) -> str:
 
 
 def added_column(dialect: Dialect, schema: TableSchema, name: str) -> str:
-    """The definition of a result column (or its timestamp) added to an existing table."""
+    """The definition of a result column (or its timestamp), or of a bookkeeping column of
+    a newer version, added to an existing table."""
+    if name in ADDED_LATER:
+        return dialect.column(next(c for c in MAIN_TAIL if c.name == name))
     if name in schema.results:
         return dialect.user_column(name, schema.results[name])
     base = name.removesuffix("_timestamp")
@@ -100,8 +105,17 @@ def create(store: SqlStore, cur: Cursor, rank: Callable[[], int]) -> None:
     for table in [schema.attempts_table, *(schema.logtable(n) for n in schema.logtables)]:
         store._run(cur, "create_table", target=table, columns=table)
     for table, index in indexes(schema):
-        query = "create_unique_index" if index.unique else "create_index"
-        store._run(cur, query, target=table, index=(table, index.name), index_columns=index.columns)
+        _create_index(store, cur, table, index)
+
+
+def _create_index(store: SqlStore, cur: Cursor, table: str, index: Index) -> None:
+    query = "create_unique_index" if index.unique else "create_index"
+    store._run(cur, query, target=table, index=(table, index.name), index_columns=(index.columns, index.descending))
+
+
+def create_filter_index(store: SqlStore, cur: Cursor, column: str) -> None:
+    """The index a claim filtered on `column` uses, made on first use (`run --where`)."""
+    _create_index(store, cur, store.schema.name, filter_index(column))
 
 
 def check_structure(store: SqlStore, cur: Cursor, existing: list[str]) -> None:
@@ -120,6 +134,10 @@ def check_structure(store: SqlStore, cur: Cursor, existing: list[str]) -> None:
         for col in MAIN_TAIL:
             if col.name.lower() not in have:
                 store._run(cur, "adopt_column", internal_column=col.name)
+                have.add(col.name.lower())
+    for column in ADDED_LATER:
+        if column not in have:
+            store._run(cur, "add_column", column=column)
     # New result columns may be added to a running experiment without losing anything.
     for name in schema.results:
         for column in [name, f"{name}_timestamp"] if schema.result_timestamps else [name]:
