@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.paths import ROOT
 
 from pyexperimenter import Experimenter
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = ROOT / "examples"
 BIN = Path(sys.executable).parent
 
 
