@@ -1,6 +1,6 @@
 """The examples run as their READMEs say (`bash run.sh`), on a copy in a temporary folder.
 
-examples/slurm needs a cluster and MariaDB; tests/test_slurm*.py covers `pyexp launch`."""
+examples/slurm needs a cluster and MariaDB; tests/acceptance/test_slurm.py covers `pyexp launch`."""
 
 from __future__ import annotations
 
