@@ -12,6 +12,7 @@ of sleeping.
 
 from __future__ import annotations
 
+import operator
 import random
 import threading
 import time
@@ -23,6 +24,11 @@ from ..errors import InputError
 from ..grid import parameter_hash
 from ..status import ALL_STATUSES, Outcome, Status
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
+from .filters import NO_FILTER, Filter, compile_filter
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "<>": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
 
 Row = dict[str, Any]
 
@@ -104,7 +110,7 @@ class MemoryStore(Store):
             self._attempts.clear()
             self._logs.clear()
 
-    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None) -> int:
+    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None, priority: int = 0) -> int:
         with self._lock:
             self._enter("insert_missing")
             added = 0
@@ -122,22 +128,54 @@ class MemoryStore(Store):
                     "ID": row_id, **params, "status": Status.CREATED.value, "attempts": 0, "claim_token": None,
                     "worker": None, "machine": None, "name": None, "slurm_job_id": None, "heartbeat": None,
                     "creation_date": self._now(), "start_date": None, "end_date": None, "error": None,
-                    "available_at": None, **dict.fromkeys(self.schema.result_columns()),
+                    "available_at": None, "priority": priority, **dict.fromkeys(self.schema.result_columns()),
                 }
                 added += 1
                 if progress is not None:
                     progress(1)
             return added
 
+    # --- selecting rows
+    def filter(self, conditions: Iterable[tuple[str, str, str]]) -> Filter:
+        return compile_filter(self.schema, conditions)
+
+    def index_filter(self, where: Filter) -> None:
+        """Nothing to index in memory."""
+
+    @staticmethod
+    def _matches(row: Mapping[str, Any], where: Filter) -> bool:
+        """The Python reading of the SQL a Filter renders: a NULL fails every comparison but
+        `<>`, which keeps it (as `results --where` does)."""
+        args = iter(where.args)
+        for column, op in where.shape:
+            value = row.get(column)
+            if op in ("IS NULL", "IS NOT NULL"):
+                if (value is None) != (op == "IS NULL"):
+                    return False
+                continue
+            wanted = next(args)
+            if value is None and op == "<>":
+                continue
+            if value is None or not _COMPARE[op](value, wanted):
+                return False
+        return True
+
+    def ids(self, where: Filter) -> list[int]:
+        with self._lock:
+            return sorted(r["ID"] for r in self._rows.values() if self._matches(r, where))
+
     # --- the queue
-    def claim(self, who: WorkerIdentity, limit: int = 1, random_order: bool = False) -> list[Claim]:
+    def claim(self, who: WorkerIdentity, limit: int = 1, random_order: bool = False,
+              where: Filter = NO_FILTER) -> list[Claim]:
         with self._lock:
             self._enter("claim")
             now = self.clock()
             open_rows = [r for r in self._rows.values() if r["status"] == Status.CREATED.value
-                         and (r["available_at"] is None or r["available_at"] <= now)]
+                         and (r["available_at"] is None or r["available_at"] <= now) and self._matches(r, where)]
             if random_order:
                 random.shuffle(open_rows)
+            else:
+                open_rows.sort(key=lambda r: (-r["priority"], r["ID"]))
             token = new_token()
             claims = []
             for row in open_rows[:max(0, limit)]:
@@ -270,11 +308,13 @@ class MemoryStore(Store):
             return changed
 
     # --- maintenance and reading
-    def reset(self, statuses: Sequence[str] | None = None, ids: Sequence[int] | None = None) -> int:
+    def reset(self, statuses: Sequence[str] | None = None, ids: Sequence[int] | None = None,
+              where: Filter = NO_FILTER) -> int:
         with self._lock:
             self._enter("reset")
             wanted = set(ALL_STATUSES) if not statuses or "all" in statuses else set(statuses)
-            picked = [r for r in self._rows.values() if r["status"] in wanted and (ids is None or r["ID"] in ids)]
+            picked = [r for r in self._rows.values() if r["status"] in wanted and (ids is None or r["ID"] in ids)
+                      and self._matches(r, where)]
             gone = {r["ID"] for r in picked}
             for row in picked:
                 row.update(status=Status.CREATED.value, attempts=0, claim_token=None, worker=None, machine=None,
@@ -287,14 +327,15 @@ class MemoryStore(Store):
                 self._logs[name] = [e for e in entries if e["experiment_id"] not in gone]
             return len(picked)
 
-    def counts(self, stale_after_seconds: float | None = None) -> dict[str, int]:
+    def counts(self, stale_after_seconds: float | None = None, where: Filter = NO_FILTER) -> dict[str, int]:
         with self._lock:
             self._enter("counts")
             out = dict.fromkeys(ALL_STATUSES, 0)
-            for row in self._rows.values():
+            picked = [r for r in self._rows.values() if self._matches(r, where)]
+            for row in picked:
                 out[row["status"]] += 1
             if stale_after_seconds is not None:
-                out["stale"] = sum(self._is_lost(r, stale_after_seconds) for r in self._rows.values())
+                out["stale"] = sum(self._is_lost(r, stale_after_seconds) for r in picked)
             return out
 
     def rows(self, table: str | None = None, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -10,34 +10,25 @@ from __future__ import annotations
 
 import random
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from itertools import islice
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import InputError
 from ..grid import parameter_hash
 from ..sqltypes import SqlType, is_identifier
-from ..status import ALL_STATUSES, Outcome, Status
-from . import ddl, reports
+from ..status import Outcome, Status
+from . import ddl, maintenance, reports
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .dialect import Dialect
 from .fill import RANK_SPACE, Filler
 from .fill import fill as fill_rows
 from .filters import NO_FILTER, Filter, compile_filter
 from .lock import StoreLock
+from .maintenance import ID_CHUNK, chunks
 from .statements import Statements
 
 T = TypeVar("T")
 Cursor = Any
-
-ID_CHUNK = 500
-
-
-def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
-
 
 class SqlStore(Store):
     """Shared implementation; subclasses supply connections, retries and the dialect."""
@@ -376,45 +367,16 @@ class SqlStore(Store):
         return up is None or up >= stale_after_seconds
 
     def requeue_stale(self, stale_after_seconds: float, max_attempts: int, retry_delay_seconds: float = 0.0) -> int:
-        def body(cur: Cursor) -> int:
-            if not self._lost_runs_possible(cur, stale_after_seconds):
-                return 0
-            changed = 0
-            for row in self._fetch_dicts(self._run(cur, "lost_candidates", (stale_after_seconds,))):
-                reason = f"worker lost: no heartbeat since {row['heartbeat']} (worker {row['worker']})"
-                # Compare-and-set on the token: a row handled by a concurrent sweep is skipped.
-                args = (*self._requeue_args(max_attempts, retry_delay_seconds), reason, row["ID"], row["claim_token"])
-                if self._run(cur, "requeue_lost", args).rowcount == 1:
-                    changed += 1
-                    self._close_attempts(cur, row["claim_token"], [row["ID"]], Outcome.LOST, reason)
-            return changed
-
-        return self._transaction(body)
+        return self._transaction(lambda cur: maintenance.requeue_stale(self, cur, stale_after_seconds, max_attempts,
+                                                                       retry_delay_seconds))
 
     # ------------------------------------------------------------------ maintenance and reading
 
     def reset(self, statuses: Sequence[str] | None = None, ids: Sequence[int] | None = None,
               where: Filter = NO_FILTER) -> int:
-        wanted = list(ALL_STATUSES) if not statuses or "all" in statuses else list(statuses)
         if ids is not None and not ids:
             return 0
-
-        def body(cur: Cursor) -> int:
-            if ids is None:
-                picked = self._run(cur, "reset_pick", [*wanted, *where.args], statuses=len(wanted),
-                                   conditions=where.shape)
-            else:
-                picked = self._run(cur, "reset_pick_ids", [*wanted, *ids, *where.args], statuses=len(wanted),
-                                   ids=len(ids), conditions=where.shape)
-            found = self._fetch_dicts(picked)
-            for part in chunks([r["ID"] for r in found], ID_CHUNK):
-                self._run(cur, "reset_rows", part, ids=len(part))
-                self._run(cur, "reset_attempts", part, ids=len(part))
-                for name in self.schema.logtables:
-                    self._run(cur, "reset_logs", part, target=self.schema.logtable(name), ids=len(part))
-            return len(found)
-
-        return self._transaction(body)
+        return self._transaction(lambda cur: maintenance.reset(self, cur, statuses, ids, where))
 
     def counts(self, stale_after_seconds: float | None = None, where: Filter = NO_FILTER) -> dict[str, int]:
         return self._transaction(lambda cur: reports.counts(self, cur, stale_after_seconds, where))
