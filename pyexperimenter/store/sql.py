@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..grid import parameter_hash
 from ..sqltypes import SqlType, is_identifier
 from ..status import ALL_STATUSES, Outcome, Status
-from . import ddl, reports
+from . import adopt, ddl, reports
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .dialect import Dialect
 from .fill import RANK_SPACE, Filler
@@ -133,17 +133,7 @@ class SqlStore(Store):
         return random.randrange(RANK_SPACE)
 
     def adopt(self) -> bool:
-        """Make a PyExperimenter 1.4 table ours in place (columns and indexes added, rows
-        kept), so workers and `pyexp status` work on it; False when there was nothing to do."""
-
-        def body(cur: Cursor) -> bool:
-            columns = self._table_columns(cur)
-            if columns is None or "claim_token" in {c.lower() for c in columns}:
-                return False
-            ddl.create(self, cur, self._random_rank)
-            return True
-
-        return self._transaction(body)
+        return adopt.adopt(self)
 
     def exists(self) -> bool:
         return self._transaction(lambda cur: self._table_columns(cur) is not None)

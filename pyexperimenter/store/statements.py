@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..sqltypes import is_identifier
-from . import ddl
+from . import adopt, ddl
 from .base import TableSchema
 from .dialect import Dialect
 from .queries import FRAGMENTS, QUERIES
@@ -89,7 +89,7 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "database": _database,
     "columns": lambda st, table: ddl.table_columns(st.dialect, st.schema, table),
     "column": lambda st, name: ddl.added_column(st.dialect, st.schema, name),
-    "internal_column": lambda st, name: ddl.internal_column(st.dialect, name),
+    "internal_column": lambda st, name: adopt.internal_column(st.dialect, name),
     "index": _index,
     "index_columns": lambda st, columns: st.dialect.index_columns(_identifiers(columns)),
 }
