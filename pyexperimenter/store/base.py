@@ -28,6 +28,9 @@ class TableSchema:
     results: Mapping[str, SqlType] = field(default_factory=dict)
     logtables: Mapping[str, Mapping[str, SqlType]] = field(default_factory=dict)
     result_timestamps: bool = False
+    # PyExperimenter 1.4's stamps: `<result>_timestamp` a VARCHAR and every stamp the worker's
+    # local time to the second, so its users' tables and frames read as before.
+    local_timestamps: bool = False
 
     @property
     def attempts_table(self) -> str:

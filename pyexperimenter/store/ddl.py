@@ -41,7 +41,7 @@ def table_columns(dialect: Dialect, schema: TableSchema, table: str) -> str:
         for name, sql_type in schema.results.items():
             cols.append(dialect.user_column(name, sql_type))
             if schema.result_timestamps:
-                cols.append(dialect.column(timestamp_column(name)))
+                cols.append(dialect.column(timestamp_column(name, schema.local_timestamps)))
         cols += [dialect.column(c) for c in MAIN_TAIL]
     elif table == schema.attempts_table:
         cols = [dialect.column(c) for c in ATTEMPT_COLUMNS]
@@ -60,7 +60,7 @@ def added_column(dialect: Dialect, schema: TableSchema, name: str) -> str:
         return dialect.user_column(name, schema.results[name])
     base = name.removesuffix("_timestamp")
     if schema.result_timestamps and base in schema.results and name != base:
-        return dialect.column(timestamp_column(base))
+        return dialect.column(timestamp_column(base, schema.local_timestamps))
     raise InputError(f"{name!r} is not a result column")
 
 

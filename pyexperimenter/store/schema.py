@@ -22,6 +22,7 @@ stores both read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,15 @@ FILL_COLUMNS: tuple[str, ...] = ("param_hash", "rank_key")
 """What a fill writes after the parameters; status and creation_date come from defaults."""
 
 
-def timestamp_column(result: str) -> Column:
-    """When a result was written (`result_timestamps: true`); placed right after the result."""
-    return Column(f"{result}_timestamp", "datetime")
+def timestamp_column(result: str, local: bool = False) -> Column:
+    """When a result was written (`result_timestamps: true`); placed right after the result.
+    `local`: PyExperimenter 1.4's VARCHAR of the worker's local time (TableSchema.local_timestamps)."""
+    return Column(f"{result}_timestamp", "text" if local else "datetime")
+
+
+def local_stamp() -> str:
+    """The worker's local time to the second, as PyExperimenter 1.4 stamps results and logs."""
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclass(frozen=True)

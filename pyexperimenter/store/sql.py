@@ -18,12 +18,13 @@ from ..errors import InputError
 from ..grid import parameter_hash
 from ..sqltypes import SqlType, is_identifier
 from ..status import ALL_STATUSES, Outcome, Status
-from . import adopt, ddl, reports
+from . import adopt, appends, ddl, reports
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .dialect import Dialect
 from .fill import RANK_SPACE, Filler
 from .fill import fill as fill_rows
 from .lock import StoreLock
+from .schema import local_stamp
 from .statements import Statements
 
 T = TypeVar("T")
@@ -120,8 +121,15 @@ class SqlStore(Store):
         return [self.schema.results[n] for n in names]
 
     def _result_values(self, results: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
-        types = self._result_types(results)
-        return tuple(results), [t.to_db(v) for t, v in zip(types, results.values())]
+        types, stamp = self._result_types(results), self._stamp()
+        values = [t.to_db(v) for t, v in zip(types, results.values())]
+        return tuple(results), values if stamp is None else [x for v in values for x in (v, stamp)]
+
+    def _stamp(self) -> str | None:
+        """The bound value of each `<result>_timestamp` (PyExperimenter's local stamp), or
+        None when the statement stamps with the server's clock itself."""
+        s = self.schema
+        return local_stamp() if s.result_timestamps and s.local_timestamps else None
 
     # ------------------------------------------------------------------ tables
 
@@ -250,12 +258,14 @@ class SqlStore(Store):
         value per column, or `CASE ID WHEN ? THEN ? ... END` pairs for several rows."""
         ids = [row_id for row_id, _ in rows]
         args: list[Any] = []
+        stamp = self._stamp()
         for name, sql_type in zip(keys, self._result_types(keys)):
             if len(rows) == 1:
                 args.append(sql_type.to_db(rows[0][1][name]))
             else:
                 for row_id, results in rows:
                     args += [row_id, sql_type.to_db(results[name])]
+            args += [] if stamp is None else [stamp]
         return {"finish_sets": (keys, len(rows)), "ids": len(ids)}, [*args, *ids, token], ids
 
     def _owned_done(self, cur: Cursor, token: str, ids: Sequence[int]) -> list[int]:
@@ -316,27 +326,7 @@ class SqlStore(Store):
         return self._transaction(lambda cur: self._run(cur, "write_results", args, results=names).rowcount == 1)
 
     def write_logs(self, token: str, row_id: int, logs: Mapping[str, Mapping[str, Any]]) -> bool:
-        rows: list[tuple[dict[str, Any], tuple[Any, ...]]] = []
-        for table, values in logs.items():
-            columns = self.schema.logtables.get(table)
-            if columns is None:
-                raise KeyError(table)
-            for col in values:
-                if col not in columns:
-                    raise KeyError(f"{table}.{col}")
-            parts = {"target": self.schema.logtable(table), "log_columns": tuple(values), "more_marks": len(values)}
-            rows.append((parts, (row_id, *(columns[c].to_db(v) for c, v in values.items()))))
-
-        def body(cur: Cursor) -> bool:
-            # Lock the row while it still carries our token: no sweep can requeue it before
-            # this transaction ends, so the log rows belong to a live attempt, all or none.
-            if self._run(cur, "write_logs_lock", (row_id, token)).fetchone() is None:
-                return False
-            for parts, args in rows:
-                self._run(cur, "write_log", args, **parts)
-            return True
-
-        return self._transaction(body)
+        return appends.write_logs(self, token, row_id, logs)
 
     # ------------------------------------------------------------------ lost runs
 

@@ -43,12 +43,14 @@ def _target(st: Statements, table: str) -> str:
 
 
 def _result_sets(st: Statements, names: tuple[str, ...], value: str = "?") -> list[str]:
-    """`col = value` per result column, each followed by `col_timestamp = now` if kept."""
+    """`col = value` per result column, each followed by `col_timestamp = now` if kept (a
+    bound local stamp for PyExperimenter's tables, see SqlStore._stamped)."""
+    stamp = "?" if st.schema.local_timestamps else st.dialect.now
     sets = []
     for name in _identifiers(names):
         sets.append(f"{st.dialect.q(name)} = {value}")
         if st.schema.result_timestamps:
-            sets.append(f"{st.dialect.q(name + '_timestamp')} = {st.dialect.now}")
+            sets.append(f"{st.dialect.q(name + '_timestamp')} = {stamp}")
     return sets
 
 
