@@ -140,7 +140,9 @@ class Experimenter:
         while they run, read on a connection of its own (a progress bar needs no second
         Experimenter)."""
         function = self._function(fn)
-        self.store  # noqa: B018 - fail here, once, if the table is missing
+        store = self.store  # fail here, once, if the table is missing
+        if self.config.codecarbon:
+            store.create()  # `<table>_codecarbon`, for a table filled before tracking was on
         self.close()  # workers open their own connections; none is shared across fork
         return run_workers(self.config, function, n_jobs or self.config.n_jobs, max_experiments, random_order,
                            on_progress=on_progress)

@@ -86,6 +86,9 @@ class ExperimentConfig:
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     custom: Mapping[str, Any] = field(default_factory=dict)
     n_jobs: int = 1
+    # CodeCarbon: one `<table>_codecarbon` row per run, measured offline (worker/tracking.py).
+    codecarbon: bool = False
+    codecarbon_options: Mapping[str, Any] = field(default_factory=dict)
     experimenter_name: str = "pyexperimenter"
     path: Path | None = None
     format: str = "native"

@@ -1,6 +1,6 @@
 """pyexperimenter's own config format.
 
-    experiment:  name, function, attempts, heartbeat and retry timing, local jobs
+    experiment:  name, function, attempts, heartbeat and retry timing, local jobs, codecarbon
     database:    url, credentials
     parameters:  one entry per parameter (a list, a range, {values, type} or one value),
                  and `zip` groups; the grid is the cartesian product of all entries
@@ -37,6 +37,7 @@ EXPERIMENT_KEYS = frozenset(
         "retry_delay_seconds",
         "result_timestamps",
         "n_jobs",
+        "codecarbon",
     }
 )
 DATABASE_KEYS = frozenset({"url", "credentials"})
@@ -95,6 +96,7 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         slurm=slurm,
         custom=custom,
         n_jobs=exp.positive("n_jobs", int, 1),
+        codecarbon=exp.get("codecarbon", bool, False),
         path=p.resolve(),
         format="native",
     )

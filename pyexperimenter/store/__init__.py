@@ -18,6 +18,7 @@ def schema_of(config: ExperimentConfig) -> TableSchema:
         logtables={k: dict(v) for k, v in config.logtables.items()},
         result_timestamps=config.result_timestamps,
         local_timestamps=config.format == "pyexperimenter",
+        codecarbon=config.codecarbon,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .schema import local_stamp
+from .schema import CODECARBON_COLUMNS, local_stamp
 
 if TYPE_CHECKING:
     from .sql import SqlStore
@@ -42,3 +42,17 @@ def write_logs(store: SqlStore, token: str, row_id: int, logs: Mapping[str, Mapp
         return True
 
     return store._transaction(body)
+
+
+def write_codecarbon(store: SqlStore, token: str, row_id: int, values: Mapping[str, Any]) -> bool:
+    """One INSERT ... SELECT from the experiment row under its fence: nothing is added
+    unless the row still runs under this claim. Missing or empty values are NULL."""
+    if not store.schema.codecarbon:
+        raise KeyError(store.schema.codecarbon_table)
+    row = [_value(values.get(c.name)) for c in CODECARBON_COLUMNS]
+    return store._transaction(lambda cur: store._run(cur, "write_codecarbon", (*row, row_id, token)).rowcount == 1)
+
+
+def _value(value: Any) -> Any:
+    """Codecarbon leaves fields it cannot measure as "" (PyExperimenter stored NULL)."""
+    return None if value == "" else value

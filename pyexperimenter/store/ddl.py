@@ -16,6 +16,8 @@ from .dialect import Dialect
 from .schema import (
     ATTEMPT_COLUMNS,
     ATTEMPT_INDEXES,
+    CODECARBON_COLUMNS,
+    CODECARBON_HEAD,
     LOG_HEAD,
     LOG_INDEXES,
     MAIN_HEAD,
@@ -45,6 +47,8 @@ def table_columns(dialect: Dialect, schema: TableSchema, table: str) -> str:
         cols += [dialect.column(c) for c in MAIN_TAIL]
     elif table == schema.attempts_table:
         cols = [dialect.column(c) for c in ATTEMPT_COLUMNS]
+    elif schema.codecarbon and table == schema.codecarbon_table:
+        cols = [dialect.column(c) for c in (*CODECARBON_HEAD, *CODECARBON_COLUMNS)]
     else:
         log = next((n for n in schema.logtables if schema.logtable(n) == table), None)
         if log is None:
@@ -69,6 +73,12 @@ def indexes(schema: TableSchema) -> list[tuple[str, Index]]:
     return found + [(schema.logtable(n), i) for n in schema.logtables for i in LOG_INDEXES]
 
 
+def extra_tables(schema: TableSchema) -> list[str]:
+    """The tables beside the experiment table: attempts, log tables, CodeCarbon's."""
+    extra = [schema.attempts_table, *(schema.logtable(n) for n in schema.logtables)]
+    return extra + [schema.codecarbon_table] if schema.codecarbon else extra
+
+
 def create(store: SqlStore, cur: Cursor, rank: Callable[[], int]) -> None:
     """Create what is missing; an existing experiment table is checked and may gain columns."""
     schema = store.schema
@@ -78,7 +88,7 @@ def create(store: SqlStore, cur: Cursor, rank: Callable[[], int]) -> None:
     else:
         check_structure(store, cur, existing)
         adopt.hash_unhashed(store, cur, rank)
-    for table in [schema.attempts_table, *(schema.logtable(n) for n in schema.logtables)]:
+    for table in extra_tables(schema):
         store._run(cur, "create_table", target=table, columns=table)
     for table, index in indexes(schema):
         query = "create_unique_index" if index.unique else "create_index"
@@ -106,5 +116,5 @@ def check_structure(store: SqlStore, cur: Cursor, existing: list[str]) -> None:
 
 def drop(store: SqlStore, cur: Cursor) -> None:
     schema = store.schema
-    for table in [*(schema.logtable(n) for n in schema.logtables), schema.attempts_table, schema.name]:
+    for table in [*reversed(extra_tables(schema)), schema.name]:
         store._run(cur, "drop_table", target=table)

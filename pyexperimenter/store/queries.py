@@ -180,6 +180,10 @@ UPDATE {table} SET {results} WHERE {fenced}
 -- Lock the row while it carries our token (no sweep requeues it before the logs are in); read the one stamp.
 SELECT ID, {now} FROM {table} WHERE {fenced}{for_update}
 
+-- write_codecarbon --
+-- CodeCarbon's row for one run, fenced like its results; takes the values, then the id, the token.
+INSERT INTO {codecarbon} (experiment_id{codecarbon_columns}) SELECT ID{codecarbon_marks} FROM {table} WHERE {fenced}
+
 -- write_log --
 -- One row of a log table; takes the experiment id, the stamp, the values.
 INSERT INTO {target} (experiment_id, {q:timestamp}{log_columns}) VALUES (?, ?{more_marks})

@@ -328,6 +328,9 @@ class SqlStore(Store):
     def write_logs(self, token: str, row_id: int, logs: Mapping[str, Mapping[str, Any]]) -> bool:
         return appends.write_logs(self, token, row_id, logs)
 
+    def write_codecarbon(self, token: str, row_id: int, values: Mapping[str, Any]) -> bool:
+        return appends.write_codecarbon(self, token, row_id, values)
+
     # ------------------------------------------------------------------ lost runs
 
     def _lost_runs_possible(self, cur: Cursor, stale_after_seconds: float) -> bool:

@@ -18,7 +18,7 @@ from . import adopt, ddl
 from .base import TableSchema
 from .dialect import Dialect
 from .queries import FRAGMENTS, QUERIES
-from .schema import FILL_COLUMNS, RANK_INDEX, STATUS_INDEX
+from .schema import CODECARBON_COLUMNS, FILL_COLUMNS, RANK_INDEX, STATUS_INDEX
 
 
 def marks(n: int) -> str:
@@ -122,7 +122,8 @@ class Statements:
     def __init__(self, dialect: Dialect, schema: TableSchema):
         self.dialect: Dialect = dialect
         self.schema: TableSchema = schema
-        self.tables = frozenset([schema.name, schema.attempts_table, *map(schema.logtable, schema.logtables)])
+        extra = [schema.codecarbon_table] if schema.codecarbon else []
+        self.tables = frozenset([schema.name, schema.attempts_table, *map(schema.logtable, schema.logtables), *extra])
         q = dialect.q
         pieces = _KeepUnknown(
             FRAGMENTS,
@@ -142,6 +143,9 @@ class Statements:
             claim_columns=", ".join(q(c) for c in ["ID", "attempts", *schema.parameters]),
             fill_columns=", ".join(q(c) for c in [*schema.parameters, *FILL_COLUMNS]),
             fill_marks=marks(len(schema.parameters) + len(FILL_COLUMNS)),
+            codecarbon=q(schema.codecarbon_table),
+            codecarbon_columns="".join(", " + q(c.name) for c in CODECARBON_COLUMNS),
+            codecarbon_marks=", ?" * len(CODECARBON_COLUMNS),
             clear_results="".join(f", {q(c)} = NULL" for c in schema.result_columns()),
         )
         self._static: dict[str, str] = {}
