@@ -26,7 +26,9 @@ from .exceptions import (
     SshTunnelError,
     TableHasWrongStructureError,
 )
+from .experiment_status import ExperimentStatus
 from .frames import pyexperimenter_frame
+from .result_processor import ResultProcessor
 from .running import ExperimentFunction, RunMixin
 from .utils import CODECARBON_COLUMNS, combine_fill_table_parameters
 
@@ -225,4 +227,5 @@ class PyExperimenter(RunMixin, Experimenter):
         return frame
 
 
-__all__ = ["PyExperimenter"]
+# 1.4.2's experimenter module imports these two, and scripts import them from there.
+__all__ = ["ExperimentStatus", "PyExperimenter", "ResultProcessor"]
