@@ -93,6 +93,7 @@ def test_result_and_log_stamps_read_as_pyexperimenter_wrote_them(pe_config, back
 def native_logging(parameters: dict, result_processor, custom: dict) -> None:
     for step in range(3):
         result_processor.process_logs({"first": {"a": step}, "second": {"b": step}})
+        time.sleep(0.005)  # SQLite's clock reads milliseconds: keep the calls apart
 
 
 def test_one_process_logs_call_has_one_stamp_on_the_native_api(make_config: ConfigMaker, tmp_path: Path) -> None:
