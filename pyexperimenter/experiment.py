@@ -144,6 +144,8 @@ class Experimenter:
         Experimenter). `where` (`COL=VALUE`, ...) limits the workers to matching rows."""
         function = self._function(fn)
         config = self._selecting(where)  # fails here, once, if the table is missing or `where` is bad
+        if self.config.codecarbon:
+            self.store.create()  # `<table>_codecarbon`, for a table filled before tracking was on
         self.close()  # workers open their own connections; none is shared across fork
         return run_workers(config, function, n_jobs or self.config.n_jobs, max_experiments, random_order,
                            on_progress=on_progress)

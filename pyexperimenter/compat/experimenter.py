@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from ..config import load_config
 from ..errors import ConfigError, InputError, TableMismatch
 from ..experiment import Experimenter
+from ..results import table_frame
 from ..sqltypes import is_identifier
+from ..worker import tracking
 from .exceptions import (
     EmptyFillDatabaseCallError,
     InvalidConfigError,
@@ -24,7 +26,9 @@ from .exceptions import (
     SshTunnelError,
     TableHasWrongStructureError,
 )
+from .experiment_status import ExperimentStatus
 from .frames import pyexperimenter_frame
+from .result_processor import ResultProcessor
 from .running import ExperimentFunction, RunMixin
 from .utils import CODECARBON_COLUMNS, combine_fill_table_parameters
 
@@ -39,8 +43,8 @@ def _warn_codecarbon(logger: logging.Logger) -> None:
     global _warned_codecarbon
     if not _warned_codecarbon:
         _warned_codecarbon = True
-        logger.warning("use_codecarbon=True: CodeCarbon tracking is not available here; experiments run untracked "
-                       "(pass use_codecarbon=False to silence this)")
+        logger.warning("use_codecarbon=True: CodeCarbon is not installed (pip install 'pyexperimenter[codecarbon]'); "
+                       "experiments run untracked (pass use_codecarbon=False to silence this)")
 
 
 def _logger(logger_name: str, log_level: int | str, log_file: str | None) -> logging.Logger:
@@ -94,8 +98,9 @@ class PyExperimenter(RunMixin, Experimenter):
         if use_ssh_tunnel and config.database.kind == "mysql":
             raise SshTunnelError("SSH tunnels are not supported yet; open the tunnel yourself "
                                  "(ssh -L 3306:DBHOST:3306 GATEWAY) and point the credentials at 127.0.0.1")
-        config = replace(config, experimenter_name=name, **self._overrides(config, table_name, database_name))
-        if use_codecarbon:
+        config = replace(config, experimenter_name=name, codecarbon=use_codecarbon,
+                         **self._overrides(config, table_name, database_name))
+        if use_codecarbon and not tracking.available():
             _warn_codecarbon(self.logger)
         super().__init__(config)
         if config.database.kind == "sqlite" and config.database.path is not None:
@@ -209,12 +214,18 @@ class PyExperimenter(RunMixin, Experimenter):
         return pyexperimenter_frame(super().get_logtable(logtable_name), self.config, self.config.logtables[logtable_name])
 
     def get_codecarbon_table(self) -> pd.DataFrame:
-        """Without tracking (see docs/migrating.md) the table's columns, and no rows."""
+        """One row per tracked run (none while CodeCarbon is not installed), 1.4.2's columns."""
         import pandas as pd
 
         if not self.use_codecarbon:
             raise ValueError("CodeCarbon is not used in this experiment.")
-        return pd.DataFrame(columns=["ID", "experiment_id", *CODECARBON_COLUMNS])
+        store = self._creating_store()
+        frame = table_frame(store.rows(store.schema.codecarbon_table))
+        if frame.empty:
+            return pd.DataFrame(columns=["ID", "experiment_id", *CODECARBON_COLUMNS])
+        frame["offline_mode"] = frame["offline_mode"].map(lambda v: None if v is None else int(v))
+        return frame
 
 
-__all__ = ["PyExperimenter"]
+# 1.4.2's experimenter module imports these two, and scripts import them from there.
+__all__ = ["ExperimentStatus", "PyExperimenter", "ResultProcessor"]

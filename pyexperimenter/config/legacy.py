@@ -12,6 +12,7 @@
           result_timestamps: false
         logtables: {NAME: {KEY: SQLTYPE}}
       Custom: {...}
+      CodeCarbon: {country_iso_code: DEU, ...}   # options of codecarbon's offline tracker
 
 MySQL reads PyExperimenter's credentials file (database_credentials.yml next to the
 config, unless the caller names another). Grid semantics are PyExperimenter's: ranges
@@ -62,6 +63,8 @@ def load_legacy(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         result_timestamps=table.get("result_timestamps", bool, False),
         custom=root.get("Custom", dict, {}),
         n_jobs=root.positive("n_jobs", int, 1),
+        # Tracking is switched on by PyExperimenter(use_codecarbon=True); the section tunes it.
+        codecarbon_options=root.get("CodeCarbon", dict, {}),
         experimenter_name="PyExperimenter",
         path=p.resolve(),
         format="pyexperimenter",

@@ -87,6 +87,9 @@ class ExperimentConfig:
     custom: Mapping[str, Any] = field(default_factory=dict)
     n_jobs: int = 1
     where: tuple[str, ...] = ()  # `--where` conditions: workers claim only rows matching all
+    # CodeCarbon: one `<table>_codecarbon` row per run, measured offline (worker/tracking.py).
+    codecarbon: bool = False
+    codecarbon_options: Mapping[str, Any] = field(default_factory=dict)
     experimenter_name: str = "pyexperimenter"
     path: Path | None = None
     format: str = "native"

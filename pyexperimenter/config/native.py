@@ -1,6 +1,6 @@
 """pyexperimenter's own config format.
 
-    experiment:  name, function, attempts, heartbeat and retry timing, local jobs
+    experiment:  name, function, attempts, heartbeat and retry timing, local jobs, codecarbon
     database:    url, credentials
     parameters:  one entry per parameter (a list, a range, {values, type}, a sampled
                  {distribution, ...} or one value), `zip` groups and `random` blocks; the
@@ -41,6 +41,7 @@ EXPERIMENT_KEYS = frozenset(
         "retry_delay_seconds",
         "result_timestamps",
         "n_jobs",
+        "codecarbon",
     }
 )
 DATABASE_KEYS = frozenset({"url", "credentials"})
@@ -105,6 +106,7 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         slurm=slurm,
         custom=custom,
         n_jobs=exp.positive("n_jobs", int, 1),
+        codecarbon=exp.get("codecarbon", bool, False),
         path=p.resolve(),
         format="native",
     )

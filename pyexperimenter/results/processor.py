@@ -53,6 +53,12 @@ class ResultProcessor:
             raise FencedOut(f"experiment {self._claim.id} was handed to another worker; log not written")
 
 
+    def process_emissions(self, row: Mapping[str, Any]) -> bool:
+        """CodeCarbon's row for this run (worker/tracking.py); False when the run was handed
+        to another worker meanwhile (its measurement is then not this attempt's)."""
+        return self._store.write_codecarbon(self._claim.token, self._claim.id, row)
+
+
 def check_result_keys(store: Store, results: Mapping[str, Any]) -> None:
     unknown = sorted(set(results) - set(store.schema.results))
     if unknown:

@@ -18,6 +18,8 @@ def schema_of(config: ExperimentConfig) -> TableSchema:
         results=dict(config.results),
         logtables={k: dict(v) for k, v in config.logtables.items()},
         result_timestamps=config.result_timestamps,
+        local_timestamps=config.format == "pyexperimenter",
+        codecarbon=config.codecarbon,
     )
 
 

@@ -29,10 +29,18 @@ class TableSchema:
     results: Mapping[str, SqlType] = field(default_factory=dict)
     logtables: Mapping[str, Mapping[str, SqlType]] = field(default_factory=dict)
     result_timestamps: bool = False
+    # PyExperimenter 1.4's stamps: `<result>_timestamp` a VARCHAR and every stamp the worker's
+    # local time to the second, so its users' tables and frames read as before.
+    local_timestamps: bool = False
+    codecarbon: bool = False  # keep `<table>_codecarbon` (CodeCarbon's row per run)
 
     @property
     def attempts_table(self) -> str:
         return f"{self.name}__attempts"
+
+    @property
+    def codecarbon_table(self) -> str:
+        return f"{self.name}_codecarbon"
 
     def logtable(self, name: str) -> str:
         return f"{self.name}__{name}"
@@ -161,6 +169,10 @@ class Store(ABC):
 
     @abstractmethod
     def write_logs(self, token: str, row_id: int, logs: Mapping[str, Mapping[str, Any]]) -> bool: ...
+
+    def write_codecarbon(self, token: str, row_id: int, values: Mapping[str, Any]) -> bool:
+        """CodeCarbon's row for one run (`schema.codecarbon`), fenced by the claim; False if fenced."""
+        raise NotImplementedError
 
     @abstractmethod
     def requeue_stale(self, stale_after_seconds: float, max_attempts: int, retry_delay_seconds: float = 0.0) -> int:

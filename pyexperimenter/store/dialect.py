@@ -90,6 +90,8 @@ _COMMON_TYPES = {
     "bigint": "BIGINT",
     "token": "CHAR(32)",
     "hash": "CHAR(40)",
+    "double": "DOUBLE",
+    "bool": "BOOLEAN",
 }
 
 _SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"

@@ -181,12 +181,16 @@ start_date = NULL, heartbeat = NULL, worker = NULL, machine = NULL, slurm_job_id
 UPDATE {table} SET {results} WHERE {fenced}
 
 -- write_logs_lock --
--- Lock the row while it carries our token: no sweep requeues it before the logs are in.
-SELECT ID FROM {table} WHERE {fenced}{for_update}
+-- Lock the row while it carries our token (no sweep requeues it before the logs are in); read the one stamp.
+SELECT ID, {now} FROM {table} WHERE {fenced}{for_update}
+
+-- write_codecarbon --
+-- CodeCarbon's row for one run, fenced like its results; takes the values, then the id, the token.
+INSERT INTO {codecarbon} (experiment_id{codecarbon_columns}) SELECT ID{codecarbon_marks} FROM {table} WHERE {fenced}
 
 -- write_log --
--- One row of a log table.
-INSERT INTO {target} (experiment_id, {q:timestamp}{log_columns}) VALUES (?, {now}{more_marks})
+-- One row of a log table; takes the experiment id, the stamp, the values.
+INSERT INTO {target} (experiment_id, {q:timestamp}{log_columns}) VALUES (?, ?{more_marks})
 
 -- lost_candidates --
 -- Lost runs to requeue, skipping rows a concurrent sweep is handling.

@@ -75,11 +75,15 @@ def report(store: SqlStore, name: str, params: Mapping[str, Any]) -> list[dict[s
 
 
 def decode_row(store: SqlStore, row: dict[str, Any]) -> dict[str, Any]:
-    """Values as the config's types say; dates a driver hands back as text (SQLite) parsed."""
+    """Values as the config's types say; dates a driver hands back as text (SQLite) parsed,
+    except PyExperimenter's `<result>_timestamp` text, which its users read as text."""
+    local = store.schema.local_timestamps
     for name, value in row.items():
         t = store._column_types.get(name)
         if t is not None:
             row[name] = t.from_db(value)
+        elif local and name.endswith("_timestamp") and name[: -len("_timestamp")] in store.schema.results:
+            continue
         elif isinstance(value, str) and is_date_column(name):
             try:
                 row[name] = datetime.fromisoformat(value)

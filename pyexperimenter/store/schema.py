@@ -14,6 +14,8 @@ Kinds are abstract; the dialect (store/dialect.py) turns each into the database'
     bigint     a row id in another table
     token      a claim token (CHAR(32))
     hash       a parameter hash (CHAR(40))
+    double     a double-precision number (CodeCarbon's measurements)
+    bool       a boolean
 
 This module imports nothing from the rest of the package: config validation and the
 stores both read it.
@@ -22,6 +24,7 @@ stores both read it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,29 @@ LOG_HEAD: tuple[Column, ...] = (
     Column("timestamp", "datetime"),
 )
 
+# `<table>_codecarbon`: one row per tracked run (`codecarbon: true`), PyExperimenter 1.4's
+# columns in its order; `CODECARBON_FIELDS` names the field of codecarbon's EmissionsData
+# each one is read from.
+CODECARBON_HEAD: tuple[Column, ...] = (MAIN_ID, Column("experiment_id", "bigint", not_null=True))
+_CC: tuple[tuple[str, str, str], ...] = (
+    ("codecarbon_timestamp", "datetime", "timestamp"), ("project_name", "text", "project_name"),
+    ("run_id", "text", "run_id"), ("duration_seconds", "double", "duration"), ("emissions_kg", "double", "emissions"),
+    ("emissions_rate_kg_sec", "double", "emissions_rate"), ("cpu_power_watt", "double", "cpu_power"),
+    ("gpu_power_watt", "double", "gpu_power"), ("ram_power_watt", "double", "ram_power"),
+    ("cpu_energy_kw", "double", "cpu_energy"), ("gpu_energy_kw", "double", "gpu_energy"),
+    ("ram_energy_kw", "double", "ram_energy"), ("energy_consumed_kw", "double", "energy_consumed"),
+    ("country_name", "text", "country_name"), ("country_iso_code", "text", "country_iso_code"),
+    ("region", "text", "region"), ("cloud_provider", "text", "cloud_provider"), ("cloud_region", "text", "cloud_region"),
+    ("os", "text", "os"), ("python_version", "text", "python_version"),
+    ("codecarbon_version", "text", "codecarbon_version"), ("cpu_count", "double", "cpu_count"),
+    ("cpu_model", "text", "cpu_model"), ("gpu_count", "double", "gpu_count"), ("gpu_model", "text", "gpu_model"),
+    ("longitude", "text", "longitude"), ("latitude", "text", "latitude"), ("ram_total_size", "double", "ram_total_size"),
+    ("tracking_mode", "text", "tracking_mode"), ("on_cloud", "text", "on_cloud"),
+    ("power_usage_efficiency", "double", "pue"), ("offline_mode", "bool", "offline_mode"),
+)
+CODECARBON_COLUMNS: tuple[Column, ...] = tuple(Column(name, kind) for name, kind, _ in _CC)
+CODECARBON_FIELDS: dict[str, str] = {name: field for name, _, field in _CC}
+
 MAIN_INTERNAL: tuple[Column, ...] = (MAIN_ID, *MAIN_HEAD, *MAIN_TAIL)
 
 FILL_COLUMNS: tuple[str, ...] = ("param_hash", "rank_key", "priority")
@@ -92,9 +118,15 @@ ADDED_LATER: tuple[str, ...] = ("priority",)
 """Bookkeeping columns that tables made by earlier versions lack; `create` adds them."""
 
 
-def timestamp_column(result: str) -> Column:
-    """When a result was written (`result_timestamps: true`); placed right after the result."""
-    return Column(f"{result}_timestamp", "datetime")
+def timestamp_column(result: str, local: bool = False) -> Column:
+    """When a result was written (`result_timestamps: true`); placed right after the result.
+    `local`: PyExperimenter 1.4's VARCHAR of the worker's local time (TableSchema.local_timestamps)."""
+    return Column(f"{result}_timestamp", "text" if local else "datetime")
+
+
+def local_stamp() -> str:
+    """The worker's local time to the second, as PyExperimenter 1.4 stamps results and logs."""
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclass(frozen=True)
@@ -140,7 +172,7 @@ INTERNAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in MAIN_INTERNAL if c.hid
 """Dropped from DataFrames unless asked for (`get_table(keep_internal=True)`)."""
 
 DATE_COLUMNS: frozenset[str] = frozenset(
-    c.name for c in (*MAIN_INTERNAL, *ATTEMPT_COLUMNS, *LOG_HEAD) if c.kind == "datetime"
+    c.name for c in (*MAIN_INTERNAL, *ATTEMPT_COLUMNS, *LOG_HEAD, *CODECARBON_COLUMNS) if c.kind == "datetime"
 )
 """Decoded to datetime when a driver hands them back as text (SQLite)."""
 

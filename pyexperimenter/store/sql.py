@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..grid import parameter_hash
 from ..sqltypes import SqlType, is_identifier
 from ..status import Outcome, Status
-from . import ddl, maintenance, reports
+from . import appends, ddl, maintenance, reports
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .dialect import Dialect
 from .fill import RANK_SPACE, Filler
@@ -25,6 +25,7 @@ from .fill import fill as fill_rows
 from .filters import NO_FILTER, Filter, compile_filter
 from .lock import StoreLock
 from .maintenance import ID_CHUNK, chunks
+from .schema import local_stamp
 from .statements import Statements
 
 T = TypeVar("T")
@@ -112,8 +113,15 @@ class SqlStore(Store):
         return [self.schema.results[n] for n in names]
 
     def _result_values(self, results: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
-        types = self._result_types(results)
-        return tuple(results), [t.to_db(v) for t, v in zip(types, results.values())]
+        types, stamp = self._result_types(results), self._stamp()
+        values = [t.to_db(v) for t, v in zip(types, results.values())]
+        return tuple(results), values if stamp is None else [x for v in values for x in (v, stamp)]
+
+    def _stamp(self) -> str | None:
+        """The bound value of each `<result>_timestamp` (PyExperimenter's local stamp), or
+        None when the statement stamps with the server's clock itself."""
+        s = self.schema
+        return local_stamp() if s.result_timestamps and s.local_timestamps else None
 
     # ------------------------------------------------------------------ tables
 
@@ -125,8 +133,9 @@ class SqlStore(Store):
         return random.randrange(RANK_SPACE)
 
     def adopt(self) -> bool:
-        """Make a PyExperimenter 1.4 table ours in place (columns and indexes added, rows
-        kept), so workers and `pyexp status` work on it; False when there was nothing to do."""
+        """Make a PyExperimenter 1.4 table ours in place (store/adopt.py: columns and indexes
+        added, rows kept), so workers and `pyexp status` work on it; False when there was
+        nothing to do."""
 
         def body(cur: Cursor) -> bool:
             columns = self._table_columns(cur)
@@ -267,12 +276,14 @@ class SqlStore(Store):
         value per column, or `CASE ID WHEN ? THEN ? ... END` pairs for several rows."""
         ids = [row_id for row_id, _ in rows]
         args: list[Any] = []
+        stamp = self._stamp()
         for name, sql_type in zip(keys, self._result_types(keys)):
             if len(rows) == 1:
                 args.append(sql_type.to_db(rows[0][1][name]))
             else:
                 for row_id, results in rows:
                     args += [row_id, sql_type.to_db(results[name])]
+            args += [] if stamp is None else [stamp]
         return {"finish_sets": (keys, len(rows)), "ids": len(ids)}, [*args, *ids, token], ids
 
     def _owned_done(self, cur: Cursor, token: str, ids: Sequence[int]) -> list[int]:
@@ -333,27 +344,10 @@ class SqlStore(Store):
         return self._transaction(lambda cur: self._run(cur, "write_results", args, results=names).rowcount == 1)
 
     def write_logs(self, token: str, row_id: int, logs: Mapping[str, Mapping[str, Any]]) -> bool:
-        rows: list[tuple[dict[str, Any], tuple[Any, ...]]] = []
-        for table, values in logs.items():
-            columns = self.schema.logtables.get(table)
-            if columns is None:
-                raise KeyError(table)
-            for col in values:
-                if col not in columns:
-                    raise KeyError(f"{table}.{col}")
-            parts = {"target": self.schema.logtable(table), "log_columns": tuple(values), "more_marks": len(values)}
-            rows.append((parts, (row_id, *(columns[c].to_db(v) for c, v in values.items()))))
+        return appends.write_logs(self, token, row_id, logs)
 
-        def body(cur: Cursor) -> bool:
-            # Lock the row while it still carries our token: no sweep can requeue it before
-            # this transaction ends, so the log rows belong to a live attempt, all or none.
-            if self._run(cur, "write_logs_lock", (row_id, token)).fetchone() is None:
-                return False
-            for parts, args in rows:
-                self._run(cur, "write_log", args, **parts)
-            return True
-
-        return self._transaction(body)
+    def write_codecarbon(self, token: str, row_id: int, values: Mapping[str, Any]) -> bool:
+        return appends.write_codecarbon(self, token, row_id, values)
 
     # ------------------------------------------------------------------ lost runs
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from ..errors import InputError
 from ..sqltypes import is_identifier
-from . import ddl
+from . import adopt, ddl
 from .base import TableSchema
 from .dialect import Dialect
 from .filters import OPERATORS
 from .queries import FRAGMENTS, QUERIES
-from .schema import FILL_COLUMNS, RANK_INDEX, STATUS_INDEX
+from .schema import CODECARBON_COLUMNS, FILL_COLUMNS, RANK_INDEX, STATUS_INDEX
 
 
 def marks(n: int) -> str:
@@ -44,12 +44,14 @@ def _target(st: Statements, table: str) -> str:
 
 
 def _result_sets(st: Statements, names: tuple[str, ...], value: str = "?") -> list[str]:
-    """`col = value` per result column, each followed by `col_timestamp = now` if kept."""
+    """`col = value` per result column, each followed by `col_timestamp = now` if kept (a
+    bound local stamp for PyExperimenter's tables, see SqlStore._stamped)."""
+    stamp = "?" if st.schema.local_timestamps else st.dialect.now
     sets = []
     for name in _identifiers(names):
         sets.append(f"{st.dialect.q(name)} = {value}")
         if st.schema.result_timestamps:
-            sets.append(f"{st.dialect.q(name + '_timestamp')} = {st.dialect.now}")
+            sets.append(f"{st.dialect.q(name + '_timestamp')} = {stamp}")
     return sets
 
 
@@ -101,7 +103,7 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "database": _database,
     "columns": lambda st, table: ddl.table_columns(st.dialect, st.schema, table),
     "column": lambda st, name: ddl.added_column(st.dialect, st.schema, name),
-    "internal_column": lambda st, name: ddl.internal_column(st.dialect, name),
+    "internal_column": lambda st, name: adopt.internal_column(st.dialect, name),
     "index": _index,
     "index_columns": lambda st, spec: st.dialect.index_columns(_identifiers(spec[0]), spec[1]),
     "conditions": lambda st, shape: "".join(" AND " + _condition(st, c, op) for c, op in shape),
@@ -135,7 +137,8 @@ class Statements:
     def __init__(self, dialect: Dialect, schema: TableSchema):
         self.dialect: Dialect = dialect
         self.schema: TableSchema = schema
-        self.tables = frozenset([schema.name, schema.attempts_table, *map(schema.logtable, schema.logtables)])
+        extra = [schema.codecarbon_table] if schema.codecarbon else []
+        self.tables = frozenset([schema.name, schema.attempts_table, *map(schema.logtable, schema.logtables), *extra])
         q = dialect.q
         pieces = _KeepUnknown(
             FRAGMENTS,
@@ -155,6 +158,9 @@ class Statements:
             claim_columns=", ".join(q(c) for c in ["ID", "attempts", *schema.parameters]),
             fill_columns=", ".join(q(c) for c in [*schema.parameters, *FILL_COLUMNS]),
             fill_marks=marks(len(schema.parameters) + len(FILL_COLUMNS)),
+            codecarbon=q(schema.codecarbon_table),
+            codecarbon_columns="".join(", " + q(c.name) for c in CODECARBON_COLUMNS),
+            codecarbon_marks=", ?" * len(CODECARBON_COLUMNS),
             clear_results="".join(f", {q(c)} = NULL" for c in schema.result_columns()),
         )
         self._static: dict[str, str] = {}

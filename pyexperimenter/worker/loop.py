@@ -31,6 +31,7 @@ from ..store import Claim, Store, WorkerIdentity, open_store
 from . import signals
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
+from .tracking import tracked
 
 log = logging.getLogger("pyexperimenter")
 
@@ -67,7 +68,7 @@ class Worker:
         deadline: float | None = None,
         identity: WorkerIdentity | None = None,
     ):
-        self.config, self.fn = config, fn
+        self.config, self.fn = config, tracked(config, fn)  # fn itself unless CodeCarbon is on
         self.max_experiments = max_experiments
         self.random_order = random_order
         self._own_store = store is None

@@ -172,10 +172,13 @@ def test_wrong_structure_and_bad_config(pe_config, tmp_path: Path) -> None:
     assert isinstance(exp.get_codecarbon_table, object)
 
 
-def test_use_codecarbon_without_the_extra_warns_once(pe_config, caplog: pytest.LogCaptureFixture) -> None:
+def test_use_codecarbon_without_the_extra_warns_once(pe_config, caplog: pytest.LogCaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from pyexperimenter.compat import experimenter as module
     from pyexperimenter.experimenter import PyExperimenter
+    from pyexperimenter.worker import tracking
 
+    monkeypatch.setattr(tracking, "available", lambda: False)  # as without the [codecarbon] extra
     module._warned_codecarbon = False
     config, creds = pe_config(CONFIG)
     with caplog.at_level(logging.WARNING):

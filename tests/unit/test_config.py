@@ -190,7 +190,7 @@ BAD: dict[str, tuple[Any, str]] = {
                     "grid: unknown key; expected one of custom, database, experiment, grids, logtables, parameters, "
                     "results, slurm"),
     "unknown experiment key": (merged(experiment={"isolation": "process"}),
-                               "experiment.isolation: unknown key; expected one of function, heartbeat_seconds, "
+                               "experiment.isolation: unknown key; expected one of codecarbon, function, heartbeat_seconds, "
                                "max_attempts, n_jobs, name, result_timestamps, retry_delay_seconds, stale_after_seconds"),
     "no name": ({"parameters": {"x": [1]}}, "experiment.name: is required"),
     "bad name": (merged(experiment={"name": "my-table"}),

@@ -1,0 +1,73 @@
+"""PyExperimenter 1.4.2's notebook "Usage of Logtables" as a script, migrated by one import
+prefix: each run logs every kernel's scores into three log tables and keeps the best kernel."""
+
+import json
+import os
+import random
+
+import numpy as np
+from sklearn.datasets import load_iris
+from sklearn.model_selection import cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from pyexperimenter.experimenter import PyExperimenter
+from pyexperimenter.result_processor import ResultProcessor
+
+USE_CODECARBON = os.environ.get("EXAMPLE_CODECARBON", "1") == "1"
+
+
+def run_ml(parameters: dict, result_processor: ResultProcessor, custom_config: dict):
+    seed = parameters["seed"]
+    best = {"f1": (0.0, ""), "accuracy": (0.0, "")}
+    for kernel in ["linear", "poly", "rbf", "sigmoid"]:
+        random.seed(seed)
+        np.random.seed(seed)
+        data = load_iris()
+        model = make_pipeline(StandardScaler(), SVC(kernel=kernel, gamma="auto"))
+        scores = cross_validate(model, data.data, data.target, cv=parameters["cross_validation_splits"],
+                                scoring=("accuracy", "f1_micro"), return_train_score=True)
+        result_processor.process_logs({
+            "train_scores": {"f1": np.mean(scores["train_f1_micro"]), "accuracy": np.mean(scores["train_accuracy"]),
+                             "kernel": "'" + kernel + "'"},
+            "test_f1": {"test_f1": np.mean(scores["test_f1_micro"])},
+            "test_accuracy": {"test_accuracy": np.mean(scores["test_accuracy"])},
+        })
+        if np.mean(scores["test_f1_micro"]) > best["f1"][0]:
+            best["f1"] = (np.mean(scores["test_f1_micro"]), kernel)
+        if np.mean(scores["test_accuracy"]) > best["accuracy"][0]:
+            best["accuracy"] = (np.mean(scores["test_accuracy"]), kernel)
+    result_processor.process_results({"best_kernel_f1": best["f1"][1], "best_kernel_accuracy": best["accuracy"][1]})
+
+
+def summary(frames: dict, group_by: dict) -> None:
+    """What the notebook shows, as JSON in $EXAMPLE_SUMMARY: rows, columns, dtypes and grouped means."""
+    out = {}
+    for name, frame in frames.items():
+        means = frame.groupby(group_by[name]).mean(numeric_only=True) if name in group_by else None
+        out[name] = {"rows": len(frame), "columns": list(frame.columns),
+                     "dtypes": {c: str(t) for c, t in frame.dtypes.items()},
+                     "means": None if means is None else json.loads(means.to_json(orient="index"))}
+    if os.environ.get("EXAMPLE_SUMMARY"):
+        with open(os.environ["EXAMPLE_SUMMARY"], "w") as f:
+            json.dump(out, f, indent=1)
+
+
+def main() -> None:
+    experimenter = PyExperimenter(experiment_configuration_file_path=os.path.join("config", "example_logtables.yml"),
+                                  name="example_notebook", use_codecarbon=USE_CODECARBON)
+    experimenter.fill_table_from_config()
+    experimenter.execute(run_ml, max_experiments=-1)
+    frames = {"table": experimenter.get_table()}
+    for name in ("train_scores", "test_f1", "test_accuracy"):
+        frames[name] = experimenter.get_logtable(name)
+        print(frames[name])
+    if USE_CODECARBON:
+        frames["codecarbon"] = experimenter.get_codecarbon_table()
+    summary(frames, {"table": ["dataset"], "train_scores": ["kernel"], "test_f1": ["experiment_id"],
+                     "test_accuracy": ["experiment_id"]})
+
+
+if __name__ == "__main__":
+    main()
