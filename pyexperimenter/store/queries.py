@@ -239,8 +239,12 @@ SELECT RELEASE_LOCK(?)
 SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED
 
 -- session_clock [mysql] --
--- UTC on the server's clock; a blocked row lock fails after 20 s (and is retried).
-SET SESSION time_zone = '+00:00', innodb_lock_wait_timeout = 20
+-- UTC on the server's clock; a blocked row lock fails (and is retried) before the read timeout.
+SET SESSION time_zone = '+00:00', innodb_lock_wait_timeout = ?
+
+-- session_idle [mysql] --
+-- A worker's connection idle for this long belongs to a vanished worker: the server frees it.
+SET SESSION wait_timeout = ?
 
 -- busy_timeout [sqlite] --
 -- Wait up to a minute for SQLite's writer lock inside SQLite.
