@@ -183,10 +183,11 @@ class MySQLStore(SqlStore):
         e = state.outcome.exception() if state.outcome is not None else None
         return float((_WAIT_LOCK if e is not None and self._kind(e) == "lock" else _WAIT_CONNECTION)(state))
 
-    def _before_sleep(self, state: RetryCallState) -> None:
-        e = state.outcome.exception() if state.outcome is not None else None
-        kind = self._kind(e) if e is not None else None
-        if kind != "lock" and state.attempt_number == 1:
+    def _warn(self, e: BaseException) -> None:
+        """One line when a transaction first hits a connection problem, at once: its time
+        is when the worker noticed (the partition tests measure it)."""
+        kind = self._kind(e)
+        if kind != "lock":
             what = "too many connections" if kind == "full" else f"connection lost ({e})"
             log.warning("%s:%s: %s; retrying for up to %.0fs", self.db.host, self.db.port, what, self._patience(kind))
 
@@ -206,11 +207,11 @@ class MySQLStore(SqlStore):
             except (pymysql.err.MySQLError, OSError) as e:
                 if self._kind(e) is None:
                     raise
+                self._warn(e)
             retrying = Retrying(
                 retry=retry_if_exception(lambda e: self._kind(e) is not None),
                 wait=self._wait,
                 stop=self._give_up,
-                before_sleep=self._before_sleep,
                 sleep=self._lock.sleep,  # the heartbeat thread may use the connection meanwhile
                 reraise=True,
             )

@@ -62,7 +62,7 @@ class ConnectionTimeouts:
         lock_wait = max(1, min(LOCK_WAIT_CAP, int(read / 2)))
         # Never idle for longer than a heartbeat or a poll of the sweeper (<= stale/4): twice
         # stale plus a margin is surely a vanished worker. MariaDB counts whole seconds.
-        server_idle = max(60, math.ceil(2 * stale_after_seconds + heartbeat_seconds)) if worker else None
+        server_idle = max(10, math.ceil(2 * stale_after_seconds + heartbeat_seconds)) if worker else None
         return cls(
             connect=min(10.0, max(DEAD_LINK_FLOOR, target)),
             read=read,
