@@ -37,8 +37,13 @@ EXPERIMENT_KEYS = frozenset(
         "retry_delay_seconds",
         "result_timestamps",
         "n_jobs",
+        "isolation",
+        "timeout_seconds",
+        "memory_limit_mb",
+        "quarantine_after",
     }
 )
+ISOLATIONS = ("none", "process", "spawn")
 DATABASE_KEYS = frozenset({"url", "credentials"})
 ZIP_KEY = "zip"
 RANGE_KEYS = frozenset({"start", "stop", "step"})
@@ -92,6 +97,8 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         stale_after_seconds=stale,
         retry_delay_seconds=retry_delay,
         result_timestamps=exp.get("result_timestamps", bool, False),
+        **_isolation(exp),
+        quarantine_after=_non_negative(exp, "quarantine_after", 5),
         slurm=slurm,
         custom=custom,
         n_jobs=exp.positive("n_jobs", int, 1),
@@ -111,6 +118,28 @@ def _timing(exp: Section) -> tuple[float, float, float]:
     if retry_delay < 0:
         raise exp.error("expected a number >= 0", retry_delay, "retry_delay_seconds")
     return heartbeat, stale, retry_delay
+
+
+def _isolation(exp: Section) -> dict[str, Any]:
+    """A time or memory limit can only be enforced on a child process: killing running
+    Python code from inside its own process is not safe, so without isolation they are
+    refused here rather than silently ignored."""
+    isolation = exp.get("isolation", str, "none")
+    if isolation not in ISOLATIONS:
+        raise exp.error(f"expected one of {', '.join(ISOLATIONS)}", isolation, "isolation")
+    timeout = exp.positive("timeout_seconds", float, None)
+    memory = exp.positive("memory_limit_mb", int, None)
+    for key, value in (("timeout_seconds", timeout), ("memory_limit_mb", memory)):
+        if value is not None and isolation == "none":
+            raise exp.error("needs experiment.isolation: process (a limit is enforced on a child process)", value, key)
+    return {"isolation": isolation, "timeout_seconds": timeout, "memory_limit_mb": memory}
+
+
+def _non_negative(exp: Section, key: str, default: int) -> int:
+    value = exp.get(key, int, default)
+    if value < 0:
+        raise exp.error("expected an integer >= 0", value, key)
+    return int(value)
 
 
 def _database(sec: Section, name: str, credentials_path: str | os.PathLike[str] | None) -> DatabaseConfig:

@@ -120,16 +120,18 @@ class Store(ABC):
 
     @abstractmethod
     def fail(self, token: str, row_id: int, error: str, max_attempts: int,
-             retry_delay_seconds: float = 0.0) -> bool:
-        """Requeue (attempts < max_attempts) or mark `error`; False when fenced out."""
+             retry_delay_seconds: float = 0.0, outcome: Any = None) -> bool:
+        """Requeue (attempts < max_attempts) or mark `error`, closing the attempt with
+        `outcome` (default failed); False when fenced out."""
 
     @abstractmethod
     def set_status(self, token: str, row_id: int, status: Any, results: Mapping[str, Any]) -> bool:
         """The experiment chose its final status itself (PyExperimenter's PAUSED/ERROR)."""
 
     @abstractmethod
-    def release(self, token: str, row_ids: Sequence[int]) -> int:
-        """Give rows back to `created` without spending an attempt (signals, time limits)."""
+    def release(self, token: str, row_ids: Sequence[int], outcome: Any = None) -> int:
+        """Give rows back to `created` without spending an attempt (signals, time limits,
+        quarantine), closing their attempts with `outcome` (default released)."""
 
     @abstractmethod
     def write_results(self, token: str, row_id: int, results: Mapping[str, Any]) -> bool: ...

@@ -25,11 +25,12 @@ from .. import environment
 from ..config import ExperimentConfig
 from ..errors import FencedOut
 from ..results import InvalidResultError, ResultProcessor, check_result_keys
-from ..status import Status
+from ..status import Outcome, Status
 from ..store import Claim, Store, WorkerIdentity, open_store
 from . import signals
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
+from .isolation import AttemptEnded, Limits, run_isolated
 
 log = logging.getLogger("pyexperimenter")
 
@@ -83,6 +84,9 @@ class Worker:
         self._pending_since = 0.0
         self._idle_sleep = 0.025
         self._sweeping = False  # holds the table's sweeper lock
+        self._limits = None if config.isolation == "none" else Limits.for_isolation(
+            config.isolation, config.timeout_seconds, config.memory_limit_mb
+        )
 
     # --- signals
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -220,12 +224,20 @@ class Worker:
             self._in_user_code = True
             if self._stop is not None:  # a signal between claim and here
                 raise WorkerInterrupted(self._stop)
-            returned = self.fn(dict(claim.parameters), rp, dict(self.config.custom))
+            if self._limits is None:
+                returned = self.fn(dict(claim.parameters), rp, dict(self.config.custom))
+            else:
+                returned = run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits)
             self._in_user_code = False
             status, results = self._interpret(returned)
         except WorkerInterrupted:
             self._in_user_code = False
             raise
+        except AttemptEnded as e:  # isolation: the child failed, died or ran out of time
+            self._in_user_code = False
+            self._record(started)
+            self._fail(claim, e.message, e.outcome)
+            return
         except FencedOut as e:
             self._in_user_code = False
             self._record(started)
@@ -266,11 +278,11 @@ class Worker:
             f"the experiment function returned {type(returned).__name__}; expected None, a dict of results or a Status"
         )
 
-    def _fail(self, claim: Claim, error: str) -> None:
+    def _fail(self, claim: Claim, error: str, outcome: Outcome = Outcome.FAILED) -> None:
         self._flush(claim.token)
         self.stats.failed += 1
         ok = self.store.fail(
-            claim.token, claim.id, error, self.config.max_attempts, self.config.retry_delay_seconds
+            claim.token, claim.id, error, self.config.max_attempts, self.config.retry_delay_seconds, outcome
         )
         if not ok:
             self.stats.fenced += 1
