@@ -1,4 +1,5 @@
-"""Rich renderings for the terminal: the status view and progress bars.
+"""Rich renderings for the terminal: the status view, progress bars, and the summary lines
+that `pyexp fill`, `run` and `launch` print when they are done.
 
 The data comes from report.py; nothing here queries a database or decides anything.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console, Group
@@ -213,24 +214,53 @@ class ProgressBar:
                 self._bar.refresh()
 
 
-class Poller(threading.Thread):
-    """Calls `tick` every `interval` seconds until stopped (progress of in-process workers)."""
+def follow_counts(bar: ProgressBar, before: Mapping[str, int], show_failed: bool = True) -> Callable[[dict[str, int]], None]:
+    """An `on_progress(counts)` callback that moves `bar` by the rows finished since `before`
+    (done or error), with the failures among them in red."""
 
-    def __init__(self, tick: Callable[[], None], interval: float = 0.5):
-        super().__init__(name="pyexp-progress", daemon=True)
-        self.tick, self.interval = tick, interval
-        self._halt = threading.Event()
+    def update(now: dict[str, int]) -> None:
+        failed = now["error"] - before["error"]
+        extra = f"[red]{failed} failed[/]" if show_failed and failed > 0 else ""
+        bar.update((now["done"] + now["error"]) - (before["done"] + before["error"]), extra=extra)
 
-    def run(self) -> None:
-        while not self._halt.wait(self.interval):
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - a progress bar must never break a run
-                pass
+    return update
 
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(timeout=5)
+
+# ----------------------------------------------------------------------------- summaries
+
+
+def fill_summary(table: str, added: int, total: int, counts: Mapping[str, int], database: str) -> str:
+    """What `pyexp fill` prints: how much of the grid was new, and the table's size now."""
+    rows = sum(v for k, v in counts.items() if k != "stale")
+    return (
+        f"{table}: added {added} of {total} grid rows ({total - added} already present); "
+        f"the table has {rows} rows in {database}"
+    )
+
+
+def run_summary(table: str, before: Mapping[str, int], after: Mapping[str, int], seconds: float) -> str:
+    """What `pyexp run` prints: what this run finished, then where the whole table stands."""
+    done, failed = after["done"] - before["done"], after["error"] - before["error"]
+    return (
+        f"{table}: {done + failed} experiment(s) finished in {format_duration(seconds)} "
+        f"({done} done, {failed} failed); the table has done {after['done']}, error {after['error']}, "
+        f"created {after['created']}, running {after['running']}"
+    )
+
+
+def workers_note(codes: list[int]) -> str | None:
+    """A line for stderr when some local workers did not exit cleanly, else None."""
+    bad = [c for c in codes if c != 0]
+    if not bad:
+        return None
+    return f"pyexp: {len(bad)} of {len(codes)} worker(s) exited abnormally (exit codes {sorted(set(bad))})"
+
+
+def drained_summary(counts: Mapping[str, int]) -> str:
+    """What `pyexp launch --wait` prints once nothing is open or running, or no job is left."""
+    left = counts["created"] + counts["running"]
+    tail = f"; {left} row(s) still open or running: no worker is left, launch again" if left else ""
+    return f"drained: done {counts['done']}, error {counts['error']}{tail}"
 
 
 # ----------------------------------------------------------------------------- launch

@@ -1,83 +1,31 @@
-"""What an experiment function writes (ResultProcessor), and how results are read back."""
+"""Reading results back: `--status`/`--where`/`--columns` filters and `--group-by` aggregates.
+
+Pure DataFrame logic, no database: `Experimenter.results` hands in the table and the CLI
+only parses flags, so the Python API and `pyexp results` filter and aggregate alike.
+"""
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import FencedOut, InputError
+from ..errors import InputError
+from ..status import ALL_STATUSES
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .store.base import Claim, Store
-
-log = logging.getLogger("pyexperimenter")
-
-
-class InvalidResultError(ValueError):
-    """The experiment wrote a result or log column the config does not declare."""
-
-
-class ResultProcessor:
-    """Handed to the experiment function; every write is fenced by the claim's token, so
-    results of a worker that was declared lost never overwrite a newer attempt."""
-
-    def __init__(self, store: Store, claim: Claim):
-        self._store = store
-        self._claim = claim
-
-    @property
-    def experiment_id(self) -> int:
-        return self._claim.id
-
-    @property
-    def attempt(self) -> int:
-        return self._claim.attempt
-
-    def process_results(self, results: Mapping[str, Any]) -> None:
-        """Write result columns now (they are visible to `pyexp results` at once)."""
-        check_result_keys(self._store, results)
-        if not self._store.write_results(self._claim.token, self._claim.id, dict(results)):
-            raise FencedOut(f"experiment {self._claim.id} was handed to another worker; result not written")
-
-    def process_logs(self, logs: Mapping[str, Mapping[str, Any]]) -> None:
-        """Append one row per log table, e.g. `{"epochs": {"epoch": 3, "loss": 0.1}}`."""
-        tables = self._store.schema.logtables
-        for table, values in logs.items():
-            if table not in tables:
-                raise InvalidResultError(f"unknown logtable {table!r}; expected one of {sorted(tables)}")
-            unknown = sorted(set(values) - set(tables[table]))
-            if unknown:
-                raise InvalidResultError(
-                    f"unknown column {unknown[0]!r} in logtable {table!r}; expected one of {sorted(tables[table])}"
-                )
-        # Copies: the caller's dicts are theirs to reuse (PyExperimenter mutated them).
-        if not self._store.write_logs(self._claim.token, self._claim.id, {t: dict(v) for t, v in logs.items()}):
-            raise FencedOut(f"experiment {self._claim.id} was handed to another worker; log not written")
-
-
-def check_result_keys(store: Store, results: Mapping[str, Any]) -> None:
-    unknown = sorted(set(results) - set(store.schema.results))
-    if unknown:
-        raise InvalidResultError(
-            f"unknown result column {unknown[0]!r}; expected one of {sorted(store.schema.results)} "
-            f"(declare it under `results:` in the config)"
-        )
-
-
-# ----------------------------------------------------------------------------- reading back
-
 AGGREGATIONS = ("mean", "median", "std", "min", "max", "count")
-INTERNAL_COLUMNS = ("claim_token", "param_hash", "rank_key", "available_at")
 _CONDITION = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(!=|<=|>=|==|=|<|>)(.*)", re.DOTALL)
 _NULLS = {"", "null", "none", "nan"}
 
 
 def table_frame(rows: list[dict[str, Any]], keep_internal: bool = False) -> pd.DataFrame:
+    """Rows as a DataFrame, without the bookkeeping a researcher never reads (claim tokens, ...)."""
     import pandas as pd
+
+    from ..store.schema import INTERNAL_COLUMNS
 
     frame = pd.DataFrame(rows)
     if not keep_internal and not frame.empty:
@@ -148,8 +96,6 @@ def filter_frame(
     columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Apply `--status`, `--where COL=VALUE` and `--columns` (in that order)."""
-    from .status import ALL_STATUSES
-
     for s in statuses:
         if s not in ALL_STATUSES:
             raise InputError(f"--status: unknown status {s!r}; expected one of {', '.join(ALL_STATUSES)}")
@@ -228,23 +174,6 @@ def size_column(columns: Iterable[str]) -> str:
     while name in taken:
         name = f"{name}_rows" if name == "n" else f"_{name}"
     return name
-
-
-def display_columns(frame: pd.DataFrame, parameters: Sequence[str], results: Sequence[str]) -> list[str]:
-    """The columns `pyexp results` shows as a table by default: what a researcher reads
-    (id, parameters, status, results, attempts, and the error if any row has one)."""
-    wanted = ["ID", *parameters, "status", *results, "attempts"]
-    if "error" in frame.columns and frame["error"].notna().any():
-        wanted.append("error")
-    return [c for c in wanted if c in frame.columns]
-
-
-def last_line(text: Any) -> Any:
-    """The last non-empty line of a traceback: what went wrong, without the stack."""
-    if not isinstance(text, str):
-        return text
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else text
 
 
 def select_results(

@@ -1,0 +1,5 @@
+"""`python -m pyexperimenter.cli`: the same as `pyexp`."""
+
+from . import main
+
+main()

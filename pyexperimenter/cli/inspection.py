@@ -1,0 +1,108 @@
+"""`pyexp status` (counts, lost runs, errors, ETA) and `pyexp results` (export, aggregate)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .group import main
+from .options import AGGREGATIONS, FORMATS, complete_columns, config_arg, db_option, open_experiment, status_choice
+
+
+@main.command()
+@config_arg
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one per refresh with --watch).")
+@click.option("--watch", type=click.FloatRange(min=0.5), default=None, metavar="S", help="Refresh every S seconds until Ctrl-C.")
+def status(config: str, db: str | None, as_json: bool, watch: float | None) -> None:
+    """Counts per status, running and lost rows, errors by message, throughput and ETA."""
+    from ..report import status_report
+
+    exp = open_experiment(config, db)
+    if as_json:
+        try:
+            while True:
+                click.echo(json.dumps(status_report(exp), default=str))
+                if watch is None:
+                    return
+                sys.stdout.flush()
+                time.sleep(watch)
+        except KeyboardInterrupt:
+            return
+    from rich.console import Console
+    from rich.live import Live
+
+    from ..render import status_view
+
+    console = Console()
+    if watch is None:
+        console.print(status_view(status_report(exp), config))
+        return
+    try:
+        if not console.is_terminal:  # a log file gets one full view per refresh
+            while True:
+                console.print(status_view(status_report(exp), config))
+                console.print()
+                sys.stdout.flush()
+                time.sleep(watch)
+        with Live(status_view(status_report(exp), config), console=console, auto_refresh=False, screen=False) as live:
+            while True:
+                time.sleep(watch)
+                live.update(status_view(status_report(exp), config), refresh=True)
+    except KeyboardInterrupt:
+        return
+
+
+@main.command()
+@config_arg
+@db_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format [table; with --output, from the file's extension].")
+@click.option("--status", "statuses", multiple=True, type=status_choice, metavar="S",
+              help="Only rows of this status (repeatable).")
+@click.option("--where", multiple=True, metavar="COL=VALUE",
+              help="Only rows where COL equals VALUE (repeatable; also !=, <, <=, >, >=; VALUE null for missing).")
+@click.option("--columns", metavar="A,B,...", shell_complete=complete_columns,
+              help="Only these columns, comma-separated ('all': every column in a table).")
+@click.option("--group-by", "group_by", multiple=True, metavar="COL", shell_complete=complete_columns,
+              help="Aggregate results over the other parameters (repeatable); only done rows count.")
+@click.option("--agg", "aggs", multiple=True, metavar="F", help=f"Aggregation with --group-by: {', '.join(AGGREGATIONS)} "
+              "[mean]; repeat or comma-separate for several (columns then named COL_F).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of printing.")
+def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, ...], where: tuple[str, ...],
+            columns: str | None, group_by: tuple[str, ...], aggs: tuple[str, ...], output: str | None) -> None:
+    """Export results; with --group-by, aggregate over the other parameters (e.g. seeds).
+
+    \b
+    Examples:
+      pyexp results experiment.yml                          # a compact table
+      pyexp results experiment.yml --status error --columns ID,error
+      pyexp results experiment.yml --where dataset=iris --where 'seed<3'
+      pyexp results experiment.yml --group-by dataset --group-by model --agg mean --agg std
+      pyexp results experiment.yml -o results.csv           # every column, as CSV
+
+    The table format shows ID, parameters, status, results, attempts (and the last line of
+    errors); CSV and JSON carry every column. Aggregates have the group size in column n.
+    """
+    from ..errors import InputError
+    from ..results import aggregations, choose_format, compact_frame, format_frame
+
+    if aggs and not group_by:
+        raise InputError("--agg needs --group-by COL (the columns to keep; the others are aggregated over)")
+    fmt = choose_format(fmt, output)
+    exp = open_experiment(config, db)
+    cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else []
+    frame = exp.results(status=statuses, where=where, columns=[] if cols == ["all"] else cols, group_by=group_by,
+                        agg=aggregations(aggs or ("mean",)))
+    if fmt == "table" and not cols and not group_by:
+        frame = compact_frame(frame, list(exp.config.parameters), list(exp.config.results))
+    text = format_frame(frame, fmt)
+    if output:
+        Path(output).write_text(text)
+        click.echo(f"wrote {len(frame)} row(s) to {output}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))

@@ -1,0 +1,40 @@
+"""What an experiment function writes (`processor.py`), how results are filtered and
+aggregated (`filtering.py`), and how they are written out as text (`export.py`).
+
+Nothing here imports pandas at load time: `pyexp --help` reads AGGREGATIONS from here.
+"""
+
+from __future__ import annotations
+
+from .export import FORMATS, choose_format, compact_frame, display_columns, format_frame, last_line
+from .filtering import (
+    AGGREGATIONS,
+    aggregate,
+    aggregations,
+    filter_frame,
+    parse_condition,
+    select_results,
+    size_column,
+    table_frame,
+)
+from .processor import InvalidResultError, ResultProcessor, check_result_keys
+
+__all__ = [
+    "AGGREGATIONS",
+    "FORMATS",
+    "InvalidResultError",
+    "ResultProcessor",
+    "aggregate",
+    "aggregations",
+    "check_result_keys",
+    "choose_format",
+    "compact_frame",
+    "display_columns",
+    "filter_frame",
+    "format_frame",
+    "last_line",
+    "parse_condition",
+    "select_results",
+    "size_column",
+    "table_frame",
+]

@@ -1,0 +1,62 @@
+"""Results as text: the compact table a researcher reads, or every column as CSV or JSON.
+
+`pyexp results` only parses flags and prints what this returns, so the choice of format
+(from --format, else from the extension of -o FILE) is made here and can be tested alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMATS = ("table", "csv", "json")
+_BY_SUFFIX = {".csv": "csv", ".json": "json"}
+
+
+def choose_format(fmt: str | None, output: str | None = None) -> str:
+    """An explicit format wins; else the output file's extension (.csv, .json); else a table."""
+    if fmt:
+        return fmt
+    suffix = Path(output).suffix.lower() if output else ""
+    return _BY_SUFFIX.get(suffix, "table")
+
+
+def display_columns(frame: pd.DataFrame, parameters: Sequence[str], results: Sequence[str]) -> list[str]:
+    """The columns `pyexp results` shows as a table by default: what a researcher reads
+    (id, parameters, status, results, attempts, and the error if any row has one)."""
+    wanted = ["ID", *parameters, "status", *results, "attempts"]
+    if "error" in frame.columns and frame["error"].notna().any():
+        wanted.append("error")
+    return [c for c in wanted if c in frame.columns]
+
+
+def last_line(text: Any) -> Any:
+    """The last non-empty line of a traceback: what went wrong, without the stack."""
+    if not isinstance(text, str):
+        return text
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else text
+
+
+def compact_frame(frame: pd.DataFrame, parameters: Sequence[str], results: Sequence[str]) -> pd.DataFrame:
+    """The default table: the columns of `display_columns`, each error cut to its last line."""
+    frame = frame[display_columns(frame, parameters, results)]
+    if "error" in frame.columns:
+        frame = frame.assign(error=frame["error"].map(last_line))
+    return frame
+
+
+def format_frame(frame: pd.DataFrame, fmt: str) -> str:
+    """The text of `frame` in `fmt`: JSON records with ISO dates and 15 significant digits
+    (pandas' most), CSV, or an aligned table with `-` for missing values."""
+    if fmt == "json":
+        return frame.to_json(orient="records", date_format="iso", double_precision=15) + "\n"
+    if fmt == "csv":
+        return str(frame.to_csv(index=False))
+    if frame.empty:
+        return "(no rows)\n"
+    return str(frame.to_string(index=False, na_rep="-")) + "\n"
