@@ -129,9 +129,9 @@ class Store(ABC):
         """The experiment chose its final status itself (PyExperimenter's PAUSED/ERROR)."""
 
     @abstractmethod
-    def release(self, token: str, row_ids: Sequence[int], outcome: Any = None) -> int:
+    def release(self, token: str, row_ids: Sequence[int], outcome: Any = None, reason: str | None = None) -> int:
         """Give rows back to `created` without spending an attempt (signals, time limits,
-        quarantine), closing their attempts with `outcome` (default released)."""
+        quarantine), closing their attempts with `outcome` (default released) and why."""
 
     @abstractmethod
     def write_results(self, token: str, row_id: int, results: Mapping[str, Any]) -> bool: ...
@@ -143,6 +143,20 @@ class Store(ABC):
     def requeue_stale(self, stale_after_seconds: float, max_attempts: int, retry_delay_seconds: float = 0.0) -> int:
         """Requeue (or fail) running rows whose heartbeat is older than the limit, as one
         compare-and-set per row on its claim token: concurrent sweeps change a row once."""
+
+    # -- quarantine (worker/quarantine.py decides; these only read and write)
+    @abstractmethod
+    def quarantine_evidence(self, worker: str, row_ids: Sequence[int]) -> tuple[int, bool, bool]:
+        """(how many of `row_ids` other workers did, whether others did any row, whether
+        others are running one)."""
+
+    @abstractmethod
+    def quarantine(self, failed: Sequence[tuple[str, int]]) -> int:
+        """Relabel these (token, row id) failed attempts `quarantined` and give their rows the
+        attempt back where nobody claimed them since; returns how many got it back."""
+
+    @abstractmethod
+    def host_quarantined(self, machine: str, within_seconds: float) -> bool: ...
 
     # -- maintenance and reading
     @abstractmethod

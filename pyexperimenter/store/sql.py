@@ -266,13 +266,14 @@ class SqlStore(Store):
 
         return self._transaction(body)
 
-    def release(self, token: str, row_ids: Sequence[int], outcome: Outcome | None = None) -> int:
+    def release(self, token: str, row_ids: Sequence[int], outcome: Outcome | None = None,
+                reason: str | None = None) -> int:
         if not row_ids:
             return 0
 
         def body(cur: Cursor) -> int:
             n = self._run(cur, "release", (*row_ids, token), ids=len(row_ids)).rowcount
-            self._close_attempts(cur, token, row_ids, outcome or Outcome.RELEASED)
+            self._close_attempts(cur, token, row_ids, outcome or Outcome.RELEASED, reason)
             return int(n)
 
         return self._transaction(body)
@@ -333,6 +334,30 @@ class SqlStore(Store):
             return changed
 
         return self._transaction(body)
+
+    # ------------------------------------------------------------------ quarantine
+
+    def quarantine_evidence(self, worker: str, row_ids: Sequence[int]) -> tuple[int, bool, bool]:
+        ids = list(row_ids)[-ID_CHUNK:] or [0]
+        row = self._transaction(
+            lambda cur: self._run(cur, "quarantine_evidence", (worker, *ids, worker, worker), ids=len(ids)).fetchone()
+        )
+        return int(row[0]), bool(row[1]), bool(row[2])
+
+    def quarantine(self, failed: Sequence[tuple[str, int]]) -> int:
+        def body(cur: Cursor) -> int:
+            refunded = 0
+            for token, row_id in failed:
+                self._run(cur, "quarantine_attempt", (token, row_id))
+                refunded += self._run(cur, "quarantine_refund", (row_id, token)).rowcount
+            return refunded
+
+        return int(self._transaction(body))
+
+    def host_quarantined(self, machine: str, within_seconds: float) -> bool:
+        return bool(self._transaction(
+            lambda cur: self._run(cur, "host_quarantined", (machine, within_seconds)).fetchone()[0]
+        ))
 
     # ------------------------------------------------------------------ maintenance and reading
 
