@@ -129,3 +129,33 @@ def test_hosts_have_their_own_names(testbed: Testbed) -> None:
     done = subprocess.run(["bash", str(Path(__file__).resolve().parents[2] / "scripts" / "netns.sh"),
                            "exec", "h2", "hostname"], capture_output=True, text=True, timeout=30)
     assert done.stdout.strip() == "pyexp-h2"
+
+
+@pytest.mark.faults
+def test_broken_host_is_quarantined_by_its_name(testbed: Testbed, tmp_path: Path) -> None:
+    """The quarantine by host with real host names: h1's experiments all fail at once."""
+    from pyexperimenter.report import status_report
+
+    record = tmp_path / "record.txt"
+    hosts_yml, local_yml = _configs(tmp_path, testbed, n=60, record=record, sleep=0.05)
+    for path in (hosts_yml, local_yml):
+        data = yaml.safe_load(path.read_text())
+        data["custom"]["broken"] = "pyexp-h1"
+        path.write_text(yaml.safe_dump(data))
+    exp = Experimenter(local_yml)
+    exp.fill_table_from_config()
+    logs = {h: tmp_path / f"{h}.log" for h in ("h1", "h2", "h3")}
+    procs = {h: testbed.worker(h, hosts_yml, "cluster_fns:broken_on", logs[h]) for h in logs}
+    try:
+        wait_until("every worker to exit", lambda: all(p.poll() is not None for p in procs.values()), 120)
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+    assert "quarantined worker" in logs["h1"].read_text(), logs["h1"].read_text()[-2000:]
+    assert set(exp.get_table()["status"]) == {"done"}
+    report = status_report(exp)
+    assert [q["host"] for q in report["quarantined"]] == ["pyexp-h1"]
+    assert "failed" not in report["outcomes"]
+    exp.close()
