@@ -61,3 +61,15 @@ def test_results_written_from_the_child_are_fenced_like_any(make_config: ConfigM
 def test_limits_need_isolation(make_config: ConfigMaker, key: str, value: int) -> None:
     with pytest.raises(ConfigError, match=f"experiment.{key}: needs experiment.isolation: process"):
         Experimenter(make_config(experiment={key: value}))
+
+
+def test_spawn_runs_each_experiment_in_a_fresh_interpreter(make_config: ConfigMaker) -> None:
+    path = make_config(experiment={"isolation": "spawn", "max_attempts": 1}, parameters={"x": [0, 5]},
+                       results={"value": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    stats = Worker(exp.config, cluster_fns.misbehave).run()
+    assert stats.done == 1 and stats.failed == 1
+    attempts = exp.store.rows(exp.store.schema.attempts_table)  # type: ignore[attr-defined]
+    assert sorted(a["outcome"] for a in attempts) == ["done", "failed"]
+    exp.close()
