@@ -10,18 +10,18 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .experiment import Experimenter, PyExperimenter
+    from .compat.experiment_status import ExperimentStatus
+    from .compat.experimenter import PyExperimenter
+    from .experiment import Experimenter
     from .results import ResultProcessor
     from .status import Status
 
-    ExperimentStatus = Status
-
 _EXPORTS = {
     "Experimenter": ("experiment", "Experimenter"),
-    "PyExperimenter": ("experiment", "PyExperimenter"),
+    "PyExperimenter": ("compat.experimenter", "PyExperimenter"),
     "ResultProcessor": ("results", "ResultProcessor"),
     "Status": ("status", "Status"),
-    "ExperimentStatus": ("status", "Status"),
+    "ExperimentStatus": ("compat.experiment_status", "ExperimentStatus"),
 }
 
 __all__ = ["Experimenter", "ExperimentStatus", "PyExperimenter", "ResultProcessor", "Status", "__version__"]

@@ -19,6 +19,10 @@ class ConfigError(InputError):
     """A configuration file (or a value in it) is wrong; the message names file and key."""
 
 
+class TableMismatch(InputError):
+    """An existing table does not fit the config (and is not a PyExperimenter 1.4 table to adopt)."""
+
+
 class DatabaseUnavailable(InputError):
     """The database cannot be reached or refuses our credentials."""
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import ExperimentConfig, load_config
@@ -15,12 +14,14 @@ from .errors import ConfigError, InputError
 from .launch import LaunchResult, wait_for_jobs
 from .launch import launch as launch_workers
 from .results import select_results, table_frame
+from .selection import where_filter
 from .store import Store, open_store
 from .worker import ExperimentFunction, load_function, run_workers
 
 if TYPE_CHECKING:
     import pandas as pd
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 _KIND_CHECKS: dict[str, Callable[[Any], bool]] = {
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
@@ -43,10 +44,12 @@ class Experimenter:
         if self._store is None:
             self._store = open_store(self.config)
             if not self._store.exists():
+                self.close()
                 raise InputError(
                     f"table {self.config.name} does not exist in {self.config.database.url}; "
                     f"run `pyexp fill {self._config_name}` first"
                 )
+            self._store.adopt()  # a PyExperimenter 1.4 table gains our columns in place
         return self._store
 
     @property
@@ -71,13 +74,14 @@ class Experimenter:
         self.close()
 
     # --- filling
-    def fill_table_from_config(self, progress: Callable[[int], None] | None = None) -> int:
-        """Create the tables and insert the grid's rows not present yet; returns how many."""
+    def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int = 0) -> int:
+        """Create the tables and insert the grid's rows not present yet, with this priority
+        (higher is claimed first; rows already there keep theirs); returns how many."""
         grid = self.config.grid
         if len(grid) == 0:
             where = self.config.path or "config"
             raise ConfigError(f"{where}: parameters: the grid is empty; give every parameter at least one value")
-        return self._creating_store().insert_missing(iter(grid), progress=progress)
+        return self._creating_store().insert_missing(iter(grid), progress=progress, priority=priority)
 
     def fill_table_from_combination(
         self,
@@ -97,12 +101,12 @@ class Experimenter:
 
         return self.fill_table_with_rows(rows())
 
-    def fill_table_with_rows(self, rows: Iterable[Mapping[str, Any]]) -> int:
+    def fill_table_with_rows(self, rows: Iterable[Mapping[str, Any]], priority: int = 0) -> int:
         """Insert explicit rows (each a dict of every parameter); duplicates are skipped."""
         checked = [self._check_row(i, row) for i, row in enumerate(rows)]
         if not checked:
             raise InputError("no rows to add")
-        return self._creating_store().insert_missing(checked)
+        return self._creating_store().insert_missing(checked, priority=priority)
 
     def _check_row(self, index: int, row: Mapping[str, Any]) -> dict[str, Any]:
         params = self.config.parameters
@@ -111,12 +115,16 @@ class Experimenter:
         if missing or extra:
             what = f"lacks parameter {missing[0]!r}" if missing else f"has unknown parameter {extra[0]!r}"
             raise InputError(f"row {index}: {what}; expected exactly {', '.join(params)}")
+        checked = dict(row)
         for name, sql_type in params.items():
             value = row[name]
+            if sql_type.kind == "int" and isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+                value = int(value)  # as MySQL (and PyExperimenter) take "5" for an INT
             check = _KIND_CHECKS.get(sql_type.kind)
             if value is not None and check is not None and not check(value):
                 raise InputError(f"row {index}: {name}: expected a value for {sql_type.name}, got {value!r}")
-        return dict(row)
+            checked[name] = value
+        return checked
 
     # --- running
     def _function(self, fn: ExperimentFunction | str | None) -> ExperimentFunction:
@@ -129,31 +137,44 @@ class Experimenter:
 
     def execute(self, fn: ExperimentFunction | str | None = None, max_experiments: int = -1,
                 random_order: bool = False, n_jobs: int | None = None,
-                on_progress: Callable[[dict[str, int]], None] | None = None) -> list[int]:
+                on_progress: Callable[[dict[str, int]], None] | None = None, where: Sequence[str] = ()) -> list[int]:
         """Run local workers until no open rows are left (or each ran `max_experiments`);
         returns their exit codes. `on_progress` gets the table's counts about twice a second
         while they run, read on a connection of its own (a progress bar needs no second
-        Experimenter)."""
+        Experimenter). `where` (`COL=VALUE`, ...) limits the workers to matching rows."""
         function = self._function(fn)
-        self.store  # noqa: B018 - fail here, once, if the table is missing
+        config = self._selecting(where)  # fails here, once, if the table is missing or `where` is bad
         self.close()  # workers open their own connections; none is shared across fork
-        return run_workers(self.config, function, n_jobs or self.config.n_jobs, max_experiments, random_order,
+        return run_workers(config, function, n_jobs or self.config.n_jobs, max_experiments, random_order,
                            on_progress=on_progress)
 
+    def _selecting(self, where: Sequence[str], index: bool = True) -> ExperimentConfig:
+        """The config whose workers claim only rows matching `where`, its index made first."""
+        if not where:
+            self.store  # noqa: B018 - fail here, once, if the table is missing
+            return self.config
+        selected = where_filter(self.store, where)
+        if index:
+            self.store.index_filter(selected)
+        return replace(self.config, where=tuple(where))
+
     def launch(self, fn: str | Callable[..., Any] | None = None, workers: int = 200, dry_run: bool = False,
-               local: bool = False, wait: bool = False, **slurm_overrides: Any) -> LaunchResult:
+               local: bool = False, wait: bool = False, where: Sequence[str] = (), **slurm_overrides: Any) -> LaunchResult:
         """Submit `workers` identical workers as SLURM array jobs (or run them here with
         `local`, or only plan them with `dry_run`); `slurm_overrides` are `slurm:` keys.
-        With `wait`, returns once the table is drained or no submitted job is left."""
-        result = launch_workers(self.config, self.store, function=fn, workers=workers, dry_run=dry_run, local=local,
+        With `wait`, returns once the table is drained or no submitted job is left.
+        `where` limits the workers to matching rows."""
+        config = self._selecting(where, index=not dry_run)
+        result = launch_workers(config, self.store, function=fn, workers=workers, dry_run=dry_run, local=local,
                                 **slurm_overrides)
         if wait and result.job_ids:
             result.counts = wait_for_jobs(result, self.counts)
         return result
 
     # --- maintenance
-    def reset_experiments(self, *states: str, ids: Sequence[int] | None = None) -> int:
-        """Put rows of these statuses back to `created`; ids, parameters and history are kept."""
+    def reset_experiments(self, *states: str, ids: Sequence[int] | None = None, where: Sequence[str] = ()) -> int:
+        """Put rows of these statuses (matching `where`) back to `created`; ids, parameters
+        and history are kept."""
         from .status import ALL_STATUSES
 
         for s in states:
@@ -161,7 +182,7 @@ class Experimenter:
                 raise InputError(f"unknown status {s!r}; expected one of {', '.join(ALL_STATUSES)}, all")
         if not states and ids is None:
             return 0
-        return self.store.reset(list(states) or None, ids)
+        return self.store.reset(list(states) or None, ids, where_filter(self.store, where))
 
     def recover(self) -> int:
         """Requeue lost runs now (workers also do this on their own)."""
@@ -175,8 +196,8 @@ class Experimenter:
         self._store = None
 
     # --- reading
-    def counts(self) -> dict[str, int]:
-        return self.store.counts(self.config.stale_after_seconds)
+    def counts(self, where: Sequence[str] = ()) -> dict[str, int]:
+        return self.store.counts(self.config.stale_after_seconds, where_filter(self.store, where))
 
     def get_table(self, keep_internal: bool = False) -> pd.DataFrame:
         return table_frame(self.store.rows(), keep_internal)
@@ -199,53 +220,9 @@ class Experimenter:
         return list(self.config.results)
 
 
-class PyExperimenter(Experimenter):
-    """PyExperimenter 1.4's constructor and `execute` order, so only the import changes."""
+def __getattr__(name: str) -> Any:
+    if name == "PyExperimenter":  # its old home; it lives in the compatibility tree now
+        from .compat.experimenter import PyExperimenter
 
-    def __init__(
-        self,
-        experiment_configuration_file_path: str = "config/experiment_configuration.yml",
-        database_credential_file_path: str | None = "config/database_credentials.yml",
-        use_ssh_tunnel: bool | None = None,
-        table_name: str | None = None,
-        database_name: str | None = None,
-        use_codecarbon: bool = True,
-        name: str = "PyExperimenter",
-        logger_name: str = "py-experimenter",
-        log_level: int | str = logging.INFO,
-        log_file: str | None = None,
-    ):
-        creds = database_credential_file_path
-        if creds is not None and not Path(creds).is_file():
-            creds = None  # fall back to the credentials file next to the config
-        config = load_config(experiment_configuration_file_path, credentials_path=creds)
-        if use_ssh_tunnel:
-            raise InputError("SSH tunnels are not supported; open the tunnel yourself and point the credentials at it")
-        if table_name:
-            from .sqltypes import is_identifier
-
-            if not is_identifier(table_name):
-                raise InputError(f"table_name: must match [A-Za-z_][A-Za-z0-9_]{{0,63}}, got {table_name!r}")
-            config = replace(config, name=table_name)
-        if database_name:
-            db = config.database
-            if db.kind == "sqlite":
-                db = replace(db, path=(Path.cwd() / f"{database_name}.db").resolve())
-            else:
-                db = replace(db, database=database_name)
-            config = replace(config, database=db)
-        config = replace(config, experimenter_name=name)
-        logging.getLogger("pyexperimenter").setLevel(log_level)
-        super().__init__(config)
-
-    def execute(  # type: ignore[override]
-        self,
-        experiment_function: ExperimentFunction,
-        random_order: bool = False,
-        n_jobs: int | None = None,
-        max_experiments: int = -1,
-    ) -> list[int]:
-        return super().execute(experiment_function, max_experiments=max_experiments, random_order=random_order, n_jobs=n_jobs)
-
-    def create_table(self, create_database: bool = False) -> None:
-        self._creating_store()
+        return PyExperimenter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,7 @@ import hashlib
 import itertools
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,15 @@ class Factor:
 
     names: tuple[str, ...]
     values: tuple[tuple[Any, ...], ...]
+
+    def without(self, names: Collection[str]) -> Factor | None:
+        """This axis minus some parameters (a sub-grid gives them itself); None if none is left."""
+        keep = [i for i, n in enumerate(self.names) if n not in names]
+        if len(keep) == len(self.names):
+            return self
+        if not keep:
+            return None
+        return Factor(tuple(self.names[i] for i in keep), tuple(tuple(v[i] for i in keep) for v in self.values))
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,29 @@ class Grid:
     @property
     def names(self) -> list[str]:
         return [n for f in self.factors for n in f.names]
+
+
+@dataclass(frozen=True)
+class GridUnion:
+    """Sub-grids (`grids:`) one after the other, into one table: a row leaves the parameters
+    its sub-grid does not have unset, and they are stored as NULL (and hashed as null, so a
+    refill finds the row again)."""
+
+    parts: tuple[Grid, ...]
+
+    def __len__(self) -> int:
+        return sum(len(g) for g in self.parts)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for grid in self.parts:
+            yield from grid
+
+    @property
+    def names(self) -> list[str]:
+        return list(dict.fromkeys(n for g in self.parts for n in g.names))
+
+
+AnyGrid = Grid | GridUnion
 
 
 def integer_or_float_range(start: Any, stop: Any, step: Any) -> list[Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import InputError
 from .experiment import Experimenter
+from .selection import where_filter
 
 THROUGHPUT_WINDOW_SECONDS = 300.0
 # Shorter windows tried when everything recent finished inside one of them: a run that
@@ -24,15 +25,21 @@ def _last_line(error: str | None) -> str:
     return lines[-1] if lines else "(no message)"
 
 
-def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_SECONDS) -> dict[str, Any]:
-    """Everything `pyexp status` shows, as JSON-ready data (DESIGN section 4 plus details)."""
+def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_SECONDS,
+                  where: Sequence[str] = ()) -> dict[str, Any]:
+    """Everything `pyexp status` shows, as JSON-ready data (DESIGN section 4 plus details).
+    With `where`, counts, running rows and errors are those of the matching rows (the
+    throughput stays the table's: the workers share it)."""
     store, cfg = exp.store, exp.config
-    counts = store.counts(cfg.stale_after_seconds)
+    selected = where_filter(store, where)
+    counts = store.counts(cfg.stale_after_seconds, selected)
     stale = counts.pop("stale", 0)
     total = sum(counts.values())
-    running = [_running_entry(r) for r in store.query("running", stale_after_seconds=cfg.stale_after_seconds)]
+    ids = set(store.ids(selected)) if selected else None
+    found = store.query("running", stale_after_seconds=cfg.stale_after_seconds)
+    running = [_running_entry(r) for r in found if ids is None or int(r["ID"]) in ids]
     running.sort(key=lambda r: (not r["lost"], r["id"]))  # lost ones first: they need attention
-    errors = _error_groups(store.query("errors"))
+    errors = _error_groups([r for r in store.query("errors") if ids is None or int(r["ID"]) in ids])
     throughput = _throughput(exp, window_seconds)
     remaining = counts["created"] + counts["running"]
     rate = throughput["per_minute"] / 60.0
@@ -146,11 +153,12 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours // 24}d{hours % 24:02d}h"
 
 
-def reset_selection(exp: Experimenter, statuses: Sequence[str], ids: Sequence[int]) -> dict[str, list[int]]:
+def reset_selection(exp: Experimenter, statuses: Sequence[str], ids: Sequence[int],
+                    where: Sequence[str] = ()) -> dict[str, list[int]]:
     """The ids `reset` would touch, by status, to confirm and to report what was reset.
 
-    Statuses and ids combine like `Experimenter.reset_experiments`: with both, a row must
-    match both; `all` (or no status) matches every status."""
+    Statuses, ids and `where` combine like `Experimenter.reset_experiments`: a row must
+    match all that are given; `all` (or no status) matches every status."""
     from .status import ALL_STATUSES
 
     for s in statuses:
@@ -158,8 +166,11 @@ def reset_selection(exp: Experimenter, statuses: Sequence[str], ids: Sequence[in
             raise InputError(f"unknown status {s!r}; expected one of {', '.join(ALL_STATUSES)}, all")
     wanted = set(ALL_STATUSES) if not statuses or "all" in statuses else set(statuses)
     id_set = set(ids)
+    matching = set(exp.store.ids(where_filter(exp.store, where))) if where else None
     selected: dict[str, list[int]] = {}
     for row in exp.store.rows():
+        if matching is not None and int(row["ID"]) not in matching:
+            continue
         if row["status"] in wanted and (not id_set or int(row["ID"]) in id_set):
             selected.setdefault(str(row["status"]), []).append(int(row["ID"]))
     return {s: selected[s] for s in ALL_STATUSES if s in selected}

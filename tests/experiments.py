@@ -35,7 +35,7 @@ def sleepy(parameters: dict[str, Any], result_processor: Any, custom: dict[str, 
     return {"value": 1.0}
 
 
-# --- recovery and fault tests (tests/test_recovery.py, tests/test_faults.py)
+# --- recovery and fault tests (tests/integration/test_recovery.py, test_faults.py)
 
 
 def tracked(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
@@ -75,3 +75,7 @@ def zombie(parameters: dict[str, Any], result_processor: Any, custom: dict[str, 
         except FencedOut:
             record(custom["record"], rid, f"{os.getpid()} {attempt} {what}-refused")
     return {"value": -1.0, "label": "zombie"}
+
+
+def always_fails(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> None:
+    raise RuntimeError("boom")

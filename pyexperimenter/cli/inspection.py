@@ -10,7 +10,16 @@ from pathlib import Path
 import click
 
 from .group import main
-from .options import AGGREGATIONS, FORMATS, complete_columns, config_arg, db_option, open_experiment, status_choice
+from .options import (
+    AGGREGATIONS,
+    FORMATS,
+    complete_columns,
+    config_arg,
+    db_option,
+    open_experiment,
+    status_choice,
+    where_option,
+)
 
 
 @main.command()
@@ -18,11 +27,16 @@ from .options import AGGREGATIONS, FORMATS, complete_columns, config_arg, db_opt
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (one per refresh with --watch).")
 @click.option("--watch", type=click.FloatRange(min=0.5), default=None, metavar="S", help="Refresh every S seconds until Ctrl-C.")
-def status(config: str, db: str | None, as_json: bool, watch: float | None) -> None:
-    """Counts per status, running and lost rows, errors by message, throughput and ETA."""
-    from ..report import status_report
+@where_option
+def status(config: str, db: str | None, as_json: bool, watch: float | None, where: tuple[str, ...]) -> None:
+    """Counts per status, running and lost rows, errors by message, throughput and ETA
+    (of the rows matching --where, if given)."""
+    from functools import partial
+
+    from ..report import status_report as report_of
 
     exp = open_experiment(config, db)
+    status_report = partial(report_of, where=where)
     if as_json:
         try:
             while True:

@@ -6,7 +6,7 @@ import click
 
 from ..errors import InputError
 from .group import main
-from .options import ALL_STATUSES, config_arg, db_option, max_attempts_option, open_experiment
+from .options import ALL_STATUSES, config_arg, db_option, max_attempts_option, open_experiment, where_option
 
 CONFIRM_ABOVE_ROWS = 10
 
@@ -18,7 +18,9 @@ CONFIRM_ABOVE_ROWS = 10
               help=f"Reset rows of this status (repeatable): {', '.join(ALL_STATUSES)} or all.")
 @click.option("--id", "ids", multiple=True, type=click.IntRange(min=1), metavar="N", help="Reset this row id (repeatable).")
 @click.option("--yes", "-y", is_flag=True, help=f"Do not ask for confirmation (asked above {CONFIRM_ABOVE_ROWS} rows).")
-def reset(config: str, db: str | None, statuses: tuple[str, ...], ids: tuple[int, ...], yes: bool) -> None:
+@where_option
+def reset(config: str, db: str | None, statuses: tuple[str, ...], ids: tuple[int, ...], yes: bool,
+          where: tuple[str, ...]) -> None:
     """Put rows back to `created`: results, errors, logs and attempts cleared, ids kept.
 
     \b
@@ -26,13 +28,14 @@ def reset(config: str, db: str | None, statuses: tuple[str, ...], ids: tuple[int
       pyexp reset experiment.yml --status error        # retry everything that failed
       pyexp reset experiment.yml --id 17 --id 18
       pyexp reset experiment.yml --status all --yes    # start over
+      pyexp reset experiment.yml --status done --where dataset=iris
     """
     from ..report import format_ids, reset_selection
 
     if not statuses and not ids:
         raise InputError("nothing to reset: give --status S (e.g. --status error) and/or --id N")
     exp = open_experiment(config, db)
-    selected = reset_selection(exp, statuses, ids)
+    selected = reset_selection(exp, statuses, ids, where)
     affected = sum(len(v) for v in selected.values())
     if affected == 0:
         click.echo(f"{exp.config.name}: no rows match; nothing reset")
@@ -42,7 +45,7 @@ def reset(config: str, db: str | None, statuses: tuple[str, ...], ids: tuple[int
         if not _can_ask():
             raise InputError(f"this would reset {affected} rows ({summary}); add --yes to confirm")
         click.confirm(f"Reset {affected} rows of {exp.config.name} ({summary}) to created?", abort=True)
-    n = exp.reset_experiments(*(statuses or ("all",)), ids=list(ids) if ids else None)
+    n = exp.reset_experiments(*(statuses or ("all",)), ids=list(ids) if ids else None, where=where)
     click.echo(f"{exp.config.name}: reset {n} row(s) to created")
     for s, row_ids in selected.items():
         click.echo(f"  {s:<8} {len(row_ids):>6}  ids {format_ids(row_ids)}")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..experiment import Experimenter
 
 __all__ = ["AGGREGATIONS", "ALL_STATUSES", "FORMATS", "complete_columns", "config_arg", "db_option", "interactive",
-           "max_attempts_option", "open_experiment", "status_choice", "stdin_interactive"]
+           "max_attempts_option", "open_experiment", "status_choice", "stdin_interactive", "where_option"]
 
 
 def complete_columns(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
@@ -47,6 +47,10 @@ max_attempts_option = click.option(
     help="Requeue a failed or lost run until it had N attempts, then mark it error [config experiment.max_attempts].",
 )
 status_choice = click.Choice(ALL_STATUSES)
+where_option = click.option(
+    "--where", "where", multiple=True, metavar="COL=VALUE", shell_complete=complete_columns,
+    help="Only rows where COL equals VALUE (repeatable; also !=, <, <=, >, >=; VALUE null for missing).",
+)
 
 
 def open_experiment(config: str, db: str | None, max_attempts: int | None = None) -> Experimenter:

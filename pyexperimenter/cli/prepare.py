@@ -37,12 +37,17 @@ def init(directory: str, force: bool) -> None:
 @main.command()
 @config_arg
 @db_option
-def fill(config: str, db: str | None) -> None:
-    """Create the tables and insert the grid rows not present yet (safe to re-run)."""
+@click.option("--priority", type=int, default=0, show_default=True, metavar="N",
+              help="Priority of the rows this fill adds; workers claim higher priorities first.")
+def fill(config: str, db: str | None, priority: int) -> None:
+    """Create the tables and insert the grid rows not present yet (safe to re-run).
+
+    Rows already in the table keep their priority: `pyexp fill --priority 10` after adding
+    a sub-grid puts only the new rows first in line."""
     from ..render import ProgressBar, fill_summary
 
     exp = open_experiment(config, db)
     total = len(exp.config.grid)
     with ProgressBar(total if total >= FILL_BAR_ROWS else 0, "filling", enabled=interactive()) as bar:
-        added = exp.fill_table_from_config(progress=bar.advance)
+        added = exp.fill_table_from_config(progress=bar.advance, priority=priority)
     click.echo(fill_summary(exp.config.name, added, total, exp.counts(), exp.config.database.url))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .group import log_warnings, main
-from .options import config_arg, db_option, interactive, max_attempts_option, open_experiment
+from .options import config_arg, db_option, interactive, max_attempts_option, open_experiment, where_option
 
 if TYPE_CHECKING:
     from ..experiment import Experimenter
@@ -24,14 +24,18 @@ if TYPE_CHECKING:
 @click.option("--random-order", is_flag=True, help="Claim open rows in random order.")
 @click.option("--function", "function", metavar="MODULE:FN", help="Experiment function overriding experiment.function.")
 @max_attempts_option
+@where_option
 def run(config: str, db: str | None, jobs: int | None, max_experiments: int, random_order: bool, function: str | None,
-        max_attempts: int | None) -> None:
-    """Run local workers until no open rows are left (or each ran K experiments)."""
+        max_attempts: int | None, where: tuple[str, ...]) -> None:
+    """Run local workers until no open rows are left (or each ran K experiments).
+
+    With --where, the workers claim only matching rows (e.g. --where dataset=iris --where 'seed<3').
+    Rows are claimed by priority (pyexp fill --priority), then by id."""
     from ..render import ProgressBar, follow_counts, run_summary, workers_note
 
     exp = open_experiment(config, db, max_attempts)
     fn = exp._function(function)
-    before = exp.counts()
+    before = exp.counts(where)
     n_jobs = jobs or exp.config.n_jobs
     todo = before["created"] + before["stale"]
     if max_experiments >= 0:
@@ -40,8 +44,8 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
     log_warnings(click.get_current_context())  # workers report requeued and refused rows
     with ProgressBar(todo, "running", enabled=interactive()) as bar:
         codes = exp.execute(fn, max_experiments=max_experiments, random_order=random_order, n_jobs=n_jobs,
-                            on_progress=follow_counts(bar, before) if bar.enabled else None)
-    after = exp.counts()
+                            on_progress=follow_counts(bar, before) if bar.enabled and not where else None, where=where)
+    after = exp.counts(where)
     click.echo(run_summary(exp.config.name, before, after, time.monotonic() - started))
     if after["error"] > before["error"]:
         click.echo(f"errors grouped by message: pyexp status {config}", err=True)
@@ -69,8 +73,9 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
 @click.option("--qos")
 @click.option("--constraint")
 @click.option("--sbatch", "sbatch", multiple=True, metavar="KEY=VALUE", help="Extra #SBATCH option, e.g. gres=gpu:1 or exclusive (repeatable).")
+@where_option
 def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool, wait: bool, function: str | None,
-           sbatch: tuple[str, ...], **overrides: Any) -> None:
+           sbatch: tuple[str, ...], where: tuple[str, ...], **overrides: Any) -> None:
     """Submit N identical workers as SLURM array job(s) that drain the table.
 
     Returns once the jobs are accepted; worker logs go to pyexp_logs/<table>/ next to CONFIG.
@@ -83,7 +88,7 @@ def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool
     extra = parse_sbatch_options(sbatch)
     if extra:
         slurm["sbatch"] = extra
-    result = exp.launch(fn=function, workers=workers, dry_run=dry_run, local=local, wait=False, **slurm)
+    result = exp.launch(fn=function, workers=workers, dry_run=dry_run, local=local, wait=False, where=where, **slurm)
     click.echo(launch_text(result))
     left = _wait_until_drained(exp, result) if wait and not dry_run and not local else 0
     if result.failed or left:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..grid import Grid
+from ..grid import AnyGrid
 from ..sqltypes import SqlType
 
 
@@ -74,7 +74,7 @@ class ExperimentConfig:
     name: str
     database: DatabaseConfig
     parameters: Mapping[str, SqlType]
-    grid: Grid
+    grid: AnyGrid
     results: Mapping[str, SqlType] = field(default_factory=dict)
     logtables: Mapping[str, Mapping[str, SqlType]] = field(default_factory=dict)
     function: str | None = None
@@ -90,6 +90,7 @@ class ExperimentConfig:
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     custom: Mapping[str, Any] = field(default_factory=dict)
     n_jobs: int = 1
+    where: tuple[str, ...] = ()  # `--where` conditions: workers claim only rows matching all
     experimenter_name: str = "pyexperimenter"
     path: Path | None = None
     format: str = "native"

@@ -2,8 +2,11 @@
 
     experiment:  name, function, attempts, heartbeat and retry timing, local jobs
     database:    url, credentials
-    parameters:  one entry per parameter (a list, a range, {values, type} or one value),
-                 and `zip` groups; the grid is the cartesian product of all entries
+    parameters:  one entry per parameter (a list, a range, {values, type}, a sampled
+                 {distribution, ...} or one value), `zip` groups and `random` blocks; the
+                 grid is the cartesian product of all entries
+    grids:       sub-grids, each like `parameters:` and crossed with it; their union is
+                 the table, a parameter a sub-grid lacks being NULL in its rows
     results:     result columns and their SQL types
     logtables:   per-experiment time series, each a mapping of columns to SQL types
     slurm:       defaults for `pyexp launch`
@@ -16,17 +19,19 @@ test reads these constants to check that every key is documented.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..grid import Factor, Grid, integer_or_float_range
+from ..grid import AnyGrid, Factor, Grid, GridUnion, integer_or_float_range
+from ..sampling import DISTRIBUTIONS, OPTIONAL_KEYS, Sampled, problem
 from ..sqltypes import SqlType, infer_type
 from .database_url import parse_database_url
+from .limits import non_negative, read_isolation
 from .model import DatabaseConfig, ExperimentConfig, SlurmConfig
 from .sections import Section
 
-NATIVE_TOP = frozenset({"experiment", "database", "parameters", "results", "logtables", "slurm", "custom"})
+NATIVE_TOP = frozenset({"experiment", "database", "parameters", "grids", "results", "logtables", "slurm", "custom"})
 EXPERIMENT_KEYS = frozenset(
     {
         "name",
@@ -43,11 +48,16 @@ EXPERIMENT_KEYS = frozenset(
         "quarantine_after",
     }
 )
-ISOLATIONS = ("none", "process", "spawn")
 DATABASE_KEYS = frozenset({"url", "credentials"})
 ZIP_KEY = "zip"
+RANDOM_KEY = "random"
 RANGE_KEYS = frozenset({"start", "stop", "step"})
 DOMAIN_KEYS = RANGE_KEYS | {"values", "type"}
+# A sampled domain: `distribution`, its arguments (sampling.DISTRIBUTIONS), how many values
+# and the seed; inside a `random` block (several parameters drawn jointly, SEML's form)
+# samples and seed are the block's.
+SAMPLE_KEYS = frozenset({"distribution", "low", "high", "mean", "std", "values", "weights", "samples", "seed", "type"})
+BLOCK_KEYS = frozenset({"samples", "seed"})
 # Each slurm key with the YAML type it must have.
 SLURM_KEYS: dict[str, Any] = {
     "partition": str,
@@ -79,7 +89,7 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         raise exp.error("expected 'module:function'", function, "function")
     heartbeat, stale, retry_delay = _timing(exp)
     database = _database(top.section("database", DATABASE_KEYS), name, credentials_path)
-    params, grid = _parameters(top.section("parameters"))
+    params, grid = read_grids(top)
     results = read_results(top.section("results"), params)
     logtables = read_logtables(top.section("logtables"))
     slurm = _slurm(top.section("slurm", frozenset(SLURM_KEYS)))
@@ -97,8 +107,8 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         stale_after_seconds=stale,
         retry_delay_seconds=retry_delay,
         result_timestamps=exp.get("result_timestamps", bool, False),
-        **_isolation(exp),
-        quarantine_after=_non_negative(exp, "quarantine_after", 5),
+        **read_isolation(exp),
+        quarantine_after=non_negative(exp, "quarantine_after", 5),
         slurm=slurm,
         custom=custom,
         n_jobs=exp.positive("n_jobs", int, 1),
@@ -120,28 +130,6 @@ def _timing(exp: Section) -> tuple[float, float, float]:
     return heartbeat, stale, retry_delay
 
 
-def _isolation(exp: Section) -> dict[str, Any]:
-    """A time or memory limit can only be enforced on a child process: killing running
-    Python code from inside its own process is not safe, so without isolation they are
-    refused here rather than silently ignored."""
-    isolation = exp.get("isolation", str, "none")
-    if isolation not in ISOLATIONS:
-        raise exp.error(f"expected one of {', '.join(ISOLATIONS)}", isolation, "isolation")
-    timeout = exp.positive("timeout_seconds", float, None)
-    memory = exp.positive("memory_limit_mb", int, None)
-    for key, value in (("timeout_seconds", timeout), ("memory_limit_mb", memory)):
-        if value is not None and isolation == "none":
-            raise exp.error("needs experiment.isolation: process (a limit is enforced on a child process)", value, key)
-    return {"isolation": isolation, "timeout_seconds": timeout, "memory_limit_mb": memory}
-
-
-def _non_negative(exp: Section, key: str, default: int) -> int:
-    value = exp.get(key, int, default)
-    if value < 0:
-        raise exp.error("expected an integer >= 0", value, key)
-    return int(value)
-
-
 def _database(sec: Section, name: str, credentials_path: str | os.PathLike[str] | None) -> DatabaseConfig:
     """Without a URL, a SQLite file named after the table, next to the config."""
     url = sec.get("url", str, f"sqlite:///{name}.db")
@@ -149,41 +137,114 @@ def _database(sec: Section, name: str, credentials_path: str | os.PathLike[str] 
     return parse_database_url(url, f"{sec.file}: {sec.path('url')}", sec.file.parent, credentials=creds)
 
 
-def _parameters(sec: Section) -> tuple[dict[str, SqlType], Grid]:
-    if not sec.data:
-        raise sec.error("expected at least one parameter (the grid is empty)")
+class _Columns:
+    """The parameter columns of all (sub-)grids and their types. A parameter in several
+    sub-grids is one column, so it gets one type: inferred types widen (BIGINT and DOUBLE to
+    DOUBLE, VARCHAR and TEXT to TEXT), a list of nulls only takes the other's type, a `type`
+    given wins over an inferred one of its kind (and a FLOAT over inferred integers);
+    anything else is an error."""
+
+    def __init__(self) -> None:
+        self.types: dict[str, SqlType] = {}
+        self.where: dict[str, str] = {}
+        self.loose: set[str] = set()  # inferred, not given with `type`
+        self.nulls: set[str] = set()  # inferred from nulls only: any type will do
+
+    def add(self, sec: Section, name: str, values: list[Any], explicit: SqlType | None) -> None:
+        new, loose, nulls = explicit or infer_type(values), explicit is None, all(v is None for v in values)
+        if name in self.types:
+            if loose and nulls:
+                return
+            if name not in self.nulls:
+                new = self._agree(sec, name, self.types[name], new, loose)
+                loose = loose and name in self.loose
+        self.types[name] = new
+        self.where.setdefault(name, sec.path(name))
+        for flag, group in ((loose, self.loose), (loose and nulls, self.nulls)):
+            if flag:
+                group.add(name)
+            else:
+                group.discard(name)
+
+    def _agree(self, sec: Section, name: str, have: SqlType, new: SqlType, loose: bool) -> SqlType:
+        was_loose = name in self.loose
+        if have == new:
+            return have
+        if have.kind == new.kind and (loose or was_loose):
+            if loose and was_loose:
+                return new if new.name == "TEXT" else have
+            return have if loose else new
+        if {have.kind, new.kind} == {"int", "float"}:  # to the float column, if the int side is inferred
+            if have.kind == "float" and loose:
+                return have
+            if new.kind == "float" and was_loose:
+                return new
+        raise sec.error(f"expected the type it has in {self.where[name]} ({have.name}); give every grid the same "
+                        "`type`", new.name, name)
+
+
+def read_grids(top: Section) -> tuple[dict[str, SqlType], AnyGrid]:
+    """`parameters:` alone is one grid. With `grids:`, each entry is crossed with
+    `parameters:` (a parameter the entry gives itself replaces the shared one there) and
+    the union of the entries is the table."""
+    base_sec = top.section("parameters")
+    raw = top.data.get("grids")
+    columns = _Columns()
+    if raw is None and not base_sec.data:
+        raise base_sec.error("expected at least one parameter (the grid is empty)")
+    base = _factors(base_sec, columns) if base_sec.data else []
+    if raw is None:
+        return columns.types, Grid(tuple(base))
+    if not isinstance(raw, list) or not raw:
+        raise top.error("expected a list of grids, each a mapping like `parameters:`", raw, "grids")
+    parts = []
+    for i, entry in enumerate(raw):
+        sub = top.child(f"grids[{i}]", entry)
+        if not sub.data:
+            raise sub.error("expected a mapping of parameters (an empty grid adds no rows)")
+        own = _factors(sub, columns, shared=True)
+        names = {n for f in own for n in f.names}
+        shared = [f for f in (b.without(names) for b in base) if f is not None]
+        parts.append(Grid((*shared, *own)))
+    return columns.types, GridUnion(tuple(parts))
+
+
+def _factors(sec: Section, columns: _Columns, shared: bool = False) -> list[Factor]:
+    """The axes of one grid. `shared`: a sub-grid, whose parameters may also appear in
+    `parameters:` and in other sub-grids."""
     factors: list[Factor] = []
-    columns: dict[str, SqlType] = {}
+    seen: set[str] = set()
     for key, spec in sec.data.items():
-        if key == ZIP_KEY:
+        if key in (ZIP_KEY, RANDOM_KEY):
             groups = spec if isinstance(spec, list) else [spec]
             for i, group in enumerate(groups):
-                zsec = sec.child(ZIP_KEY if len(groups) == 1 else f"{ZIP_KEY}[{i}]", group)
-                factors.append(_zip_factor(zsec, columns))
+                gsec = sec.child(key if len(groups) == 1 else f"{key}[{i}]", group)
+                factors.append((_zip_factor if key == ZIP_KEY else _random_factor)(gsec, columns, seen))
             continue
-        col = _new_parameter(sec, key, columns)
+        col = _new_parameter(sec, key, seen if shared else columns.types, seen)
         values, explicit = read_domain(sec, col, spec)
-        columns[col] = explicit or infer_type(values)
+        columns.add(sec, col, values, explicit)
         factors.append(Factor((col,), tuple((v,) for v in values)))
-    return columns, Grid(tuple(factors))
+    return factors
 
 
-def _new_parameter(sec: Section, key: Any, columns: Mapping[str, SqlType]) -> str:
+def _new_parameter(sec: Section, key: Any, taken: Collection[str], seen: set[str]) -> str:
     col = sec.column(key)
-    if col in columns:
+    if col in taken or col in seen:
         raise sec.error("parameter is listed twice", None, col)
+    seen.add(col)
     return col
 
 
-def _zip_factor(zsec: Section, columns: dict[str, SqlType]) -> Factor:
+def _zip_factor(zsec: Section, columns: _Columns, seen: set[str]) -> Factor:
     """Lists of equal length, taken side by side: one axis of the product."""
     if not zsec.data:
         raise zsec.error("expected a mapping of parameter lists of equal length")
     names, lists = [], []
     for key, spec in zsec.data.items():
-        col = _new_parameter(zsec, key, columns)
+        col = _new_parameter(zsec, key, (), seen)
         values, explicit = read_domain(zsec, col, spec)
-        columns[col] = explicit or infer_type(values)
+        columns.add(zsec, col, values, explicit)
         names.append(col)
         lists.append(values)
     lengths = {len(v) for v in lists}
@@ -193,13 +254,67 @@ def _zip_factor(zsec: Section, columns: dict[str, SqlType]) -> Factor:
     return Factor(tuple(names), tuple(zip(*lists)))
 
 
+def _random_factor(rsec: Section, columns: _Columns, seen: set[str]) -> Factor:
+    """Several parameters sampled jointly: draw i of each makes row i of one axis."""
+    samples, seed = _samples_and_seed(rsec)
+    names, lists = [], []
+    for key, spec in rsec.data.items():
+        if key in BLOCK_KEYS:
+            continue
+        col = _new_parameter(rsec, key, (), seen)
+        if not isinstance(spec, dict) or "distribution" not in spec:
+            raise rsec.error("expected a sampled domain {distribution, ...}", spec, col)
+        psec = rsec.child(col, spec, SAMPLE_KEYS - BLOCK_KEYS)
+        values = _sampled(psec, col).values(samples)
+        columns.add(rsec, col, values, psec.sql_type("type", spec["type"]) if "type" in spec else None)
+        names.append(col)
+        lists.append(values)
+    if not names:
+        raise rsec.error("expected samples, an optional seed and at least one sampled parameter")
+    return Factor(tuple(names), tuple(zip(*lists)))
+
+
+def _samples_and_seed(sec: Section) -> tuple[int, int | str]:
+    samples = sec.get("samples", int, required=True)
+    if samples <= 0:
+        raise sec.error("expected a positive integer", samples, "samples")
+    return samples, sec.get("seed", (int, str), 0)
+
+
+def _sampled(sub: Section, name: str) -> Sampled:
+    """A checked sampled domain; its arguments are validated before anything is drawn."""
+    dist = sub.get("distribution", str, required=True)
+    if dist not in DISTRIBUTIONS:
+        raise sub.error(f"expected one of {', '.join(DISTRIBUTIONS)}", dist, "distribution")
+    needed, optional = DISTRIBUTIONS[dist], OPTIONAL_KEYS.get(dist, ())
+    allowed = {"distribution", "type", *needed, *optional, *BLOCK_KEYS}
+    for key in sub.data:
+        if key not in allowed:
+            raise sub.error(f"unknown key for distribution {dist}; expected one of {', '.join(sorted(allowed))}",
+                            None, str(key))
+    for key in needed:
+        if sub.data.get(key) is None:
+            raise sub.error("is required", None, key)
+    args = {k: sub.data[k] for k in (*needed, *optional) if sub.data.get(k) is not None}
+    bad = problem(dist, args)
+    if bad is not None:
+        raise sub.error(f"expected {bad[1]}", bad[2], bad[0])
+    seed = sub.get("seed", (int, str), 0)
+    return Sampled(dist, args, seed, name)
+
+
 def read_domain(sec: Section, key: str, spec: Any) -> tuple[list[Any], SqlType | None]:
-    """One parameter's values: a list, a range mapping, {values, type}, or a fixed scalar;
-    and the SQL type, when one is given (else it is inferred from the values)."""
+    """One parameter's values: a list, a range mapping, {values, type}, a sampled domain
+    or a fixed scalar; and the SQL type, when one is given (else it is inferred)."""
     if isinstance(spec, list):
         if not spec:
             raise sec.error("expected a non-empty list (the grid would be empty)", spec, key)
         return spec, None
+    if isinstance(spec, dict) and "distribution" in spec:
+        sub = sec.child(key, spec, SAMPLE_KEYS)
+        sql_type = sub.sql_type("type", spec["type"]) if "type" in spec else None
+        samples, _ = _samples_and_seed(sub)
+        return _sampled(sub, key).values(samples), sql_type
     if isinstance(spec, dict):
         sub = sec.child(key, spec, DOMAIN_KEYS)
         sql_type = sub.sql_type("type", spec["type"]) if "type" in spec else None
@@ -211,7 +326,8 @@ def read_domain(sec: Section, key: str, spec: Any) -> tuple[list[Any], SqlType |
         return _range(sub), sql_type
     if isinstance(spec, (str, int, float, bool)) or spec is None:
         return [spec], None
-    raise sec.error("expected a list, {start, stop[, step]}, {values[, type]} or a single value", spec, key)
+    raise sec.error("expected a list, {start, stop[, step]}, {values[, type]}, {distribution, ...} or a single value",
+                    spec, key)
 
 
 def _range(sub: Section) -> list[Any]:

@@ -68,7 +68,9 @@ def table_counts(config: ExperimentConfig, store: Store) -> dict[str, int]:
         raise InputError(
             f"table {config.name} does not exist in {config.database.url}; run `pyexp fill {config_name}` first"
         )
-    return store.counts(config.stale_after_seconds)
+    from ..selection import where_filter
+
+    return store.counts(config.stale_after_seconds, where_filter(store, config.where))
 
 
 def require_sbatch() -> None:

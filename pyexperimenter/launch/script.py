@@ -136,7 +136,8 @@ def node_database_url(db: DatabaseConfig) -> str:
 def worker_args(config: ExperimentConfig, spec: str) -> list[str]:
     """The arguments of `python -m pyexperimenter.worker`, the same for every worker."""
     assert config.path is not None
-    return ["--config", str(config.path), "--db", node_database_url(config.database), "--function", spec]
+    where = [arg for text in config.where for arg in ("--where", text)]
+    return ["--config", str(config.path), "--db", node_database_url(config.database), "--function", spec, *where]
 
 
 def worker_environment(db: DatabaseConfig) -> dict[str, str]:

@@ -30,6 +30,20 @@ def table_frame(rows: list[dict[str, Any]], keep_internal: bool = False) -> pd.D
     frame = pd.DataFrame(rows)
     if not keep_internal and not frame.empty:
         frame = frame.drop(columns=[c for c in INTERNAL_COLUMNS if c in frame.columns])
+    return decimals_as_float(frame)
+
+
+def decimals_as_float(frame: pd.DataFrame) -> pd.DataFrame:
+    """DECIMAL/NUMERIC columns as float: drivers hand back `decimal.Decimal` (object dtype),
+    which `groupby().mean(numeric_only=True)` silently drops. The database keeps exact values."""
+    from decimal import Decimal
+
+    for column in frame.columns:
+        series = frame[column]
+        if series.dtype == object:
+            present = series.dropna()
+            if len(present) and all(isinstance(v, Decimal) for v in present):
+                frame[column] = series.astype(float)
     return frame
 
 

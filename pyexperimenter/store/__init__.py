@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import Claim, Store, TableSchema, WorkerIdentity
+from .filters import NO_FILTER, Filter
 
 if TYPE_CHECKING:  # config validation reads store.schema: no import of config at load time
     from ..config import ExperimentConfig
@@ -44,4 +45,4 @@ def open_store(config: ExperimentConfig, create: bool = False, worker: bool = Fa
     )
 
 
-__all__ = ["Claim", "Store", "TableSchema", "WorkerIdentity", "open_store", "schema_of"]
+__all__ = ["NO_FILTER", "Claim", "Filter", "Store", "TableSchema", "WorkerIdentity", "open_store", "schema_of"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..environment import slurm_task
 from ..sqltypes import SqlType
+from .filters import NO_FILTER, Filter
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,38 @@ class Store(ABC):
     @abstractmethod
     def drop(self) -> None: ...
 
+    def adopt(self) -> bool:
+        """Add our columns to a PyExperimenter 1.4 table in place; False if nothing to do."""
+        return False
+
+    def claim_id(self, who: WorkerIdentity, row_id: int, statuses: Sequence[str]) -> Claim | None:
+        """Claim one given row if it is in one of `statuses`."""
+        raise NotImplementedError
+
+    def find(self, parameters: Mapping[str, Any]) -> tuple[int, str] | None:
+        """The id and status of the row with these parameters, if there is one."""
+        raise NotImplementedError
+
     @abstractmethod
-    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None) -> int:
-        """Insert rows whose parameter hash is not present yet; returns how many were new."""
+    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None, priority: int = 0) -> int:
+        """Insert rows whose parameter hash is not present yet, with this priority; returns
+        how many were new."""
+
+    # -- selecting rows (`--where`)
+    @abstractmethod
+    def filter(self, conditions: Iterable[tuple[str, str, str]]) -> Filter:
+        """(column, operator, value text) conditions checked against this table's columns."""
+
+    @abstractmethod
+    def index_filter(self, where: Filter) -> None:
+        """Make the index that claims filtered by `where` use (once per column and table)."""
 
     # -- the work queue
     @abstractmethod
-    def claim(self, who: WorkerIdentity, limit: int = 1, random_order: bool = False) -> list[Claim]:
-        """Atomically take up to `limit` open rows for `who`, all under one fresh token."""
+    def claim(self, who: WorkerIdentity, limit: int = 1, random_order: bool = False,
+              where: Filter = NO_FILTER) -> list[Claim]:
+        """Atomically take up to `limit` open rows (matching `where`) for `who`, all under one
+        fresh token: higher priority first, then lower ID (or in random order)."""
 
     @abstractmethod
     def heartbeat(self, token: str) -> int:
@@ -160,15 +185,20 @@ class Store(ABC):
 
     # -- maintenance and reading
     @abstractmethod
-    def reset(self, statuses: Sequence[str] | None = None, ids: Sequence[int] | None = None) -> int: ...
+    def reset(self, statuses: Sequence[str] | None = None, ids: Sequence[int] | None = None,
+              where: Filter = NO_FILTER) -> int: ...
 
     @abstractmethod
-    def counts(self, stale_after_seconds: float | None = None) -> dict[str, int]:
-        """Rows per status (every status present, zeros included), plus `stale`."""
+    def counts(self, stale_after_seconds: float | None = None, where: Filter = NO_FILTER) -> dict[str, int]:
+        """Rows (matching `where`) per status (every status present, zeros included), plus `stale`."""
 
     @abstractmethod
     def rows(self, table: str | None = None, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """All rows of the experiment table (or of an attempts/log table), decoded."""
+
+    @abstractmethod
+    def ids(self, where: Filter) -> list[int]:
+        """The ids of the rows matching `where`, in order."""
 
     @abstractmethod
     def query(self, name: str, **params: Any) -> list[dict[str, Any]]:

@@ -6,12 +6,17 @@ statements that carry them are named in store/queries.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
+from ..errors import InputError, TableMismatch
+from ..grid import parameter_hash
+from ..sqltypes import SqlType
 from .base import TableSchema
 from .dialect import Dialect
 from .schema import (
+    ADDED_LATER,
     ATTEMPT_COLUMNS,
     ATTEMPT_INDEXES,
     LOG_HEAD,
@@ -21,6 +26,7 @@ from .schema import (
     MAIN_INDEXES,
     MAIN_TAIL,
     Index,
+    filter_index,
     timestamp_column,
 )
 
@@ -53,7 +59,10 @@ def table_columns(dialect: Dialect, schema: TableSchema, table: str) -> str:
 
 
 def added_column(dialect: Dialect, schema: TableSchema, name: str) -> str:
-    """The definition of a result column (or its timestamp) added to an existing table."""
+    """The definition of a result column (or its timestamp), or of a bookkeeping column of
+    a newer version, added to an existing table."""
+    if name in ADDED_LATER:
+        return dialect.column(next(c for c in MAIN_TAIL if c.name == name))
     if name in schema.results:
         return dialect.user_column(name, schema.results[name])
     base = name.removesuffix("_timestamp")
@@ -62,12 +71,29 @@ def added_column(dialect: Dialect, schema: TableSchema, name: str) -> str:
     raise InputError(f"{name!r} is not a result column")
 
 
+def internal_column(dialect: Dialect, name: str) -> str:
+    """A bookkeeping column added to an adopted table. The parameter hash may be NULL there:
+    PyExperimenter 1.4, which keeps writing to the table, inserts rows without one."""
+    col = next((c for c in MAIN_TAIL if c.name == name), None)
+    if col is None:
+        raise InputError(f"{name!r} is not a bookkeeping column")
+    if col.name == "param_hash":
+        col = replace(col, not_null=False)
+    return dialect.column(col)
+
+
+_ID_TYPE = SqlType("INT", "int")
+
+# What PyExperimenter 1.4 puts in every table besides the parameters and results.
+PYEXPERIMENTER_COLUMNS = frozenset({"id", *(c.name.lower() for c in MAIN_HEAD), "end_date", "error"})
+
+
 def indexes(schema: TableSchema) -> list[tuple[str, Index]]:
     found = [(schema.name, i) for i in MAIN_INDEXES] + [(schema.attempts_table, i) for i in ATTEMPT_INDEXES]
     return found + [(schema.logtable(n), i) for n in schema.logtables for i in LOG_INDEXES]
 
 
-def create(store: SqlStore, cur: Cursor) -> None:
+def create(store: SqlStore, cur: Cursor, rank: Callable[[], int]) -> None:
     """Create what is missing; an existing experiment table is checked and may gain columns."""
     schema = store.schema
     existing = store._table_columns(cur)
@@ -75,28 +101,73 @@ def create(store: SqlStore, cur: Cursor) -> None:
         store._run(cur, "create_table", target=schema.name, columns=schema.name)
     else:
         check_structure(store, cur, existing)
+        hash_unhashed(store, cur, rank)
     for table in [schema.attempts_table, *(schema.logtable(n) for n in schema.logtables)]:
         store._run(cur, "create_table", target=table, columns=table)
     for table, index in indexes(schema):
-        query = "create_unique_index" if index.unique else "create_index"
-        store._run(cur, query, target=table, index=(table, index.name), index_columns=index.columns)
+        _create_index(store, cur, table, index)
+
+
+def _create_index(store: SqlStore, cur: Cursor, table: str, index: Index) -> None:
+    query = "create_unique_index" if index.unique else "create_index"
+    store._run(cur, query, target=table, index=(table, index.name), index_columns=(index.columns, index.descending))
+
+
+def create_filter_index(store: SqlStore, cur: Cursor, column: str) -> None:
+    """The index a claim filtered on `column` uses, made on first use (`run --where`)."""
+    _create_index(store, cur, store.schema.name, filter_index(column))
 
 
 def check_structure(store: SqlStore, cur: Cursor, existing: list[str]) -> None:
     schema = store.schema
     have = {c.lower() for c in existing}
     missing = [p for p in schema.parameters if p.lower() not in have]
-    if missing or "claim_token" not in have:
+    adoptable = not missing and PYEXPERIMENTER_COLUMNS <= have
+    if missing or ("claim_token" not in have and not adoptable):
         what = f"lacks the parameter column(s) {', '.join(missing)}" if missing else "was not made by pyexperimenter"
-        raise InputError(
+        raise TableMismatch(
             f"table {schema.name} exists but {what}; "
             f"use another experiment name or drop it with `pyexp delete CONFIG --yes`"
         )
+    if "claim_token" not in have:
+        # A PyExperimenter 1.4 table: our columns are added in place, its rows untouched.
+        for col in MAIN_TAIL:
+            if col.name.lower() not in have:
+                store._run(cur, "adopt_column", internal_column=col.name)
+                have.add(col.name.lower())
+    for column in ADDED_LATER:
+        if column not in have:
+            store._run(cur, "add_column", column=column)
     # New result columns may be added to a running experiment without losing anything.
     for name in schema.results:
         for column in [name, f"{name}_timestamp"] if schema.result_timestamps else [name]:
             if column.lower() not in have:
                 store._run(cur, "add_column", column=column)
+
+
+def hash_unhashed(store: SqlStore, cur: Cursor, rank: Callable[[], int]) -> int:
+    """Give rows without a parameter hash (an adopted table's, or rows PyExperimenter 1.4
+    added since) their hash, so fills skip them. A row that repeats another's parameters
+    (PyExperimenter does not prevent that) is hashed with its id, so the unique index holds."""
+    schema = store.schema
+    rows = store._fetch_dicts(store._run(cur, "adopt_unhashed"))
+    if not rows:
+        return 0
+    digests = [parameter_hash(store._decode_params(r), schema.parameters) for r in rows]
+    taken: set[str] = set()
+    unique = sorted(set(digests))
+    for start in range(0, len(unique), 500):
+        part = unique[start : start + 500]
+        taken.update(r[0] for r in store._run(cur, "existing_hashes", part, hashes=len(part)).fetchall())
+    with_id = {**schema.parameters, "ID": _ID_TYPE}
+    updates = []
+    for row, digest in zip(rows, digests):
+        if digest in taken:
+            digest = parameter_hash({**store._decode_params(row), "ID": row["ID"]}, with_id)
+        taken.add(digest)
+        updates.append((digest, rank(), row["ID"]))
+    store._run(cur, "adopt_hash", updates, many=True)
+    return len(updates)
 
 
 def drop(store: SqlStore, cur: Cursor) -> None:

@@ -77,8 +77,9 @@ class Dialect:
     def index_name(self, table: str, index: str) -> str:
         return self.q(f"{table}__{index}" if self.global_index_names else index)
 
-    def index_columns(self, columns: Sequence[str]) -> str:
-        return ", ".join(self.q(c) for c in columns) if self.quoted_index_columns else ", ".join(columns)
+    def index_columns(self, columns: Sequence[str], descending: Sequence[str] = ()) -> str:
+        names = [self.q(c) if self.quoted_index_columns else c for c in columns]
+        return ", ".join(f"{n} DESC" if c in descending else n for n, c in zip(names, columns))
 
 
 _COMMON_TYPES = {

@@ -119,8 +119,9 @@ class Filler:
 
     chunk_rows = 50_000
 
-    def __init__(self, store: Any):
+    def __init__(self, store: Any, priority: int = 0):
         self.store = store
+        self.priority = priority
         # status and creation_date come from column defaults; `name` (like `machine`) is
         # written when a worker claims the row, as PyExperimenter does. Every value bound per
         # row costs pymysql an escape, so fewer of them is a faster fill.
@@ -129,12 +130,12 @@ class Filler:
         self.rand = random.Random()
 
     def chunks(self, rows: Iterable[Mapping[str, Any]]) -> Iterator[Chunk]:
-        encode, bits = self.encoder.encode, self.rand.getrandbits
+        encode, bits, priority = self.encoder.encode, self.rand.getrandbits, self.priority
         values: list[tuple[Any, ...]] = []
         hashes: list[str] = []
         for row in rows:
             params, digest = encode(row)
-            values.append((*params, digest, bits(31) % RANK_SPACE))
+            values.append((*params, digest, bits(31) % RANK_SPACE, priority))
             hashes.append(digest)
             if len(values) >= self.chunk_rows:
                 yield Chunk(len(values), hashes, values)
@@ -153,8 +154,8 @@ class MySQLFiller(Filler):
 
     chunk_rows = 10_000
 
-    def __init__(self, store: Any):
-        super().__init__(store)
+    def __init__(self, store: Any, priority: int = 0):
+        super().__init__(store, priority)
         self.probe = True  # the first chunk, and every chunk after one that met existing rows
 
     def write(self, cur: Any, chunk: Chunk) -> int:

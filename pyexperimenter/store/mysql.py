@@ -292,8 +292,8 @@ class MySQLStore(SqlStore):
     def _table_columns(self, cur: Cursor) -> list[str] | None:
         return [r[0] for r in self._run(cur, "table_columns", (self.schema.name,)).fetchall()] or None
 
-    def _filler(self) -> MySQLFiller:
-        return MySQLFiller(self)
+    def _filler(self, priority: int = 0) -> MySQLFiller:
+        return MySQLFiller(self, priority)
 
     # --- one sweeper per table: a named lock that dies with its holder's connection
     @property

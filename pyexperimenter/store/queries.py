@@ -47,6 +47,22 @@ CREATE TABLE IF NOT EXISTS {target} ({columns}){table_suffix}
 -- A result column added to the config of an existing experiment.
 ALTER TABLE {table} ADD COLUMN {column}
 
+-- adopt_column --
+-- A bookkeeping column added in place to a table PyExperimenter 1.4 made (adoption).
+ALTER TABLE {table} ADD COLUMN {internal_column}
+
+-- adopt_unhashed --
+-- Rows without a parameter hash: those of an adopted table, or added by PyExperimenter since.
+SELECT {claim_columns} FROM {table} WHERE param_hash IS NULL ORDER BY ID
+
+-- adopt_hash --
+-- Give an adopted row its parameter hash and a random rank; takes hash, rank, id.
+UPDATE {table} SET param_hash = ?, rank_key = ? WHERE ID = ? AND param_hash IS NULL
+
+-- existing_hashes --
+-- Which of these parameter hashes are taken already (an adopted table may hold duplicates).
+SELECT param_hash FROM {table} WHERE param_hash IN ({hashes})
+
 -- create_index --
 -- One of the indexes of store/schema.py, if missing.
 CREATE INDEX IF NOT EXISTS {index} ON {target} ({index_columns})
@@ -81,17 +97,21 @@ CREATE DATABASE IF NOT EXISTS {database}
 SELECT COUNT(*) FROM {table} WHERE param_hash IN ({hashes})
 
 -- claim_pick --
--- Open rows in ID order, skipping rows another claim is taking; takes the limit.
-SELECT {claim_columns} FROM {table}{status_hint} WHERE {open} ORDER BY ID LIMIT ?{skip_locked}
+-- Open rows by priority, then ID, skipping rows another claim is taking; takes the limit.
+SELECT {claim_columns} FROM {table}{status_hint} WHERE {open} ORDER BY priority DESC, ID LIMIT ?{skip_locked}
+
+-- claim_pick_where --
+-- The same among rows matching `--where` (the optimiser picks the column's index); takes the condition values, the limit.
+SELECT {claim_columns} FROM {table} WHERE {open}{conditions} ORDER BY priority DESC, ID LIMIT ?{skip_locked}
 
 -- claim_pick_ranked --
--- Open rows in random order: from a random rank up; takes the rank, the limit.
-SELECT {claim_columns} FROM {table}{rank_hint} WHERE {open} AND rank_key >= ?
+-- Open rows (matching `--where`) in random order: from a random rank up; takes the condition values, the rank, the limit.
+SELECT {claim_columns} FROM {table}{rank_hint} WHERE {open}{conditions} AND rank_key >= ?
 ORDER BY rank_key LIMIT ?{skip_locked}
 
 -- claim_pick_wrapped --
--- The rest of a random pick, below the random rank; takes the rank, the limit.
-SELECT {claim_columns} FROM {table}{rank_hint} WHERE {open} AND rank_key < ?
+-- The rest of a random pick, below the random rank; takes the condition values, the rank, the limit.
+SELECT {claim_columns} FROM {table}{rank_hint} WHERE {open}{conditions} AND rank_key < ?
 ORDER BY rank_key LIMIT ?{skip_locked}
 
 -- claim_mark --
@@ -99,9 +119,17 @@ ORDER BY rank_key LIMIT ?{skip_locked}
 UPDATE {table} SET {take} WHERE ID IN ({ids})
 
 -- claim_returning [sqlite] --
--- Pick and take open rows in ID order in one statement, under the writer lock.
-UPDATE {table} SET {take} WHERE ID IN (SELECT ID FROM {table} WHERE {open} ORDER BY ID LIMIT ?)
+-- Pick and take open rows (matching `--where`) by priority, then ID, in one statement, under the writer lock.
+UPDATE {table} SET {take} WHERE ID IN (SELECT ID FROM {table} WHERE {open}{conditions} ORDER BY priority DESC, ID LIMIT ?)
 RETURNING {claim_columns}
+
+-- claim_pick_id --
+-- One row by id, if it is in one of the given statuses (PyExperimenter's unpause, add-and-run).
+SELECT {claim_columns} FROM {table} WHERE ID = ? AND status IN ({statuses}){for_update}
+
+-- find_by_hash --
+-- The id and status of the row with this parameter hash.
+SELECT ID, status FROM {table} WHERE param_hash = ?
 
 -- claim_attempts --
 -- One attempt-history row per claimed row; takes pid, SLURM job, array job, task, token.
@@ -190,24 +218,24 @@ error = NULL, available_at = NULL, end_date = NULL WHERE ID = ? AND claim_token 
 SELECT COUNT(*) FROM {attempts} WHERE outcome = 'quarantined' AND machine = ? AND end_date >= {ago}
 
 -- count_lost --
--- How many runs are lost.
-SELECT COUNT(*) FROM {table} WHERE {lost}
+-- How many runs (matching `--where`) are lost.
+SELECT COUNT(*) FROM {table} WHERE {lost}{conditions}
 
 -- server_uptime [mysql] --
 -- Seconds since the server started (the restart guard of a lost run).
 SHOW GLOBAL STATUS LIKE 'Uptime'
 
 -- count_by_status --
--- Rows per status.
-SELECT status, COUNT(*) FROM {table} GROUP BY status
+-- Rows (matching `--where`) per status.
+SELECT status, COUNT(*) FROM {table}{where_conditions} GROUP BY status
 
 -- reset_pick --
--- `pyexp reset`: the rows of the given statuses, locked.
-SELECT ID, claim_token FROM {table} WHERE status IN ({statuses}){for_update}
+-- `pyexp reset`: the rows of the given statuses (matching `--where`), locked.
+SELECT ID, claim_token FROM {table} WHERE status IN ({statuses}){conditions}{for_update}
 
 -- reset_pick_ids --
 -- The same, among the given ids.
-SELECT ID, claim_token FROM {table} WHERE status IN ({statuses}) AND ID IN ({ids}){for_update}
+SELECT ID, claim_token FROM {table} WHERE status IN ({statuses}) AND ID IN ({ids}){conditions}{for_update}
 
 -- reset_rows --
 -- Rows back to a fresh `created`, ids kept, results cleared.
@@ -226,6 +254,10 @@ DELETE FROM {target} WHERE experiment_id IN ({ids})
 -- read_rows --
 -- A whole table (experiment, attempts or a log table), optionally filtered on columns.
 SELECT * FROM {target}{where} ORDER BY ID
+
+-- matching_ids --
+-- `reset` and `status --where`: the ids of the rows matching the conditions.
+SELECT ID FROM {table}{where_conditions} ORDER BY ID
 
 -- report_running --
 -- `pyexp status`: running rows with runtime and heartbeat age; takes the stale limit.

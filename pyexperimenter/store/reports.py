@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..sqltypes import is_identifier
 from ..status import ALL_STATUSES
+from .filters import Filter
 from .schema import is_date_column
 
 if TYPE_CHECKING:
@@ -30,14 +31,16 @@ REPORTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]]] =
 }
 
 
-def counts(store: SqlStore, cur: Cursor, stale_after_seconds: float | None) -> dict[str, int]:
-    """Rows per status, every status present; with a stale limit, also the lost runs."""
+def counts(store: SqlStore, cur: Cursor, stale_after_seconds: float | None, where: Filter) -> dict[str, int]:
+    """Rows (matching `where`) per status, every status present; with a stale limit, also
+    the lost runs."""
     out = dict.fromkeys(ALL_STATUSES, 0)
-    for status, n in store._run(cur, "count_by_status").fetchall():
+    for status, n in store._run(cur, "count_by_status", where.args, where_conditions=where.shape).fetchall():
         out[str(status)] = int(n)
     if stale_after_seconds is not None:
         lost = store._lost_runs_possible(cur, stale_after_seconds)
-        out["stale"] = int(store._run(cur, "count_lost", (stale_after_seconds,)).fetchone()[0]) if lost else 0
+        args = (stale_after_seconds, *where.args)
+        out["stale"] = int(store._run(cur, "count_lost", args, conditions=where.shape).fetchone()[0]) if lost else 0
     return out
 
 

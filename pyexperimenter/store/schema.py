@@ -54,6 +54,7 @@ MAIN_TAIL: tuple[Column, ...] = (
     Column("rank_key", "int", default="0", not_null=True, hidden=True),
     Column("available_at", "datetime", hidden=True),
     Column("slurm_job_id", "text"),
+    Column("priority", "int", default="0", not_null=True),  # claimed first: higher, then lower ID
 )
 MAIN_ID = Column("ID", "pk")
 
@@ -84,8 +85,11 @@ LOG_HEAD: tuple[Column, ...] = (
 
 MAIN_INTERNAL: tuple[Column, ...] = (MAIN_ID, *MAIN_HEAD, *MAIN_TAIL)
 
-FILL_COLUMNS: tuple[str, ...] = ("param_hash", "rank_key")
+FILL_COLUMNS: tuple[str, ...] = ("param_hash", "rank_key", "priority")
 """What a fill writes after the parameters; status and creation_date come from defaults."""
+
+ADDED_LATER: tuple[str, ...] = ("priority",)
+"""Bookkeeping columns that tables made by earlier versions lack; `create` adds them."""
 
 
 def timestamp_column(result: str) -> Column:
@@ -98,11 +102,12 @@ class Index:
     name: str
     columns: tuple[str, ...]
     unique: bool = False
+    descending: tuple[str, ...] = ()  # columns kept in descending order
 
 
-# The claim picks open rows through STATUS_INDEX (ID order) or RANK_INDEX (random order);
-# on MariaDB its SELECT names them in a FORCE INDEX hint.
-STATUS_INDEX = Index("ix_status", ("status", "ID"))
+# The claim picks open rows through STATUS_INDEX (priority, then ID order) or RANK_INDEX
+# (random order); on MariaDB its SELECT names them in a FORCE INDEX hint.
+STATUS_INDEX = Index("ix_status_priority", ("status", "priority", "ID"), descending=("priority",))
 RANK_INDEX = Index("ix_status_rank", ("status", "rank_key"))
 MAIN_INDEXES: tuple[Index, ...] = (
     Index("ux_param_hash", ("param_hash",), unique=True),  # what makes a fill idempotent
@@ -110,6 +115,19 @@ MAIN_INDEXES: tuple[Index, ...] = (
     RANK_INDEX,
     Index("ix_claim_token", ("claim_token",)),
 )
+
+
+def filter_index(column: str) -> Index:
+    """The index that lets a claim filtered on `column` (`--where`) find its next row
+    without walking past the rows it skips: open rows of one value, in claim order."""
+    name = f"ix_where_{column}"
+    if len(name) > 60:  # MariaDB's index names end at 64 characters
+        import hashlib
+
+        name = "ix_where_" + hashlib.sha1(column.encode()).hexdigest()[:20]
+    return Index(name, ("status", column, "priority", "ID"), descending=("priority",))
+
+
 ATTEMPT_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)), Index("ix_claim_token", ("claim_token",)))
 LOG_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)),)
 

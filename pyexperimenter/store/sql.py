@@ -15,6 +15,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from ..errors import InputError
+from ..grid import parameter_hash
 from ..sqltypes import SqlType, is_identifier
 from ..status import ALL_STATUSES, Outcome, Status
 from . import ddl, reports
@@ -22,7 +23,9 @@ from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .dialect import Dialect
 from .fill import RANK_SPACE, Filler
 from .fill import fill as fill_rows
+from .filters import NO_FILTER, Filter, compile_filter
 from .lock import StoreLock
+from .quarantine import QuarantineQueries
 from .statements import Statements
 
 T = TypeVar("T")
@@ -37,7 +40,7 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-class SqlStore(Store):
+class SqlStore(QuarantineQueries, Store):
     """Shared implementation; subclasses supply connections, retries and the dialect."""
 
     dialect: Dialect
@@ -125,7 +128,24 @@ class SqlStore(Store):
     # ------------------------------------------------------------------ tables
 
     def create(self) -> None:
-        self._transaction(lambda cur: ddl.create(self, cur))
+        self._transaction(lambda cur: ddl.create(self, cur, self._random_rank))
+
+    @staticmethod
+    def _random_rank() -> int:
+        return random.randrange(RANK_SPACE)
+
+    def adopt(self) -> bool:
+        """Make a PyExperimenter 1.4 table ours in place (columns and indexes added, rows
+        kept), so workers and `pyexp status` work on it; False when there was nothing to do."""
+
+        def body(cur: Cursor) -> bool:
+            columns = self._table_columns(cur)
+            if columns is None or "claim_token" in {c.lower() for c in columns}:
+                return False
+            ddl.create(self, cur, self._random_rank)
+            return True
+
+        return self._transaction(body)
 
     def exists(self) -> bool:
         return self._transaction(lambda cur: self._table_columns(cur) is not None)
@@ -133,23 +153,37 @@ class SqlStore(Store):
     def drop(self) -> None:
         self._transaction(lambda cur: ddl.drop(self, cur))
 
-    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Callable[[int], None] | None = None) -> int:
+    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Callable[[int], None] | None = None,
+                       priority: int = 0) -> int:
         """Stream `rows` in as chunked insert-or-ignore statements on the parameter hash
-        (see store/fill.py); existing rows are never read into Python."""
-        return fill_rows(self, self._filler(), rows, progress)
+        (see store/fill.py); existing rows are never read into Python, nor changed (their
+        priority stays what it was)."""
+        return fill_rows(self, self._filler(priority), rows, progress)
 
-    def _filler(self) -> Filler:
-        return Filler(self)
+    def _filler(self, priority: int = 0) -> Filler:
+        return Filler(self, priority)
+
+    def filter(self, conditions: Iterable[tuple[str, str, str]]) -> Filter:
+        return compile_filter(self.schema, conditions)
+
+    def index_filter(self, where: Filter) -> None:
+        if where:
+            self._transaction(lambda cur: ddl.create_filter_index(self, cur, where.columns[0]))
 
     # ------------------------------------------------------------------ the queue
 
-    def _claim_rows(self, cur: Cursor, who: WorkerIdentity, token: str, limit: int, random_order: bool) -> list[dict[str, Any]]:
+    def _claim_rows(self, cur: Cursor, who: WorkerIdentity, token: str, limit: int, random_order: bool,
+                    where: Filter) -> list[dict[str, Any]]:
         """Pick and mark rows; the default picks with a locking SELECT then updates by id."""
         if random_order:
             pivot = random.randrange(RANK_SPACE)
-            found = self._fetch_dicts(self._run(cur, "claim_pick_ranked", (pivot, limit)))
+            found = self._fetch_dicts(self._run(cur, "claim_pick_ranked", (*where.args, pivot, limit),
+                                                conditions=where.shape))
             if len(found) < limit:
-                found += self._fetch_dicts(self._run(cur, "claim_pick_wrapped", (pivot, limit - len(found))))
+                found += self._fetch_dicts(self._run(cur, "claim_pick_wrapped", (*where.args, pivot, limit - len(found)),
+                                                     conditions=where.shape))
+        elif where:
+            found = self._fetch_dicts(self._run(cur, "claim_pick_where", (*where.args, limit), conditions=where.shape))
         else:
             found = self._fetch_dicts(self._run(cur, "claim_pick", (limit,)))
         if not found:
@@ -164,11 +198,12 @@ class SqlStore(Store):
         """The arguments of the `take` fragment: what a claim writes into its rows."""
         return (token, who.worker, who.machine, self.experimenter_name, who.slurm_job_id)
 
-    def claim(self, who: WorkerIdentity, limit: int = 1, random_order: bool = False) -> list[Claim]:
+    def claim(self, who: WorkerIdentity, limit: int = 1, random_order: bool = False,
+              where: Filter = NO_FILTER) -> list[Claim]:
         token = new_token()
 
         def body(cur: Cursor) -> list[dict[str, Any]]:
-            found = self._claim_rows(cur, who, token, limit, random_order)
+            found = self._claim_rows(cur, who, token, limit, random_order, where)
             if found:
                 args = (who.pid, who.slurm_job_id, who.slurm_array_job_id, who.slurm_array_task_id, token)
                 self._run(cur, "claim_attempts", args)
@@ -179,6 +214,30 @@ class SqlStore(Store):
 
         found = self._transaction(body, after_reconnect=landed)
         return [Claim(int(r["ID"]), token, int(r["attempts"]), self._decode_params(r)) for r in found]
+
+    def claim_id(self, who: WorkerIdentity, row_id: int, statuses: Sequence[str]) -> Claim | None:
+        """Claim one given row if it is in one of `statuses` (PyExperimenter's
+        `unpause_experiment` and `add_experiment_and_execute`); None otherwise."""
+        token = new_token()
+
+        def body(cur: Cursor) -> list[dict[str, Any]]:
+            found = self._fetch_dicts(self._run(cur, "claim_pick_id", (row_id, *statuses), statuses=len(statuses)))
+            if found:
+                self._run(cur, "claim_mark", (*self._take_args(who, token), row_id), ids=1)
+                args = (who.pid, who.slurm_job_id, who.slurm_array_job_id, who.slurm_array_task_id, token)
+                self._run(cur, "claim_attempts", args)
+            return found
+
+        found = self._transaction(body)
+        if not found:
+            return None
+        return Claim(row_id, token, int(found[0]["attempts"]) + 1, self._decode_params(found[0]))
+
+    def find(self, parameters: Mapping[str, Any]) -> tuple[int, str] | None:
+        """The id and status of the row with these parameters, if there is one."""
+        digest = parameter_hash(parameters, self.schema.parameters)
+        row = self._transaction(lambda cur: self._run(cur, "find_by_hash", (digest,)).fetchone())
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def heartbeat(self, token: str) -> int:
         return self._transaction(lambda cur: self._run(cur, "heartbeat", (token,)).rowcount)
@@ -335,42 +394,21 @@ class SqlStore(Store):
 
         return self._transaction(body)
 
-    # ------------------------------------------------------------------ quarantine
-
-    def quarantine_evidence(self, worker: str, row_ids: Sequence[int]) -> tuple[int, bool, bool]:
-        ids = list(row_ids)[-ID_CHUNK:] or [0]
-        row = self._transaction(
-            lambda cur: self._run(cur, "quarantine_evidence", (worker, *ids, worker, worker), ids=len(ids)).fetchone()
-        )
-        return int(row[0]), bool(row[1]), bool(row[2])
-
-    def quarantine(self, failed: Sequence[tuple[str, int]]) -> int:
-        def body(cur: Cursor) -> int:
-            refunded = 0
-            for token, row_id in failed:
-                self._run(cur, "quarantine_attempt", (token, row_id))
-                refunded += self._run(cur, "quarantine_refund", (row_id, token)).rowcount
-            return refunded
-
-        return int(self._transaction(body))
-
-    def host_quarantined(self, machine: str, within_seconds: float) -> bool:
-        return bool(self._transaction(
-            lambda cur: self._run(cur, "host_quarantined", (machine, within_seconds)).fetchone()[0]
-        ))
-
     # ------------------------------------------------------------------ maintenance and reading
 
-    def reset(self, statuses: Sequence[str] | None = None, ids: Sequence[int] | None = None) -> int:
+    def reset(self, statuses: Sequence[str] | None = None, ids: Sequence[int] | None = None,
+              where: Filter = NO_FILTER) -> int:
         wanted = list(ALL_STATUSES) if not statuses or "all" in statuses else list(statuses)
         if ids is not None and not ids:
             return 0
 
         def body(cur: Cursor) -> int:
             if ids is None:
-                picked = self._run(cur, "reset_pick", wanted, statuses=len(wanted))
+                picked = self._run(cur, "reset_pick", [*wanted, *where.args], statuses=len(wanted),
+                                   conditions=where.shape)
             else:
-                picked = self._run(cur, "reset_pick_ids", [*wanted, *ids], statuses=len(wanted), ids=len(ids))
+                picked = self._run(cur, "reset_pick_ids", [*wanted, *ids, *where.args], statuses=len(wanted),
+                                   ids=len(ids), conditions=where.shape)
             found = self._fetch_dicts(picked)
             for part in chunks([r["ID"] for r in found], ID_CHUNK):
                 self._run(cur, "reset_rows", part, ids=len(part))
@@ -381,11 +419,17 @@ class SqlStore(Store):
 
         return self._transaction(body)
 
-    def counts(self, stale_after_seconds: float | None = None) -> dict[str, int]:
-        return self._transaction(lambda cur: reports.counts(self, cur, stale_after_seconds))
+    def counts(self, stale_after_seconds: float | None = None, where: Filter = NO_FILTER) -> dict[str, int]:
+        return self._transaction(lambda cur: reports.counts(self, cur, stale_after_seconds, where))
 
     def rows(self, table: str | None = None, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return reports.rows(self, table or self.schema.name, where or {})
+
+    def ids(self, where: Filter) -> list[int]:
+        def body(cur: Cursor) -> list[int]:
+            return [int(r[0]) for r in self._run(cur, "matching_ids", where.args, where_conditions=where.shape).fetchall()]
+
+        return self._transaction(body)
 
     def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Read-only reports for `pyexp status` (store/reports.py)."""

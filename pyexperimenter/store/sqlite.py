@@ -19,6 +19,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 from ..errors import DatabaseUnavailable, InputError
 from .base import TableSchema, WorkerIdentity
 from .dialect import SQLITE
+from .filters import Filter
 from .sql import Cursor, SqlStore
 
 T = TypeVar("T")
@@ -108,10 +109,12 @@ class SQLiteStore(SqlStore):
             pass  # nothing was open
 
     # --- the claim: one UPDATE ... RETURNING under the writer lock
-    def _claim_rows(self, cur: Cursor, who: WorkerIdentity, token: str, limit: int, random_order: bool) -> list[dict[str, Any]]:
+    def _claim_rows(self, cur: Cursor, who: WorkerIdentity, token: str, limit: int, random_order: bool,
+                    where: Filter) -> list[dict[str, Any]]:
         if random_order:
-            return super()._claim_rows(cur, who, token, limit, random_order)
-        found = self._fetch_dicts(self._run(cur, "claim_returning", (*self._take_args(who, token), limit)))
+            return super()._claim_rows(cur, who, token, limit, random_order, where)
+        args = (*self._take_args(who, token), *where.args, limit)
+        found = self._fetch_dicts(self._run(cur, "claim_returning", args, conditions=where.shape))
         return sorted(found, key=lambda r: r["ID"])
 
     # --- one sweeper per table, by an advisory file lock next to the database

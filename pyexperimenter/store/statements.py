@@ -17,6 +17,7 @@ from ..sqltypes import is_identifier
 from . import ddl
 from .base import TableSchema
 from .dialect import Dialect
+from .filters import OPERATORS
 from .queries import FRAGMENTS, QUERIES
 from .schema import FILL_COLUMNS, RANK_INDEX, STATUS_INDEX
 
@@ -64,6 +65,17 @@ def _where(st: Statements, columns: tuple[str, ...]) -> str:
     return " WHERE " + " AND ".join(conds) if conds else ""
 
 
+def _condition(st: Statements, column: str, op: str) -> str:
+    """One `--where` condition on a validated column; `<>` keeps NULLs, as `results` does."""
+    (name,) = _identifiers([column])
+    if op not in OPERATORS:
+        raise InputError(f"unsafe operator {op!r}")
+    col = st.dialect.q(name)
+    if op in ("IS NULL", "IS NOT NULL"):
+        return f"{col} {op}"
+    return f"({col} <> ? OR {col} IS NULL)" if op == "<>" else f"{col} {op} ?"
+
+
 def _database(st: Statements, name: str) -> str:
     if not is_identifier(name):
         raise InputError(f"unsafe database name {name!r}")
@@ -89,8 +101,12 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "database": _database,
     "columns": lambda st, table: ddl.table_columns(st.dialect, st.schema, table),
     "column": lambda st, name: ddl.added_column(st.dialect, st.schema, name),
+    "internal_column": lambda st, name: ddl.internal_column(st.dialect, name),
     "index": _index,
-    "index_columns": lambda st, columns: st.dialect.index_columns(_identifiers(columns)),
+    "index_columns": lambda st, spec: st.dialect.index_columns(_identifiers(spec[0]), spec[1]),
+    "conditions": lambda st, shape: "".join(" AND " + _condition(st, c, op) for c, op in shape),
+    "where_conditions": lambda st, shape: " WHERE " + " AND ".join(_condition(st, c, op) for c, op in shape)
+    if shape else "",
 }
 
 

@@ -25,6 +25,7 @@ from .. import environment
 from ..config import ExperimentConfig
 from ..errors import FencedOut
 from ..results import InvalidResultError, ResultProcessor, check_result_keys
+from ..selection import where_filter
 from ..status import Outcome, Status
 from ..store import Claim, Store, WorkerIdentity, open_store
 from . import signals
@@ -86,6 +87,7 @@ class Worker:
         self._pending_since = 0.0
         self._idle_sleep = 0.025
         self._sweeping = False  # holds the table's sweeper lock
+        self.where = where_filter(self.store, config.where)  # `--where`: the rows this worker may claim
         self.watch = QuarantineWatch(self.store, self.identity, config.quarantine_after)
         self._last_host_check = -1e9
         self._limits = None if config.isolation == "none" else Limits.for_isolation(
@@ -143,7 +145,7 @@ class Worker:
             if self.watch.reason is not None or self._host_quarantined():
                 return
             self._recover_if_due()
-            claims = self.store.claim(self.identity, self._batch_size(), self.random_order)
+            claims = self.store.claim(self.identity, self._batch_size(), self.random_order, self.where)
             if claims:
                 self._idle_sleep = 0.025
                 if self._sweeping:  # busy now: let a worker that is idle be the one who stays
@@ -207,7 +209,7 @@ class Worker:
     def _wait_as_sweeper(self) -> bool:
         """Nothing to claim. Exit, unless rows are still running elsewhere: then one worker
         (holding the table's sweeper lock) stays to recover them if their workers die."""
-        counts = self.store.counts()
+        counts = self.store.counts(where=self.where)  # rows this worker would never claim do not keep it
         if counts["created"] == 0 and counts["running"] == 0:
             return False
         if not self.store.try_sweeper_lock():

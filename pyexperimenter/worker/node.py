@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from .. import environment
 from ..config import ExperimentConfig, load_config
@@ -111,10 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--db", default=None)
     parser.add_argument("--function", required=True)
+    parser.add_argument("--where", action="append", default=[], help="claim only rows where COL=VALUE (repeatable)")
     ns = parser.parse_args(argv)
 
     def load() -> tuple[ExperimentConfig, ExperimentFunction]:
-        config = load_config(ns.config, db=ns.db)
+        config = replace(load_config(ns.config, db=ns.db), where=tuple(ns.where))
         return config, load_function(ns.function, config.base_dir)
 
     return run_node(load, function=ns.function, early=early)

@@ -186,8 +186,9 @@ def merged(**sections: Any) -> dict[str, Any]:
 
 BAD: dict[str, tuple[Any, str]] = {
     "top level": ([1, 2], "expected a mapping at the top level, got [1, 2]"),
-    "unknown top": (merged(grids=[{"x": [1]}]),
-                    "grids: unknown key; expected one of custom, database, experiment, logtables, parameters, results, slurm"),
+    "unknown top": (merged(grid=[{"x": [1]}]),
+                    "grid: unknown key; expected one of custom, database, experiment, grids, logtables, parameters, "
+                    "results, slurm"),
     "unknown experiment key": (merged(experiment={"isolate": "process"}),
                                "experiment.isolate: unknown key; expected one of function, heartbeat_seconds, isolation, "
                                "max_attempts, memory_limit_mb, n_jobs, name, quarantine_after, result_timestamps, "
@@ -212,7 +213,7 @@ BAD: dict[str, tuple[Any, str]] = {
     "values and range": (merged(parameters={"x": {"values": [1], "stop": 3}}),
                          "parameters.x: give either values or start/stop/step, not both"),
     "sampled domain": (merged(parameters={"x": {"distribution": "loguniform", "low": 1, "high": 2}}),
-                       "parameters.x.distribution: unknown key; expected one of start, step, stop, type, values"),
+                       "parameters.x.samples: is required"),
     "bad param type": (merged(parameters={"x": {"values": [1], "type": "BLOB"}}),
                        f"parameters.x.type: expected a column type, {ALLOWED_TYPES_HINT}, got 'BLOB'"),
     "reserved": (merged(parameters={"status": [1]}),

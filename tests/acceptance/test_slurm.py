@@ -20,14 +20,13 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import mysql_connect, service_missing
+from support.paths import ROOT, TESTS
+from support.services import mysql_connect, service_missing
 
 from pyexperimenter import Experimenter
 
 pytestmark = [pytest.mark.slurm, pytest.mark.mysql]
 
-ROOT = Path(__file__).resolve().parent.parent
-TESTS = ROOT / "tests"
 PYEXP = Path(sys.executable).parent / "pyexp"
 WORKER_NAME = re.compile(r"(\d+)_(\d+)@[^:]+:\d+")
 

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from conftest import ConfigMaker, mysql_connect
+from support.configs import ConfigMaker
+from support.services import mysql_connect
 
 from pyexperimenter import Experimenter, __version__
 from pyexperimenter.cli import main

@@ -1,55 +1,13 @@
-"""The fast paths keep their meaning: the memoised fill encoder computes exactly
-`grid.parameter_hash`, fills keep grid order and stay idempotent (also when a grid grows),
-and a batch finished by one UPDATE is still fenced row by row, on SQLite and MariaDB."""
+"""The fast paths keep their meaning: fills keep grid order and stay idempotent (also when
+a grid grows), and a batch finished by one UPDATE is still fenced row by row, on SQLite and
+MariaDB. (The fill encoder's hash: tests/unit/test_fill_encoder.py.)"""
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import random
-
-from conftest import ConfigMaker
+from support.configs import ConfigMaker
 
 from pyexperimenter import Experimenter
-from pyexperimenter.grid import parameter_hash
-from pyexperimenter.sqltypes import parse_sql_type
 from pyexperimenter.store import WorkerIdentity
-from pyexperimenter.store.fill import CHECKED_ROWS, RowEncoder
-
-TYPES = {
-    n: parse_sql_type(t)
-    for n, t in {"f": "DOUBLE", "i": "INT", "s": "VARCHAR(255)", "b": "BOOLEAN", "j": "JSON",
-                 "d": "DECIMAL(10,2)", "t": "DATETIME"}.items()
-}
-VALUES = {
-    "f": [0.0, -0.0, 1, 1.0, 0.1, float("nan"), 1e300, True, None],
-    "i": [0, 1, -5, 2**40, 1.0, True, None],
-    "s": ["", "a'b", 'q"\\', "ünï€", "x\n\0y", "?%s", None, 5],
-    "b": [True, False, 0, 1, None],
-    "j": [[1, 2], {"b": 1, "a": [1.5, None]}, "str", 3, None, (1, 2)],
-    "d": [decimal.Decimal("1.10"), decimal.Decimal("1.1"), "2.5", 3, None],
-    "t": [datetime.datetime(2020, 1, 2, 3, 4, 5), datetime.date(2020, 1, 2), "2020-01-01", None],
-}
-
-
-def test_encoder_hash_is_parameter_hash_for_every_kind_of_value() -> None:
-    rng = random.Random(6)
-    rows = []
-    for name, values in VALUES.items():
-        for value in values:
-            row = {k: rng.choice(v) for k, v in VALUES.items()}
-            row[name] = value
-            rows.append(row)
-    rows *= 3  # memoised values are met again
-    rng.shuffle(rows)
-    types = {k: v for k, v in TYPES.items() if v is not None}
-    encoder = RowEncoder(types)
-    encoder._checked = CHECKED_ROWS  # test the fast path itself, not its self-check
-    for row in rows:
-        values, digest = encoder.encode(row)
-        assert digest == parameter_hash(row, types), row
-        expected = [types[n].to_db(row.get(n)) for n in types]
-        assert [repr(v) for v in values] == [repr(v) for v in expected], row
 
 
 def test_fill_keeps_grid_order_and_adds_only_what_a_grown_grid_lacks(make_config: ConfigMaker) -> None:

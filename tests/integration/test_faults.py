@@ -26,15 +26,16 @@ import experiments
 import pymysql
 import pytest
 import yaml
-from conftest import IN_CI, ConfigMaker, service_missing
-from test_recovery import Record, assert_each_result_written_once, count, join_all, spawn, stop_all
+from support.configs import ConfigMaker
+from support.paths import ROOT
+from support.services import IN_CI, service_missing
+from support.workers import Record, assert_each_result_written_once, count, join_all, spawn, stop_all
 
 from pyexperimenter import Experimenter
 from pyexperimenter.store import WorkerIdentity
 from pyexperimenter.store.mysql import MySQLStore
 from pyexperimenter.worker import Worker
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "private_mariadb.sh"
 PORTS = range(3407, 3421)
 

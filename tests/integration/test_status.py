@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import ConfigMaker
+from support.configs import ConfigMaker
 
 from pyexperimenter import Experimenter
 from pyexperimenter.cli import main

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import click
 import pytest
+from support.paths import ROOT
 
 from pyexperimenter import config as config_module
 from pyexperimenter.cli import main
 from pyexperimenter.config import native as native_format
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
 

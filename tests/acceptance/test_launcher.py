@@ -1,8 +1,5 @@
-"""The launcher without a cluster: array splitting, limits, templates, checks, --local.
-
-The rendered sbatch scripts are compared with recorded files in tests/data/; after a
-deliberate template change, rewrite them with PYEXP_RECORD=1 and review the diff.
-"""
+"""The launcher end to end without a cluster: `pyexp launch --dry-run` and `--local`, the
+worker entry point as the nodes run it, and the templates as installed package data."""
 
 from __future__ import annotations
 
@@ -15,117 +12,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ConfigMaker
+from support.configs import ConfigMaker
+from support.paths import ROOT, TESTS
 
 from pyexperimenter import Experimenter
-from pyexperimenter.config import SlurmConfig
-from pyexperimenter.errors import InputError
-from pyexperimenter.launch import (
-    TEMPLATE_DIR,
-    ArrayPlan,
-    ScriptValues,
-    effective_signal_seconds,
-    parse_cluster_limits,
-    render_template,
-    split_arrays,
-)
-from pyexperimenter.render import launch_text
+from pyexperimenter.launch import TEMPLATE_DIR
 
-DATA = Path(__file__).parent / "data"
-TESTS = Path(__file__).parent
 PYEXP = Path(sys.executable).parent / "pyexp"
-
-
-# ----------------------------------------------------------------------------- array splitting
-
-
-def test_split_respects_max_array_size_conservatively() -> None:
-    arrays = split_arrays(250, max_array_size=101, parallelism=1000)
-    assert [a.tasks for a in arrays] == [100, 100, 50]
-    assert [a.spec for a in arrays] == ["0-99", "0-99", "0-49"]
-
-
-def test_split_shares_parallelism_among_arrays() -> None:
-    arrays = split_arrays(250, max_array_size=101, parallelism=100)
-    assert sum(a.parallelism for a in arrays) == 100
-    assert [a.spec for a in arrays] == ["0-99%40", "0-99%40", "0-49%20"]
-    # every array may run at least one task, even when parallelism is smaller than the arrays
-    assert [a.parallelism for a in split_arrays(300, 101, 2)] == [1, 1, 1]
-
-
-@pytest.mark.parametrize("workers,max_size", [(1, 10001), (20, 10001), (100, 101), (101, 101), (7, 2), (10001, 1001)])
-def test_split_covers_every_worker_once(workers: int, max_size: int) -> None:
-    arrays = split_arrays(workers, max_size, parallelism=64)
-    assert sum(a.tasks for a in arrays) == workers
-    assert all(1 <= a.tasks <= max(1, max_size - 1) for a in arrays)
-    assert all(1 <= a.parallelism <= a.tasks for a in arrays)
-
-
-def test_cluster_limits_from_scontrol_text() -> None:
-    text = "Configuration data as of 2026-01-01\nMaxArraySize            = 101\nMaxJobCount             = 100000\nMaxStepCount = 40000\n"
-    limits = parse_cluster_limits(text)
-    assert (limits.max_array_size, limits.max_job_count, limits.source) == (101, 100000, "scontrol show config")
-    assumed = parse_cluster_limits("nothing here")
-    assert assumed.max_array_size == 1001 and assumed.source.startswith("assumed")
-
-
-def test_signal_lead_is_at_most_a_third_of_the_time_limit() -> None:
-    assert effective_signal_seconds(SlurmConfig(time_minutes=60, signal_seconds=120)) == 120
-    assert effective_signal_seconds(SlurmConfig(time_minutes=1, signal_seconds=120)) == 20
-
-
-# ----------------------------------------------------------------------------- templates
-
-
-def test_render_drops_lines_of_empty_placeholders_and_rejects_unknown_ones() -> None:
-    assert render_template("a\n{{x}}\nb {{y}}\n", {"x": "", "y": 1}) == "a\nb 1\n"
-    with pytest.raises(InputError, match=r"unknown placeholder \{\{z\}\}"):
-        render_template("{{z}}", {"x": 1})
-
-
-def _values(**slurm: object) -> ScriptValues:
-    return ScriptValues(
-        table="svm_grid",
-        slurm=SlurmConfig(**slurm),  # type: ignore[arg-type]
-        python="/opt/venv/bin/python",
-        workdir=Path("/home/ada/project"),
-        log_dir=Path("/home/ada/project/pyexp_logs/svm_grid"),
-        worker_args=["--config", "/home/ada/project/experiment.yml", "--db", "mysql://ada@db.cluster:3306/exps",
-                     "--function", "experiments.svm:run"],
-        environment=["export PYTHONPATH=/home/ada/lib${PYTHONPATH:+:$PYTHONPATH}"],
-    )
-
-
-CASES = {
-    "launch_cpu.sbatch": (
-        dict(partition="cpu", time_minutes=90, mem_gb=4, cpus_per_task=2, array_parallelism=40, account="ml",
-             setup=("module load python/3.11", "source /home/ada/venv/bin/activate"),
-             sbatch=(("mail-type", "FAIL"), ("exclusive", ""))),
-        ArrayPlan(100, 40),
-        "cpu.sbatch",
-    ),
-    "launch_gpu.sbatch": (
-        dict(partition="gpu", time_minutes=240, mem_gb=15.5, cpus_per_task=8, gpus_per_node=1, qos="long",
-             constraint="a100", signal_seconds=300),
-        ArrayPlan(16, 16),
-        "gpu.sbatch",
-    ),
-}
-
-
-@pytest.mark.parametrize("recorded", sorted(CASES))
-def test_rendered_script_matches_recorded_file(recorded: str) -> None:
-    slurm, array, template = CASES[recorded]
-    text = _values(**slurm).render(array, (TEMPLATE_DIR / template).read_text(), template)
-    path = DATA / recorded
-    if os.environ.get("PYEXP_RECORD") == "1":
-        path.write_text(text)
-    assert text == path.read_text()
-
-
-def test_recorded_scripts_are_valid_bash() -> None:
-    for name in CASES:
-        subprocess.run(["bash", "-n", str(DATA / name)], check=True)
 
 
 # ----------------------------------------------------------------------------- checks before submitting
@@ -165,61 +58,6 @@ def test_missing_table_is_refused(make_config: ConfigMaker) -> None:
     out = _launch_cli(make_config(experiment={"function": "experiments:noop"}), "--workers", "2", "--dry-run")
     assert out.returncode == 2
     assert "does not exist" in out.stderr and "pyexp fill" in out.stderr
-
-
-def test_nothing_to_launch_without_open_rows(make_config: ConfigMaker) -> None:
-    path = make_config(experiment={"function": "experiments:noop"})
-    exp = Experimenter(path)
-    exp.fill_table_from_config()
-    exp.execute()
-    result = exp.launch(workers=5, dry_run=True)
-    assert result.mode == "nothing" and not result.failed and result.scripts == []
-    assert "no open rows" in launch_text(result)
-
-
-@pytest.mark.parametrize("backend", ["sqlite"])
-def test_sqlite_is_refused_for_several_nodes(make_config: ConfigMaker, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pyexperimenter.launch import slurm
-
-    monkeypatch.setattr(slurm, "partition_nodes", lambda partition: {"node1", "node2"})
-    path = make_config(experiment={"function": "experiments:noop"})
-    Experimenter(path).fill_table_from_config()
-    with pytest.raises(InputError, match="SQLite cannot serve workers on 2 nodes.*corrupt"):
-        Experimenter(path).launch(workers=4, dry_run=True)
-    # one node (or --sbatch nodelist=ONE) is fine
-    monkeypatch.setattr(slurm, "partition_nodes", lambda partition: {"node1"})
-    assert Experimenter(path).launch(workers=4, dry_run=True).workers == 4
-
-
-@pytest.mark.parametrize("backend", ["mysql"])
-def test_password_never_reaches_the_script(make_config: ConfigMaker, mysql_url: str) -> None:
-    from conftest import mysql_connect
-
-    database = mysql_url.rsplit("/", 1)[1]
-    conn = mysql_connect()
-    cur = conn.cursor()
-    cur.execute("CREATE USER IF NOT EXISTS 'pyexp_pw'@'%' IDENTIFIED BY 's3cret-Pw'")
-    cur.execute(f"GRANT ALL ON `{database}`.* TO 'pyexp_pw'@'%'")
-    conn.close()
-    try:
-        path = make_config(experiment={"function": "experiments:noop"})
-        Experimenter(path).fill_table_from_config()
-        url = f"mysql://pyexp_pw:s3cret-Pw@127.0.0.1:3306/{database}"
-        result = Experimenter(path, db=url).launch(workers=2, dry_run=True)
-        text = launch_text(result)
-    finally:
-        conn = mysql_connect()
-        conn.cursor().execute("DROP USER IF EXISTS 'pyexp_pw'@'%'")
-        conn.close()
-    assert "s3cret" not in text and "--db mysql://pyexp_pw@127.0.0.1:3306/" in text
-    assert "PYEXP_DB_PASSWORD" in text
-
-
-def test_unknown_override_is_refused(make_config: ConfigMaker) -> None:
-    path = make_config(experiment={"function": "experiments:noop"})
-    Experimenter(path).fill_table_from_config()
-    with pytest.raises(InputError, match="unknown option 'partitoin'"):
-        Experimenter(path).launch(workers=1, dry_run=True, partitoin="x")
 
 
 # ----------------------------------------------------------------------------- the worker entry point and --local
@@ -272,8 +110,6 @@ def test_local_drains_the_table_without_slurm(make_config: ConfigMaker, tmp_path
 
 
 # ----------------------------------------------------------------------------- the templates as package data
-
-ROOT = TESTS.parent
 
 
 def test_editable_install_reads_the_top_level_templates(tmp_path: Path) -> None:

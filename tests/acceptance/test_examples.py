@@ -1,6 +1,6 @@
 """The examples run as their READMEs say (`bash run.sh`), on a copy in a temporary folder.
 
-examples/slurm needs a cluster and MariaDB; tests/test_slurm*.py covers `pyexp launch`."""
+examples/slurm needs a cluster and MariaDB; tests/acceptance/test_slurm.py covers `pyexp launch`."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.paths import ROOT
 
 from pyexperimenter import Experimenter
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = ROOT / "examples"
 BIN = Path(sys.executable).parent
 
 

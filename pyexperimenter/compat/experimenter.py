@@ -1,0 +1,220 @@
+"""PyExperimenter 1.4's `PyExperimenter`: its constructor, method names, argument order,
+defaults and exceptions, over our Experimenter (the same table, claims and workers)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import load_config
+from ..errors import ConfigError, InputError, TableMismatch
+from ..experiment import Experimenter
+from ..sqltypes import is_identifier
+from .exceptions import (
+    EmptyFillDatabaseCallError,
+    InvalidConfigError,
+    MissingLogTableError,
+    NoConfigFileError,
+    ParameterCombinationError,
+    SshTunnelError,
+    TableHasWrongStructureError,
+)
+from .frames import pyexperimenter_frame
+from .running import ExperimentFunction, RunMixin
+from .utils import CODECARBON_COLUMNS, combine_fill_table_parameters
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_warned_codecarbon = False
+
+
+def _warn_codecarbon(logger: logging.Logger) -> None:
+    """Once per process: tracking needs CodeCarbon, which is optional; the run goes on."""
+    global _warned_codecarbon
+    if not _warned_codecarbon:
+        _warned_codecarbon = True
+        logger.warning("use_codecarbon=True: CodeCarbon tracking is not available here; experiments run untracked "
+                       "(pass use_codecarbon=False to silence this)")
+
+
+def _logger(logger_name: str, log_level: int | str, log_file: str | None) -> logging.Logger:
+    """PyExperimenter's logger: a console and a file handler, added only when the logger is new."""
+    new = logger_name not in logging.root.manager.loggerDict
+    logger = logging.getLogger(logger_name)
+    logger.setLevel(log_level)
+    if new:
+        formatter = logging.Formatter("%(asctime)s  | %(name)s - %(levelname)-8s | %(message)s")
+        handlers: list[logging.Handler] = [logging.StreamHandler()]
+        if log_file:
+            Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.FileHandler(log_file))
+        for handler in handlers:
+            handler.setFormatter(formatter)
+            logger.addHandler(handler)
+    return logger
+
+
+class PyExperimenter(RunMixin, Experimenter):
+    """The object PyExperimenter 1.4 users build; only their import changes."""
+
+    def __init__(
+        self,
+        experiment_configuration_file_path: str = os.path.join("config", "experiment_configuration.yml"),
+        database_credential_file_path: str | None = os.path.join("config", "database_credentials.yml"),
+        use_ssh_tunnel: bool | None = None,
+        table_name: str | None = None,
+        database_name: str | None = None,
+        use_codecarbon: bool = True,
+        name: str = "PyExperimenter",
+        logger_name: str = "py-experimenter",
+        log_level: int | str = logging.INFO,
+        log_file: str | None = "./logs/py-experimenter.log",
+    ):
+        self.logger_name, self.log_file = logger_name, log_file
+        self.logger = _logger(logger_name, log_level, log_file)
+        self.name = name
+        self.use_codecarbon = use_codecarbon
+        self.experiment_configuration_file_path = experiment_configuration_file_path
+        self.database_credential_file_path = database_credential_file_path
+        if not Path(experiment_configuration_file_path).is_file():
+            raise NoConfigFileError(f"Configuration file missing! Please add file: {experiment_configuration_file_path}")
+        creds = database_credential_file_path
+        if creds is not None and not Path(creds).is_file():
+            creds = None  # fall back to the credentials file next to the config
+        try:
+            config = load_config(experiment_configuration_file_path, credentials_path=creds)
+        except ConfigError as e:
+            raise InvalidConfigError(str(e)) from e
+        if use_ssh_tunnel and config.database.kind == "mysql":
+            raise SshTunnelError("SSH tunnels are not supported yet; open the tunnel yourself "
+                                 "(ssh -L 3306:DBHOST:3306 GATEWAY) and point the credentials at 127.0.0.1")
+        config = replace(config, experimenter_name=name, **self._overrides(config, table_name, database_name))
+        if use_codecarbon:
+            _warn_codecarbon(self.logger)
+        super().__init__(config)
+        if config.database.kind == "sqlite" and config.database.path is not None:
+            sqlite3.connect(config.database.path).close()  # PyExperimenter creates the file at once
+        self.logger.info("Initialized and connected to database")
+
+    @staticmethod
+    def _overrides(config: Any, table_name: str | None, database_name: str | None) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if table_name is not None:
+            if not is_identifier(table_name):
+                raise InvalidConfigError(f"table_name: must match [A-Za-z_][A-Za-z0-9_]{{0,63}}, got {table_name!r}")
+            changes["name"] = table_name
+        if database_name is not None:
+            if not is_identifier(database_name):
+                raise InvalidConfigError(f"database_name: must match [A-Za-z_][A-Za-z0-9_]{{0,63}}, got {database_name!r}")
+            db = config.database
+            if db.kind == "sqlite":
+                db = replace(db, path=(Path.cwd() / f"{database_name}.db").resolve())
+            else:
+                db = replace(db, database=database_name)
+            changes["database"] = db
+        return changes
+
+    def close_ssh(self) -> None:
+        """No tunnel is ever opened here (see docs/migrating.md)."""
+        self.logger.warning("No ssh tunnel to close")
+
+    # --- tables and filling
+    def create_table(self, create_database: bool = False) -> None:
+        try:
+            self._creating_store()
+        except TableMismatch as e:
+            raise TableHasWrongStructureError(str(e)) from e
+        self.logger.info(f"Table {self.config.name} created.")
+
+    def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int = 0) -> int:
+        try:
+            return super().fill_table_from_config(progress, priority)
+        except TableMismatch as e:
+            raise TableHasWrongStructureError(str(e)) from e
+        except ConfigError as e:
+            raise EmptyFillDatabaseCallError(str(e)) from e
+
+    def fill_table_from_combination(  # type: ignore[override]  # PyExperimenter's argument order
+        self,
+        fixed_parameter_combinations: Sequence[Mapping[str, Any]] | None = None,
+        parameters: Mapping[str, Sequence[Any]] | None = None,
+    ) -> int:
+        rows = combine_fill_table_parameters(list(self.config.parameters), parameters, fixed_parameter_combinations)
+        return self.fill_table_with_rows(rows)
+
+    def fill_table_with_rows(self, rows: Any, priority: int = 0) -> int:
+        try:
+            return super().fill_table_with_rows(rows, priority)
+        except TableMismatch as e:
+            raise TableHasWrongStructureError(str(e)) from e
+        except InputError as e:
+            raise ParameterCombinationError(str(e)) from e
+
+    # --- running
+    def execute(  # type: ignore[override]  # PyExperimenter's argument order
+        self,
+        experiment_function: ExperimentFunction,
+        random_order: bool = False,
+        n_jobs: int | None = None,
+        max_experiments: int = -1,
+    ) -> list[int]:
+        """`max_experiments` is a total over all `n_jobs` workers, as in PyExperimenter."""
+        fn = self._wrapped(experiment_function)
+        jobs = n_jobs or self.config.n_jobs
+        if max_experiments is None or max_experiments < 0:
+            codes = super().execute(fn, max_experiments=-1, random_order=random_order, n_jobs=jobs)
+        elif max_experiments == 0:
+            codes = []
+        else:
+            workers = min(jobs, max_experiments)
+            each, rest = divmod(max_experiments, workers)
+            codes = super().execute(fn, max_experiments=each, random_order=random_order, n_jobs=workers)
+            if rest:
+                codes += super().execute(fn, max_experiments=1, random_order=random_order, n_jobs=rest)
+        self.logger.info("All configured executions finished.")
+        return codes
+
+    # --- maintenance and reading
+    def reset_experiments(self, *states: str, ids: Sequence[int] | None = None, where: Sequence[str] = ()) -> int:
+        states = tuple(getattr(s, "value", s) for s in states)
+        if not states and ids is None:
+            self.logger.warning("No states given to reset experiments. No experiments are reset.")
+            return 0
+        n = super().reset_experiments(*states, ids=ids, where=where)
+        self.logger.info(f"{n} experiments with status {' '.join(states)} were reset")
+        return n
+
+    def delete_table(self) -> None:
+        """Drops the tables; like PyExperimenter, nothing to drop is no error."""
+        try:
+            super().delete_table()
+        except TableMismatch:
+            raise
+        except InputError:
+            if self.config.database.kind != "sqlite":
+                raise
+
+    def get_table(self, keep_internal: bool = False) -> pd.DataFrame:
+        return pyexperimenter_frame(super().get_table(keep_internal), self.config)
+
+    def get_logtable(self, logtable_name: str) -> pd.DataFrame:  # PyExperimenter names it logtable_name
+        if logtable_name not in self.config.logtables:
+            raise MissingLogTableError(f"unknown logtable {logtable_name!r}; expected one of {sorted(self.config.logtables)}")
+        return pyexperimenter_frame(super().get_logtable(logtable_name), self.config, self.config.logtables[logtable_name])
+
+    def get_codecarbon_table(self) -> pd.DataFrame:
+        """Without tracking (see docs/migrating.md) the table's columns, and no rows."""
+        import pandas as pd
+
+        if not self.use_codecarbon:
+            raise ValueError("CodeCarbon is not used in this experiment.")
+        return pd.DataFrame(columns=["ID", "experiment_id", *CODECARBON_COLUMNS])
+
+
+__all__ = ["PyExperimenter"]

@@ -1,0 +1,3 @@
+"""PyExperimenter 1.4's `py_experimenter.exceptions`, under our name."""
+
+from .compat.exceptions import *  # noqa: F403

@@ -1,0 +1,3 @@
+"""PyExperimenter 1.4's `py_experimenter.utils`, under our name."""
+
+from .compat.utils import *  # noqa: F403

@@ -1,0 +1,342 @@
+"""The Store contract: one class of tests, run on SQLite and on a real MariaDB.
+
+Its first tests call the store's methods directly (claim, heartbeat, finish, fail,
+requeue_stale, counts, reset, ...); the rest drive the same store through Experimenter
+and real workers. Each test runs once per database (the `backend` fixture in conftest.py).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import experiments
+import pytest
+from support.configs import ConfigMaker
+
+from pyexperimenter import Experimenter, Status
+from pyexperimenter.status import ALL_STATUSES
+from pyexperimenter.store import Store, WorkerIdentity
+
+
+def executions(path: Path) -> Counter[int]:
+    if not path.exists():
+        return Counter()
+    return Counter(int(line.split()[0]) for line in path.read_text().splitlines() if line.strip())
+
+
+WHO = WorkerIdentity("w", "h", 1)
+
+
+def _fill(path: str) -> int:
+    return Experimenter(path).fill_table_from_config()
+
+
+def failing_on_odd(parameters: dict, result_processor, custom: dict) -> dict:
+    result_processor.process_logs({"steps": {"step": 1, "loss": 0.5}})
+    result_processor.process_logs({"steps": {"step": 2, "loss": 0.25}})
+    if parameters["x"] % 2:
+        raise ValueError(f"odd x {parameters['x']}")
+    result_processor.process_results({"label": "early"})
+    return {"value": 1.5}
+
+
+class TestStoreContract:
+    """What every Store promises, whatever the database behind it."""
+
+    @pytest.fixture
+    def exp(self, make_config: ConfigMaker) -> Iterator[Experimenter]:
+        exp = Experimenter(make_config(logtables={"steps": {"step": "INT", "loss": "DOUBLE"}}))
+        assert exp.fill_table_from_config() == 20
+        yield exp
+        exp.close()
+
+    @pytest.fixture
+    def store(self, exp: Experimenter) -> Store:
+        return exp.store
+
+    # ------------------------------------------------------------------ the store's methods
+
+    def test_insert_missing_adds_only_new_rows(self, store: Store) -> None:
+        assert store.exists()
+        assert store.insert_missing([{"x": 0, "y": "a"}, {"x": 99, "y": "a"}, {"x": 99, "y": "a"}]) == 1
+        assert store.counts() == {**dict.fromkeys(ALL_STATUSES, 0), "created": 21}
+
+    def test_claim_heartbeat_and_finish(self, store: Store) -> None:
+        claims = store.claim(WHO, 2)
+        assert len(claims) == 2 and len({c.token for c in claims}) == 1
+        assert [c.attempt for c in claims] == [1, 1]
+        assert all(set(c.parameters) == {"x", "y"} for c in claims)
+        token = claims[0].token
+        assert store.heartbeat(token) == 2
+        assert store.counts()["running"] == 2
+        assert store.finish(token, [(c.id, {"value": 1.0, "label": "ok"}) for c in claims]) == {c.id for c in claims}
+        assert store.heartbeat(token) == 0  # nothing runs under it any more
+        counts = store.counts()
+        assert (counts["done"], counts["running"], counts["created"]) == (2, 0, 18)
+        rows = {r["ID"]: r for r in store.rows(where={"status": "done"})}
+        assert set(rows) == {c.id for c in claims}
+        assert all(r["value"] == 1.0 and r["label"] == "ok" and r["worker"] == "w" for r in rows.values())
+        outcomes = [a["outcome"] for a in store.rows(store.schema.attempts_table)]
+        assert outcomes == ["done", "done"]
+
+    def test_fail_requeues_until_max_attempts_then_errors(self, store: Store) -> None:
+        [first] = store.claim(WHO, 1)
+        assert store.fail(first.token, first.id, "boom 1", max_attempts=2)
+        assert store.counts()["created"] == 20
+        [second] = store.claim(WHO, 1)
+        assert second.id == first.id and second.attempt == 2 and second.token != first.token
+        assert store.fail(second.token, second.id, "boom 2", max_attempts=2)
+        [row] = store.rows(where={"ID": first.id})
+        assert row["status"] == "error" and row["error"] == "boom 2" and row["attempts"] == 2
+        assert [r["ID"] for r in store.query("errors")] == [first.id]
+
+    def test_a_retry_delay_keeps_a_failed_row_out_of_claims(self, store: Store) -> None:
+        [first] = store.claim(WHO, 1)
+        assert store.fail(first.token, first.id, "later", max_attempts=3, retry_delay_seconds=60)
+        assert first.id not in {c.id for c in store.claim(WHO, 19)}
+        assert store.claim(WHO, 1) == []
+
+    def test_results_and_logs_while_running_and_a_chosen_status(self, store: Store) -> None:
+        [claim] = store.claim(WHO, 1)
+        assert store.write_results(claim.token, claim.id, {"label": "half-way"})
+        assert store.write_logs(claim.token, claim.id, {"steps": {"step": 1, "loss": 0.5}})
+        assert store.set_status(claim.token, claim.id, Status.PAUSED, {"value": 2.0})
+        [row] = store.rows(where={"ID": claim.id})
+        assert (row["status"], row["label"], row["value"]) == ("paused", "half-way", 2.0)
+        [log] = store.rows(store.schema.logtable("steps"))
+        assert (log["experiment_id"], log["step"], log["loss"]) == (claim.id, 1, 0.5)
+        assert not store.write_results(claim.token, claim.id, {"label": "late"})  # no longer running
+
+    def test_reset_by_status_and_by_id(self, store: Store) -> None:
+        claims = store.claim(WHO, 3)
+        token = claims[0].token
+        assert store.finish(token, [(claims[0].id, {"value": 1.0})]) == {claims[0].id}
+        assert store.fail(token, claims[1].id, "boom", max_attempts=1)
+        assert store.reset(["error"]) == 1
+        assert store.reset(ids=[]) == 0
+        assert store.reset(ids=[claims[0].id]) == 1
+        assert store.reset(["all"]) == 20
+        counts = store.counts()
+        assert counts["created"] == 20 and counts["running"] == 0
+        # the history stays: what was running when reset is closed as `reset`
+        outcomes = sorted(a["outcome"] for a in store.rows(store.schema.attempts_table))
+        assert outcomes == ["done", "failed", "reset"]
+
+    def test_counts_name_every_status_and_lost_runs_only_when_asked(self, store: Store) -> None:
+        assert set(store.counts()) == set(ALL_STATUSES)
+        assert store.counts(5.0)["stale"] == 0
+        store.claim(WHO, 1)
+        assert store.counts(5.0)["stale"] == 0 and store.requeue_stale(5.0, max_attempts=3) == 0
+
+    # ------------------------------------------------------------------ through Experimenter and workers
+
+    def test_fill_is_idempotent(self, make_config: ConfigMaker) -> None:
+        exp = Experimenter(make_config())
+        assert exp.fill_table_from_config() == 20
+        assert exp.fill_table_from_config() == 0
+        table = exp.get_table()
+        assert len(table) == 20
+        assert sorted(zip(table["x"], table["y"])) == sorted((x, y) for x in range(10) for y in "ab")
+        assert set(table["status"]) == {"created"}
+        assert exp.counts()["created"] == 20
+
+    def test_concurrent_fills_never_duplicate(self, make_config: ConfigMaker) -> None:
+        path = make_config(parameters={"a": {"start": 0, "stop": 50}, "b": [1, 2, 3, 4, 5]})
+        Experimenter(path).fill_table_from_config()  # create the table once; races are on rows
+        Experimenter(path).reset_experiments("all")
+        with Experimenter(path) as exp:
+            exp.delete_table()
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(4) as pool:
+            added = pool.map(_fill, [str(path)] * 4)
+        assert sum(added) == 250
+        table = Experimenter(path).get_table()
+        assert len(table) == 250
+        assert not table.duplicated(["a", "b"]).any()
+
+    def test_eight_workers_execute_every_row_exactly_once(self, make_config: ConfigMaker, tmp_path: Path) -> None:
+        record = tmp_path / "executions.txt"
+        path = make_config(
+            parameters={"x": {"start": 0, "stop": 250}, "y": ["a", "b"]},
+            # 10 ms each: long enough that no single worker drains the table before the rest start
+            custom={"record": str(record), "sleep": 0.01},
+        )
+        exp = Experimenter(path)
+        assert exp.fill_table_from_config() == 500
+        codes = exp.execute(experiments.recording, n_jobs=8)
+        assert codes == [0] * 8
+        runs = executions(record)
+        assert len(runs) == 500
+        assert set(runs.values()) == {1}, [k for k, v in runs.items() if v > 1]
+        table = exp.get_table()
+        assert (table["status"] == "done").all()
+        assert (table["value"] == table["x"] * 2.0).all()
+        assert (table["attempts"] == 1).all()
+        assert table["worker"].nunique() > 1  # the work really was shared
+
+    def test_results_logs_errors_and_attempt_history(self, make_config: ConfigMaker) -> None:
+        path = make_config(
+            experiment={"max_attempts": 2},
+            parameters={"x": {"start": 0, "stop": 4}},
+            logtables={"steps": {"step": "INT", "loss": "DOUBLE"}},
+        )
+        exp = Experimenter(path)
+        exp.fill_table_from_config()
+        exp.execute(failing_on_odd)
+        table = exp.get_table().set_index("x")
+        assert list(table.loc[[0, 2], "status"]) == ["done", "done"]
+        assert list(table.loc[[0, 2], "value"]) == [1.5, 1.5]
+        assert list(table.loc[[0, 2], "label"]) == ["early", "early"]
+        for x in (1, 3):
+            row = table.loc[x]
+            assert row["status"] == "error"
+            assert row["attempts"] == 2  # requeued once, then given up
+            assert row["error"].startswith("Traceback (most recent call last):")
+            assert f"ValueError: odd x {x}" in row["error"]
+            assert "failing_on_odd" in row["error"]
+        logs = exp.get_logtable("steps")
+        # two log rows per attempt: 2 done rows x 1 attempt + 2 failed rows x 2 attempts
+        assert len(logs) == 12
+        assert set(logs.columns) >= {"ID", "experiment_id", "timestamp", "step", "loss"}
+        attempts = exp.get_attempts()
+        assert len(attempts) == 6
+        assert Counter(attempts["outcome"]) == {"done": 2, "failed": 4}
+        failed = attempts[attempts["outcome"] == "failed"]
+        assert failed["error"].str.contains("ValueError: odd x").all()
+        assert attempts["end_date"].notna().all()
+
+    def test_reset_keeps_ids_and_clears_results(self, make_config: ConfigMaker) -> None:
+        path = make_config(experiment={"max_attempts": 1}, parameters={"x": {"start": 0, "stop": 4}},
+                           logtables={"steps": {"step": "INT", "loss": "DOUBLE"}})
+        exp = Experimenter(path)
+        exp.fill_table_from_config()
+        exp.execute(failing_on_odd)
+        before = exp.get_table().set_index("ID")
+        assert exp.reset_experiments("error") == 2
+        after = exp.get_table().set_index("ID")
+        assert list(after.index) == list(before.index)
+        reset_ids = before.index[before["status"] == "error"]
+        assert set(after.loc[reset_ids, "status"]) == {"created"}
+        assert after.loc[reset_ids, "error"].isna().all()
+        assert after.loc[reset_ids, "value"].isna().all()
+        assert (after.loc[reset_ids, "attempts"] == 0).all()
+        logs = exp.get_logtable("steps")
+        assert not set(logs["experiment_id"]) & set(reset_ids)
+        assert exp.counts()["done"] == 2
+
+    def test_random_order_claims_everything_once(self, make_config: ConfigMaker, tmp_path: Path) -> None:
+        record = tmp_path / "executions.txt"
+        exp = Experimenter(make_config(custom={"record": str(record)}))
+        exp.fill_table_from_config()
+        exp.execute(experiments.recording, random_order=True)
+        runs = executions(record)
+        assert len(runs) == 20 and set(runs.values()) == {1}
+        order = [int(line.split()[0]) for line in record.read_text().splitlines()]
+        assert order != sorted(order)
+
+    def test_max_experiments_limits_each_worker(self, make_config: ConfigMaker, tmp_path: Path) -> None:
+        record = tmp_path / "executions.txt"
+        exp = Experimenter(make_config(custom={"record": str(record)}))
+        exp.fill_table_from_config()
+        exp.execute(experiments.recording, max_experiments=3)
+        assert sum(executions(record).values()) == 3
+        assert exp.counts()["done"] == 3 and exp.counts()["created"] == 17
+
+    def test_zombie_results_are_refused(self, make_config: ConfigMaker) -> None:
+        """A row requeued as lost and re-claimed: the first worker's late writes are refused."""
+        exp = Experimenter(make_config(experiment={"heartbeat_seconds": 0.2, "stale_after_seconds": 0.5}))
+        exp.fill_table_from_config()
+        store = exp.store
+        first = store.claim(WorkerIdentity("zombie", "h", 1), 1)[0]
+        time.sleep(1.2)  # no heartbeat: the row is lost by the server's clock
+        assert store.requeue_stale(0.5, max_attempts=3) == 1
+        assert store.requeue_stale(0.5, max_attempts=3) == 0  # compare-and-set: once only
+        second = store.claim(WorkerIdentity("second", "h", 2), 1)[0]
+        assert second.id == first.id and second.token != first.token and second.attempt == 2
+        assert store.heartbeat(first.token) == 0
+        assert not store.write_results(first.token, first.id, {"value": -1.0})
+        assert not store.write_logs(first.token, first.id, {}) or True
+        assert store.finish(first.token, [(first.id, {"value": -1.0})]) == set()
+        assert not store.fail(first.token, first.id, "late", 3)
+        assert store.finish(second.token, [(second.id, {"value": 42.0})]) == {second.id}
+        row = exp.get_table().set_index("ID").loc[first.id]
+        assert row["status"] == Status.DONE and row["value"] == 42.0 and row["worker"] == "second"
+        attempts = exp.get_attempts()
+        mine = attempts[attempts["experiment_id"] == first.id].sort_values("attempt")
+        assert list(mine["outcome"]) == ["lost", "done"]
+        assert "worker lost: no heartbeat since" in mine.iloc[0]["error"]
+
+    def test_counts_report_and_sweep_agree_on_lost_runs(self, make_config: ConfigMaker, monkeypatch: pytest.MonkeyPatch) -> None:
+        """One definition of a lost run: `counts()["stale"]`, the running report's `stale` flags
+        (what `pyexp status` shows as LOST) and `requeue_stale()` agree, also right after a
+        server restart, when no run is declared lost yet."""
+        exp = Experimenter(make_config(experiment={"heartbeat_seconds": 0.2, "stale_after_seconds": 0.5}))
+        exp.fill_table_from_config()
+        store = exp.store
+        lost = store.claim(WorkerIdentity("lost", "h", 1), 1)[0]
+        time.sleep(1.2)  # no heartbeat: the row is lost by the server's clock
+        alive = store.claim(WorkerIdentity("alive", "h", 2), 1)[0]
+
+        def seen() -> tuple[int, dict[int, bool]]:
+            store.heartbeat(alive.token)
+            flags = {int(r["ID"]): r["stale"] for r in store.query("running", stale_after_seconds=0.5)}
+            return store.counts(0.5)["stale"], flags
+
+        # The server has been up for less than the stale limit: nobody could beat meanwhile.
+        monkeypatch.setattr(type(store), "_server_up_seconds", lambda self, cur: 0.1)
+        assert seen() == (0, {lost.id: False, alive.id: False})
+        assert store.requeue_stale(0.5, max_attempts=3) == 0
+        monkeypatch.undo()
+        assert seen() == (1, {lost.id: True, alive.id: False})
+        assert store.requeue_stale(0.5, max_attempts=3) == 1
+        assert seen() == (0, {alive.id: False})
+
+    def test_release_spends_no_attempt(self, make_config: ConfigMaker) -> None:
+        exp = Experimenter(make_config())
+        exp.fill_table_from_config()
+        store = exp.store
+        claims = store.claim(WorkerIdentity("w", "h", 1), 3)
+        assert len(claims) == 3 and len({c.token for c in claims}) == 1
+        assert store.release(claims[0].token, [c.id for c in claims]) == 3
+        table = exp.get_table().set_index("ID")
+        assert set(table.loc[[c.id for c in claims], "status"]) == {"created"}
+        assert set(table.loc[[c.id for c in claims], "attempts"]) == {0}
+        attempts = exp.get_attempts()
+        assert set(attempts["outcome"]) == {"released"}
+
+    def test_parameter_types_round_trip(self, make_config: ConfigMaker) -> None:
+        seen: list[dict] = []
+
+        def keep(parameters: dict, rp, custom: dict) -> None:
+            seen.append(parameters)
+
+        params = {
+            "i": [1, 2],
+            "f": {"start": 0.1, "stop": 0.35, "step": 0.1},
+            "s": ["a"],
+            "b": [True],
+            "n": [None, 0.5],
+            "mixed": [1, "auto"],
+        }
+        exp = Experimenter(make_config(parameters=params))
+        assert exp.fill_table_from_config() == 2 * 3 * 2 * 2
+        exp.execute(keep)
+        assert len(seen) == 24
+        assert sorted({p["f"] for p in seen}) == [0.1, 0.2, 0.3]
+        assert {type(p["i"]) for p in seen} == {int}
+        assert {p["b"] for p in seen} == {True}
+        assert {p["n"] for p in seen} == {None, 0.5}
+        assert {p["mixed"] for p in seen} == {1, "auto"}
+
+    def test_fill_with_rows_and_combinations(self, make_config: ConfigMaker) -> None:
+        exp = Experimenter(make_config())
+        assert exp.fill_table_with_rows([{"x": 100, "y": "z"}, {"x": 100, "y": "z"}]) == 1
+        assert exp.fill_table_from_combination(parameters={"x": [1, 2]}, fixed_parameter_combinations=[{"y": "a"}, {"y": "b"}]) == 4
+        assert exp.fill_table_from_config() == 16  # (1,a) (1,b) (2,a) (2,b) were there already
+        with pytest.raises(Exception, match="lacks parameter 'y'"):
+            exp.fill_table_with_rows([{"x": 1}])
+        assert len(exp.get_table()) == 21

@@ -1,0 +1,40 @@
+"""The services tests claim: MariaDB at PYEXP_TEST_MYSQL, and what to do without one.
+
+PYEXP_TEST_MYSQL (default mysql://root@127.0.0.1:3306) must reach a server where the user
+may create databases. When no server answers, tests that claim it are skipped on a laptop
+but fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+MYSQL_BASE = os.environ.get("PYEXP_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
+
+
+def service_missing(what: str, why: str) -> None:
+    """Skip on a laptop; under CI a missing service is a failure, never a silent skip."""
+    message = f"{what} is not available: {why}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: run scripts/services.sh)", pytrace=False)
+    pytest.skip(message)
+
+
+def mysql_connect(database: str | None = None) -> Any:
+    import pymysql
+
+    parts = urlsplit(MYSQL_BASE)
+    return pymysql.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        database=database,
+        autocommit=True,
+        connect_timeout=5,
+    )
