@@ -9,7 +9,7 @@ from pathlib import Path
 
 import cluster_fns
 import pytest
-from conftest import ConfigMaker
+from support.configs import ConfigMaker
 
 from pyexperimenter import Experimenter
 from pyexperimenter.errors import ConfigError

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import ConfigMaker
+from support.configs import ConfigMaker
 
 from pyexperimenter import Experimenter
 from pyexperimenter.report import status_report

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pymysql
 import pytest
-from conftest import IN_CI, service_missing
+from support.services import IN_CI, service_missing
 
 ROOT = Path(__file__).resolve().parents[2]
 NETNS = ROOT / "scripts" / "netns.sh"
