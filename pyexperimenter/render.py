@@ -31,7 +31,30 @@ def status_view(report: dict[str, Any], config: str = "CONFIG") -> Group:
         parts += ["", *_running_table(report, config)]
     if report["errors"]:
         parts += ["", *_errors_table(report, config)]
+    if report.get("outcomes"):
+        parts += ["", _outcomes_line(report)]
+    if report.get("quarantined"):
+        parts += ["", _quarantined_table(report)]
     return Group(*parts)
+
+
+def _outcomes_line(report: dict[str, Any]) -> Text:
+    """Attempts by how they ended (docs/recovery.md has the table of outcomes)."""
+    line = Text("attempts: ", style="bold")
+    for i, (outcome, n) in enumerate(sorted(report["outcomes"].items(), key=lambda kv: -kv[1])):
+        line.append(", " if i else "")
+        line.append(f"{outcome} {n}", style=_COLORS.get(outcome, "red" if outcome != "released" else "blue"))
+    return line
+
+
+def _quarantined_table(report: dict[str, Any]) -> Table:
+    table = Table(title="quarantined hosts and workers (they stopped claiming)", title_justify="left",
+                  title_style="bold red", header_style="bold")
+    for column in ("host", "worker", "attempts", "since", "last error"):
+        table.add_column(column)
+    for q in report["quarantined"]:
+        table.add_row(str(q["host"]), str(q["worker"]), str(q["attempts"]), str(q["since"]), q["last_error"])
+    return table
 
 
 def _header(report: dict[str, Any], config: str) -> Text:

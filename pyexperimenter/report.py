@@ -56,6 +56,8 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "running": running,
         "lost_ids": [r["id"] for r in running if r["lost"]],
         "errors": errors,
+        "outcomes": {str(r["outcome"]): int(r["n"]) for r in store.query("outcomes")},
+        "quarantined": [_quarantined_entry(r) for r in store.query("quarantined")],
         "throughput": throughput,
         "throughput_per_minute": throughput["per_minute"],
         "throughput_window_seconds": throughput["window_seconds"],
@@ -104,6 +106,17 @@ def _throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:
 
 def _finished_since(exp: Experimenter, seconds: float) -> int:
     return int(exp.store.query("finished_since", seconds=seconds)[0]["n"] or 0)
+
+
+def _quarantined_entry(row: dict[str, Any]) -> dict[str, Any]:
+    since = row["since"]
+    return {
+        "host": row["machine"],
+        "worker": row["worker"],
+        "attempts": int(row["attempts"]),
+        "since": since.isoformat(sep=" ") if isinstance(since, datetime) else since,
+        "last_error": _last_line(row["error"]),
+    }
 
 
 def _running_entry(row: dict[str, Any]) -> dict[str, Any]:

@@ -27,13 +27,23 @@ ALL_STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
 
 
 class Outcome(str, Enum):
-    """How one attempt (one claim of a row) ended, as kept in the attempt history."""
+    """How one attempt (one claim of a row) ended, as kept in the attempt history.
+
+    Which of them spend one of the row's `max_attempts` is the store's rule: the
+    experiment's own endings do (failed ... timeout, lost); what happened to the worker
+    does not (released, quarantined, reset). docs/recovery.md has
+    the table."""
 
     RUNNING = "running"
     DONE = "done"
-    FAILED = "failed"
-    LOST = "lost"
-    RELEASED = "released"
+    FAILED = "failed"  # the experiment raised
+    OOM = "oom"  # MemoryError under experiment.memory_limit_mb (isolation: process)
+    EXITED = "exited"  # its process exited without returning (os._exit, sys.exit in C)
+    KILLED = "killed"  # its process died of a signal (SIGSEGV, SIGKILL: maybe the OOM killer)
+    TIMEOUT = "timeout"  # ran longer than experiment.timeout_seconds
+    LOST = "lost"  # its worker stopped beating (killed, partitioned, frozen)
+    RELEASED = "released"  # the worker was stopped; the attempt's error says by what (a time limit, ...)
+    QUARANTINED = "quarantined"  # its worker or host was quarantined: not the experiment's fault
     RESET = "reset"
 
     def __str__(self) -> str:

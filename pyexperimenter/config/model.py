@@ -83,6 +83,10 @@ class ExperimentConfig:
     stale_after_seconds: float = 120.0
     retry_delay_seconds: float = 0.0
     result_timestamps: bool = False
+    isolation: str = "none"  # "none" (in the worker), "process" (a forked child), "spawn"
+    timeout_seconds: float | None = None  # needs isolation
+    memory_limit_mb: int | None = None  # the child's address space; needs isolation
+    quarantine_after: int = 5  # 0: never quarantine
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     custom: Mapping[str, Any] = field(default_factory=dict)
     n_jobs: int = 1

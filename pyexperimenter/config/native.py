@@ -27,6 +27,7 @@ from ..grid import AnyGrid, Factor, Grid, GridUnion, integer_or_float_range
 from ..sampling import DISTRIBUTIONS, OPTIONAL_KEYS, Sampled, problem
 from ..sqltypes import SqlType, infer_type
 from .database_url import parse_database_url
+from .limits import non_negative, read_isolation
 from .model import DatabaseConfig, ExperimentConfig, SlurmConfig
 from .sections import Section
 
@@ -42,6 +43,10 @@ EXPERIMENT_KEYS = frozenset(
         "result_timestamps",
         "n_jobs",
         "codecarbon",
+        "isolation",
+        "timeout_seconds",
+        "memory_limit_mb",
+        "quarantine_after",
     }
 )
 DATABASE_KEYS = frozenset({"url", "credentials"})
@@ -103,6 +108,8 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         stale_after_seconds=stale,
         retry_delay_seconds=retry_delay,
         result_timestamps=exp.get("result_timestamps", bool, False),
+        **read_isolation(exp),
+        quarantine_after=non_negative(exp, "quarantine_after", 5),
         slurm=slurm,
         custom=custom,
         n_jobs=exp.positive("n_jobs", int, 1),

@@ -38,9 +38,12 @@ def open_store(config: ExperimentConfig, create: bool = False, worker: bool = Fa
         assert db.path is not None
         return SQLiteStore(schema, db.path, config.experimenter_name, create=create)
     from .mysql import MySQLStore
+    from .timeouts import ConnectionTimeouts
 
+    timeouts = ConnectionTimeouts.for_timing(config.heartbeat_seconds, config.stale_after_seconds, worker=worker)
     return MySQLStore(
-        schema, db, config.experimenter_name, create=create, first_connect_patience=120.0 if worker else 5.0
+        schema, db, config.experimenter_name, create=create, first_connect_patience=120.0 if worker else 5.0,
+        timeouts=timeouts,
     )
 
 

@@ -153,16 +153,18 @@ class Store(ABC):
 
     @abstractmethod
     def fail(self, token: str, row_id: int, error: str, max_attempts: int,
-             retry_delay_seconds: float = 0.0) -> bool:
-        """Requeue (attempts < max_attempts) or mark `error`; False when fenced out."""
+             retry_delay_seconds: float = 0.0, outcome: Any = None) -> bool:
+        """Requeue (attempts < max_attempts) or mark `error`, closing the attempt with
+        `outcome` (default failed); False when fenced out."""
 
     @abstractmethod
     def set_status(self, token: str, row_id: int, status: Any, results: Mapping[str, Any]) -> bool:
         """The experiment chose its final status itself (PyExperimenter's PAUSED/ERROR)."""
 
     @abstractmethod
-    def release(self, token: str, row_ids: Sequence[int]) -> int:
-        """Give rows back to `created` without spending an attempt (signals, time limits)."""
+    def release(self, token: str, row_ids: Sequence[int], outcome: Any = None, reason: str | None = None) -> int:
+        """Give rows back to `created` without spending an attempt (signals, time limits,
+        quarantine), closing their attempts with `outcome` (default released) and why."""
 
     @abstractmethod
     def write_results(self, token: str, row_id: int, results: Mapping[str, Any]) -> bool: ...
@@ -178,6 +180,20 @@ class Store(ABC):
     def requeue_stale(self, stale_after_seconds: float, max_attempts: int, retry_delay_seconds: float = 0.0) -> int:
         """Requeue (or fail) running rows whose heartbeat is older than the limit, as one
         compare-and-set per row on its claim token: concurrent sweeps change a row once."""
+
+    # -- quarantine (worker/quarantine.py decides; these only read and write)
+    @abstractmethod
+    def quarantine_evidence(self, worker: str, row_ids: Sequence[int]) -> tuple[int, bool, bool]:
+        """(how many of `row_ids` other workers did, whether others did any row, whether
+        others are running one)."""
+
+    @abstractmethod
+    def quarantine(self, failed: Sequence[tuple[str, int]]) -> int:
+        """Relabel these (token, row id) failed attempts `quarantined` and give their rows the
+        attempt back where nobody claimed them since; returns how many got it back."""
+
+    @abstractmethod
+    def host_quarantined(self, machine: str, within_seconds: float) -> bool: ...
 
     # -- maintenance and reading
     @abstractmethod

@@ -8,7 +8,8 @@ operator from a fixed list, and a value typed by the column and bound as a param
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 # what the user writes -> what the SQL says (`IS [NOT] NULL` for a null value)
 OPERATORS = frozenset({"=", "<>", "<", "<=", ">", ">=", "IS NULL", "IS NOT NULL"})
 _SQL_OP = {"=": "=", "==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "<>": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
 _NULLS = {"", "null", "none", "nan"}
 _TRUTH = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 # bookkeeping columns worth selecting on, with the kind of their values
@@ -41,6 +45,24 @@ class Filter:
     @property
     def columns(self) -> list[str]:
         return list(dict.fromkeys(c for c, _ in self.shape))
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        """The Python reading of the SQL this renders (for the in-memory store): a NULL fails
+        every comparison but `<>`, which keeps it, as `results --where` does."""
+        args = iter(self.args)
+        for column, op in self.shape:
+            value = row.get(column)
+            if op in ("IS NULL", "IS NOT NULL"):
+                if (value is None) != (op == "IS NULL"):
+                    return False
+                continue
+            wanted = next(args)
+            if value is None:
+                if op != "<>":
+                    return False
+            elif not _COMPARE[op](value, wanted):
+                return False
+        return True
 
 
 NO_FILTER = Filter()

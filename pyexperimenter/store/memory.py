@@ -12,7 +12,6 @@ of sleeping.
 
 from __future__ import annotations
 
-import operator
 import random
 import threading
 import time
@@ -25,10 +24,6 @@ from ..grid import parameter_hash
 from ..status import ALL_STATUSES, Outcome, Status
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .filters import NO_FILTER, Filter, compile_filter
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq, "<>": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}
 
 Row = dict[str, Any]
 
@@ -142,27 +137,9 @@ class MemoryStore(Store):
     def index_filter(self, where: Filter) -> None:
         """Nothing to index in memory."""
 
-    @staticmethod
-    def _matches(row: Mapping[str, Any], where: Filter) -> bool:
-        """The Python reading of the SQL a Filter renders: a NULL fails every comparison but
-        `<>`, which keeps it (as `results --where` does)."""
-        args = iter(where.args)
-        for column, op in where.shape:
-            value = row.get(column)
-            if op in ("IS NULL", "IS NOT NULL"):
-                if (value is None) != (op == "IS NULL"):
-                    return False
-                continue
-            wanted = next(args)
-            if value is None and op == "<>":
-                continue
-            if value is None or not _COMPARE[op](value, wanted):
-                return False
-        return True
-
     def ids(self, where: Filter) -> list[int]:
         with self._lock:
-            return sorted(r["ID"] for r in self._rows.values() if self._matches(r, where))
+            return sorted(r["ID"] for r in self._rows.values() if where.matches(r))
 
     # --- the queue
     def claim(self, who: WorkerIdentity, limit: int = 1, random_order: bool = False,
@@ -171,7 +148,7 @@ class MemoryStore(Store):
             self._enter("claim")
             now = self.clock()
             open_rows = [r for r in self._rows.values() if r["status"] == Status.CREATED.value
-                         and (r["available_at"] is None or r["available_at"] <= now) and self._matches(r, where)]
+                         and (r["available_at"] is None or r["available_at"] <= now) and where.matches(r)]
             if random_order:
                 random.shuffle(open_rows)
             else:
@@ -216,14 +193,14 @@ class MemoryStore(Store):
             return landed
 
     def fail(self, token: str, row_id: int, error: str, max_attempts: int,
-             retry_delay_seconds: float = 0.0) -> bool:
+             retry_delay_seconds: float = 0.0, outcome: Any = None) -> bool:
         with self._lock:
             self._enter("fail")
             row = self._held(row_id, token)
             if row is None:
                 return self._owned(row_id, token, (Status.CREATED.value, Status.ERROR.value))
             self._requeue_or_error(row, error, max_attempts, retry_delay_seconds)
-            self._close_attempts(token, [row_id], Outcome.FAILED, error)
+            self._close_attempts(token, [row_id], outcome or Outcome.FAILED, error)
             return True
 
     def set_status(self, token: str, row_id: int, status: Any, results: Mapping[str, Any]) -> bool:
@@ -238,7 +215,7 @@ class MemoryStore(Store):
             self._close_attempts(token, [row_id], Outcome.DONE if status != Status.ERROR else Outcome.FAILED)
             return True
 
-    def release(self, token: str, row_ids: Sequence[int]) -> int:
+    def release(self, token: str, row_ids: Sequence[int], outcome: Any = None, reason: str | None = None) -> int:
         with self._lock:
             self._enter("release")
             released = []
@@ -248,8 +225,40 @@ class MemoryStore(Store):
                     row.update(status=Status.CREATED.value, attempts=max(0, row["attempts"] - 1), start_date=None,
                                heartbeat=None, worker=None, machine=None, slurm_job_id=None)
                     released.append(row_id)
-            self._close_attempts(token, row_ids, Outcome.RELEASED)
+            self._close_attempts(token, row_ids, outcome or Outcome.RELEASED, reason)
             return len(released)
+
+    # --- quarantine, as store/sql.py does it
+    def quarantine_evidence(self, worker: str, row_ids: Sequence[int]) -> tuple[int, bool, bool]:
+        with self._lock:
+            self._enter("quarantine_evidence")
+            done = [a for a in self._attempts if a["outcome"] == Outcome.DONE.value and a["worker"] != worker]
+            here = sum(1 for a in done if a["experiment_id"] in set(row_ids))
+            running = any(r["status"] == Status.RUNNING.value and r["worker"] != worker for r in self._rows.values())
+            return here, bool(done), running
+
+    def quarantine(self, failed: Sequence[tuple[str, int]]) -> int:
+        burnt = {"failed", "oom", "exited", "killed", "timeout"}
+        with self._lock:
+            self._enter("quarantine")
+            refunded = 0
+            for token, row_id in failed:
+                for a in self._attempts:
+                    if a["claim_token"] == token and a["experiment_id"] == row_id and a["outcome"] in burnt:
+                        a["outcome"] = Outcome.QUARANTINED.value
+                row = self._rows.get(row_id)
+                if row and row["claim_token"] == token and row["status"] in ("created", "error"):
+                    row.update(status="created", attempts=max(0, row["attempts"] - 1), error=None,
+                               available_at=None, end_date=None)
+                    refunded += 1
+            return refunded
+
+    def host_quarantined(self, machine: str, within_seconds: float) -> bool:
+        with self._lock:
+            self._enter("host_quarantined")
+            since = self.clock() - within_seconds
+            return any(a["outcome"] == Outcome.QUARANTINED.value and a["machine"] == machine and a["end_date"]
+                       and a["end_date"].replace(tzinfo=timezone.utc).timestamp() >= since for a in self._attempts)
 
     def write_results(self, token: str, row_id: int, results: Mapping[str, Any]) -> bool:
         with self._lock:
@@ -314,7 +323,7 @@ class MemoryStore(Store):
             self._enter("reset")
             wanted = set(ALL_STATUSES) if not statuses or "all" in statuses else set(statuses)
             picked = [r for r in self._rows.values() if r["status"] in wanted and (ids is None or r["ID"] in ids)
-                      and self._matches(r, where)]
+                      and where.matches(r)]
             gone = {r["ID"] for r in picked}
             for row in picked:
                 row.update(status=Status.CREATED.value, attempts=0, claim_token=None, worker=None, machine=None,
@@ -331,7 +340,7 @@ class MemoryStore(Store):
         with self._lock:
             self._enter("counts")
             out = dict.fromkeys(ALL_STATUSES, 0)
-            picked = [r for r in self._rows.values() if self._matches(r, where)]
+            picked = [r for r in self._rows.values() if where.matches(r)]
             for row in picked:
                 out[row["status"]] += 1
             if stale_after_seconds is not None:

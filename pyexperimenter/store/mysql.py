@@ -10,6 +10,10 @@ server shutdown, killed connection) reconnect first and, for a claim, look up th
 token in case its COMMIT landed before the connection died; "too many connections" (1040)
 waits for a free slot instead of failing. A worker rides out a server restart of up to
 `patience` (10 minutes).
+
+No call waits unboundedly: connect, read and write timeouts and TCP keepalive are sized from
+the experiment's heartbeat (store/timeouts.py), so a connection on a dead link fails within
+half of `stale_after_seconds` and is replaced like any other dropped connection.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from .base import TableSchema
 from .dialect import MYSQL
 from .fill import MySQLFiller
 from .sql import Cursor, SqlStore
+from .timeouts import DEFAULT_TIMEOUTS, ConnectionTimeouts
 
 if TYPE_CHECKING:
     from ..config import DatabaseConfig
@@ -65,6 +70,7 @@ class MySQLStore(SqlStore):
         create: bool = False,
         first_connect_patience: float = 5.0,
         patience: float = 600.0,
+        timeouts: ConnectionTimeouts = DEFAULT_TIMEOUTS,
     ):
         super().__init__(schema, experimenter_name)
         self.db = db
@@ -74,6 +80,7 @@ class MySQLStore(SqlStore):
         self._sweeper = False
         self.first_connect_patience = first_connect_patience
         self.patience = patience
+        self.timeouts = timeouts
         self._transaction(lambda cur: None)  # connect now: bad credentials fail here, clearly
 
     # --- connections
@@ -84,9 +91,9 @@ class MySQLStore(SqlStore):
             "user": self.db.user,
             "database": self.db.database,
             "autocommit": False,
-            "connect_timeout": 10,
-            "read_timeout": 300,
-            "write_timeout": 300,
+            "connect_timeout": self.timeouts.connect,
+            "read_timeout": self.timeouts.read,
+            "write_timeout": self.timeouts.read,
             "charset": "utf8mb4",
             # rowcount = rows matched, not rows changed: fenced writes rely on it.
             "client_flag": CLIENT.FOUND_ROWS,
@@ -105,10 +112,17 @@ class MySQLStore(SqlStore):
                 conn = pymysql.connect(**kwargs)
             else:
                 raise
-        with conn.cursor() as cur:
-            self._run(cur, "session_isolation")
-            self._run(cur, "session_clock")
-        conn.commit()
+        try:
+            self.timeouts.apply(getattr(conn, "_sock", None))
+            with conn.cursor() as cur:
+                self._run(cur, "session_isolation")
+                self._run(cur, "session_clock", (self.timeouts.lock_wait,))
+                if self.timeouts.server_idle is not None:
+                    self._run(cur, "session_idle", (self.timeouts.server_idle,))
+            conn.commit()
+        except BaseException:
+            conn.close()  # a half-set-up connection must not hold a server slot
+            raise
         return conn
 
     def _create_database(self, kwargs: dict[str, Any]) -> None:
@@ -169,10 +183,11 @@ class MySQLStore(SqlStore):
         e = state.outcome.exception() if state.outcome is not None else None
         return float((_WAIT_LOCK if e is not None and self._kind(e) == "lock" else _WAIT_CONNECTION)(state))
 
-    def _before_sleep(self, state: RetryCallState) -> None:
-        e = state.outcome.exception() if state.outcome is not None else None
-        kind = self._kind(e) if e is not None else None
-        if kind != "lock" and state.attempt_number == 1:
+    def _warn(self, e: BaseException) -> None:
+        """One line when a transaction first hits a connection problem, at once: its time
+        is when the worker noticed (the partition tests measure it)."""
+        kind = self._kind(e)
+        if kind != "lock":
             what = "too many connections" if kind == "full" else f"connection lost ({e})"
             log.warning("%s:%s: %s; retrying for up to %.0fs", self.db.host, self.db.port, what, self._patience(kind))
 
@@ -192,11 +207,11 @@ class MySQLStore(SqlStore):
             except (pymysql.err.MySQLError, OSError) as e:
                 if self._kind(e) is None:
                     raise
+                self._warn(e)
             retrying = Retrying(
                 retry=retry_if_exception(lambda e: self._kind(e) is not None),
                 wait=self._wait,
                 stop=self._give_up,
-                before_sleep=self._before_sleep,
                 sleep=self._lock.sleep,  # the heartbeat thread may use the connection meanwhile
                 reraise=True,
             )

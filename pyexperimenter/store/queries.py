@@ -201,6 +201,26 @@ SELECT ID, claim_token, heartbeat, worker FROM {table} WHERE {lost}{skip_locked}
 UPDATE {table} SET {requeue_or_error}, error = ?, claim_token = NULL, heartbeat = NULL, end_date = {now}
 WHERE {fenced}
 
+-- quarantine_evidence --
+-- A worker failing fast: are its failed rows done elsewhere, is anything, is anyone else running?
+SELECT (SELECT COUNT(*) FROM {attempts} WHERE outcome = 'done' AND worker <> ? AND experiment_id IN ({ids})),
+(SELECT COUNT(*) FROM (SELECT 1 FROM {attempts} WHERE outcome = 'done' AND worker <> ? LIMIT 1) d),
+(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE status = 'running' AND worker <> ? LIMIT 1) r)
+
+-- quarantine_attempt --
+-- A failed attempt of a quarantined worker: its node's fault, not the experiment's; takes token, id.
+UPDATE {attempts} SET outcome = 'quarantined' WHERE claim_token = ? AND experiment_id = ?
+AND outcome IN ('failed', 'oom', 'exited', 'killed', 'timeout')
+
+-- quarantine_refund --
+-- Give the row back the attempt, if nobody claimed it since (it still carries our token).
+UPDATE {table} SET status = 'created', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+error = NULL, available_at = NULL, end_date = NULL WHERE ID = ? AND claim_token = ? AND status IN ('created', 'error')
+
+-- host_quarantined --
+-- Whether a worker on this host was quarantined in the last `?` seconds.
+SELECT COUNT(*) FROM {attempts} WHERE outcome = 'quarantined' AND machine = ? AND end_date >= {ago}
+
 -- count_lost --
 -- How many runs (matching `--where`) are lost.
 SELECT COUNT(*) FROM {table} WHERE {lost}{conditions}
@@ -249,6 +269,15 @@ SELECT ID, worker, machine, slurm_job_id, attempts, start_date, heartbeat,
 {age:start_date} AS runtime_seconds, {age:heartbeat} AS heartbeat_age_seconds,
 CASE WHEN {lost} THEN 1 ELSE 0 END AS stale FROM {table} WHERE status = 'running' ORDER BY ID
 
+-- report_outcomes --
+-- `pyexp status`: attempts per outcome.
+SELECT outcome, COUNT(*) AS n FROM {attempts} GROUP BY outcome ORDER BY outcome
+
+-- report_quarantined --
+-- `pyexp status`: the quarantined workers and hosts, with the attempts they gave back.
+SELECT machine, worker, COUNT(*) AS attempts, MAX(end_date) AS since, MAX(error) AS error FROM {attempts}
+WHERE outcome = 'quarantined' GROUP BY machine, worker ORDER BY machine, worker
+
 -- report_errors --
 -- `pyexp status`: rows in `error` with their tracebacks.
 SELECT ID, error FROM {table} WHERE status = 'error' ORDER BY ID
@@ -275,8 +304,12 @@ SELECT RELEASE_LOCK(?)
 SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED
 
 -- session_clock [mysql] --
--- UTC on the server's clock; a blocked row lock fails after 20 s (and is retried).
-SET SESSION time_zone = '+00:00', innodb_lock_wait_timeout = 20
+-- UTC on the server's clock; a blocked row lock fails (and is retried) before the read timeout.
+SET SESSION time_zone = '+00:00', innodb_lock_wait_timeout = ?
+
+-- session_idle [mysql] --
+-- A worker's connection idle for this long belongs to a vanished worker: the server frees it.
+SET SESSION wait_timeout = ?
 
 -- busy_timeout [sqlite] --
 -- Wait up to a minute for SQLite's writer lock inside SQLite.

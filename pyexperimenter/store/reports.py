@@ -24,6 +24,8 @@ Cursor = Any
 REPORTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]]] = {
     "running": ("report_running", lambda p: (float(p.get("stale_after_seconds", 120)),)),
     "errors": ("report_errors", lambda p: ()),
+    "outcomes": ("report_outcomes", lambda p: ()),
+    "quarantined": ("report_quarantined", lambda p: ()),
     "finished_since": ("report_finished_since", lambda p: (float(p.get("seconds", 300)),)),
     "first_end": ("report_first_end", lambda p: ()),
 }

@@ -25,13 +25,14 @@ from .fill import fill as fill_rows
 from .filters import NO_FILTER, Filter, compile_filter
 from .lock import StoreLock
 from .maintenance import ID_CHUNK, chunks
+from .quarantine import QuarantineQueries
 from .schema import local_stamp
 from .statements import Statements
 
 T = TypeVar("T")
 Cursor = Any
 
-class SqlStore(Store):
+class SqlStore(QuarantineQueries, Store):
     """Shared implementation; subclasses supply connections, retries and the dialect."""
 
     dialect: Dialect
@@ -299,12 +300,13 @@ class SqlStore(Store):
         """The arguments of the `requeue_or_error` fragment."""
         return (max_attempts, max_attempts, retry_delay_seconds, retry_delay_seconds)
 
-    def fail(self, token: str, row_id: int, error: str, max_attempts: int, retry_delay_seconds: float = 0.0) -> bool:
+    def fail(self, token: str, row_id: int, error: str, max_attempts: int, retry_delay_seconds: float = 0.0,
+             outcome: Outcome | None = None) -> bool:
         def body(cur: Cursor) -> bool:
             args = (*self._requeue_args(max_attempts, retry_delay_seconds), error, row_id, token)
             ok = self._run(cur, "fail", args).rowcount == 1 or self._owned_outcome(cur, token, row_id, ("created", "error"))
             if ok:
-                self._close_attempts(cur, token, [row_id], Outcome.FAILED, error)
+                self._close_attempts(cur, token, [row_id], outcome or Outcome.FAILED, error)
             return ok
 
         return self._transaction(body)
@@ -325,13 +327,14 @@ class SqlStore(Store):
 
         return self._transaction(body)
 
-    def release(self, token: str, row_ids: Sequence[int]) -> int:
+    def release(self, token: str, row_ids: Sequence[int], outcome: Outcome | None = None,
+                reason: str | None = None) -> int:
         if not row_ids:
             return 0
 
         def body(cur: Cursor) -> int:
             n = self._run(cur, "release", (*row_ids, token), ids=len(row_ids)).rowcount
-            self._close_attempts(cur, token, row_ids, Outcome.RELEASED)
+            self._close_attempts(cur, token, row_ids, outcome or Outcome.RELEASED, reason)
             return int(n)
 
         return self._transaction(body)

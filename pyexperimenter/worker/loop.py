@@ -26,11 +26,13 @@ from ..config import ExperimentConfig
 from ..errors import FencedOut
 from ..results import InvalidResultError, ResultProcessor, check_result_keys
 from ..selection import where_filter
-from ..status import Status
+from ..status import Outcome, Status
 from ..store import Claim, Store, WorkerIdentity, open_store
 from . import signals
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
+from .isolation import AttemptEnded, Limits, run_isolated
+from .quarantine import QuarantineWatch
 from .tracking import tracked
 
 log = logging.getLogger("pyexperimenter")
@@ -54,6 +56,7 @@ class WorkerStats:
     released: int = 0
     recovered: int = 0
     interrupted_by: str | None = None
+    quarantined: str | None = None  # why this worker stopped claiming
 
 
 class Worker:
@@ -86,6 +89,11 @@ class Worker:
         self._idle_sleep = 0.025
         self._sweeping = False  # holds the table's sweeper lock
         self.where = where_filter(self.store, config.where)  # `--where`: the rows this worker may claim
+        self.watch = QuarantineWatch(self.store, self.identity, config.quarantine_after)
+        self._last_host_check = -1e9
+        self._limits = None if config.isolation == "none" else Limits.for_isolation(
+            config.isolation, config.timeout_seconds, config.memory_limit_mb
+        )
 
     # --- signals
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -125,6 +133,7 @@ class Worker:
                 if self._own_store:
                     self.store.close()
         self.stats.interrupted_by = self._stop
+        self.stats.quarantined = self.watch.reason
         return self.stats
 
     def _loop(self, heartbeat: Heartbeat) -> None:
@@ -133,6 +142,8 @@ class Worker:
                 return
             if self._out_of_time():
                 log.info("stopping: the allocation ends soon")
+                return
+            if self.watch.reason is not None or self._host_quarantined():
                 return
             self._recover_if_due()
             claims = self.store.claim(self.identity, self._batch_size(), self.random_order, self.where)
@@ -158,6 +169,32 @@ class Worker:
             return False
         margin = max(5.0, 1.5 * (self._avg_duration or 0.0))
         return time.time() > self.deadline - margin
+
+    def _host_quarantined(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_host_check < self._recover_every:
+            return False
+        self._last_host_check = now
+        return self.watch.host_is_quarantined()
+
+    def _pause(self, seconds: float) -> None:
+        """A back-off that a stop signal cuts short."""
+        end = time.monotonic() + seconds
+        while self._stop is None and time.monotonic() < end:
+            time.sleep(min(0.05, max(0.0, end - time.monotonic())))
+
+    def _release_reason(self) -> tuple[Outcome, str]:
+        """Why rows go back unrun, kept with their attempts: the scheduler (inside an
+        allocation, which has a deadline: SIGUSR2 or the deadline is its time limit, SIGTERM
+        a scancel or a preemption), our quarantine, or a stop signal from anyone else."""
+        if self._stop is None and self.watch.reason is not None:
+            return Outcome.QUARANTINED, self.watch.reason
+        if self.deadline is not None:
+            if self._stop == "SIGUSR2" or self._stop is None:
+                return Outcome.RELEASED, f"time limit: the allocation ends ({self._stop or 'deadline'})"
+            if self._stop == "SIGTERM":
+                return Outcome.RELEASED, "preempted or cancelled by the scheduler (SIGTERM)"
+        return Outcome.RELEASED, f"stopped by {self._stop}" if self._stop else "released"
 
     def _recover_if_due(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -193,7 +230,7 @@ class Worker:
         finished: set[int] = set()
         try:
             for claim in claims:
-                if self._stop is not None or token in heartbeat.lost:
+                if self._stop is not None or token in heartbeat.lost or self.watch.reason is not None:
                     break
                 if self._out_of_time():
                     break
@@ -211,7 +248,7 @@ class Worker:
             heartbeat.token = None
             rest = [c.id for c in claims if c.id not in finished]
             if rest and token not in heartbeat.lost:
-                n = self.store.release(token, rest)
+                n = self.store.release(token, rest, *self._release_reason())
                 self.stats.released += n
                 if self._stop is not None and n:
                     log.warning("%s: released %d row(s) back to created", self._stop, n)
@@ -223,12 +260,20 @@ class Worker:
             self._in_user_code = True
             if self._stop is not None:  # a signal between claim and here
                 raise WorkerInterrupted(self._stop)
-            returned = self.fn(dict(claim.parameters), rp, dict(self.config.custom))
+            if self._limits is None:
+                returned = self.fn(dict(claim.parameters), rp, dict(self.config.custom))
+            else:
+                returned = run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits)
             self._in_user_code = False
             status, results = self._interpret(returned)
         except WorkerInterrupted:
             self._in_user_code = False
             raise
+        except AttemptEnded as e:  # isolation: the child failed, died or ran out of time
+            self._in_user_code = False
+            self._record(started)
+            self._fail(claim, e.message, started, e.outcome)
+            return
         except FencedOut as e:
             self._in_user_code = False
             self._record(started)
@@ -238,9 +283,10 @@ class Worker:
         except (Exception, SystemExit):
             self._in_user_code = False
             self._record(started)
-            self._fail(claim, traceback.format_exc())
+            self._fail(claim, traceback.format_exc(), started)
             return
         self._record(started)
+        self.watch.succeeded()
         if status is Status.DONE:
             if not self._pending:
                 self._pending_since = time.monotonic()
@@ -269,15 +315,18 @@ class Worker:
             f"the experiment function returned {type(returned).__name__}; expected None, a dict of results or a Status"
         )
 
-    def _fail(self, claim: Claim, error: str) -> None:
+    def _fail(self, claim: Claim, error: str, started: float, outcome: Outcome = Outcome.FAILED) -> None:
+        took = time.monotonic() - started
         self._flush(claim.token)
         self.stats.failed += 1
         ok = self.store.fail(
-            claim.token, claim.id, error, self.config.max_attempts, self.config.retry_delay_seconds
+            claim.token, claim.id, error, self.config.max_attempts, self.config.retry_delay_seconds, outcome
         )
         if not ok:
             self.stats.fenced += 1
             log.warning("experiment %d failed, but it was handed to another worker meanwhile", claim.id)
+            return
+        self._pause(self.watch.failed(claim, took, error))
 
     def _flush(self, token: str) -> None:
         if not self._pending:

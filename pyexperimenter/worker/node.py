@@ -94,6 +94,8 @@ def run_node(
 
 def summary(me: WorkerIdentity, stats: WorkerStats) -> str:
     why = f", stopped by {stats.interrupted_by}" if stats.interrupted_by else ""
+    if stats.quarantined:
+        why += f"; {stats.quarantined}"
     return (
         f"pyexp worker {me.worker}: ran {stats.executed} experiment(s): done {stats.done}, failed {stats.failed}, "
         f"released {stats.released}, recovered {stats.recovered} lost run(s){why}"

@@ -189,9 +189,10 @@ BAD: dict[str, tuple[Any, str]] = {
     "unknown top": (merged(grid=[{"x": [1]}]),
                     "grid: unknown key; expected one of custom, database, experiment, grids, logtables, parameters, "
                     "results, slurm"),
-    "unknown experiment key": (merged(experiment={"isolation": "process"}),
-                               "experiment.isolation: unknown key; expected one of codecarbon, function, heartbeat_seconds, "
-                               "max_attempts, n_jobs, name, result_timestamps, retry_delay_seconds, stale_after_seconds"),
+    "unknown experiment key": (merged(experiment={"isolate": "process"}),
+                               "experiment.isolate: unknown key; expected one of codecarbon, function, heartbeat_seconds, "
+                               "isolation, max_attempts, memory_limit_mb, n_jobs, name, quarantine_after, "
+                               "result_timestamps, retry_delay_seconds, stale_after_seconds, timeout_seconds"),
     "no name": ({"parameters": {"x": [1]}}, "experiment.name: is required"),
     "bad name": (merged(experiment={"name": "my-table"}),
                  "experiment.name: table name must match [A-Za-z_][A-Za-z0-9_]{0,63}, got 'my-table'"),

@@ -92,3 +92,13 @@ def test_the_sweeper_lock_is_the_one_workers_to_take_again(store: MemoryStore) -
     assert not store.sweeper
     store.drop()
     assert not store.exists()
+
+
+def test_claims_follow_priority_and_where_as_the_sql_stores_do(store: MemoryStore) -> None:
+    store.insert_missing([{"x": 10}, {"x": 11}], priority=5)
+    assert [c.parameters["x"] for c in store.claim(WHO, 3)] == [10, 11, 0]  # higher priority first
+    where = store.filter([("x", "<", "3")])
+    assert [c.parameters["x"] for c in store.claim(WHO, 5, where=where)] == [1, 2]
+    assert store.counts(where=store.filter([("x", "!=", "1")]))["running"] == 4  # 10, 11, 0, 2
+    assert store.ids(store.filter([("priority", ">=", "5")])) == [5, 6]
+    assert store.reset(["running"], where=where) == 3

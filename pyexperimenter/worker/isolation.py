@@ -1,0 +1,167 @@
+"""`experiment.isolation: process`: each experiment in a fresh child process.
+
+In-process, a segfault, an `os._exit`, an OOM kill or a leaked GPU context takes the worker
+with it: its row waits for the stale limit, and every row after it waits for a new
+worker. In a child, the worker survives and records at once what ended the attempt; a
+time limit can kill the child, which no thread can do to running Python code.
+
+The child is forked on Linux (cheap: nothing is imported again) and spawned elsewhere,
+or always with `isolation: spawn` (a CUDA context does not survive a fork). It never
+touches the worker's database connection: result and log writes travel over a pipe to
+the worker, which makes them on the real, fenced ResultProcessor. It ignores the stop
+signals (the worker decides, and kills it) and dies with the worker (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import resource
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ..errors import FencedOut
+from ..status import Outcome
+from .signals import STOP_SIGNALS
+
+PR_SET_PDEATHSIG = 1
+_POLL = 0.05
+
+
+@dataclass(frozen=True)
+class Limits:
+    method: str  # "fork" or "spawn"
+    timeout_seconds: float | None = None
+    memory_limit_mb: int | None = None
+
+    @classmethod
+    def for_isolation(cls, isolation: str, timeout_seconds: float | None, memory_limit_mb: int | None) -> Limits:
+        fork_safe = sys.platform.startswith("linux")
+        method = "fork" if isolation == "process" and fork_safe else "spawn"
+        return cls(method, timeout_seconds, memory_limit_mb)
+
+
+class AttemptEnded(Exception):
+    """The child ended the attempt without a result: the outcome and what to record."""
+
+    def __init__(self, outcome: Outcome, message: str):
+        super().__init__(message)
+        self.outcome, self.message = outcome, message
+
+
+class _ChildResults:
+    """The ResultProcessor as the child sees it: calls go to the worker and wait for it."""
+
+    def __init__(self, conn: Connection, experiment_id: int, attempt: int):
+        self._conn, self.experiment_id, self.attempt = conn, experiment_id, attempt
+
+    def _call(self, method: str, arg: Any) -> None:
+        self._conn.send(("call", method, arg))
+        kind, error = self._conn.recv()
+        if kind == "fenced":
+            raise FencedOut(error)
+        if kind == "error":
+            raise error
+
+    def process_results(self, results: Any) -> None:
+        self._call("process_results", dict(results))
+
+    def process_logs(self, logs: Any) -> None:
+        self._call("process_logs", {t: dict(v) for t, v in logs.items()})
+
+
+def _child(conn: Connection, fn: Any, parameters: dict[str, Any], custom: dict[str, Any], ids: tuple[int, int],
+           memory_limit_mb: int | None) -> None:
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if memory_limit_mb is not None:
+        limit = memory_limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        value = fn(parameters, _ChildResults(conn, *ids), custom)
+        message: tuple[Any, ...] = ("returned", value)
+    except FencedOut as e:
+        message = ("fenced", str(e))
+    except MemoryError:
+        message = ("oom", traceback.format_exc())
+    except BaseException:  # noqa: BLE001 - everything the experiment raises is its failure
+        message = ("raised", traceback.format_exc())
+    try:
+        conn.send(message)
+    except Exception:  # an unpicklable result: say so instead of dying silently
+        conn.send(("raised", f"the experiment returned an object that cannot be sent back: {traceback.format_exc()}"))
+    conn.close()
+
+
+def _death(code: int | None) -> AttemptEnded:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        hint = " (the out-of-memory killer, or a kill -9)" if -code == signal.SIGKILL else ""
+        return AttemptEnded(Outcome.KILLED, f"the experiment's process was killed by signal {-code} ({name}){hint}")
+    return AttemptEnded(Outcome.EXITED, f"the experiment's process exited with code {code} before returning")
+
+
+def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str, Any], limits: Limits) -> Any:
+    """What `fn` returned in a child; AttemptEnded when the child failed, died or ran out
+    of time, FencedOut when its row went to another worker. The child is gone when this
+    returns or raises (a stop signal raising in the worker kills it too)."""
+    ctx: Any = multiprocessing.get_context(limits.method)
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(
+        target=_child, args=(child, fn, parameters, custom, (rp.experiment_id, rp.attempt), limits.memory_limit_mb),
+        name=f"pyexp-experiment-{rp.experiment_id}", daemon=True,
+    )
+    proc.start()
+    child.close()
+    deadline = None if limits.timeout_seconds is None else time.monotonic() + limits.timeout_seconds
+    try:
+        while True:
+            wait = _POLL if deadline is None else max(0.0, min(_POLL, deadline - time.monotonic()))
+            if parent.poll(wait):
+                try:
+                    message = parent.recv()
+                except EOFError:  # the child died: its exit code tells how
+                    proc.join()
+                    raise _death(proc.exitcode) from None
+                if message[0] == "call":
+                    _serve(parent, rp, message[1], message[2])
+                    continue
+                return _ended(message, limits)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise AttemptEnded(Outcome.TIMEOUT, f"the experiment ran longer than timeout_seconds={limits.timeout_seconds:g}")
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        parent.close()
+
+
+def _serve(conn: Connection, rp: Any, method: str, arg: Any) -> None:
+    try:
+        getattr(rp, method)(arg)
+        conn.send(("ok", None))
+    except FencedOut as e:
+        conn.send(("fenced", str(e)))
+    except Exception as e:
+        conn.send(("error", e))
+
+
+def _ended(message: tuple[Any, ...], limits: Limits) -> Any:
+    kind = message[0]
+    if kind == "returned":
+        return message[1]
+    if kind == "fenced":
+        raise FencedOut(message[1])
+    if kind == "oom":
+        raise AttemptEnded(Outcome.OOM, f"out of memory under memory_limit_mb={limits.memory_limit_mb}:\n{message[1]}")
+    raise AttemptEnded(Outcome.FAILED, message[1])

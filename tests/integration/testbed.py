@@ -1,0 +1,111 @@
+"""The multi-host test bed (scripts/netns.sh): worker hosts in network namespaces with their
+own host names, a private MariaDB in the database namespace, links a test can cut.
+
+The test itself reaches the database over the server's unix socket (the filesystem is
+shared), the workers over their veth link: mysql://root@10.231.0.1:PORT.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymysql
+import pytest
+from support.services import IN_CI, service_missing
+
+ROOT = Path(__file__).resolve().parents[2]
+NETNS = ROOT / "scripts" / "netns.sh"
+PRIVATE = ROOT / "scripts" / "private_mariadb.sh"
+PORT = 3399  # inside the database namespace: no clash with the machine's servers
+DB_ADDR = "10.231.0.1"
+HOSTS = 3
+
+
+def netns(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["bash", str(NETNS), *args], capture_output=True, text=True, timeout=120)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"netns.sh {' '.join(args)}: {done.stderr.strip()}")
+    return done
+
+
+@dataclass
+class Testbed:
+    datadir: Path
+    __test__ = False  # not a test class, whatever its name
+
+    @property
+    def socket(self) -> str:
+        return str(self.datadir / "mysqld.sock")
+
+    def connect(self, database: str | None = None) -> pymysql.connections.Connection:
+        return pymysql.connect(unix_socket=self.socket, user="root", password="", database=database, autocommit=True)
+
+    def new_database(self) -> tuple[str, str]:
+        """(the URL for workers on the hosts, the URL for the test over the unix socket)."""
+        name = f"pyexp_n_{uuid.uuid4().hex[:10]}"
+        conn = self.connect()
+        conn.cursor().execute(f"CREATE DATABASE `{name}`")
+        conn.close()
+        return f"mysql://root@{DB_ADDR}:{PORT}/{name}", f"mysql://root@localhost/{name}?unix_socket={self.socket}"
+
+    def worker(self, host: str, config: Path, function: str, log: Path) -> subprocess.Popen[bytes]:
+        """`python -m pyexperimenter.worker` on `host` (h1, h2, ...) under its host name."""
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT)])}
+        out = log.open("wb")
+        cmd = ["bash", str(NETNS), "exec", host, sys.executable, "-m", "pyexperimenter.worker",
+               "--config", str(config), "--function", function]
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+def start_testbed() -> Iterator[Testbed]:
+    if os.geteuid() != 0:
+        if IN_CI:
+            pytest.fail("the network-namespace test bed needs root (CI=true)", pytrace=False)
+        pytest.skip("the network-namespace test bed needs root")
+    for tool in ("ip", "tc", "unshare"):
+        if shutil.which(tool) is None:
+            service_missing("the network-namespace test bed", f"{tool} is not installed")
+    if not Path("/usr/sbin/mariadbd").exists():
+        service_missing("the network-namespace test bed", "mariadbd is not installed (run scripts/services.sh)")
+    netns("down", check=False)
+    netns("up", str(HOSTS))
+    datadir = Path(tempfile.mkdtemp(prefix="pyexp-netns-", dir="/tmp"))
+    env = {**os.environ, "PYEXP_PRIVATE_MARIADB_OPTS": f"--bind-address=127.0.0.1,{DB_ADDR}"}
+    start = ["bash", str(NETNS), "exec", "db", "bash", str(PRIVATE)]
+    done = subprocess.run([*start, "start", str(PORT), str(datadir)], capture_output=True, text=True,
+                          timeout=120, env=env)
+    if done.returncode != 0:
+        netns("down", check=False)
+        shutil.rmtree(datadir, ignore_errors=True)
+        service_missing("the network-namespace test bed", done.stderr.strip()[-300:])
+    bed = Testbed(datadir)
+    conn = bed.connect()
+    conn.cursor().execute("CREATE USER IF NOT EXISTS 'root'@'10.231.0.%'")
+    conn.cursor().execute("GRANT ALL PRIVILEGES ON *.* TO 'root'@'10.231.0.%'")
+    conn.close()
+    try:
+        yield bed
+    finally:
+        subprocess.run([*start, "stop", str(PORT), str(datadir)], capture_output=True, timeout=120)
+        netns("down", check=False)
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+def wait_until(what: str, cond: object, timeout: float, every: float = 0.1) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond() if callable(cond) else cond
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(every)
