@@ -57,6 +57,16 @@ class Spec:
     measure_from: float = float("inf")  # operations starting before this are the warm-up
     stop_at: float = float("inf")
     release: bool = False
+    stale_after: float = 0.0  # 0: four heartbeats, the default config's 120 s / 30 s
+
+    @property
+    def stale_seconds(self) -> float:
+        return self.stale_after or 4 * self.heartbeat
+
+    @property
+    def sweep_every(self) -> float:
+        """As Worker._recover_if_due: a sweep before a claim, at most every this often."""
+        return max(1.0, min(self.stale_seconds / 2, 30.0))
 
 
 def open_store(spec: Spec, create: bool = False) -> MySQLStore:
@@ -73,6 +83,8 @@ class Record:
     claim: list[float] = field(default_factory=list)
     first_claim: list[float] = field(default_factory=list)  # every client at once: the start-up storm
     finish: list[float] = field(default_factory=list)
+    sweep: list[float] = field(default_factory=list)  # requeue_stale(), as every worker calls it
+    requeued: int = 0  # rows a sweep found lost: there should be none
     beat: list[float] = field(default_factory=list)  # the UPDATE's own latency
     lag: list[float] = field(default_factory=list)  # completion - schedule
     missed: int = 0  # scheduled beats skipped because the previous one was still late
@@ -82,9 +94,10 @@ class Record:
     cpu_seconds: float = 0.0  # this process, during the measured window
 
     def merge(self, other: Record) -> None:
-        for name in ("claim", "first_claim", "finish", "beat", "lag", "connect_seconds"):
+        for name in ("claim", "first_claim", "finish", "sweep", "beat", "lag", "connect_seconds"):
             getattr(self, name).extend(getattr(other, name))
         self.missed += other.missed
+        self.requeued += other.requeued
         self.empty += other.empty
         self.errors.update(other.errors)
         self.cpu_seconds += other.cpu_seconds
@@ -111,7 +124,7 @@ class Client:
         result = call(*args)
         took = time.perf_counter() - started
         self._keep(what, took, at)
-        if self.spec.release and what != "finish":  # a finish is followed by the next claim at once
+        if self.spec.release and what not in ("finish", "sweep"):  # the claim follows at once
             self.store.close()
         return result, took, at
 
@@ -120,9 +133,16 @@ class Client:
         next_beat = start_at + self.rng.uniform(0, spec.heartbeat)  # heartbeat threads start anywhere
         time.sleep(max(0.0, start_at - time.time()))
         first = True
+        last_sweep = time.time() - self.rng.uniform(0, spec.sweep_every)  # workers started at different times
         while time.time() < self.spec.stop_at:
             spec = self.spec
             try:
+                if time.time() - last_sweep >= spec.sweep_every:
+                    last_sweep = time.time()
+                    n, _, _ = self._timed("sweep", self.store.requeue_stale, spec.stale_seconds, 3)
+                    if n:
+                        with self.lock:
+                            self.record.requeued += n
                 claims, took, _ = self._timed("claim", self.store.claim, self.who, 1)
                 if first:
                     with self.lock:

@@ -151,7 +151,7 @@ def run_one(base: Spec, monitor: Any, pid: int | None, clients: int, length: flo
     run = summarize(clients, connected, spec, record, server, idle, gauges, seconds, connect_wall, rss_before)
     run["storm_s"] = storm
     if split is not None:
-        ops = run["claims"] + run["beats"] + run["finishes"]
+        ops = run["claims"] + run["beats"] + run["finishes"] + run["sweeps"]
         run.update({f"mysqld_{k}_cores": v / server["seconds"] for k, v in split.items()})
         run["mysqld_ours_cpu_s"], run["mysqld_background_cpu_s"] = split["ours"], split["background"]
         run["ours_cpu_ms_per_op"] = split["ours"] * 1000 / ops if ops else None
@@ -164,7 +164,7 @@ def summarize(clients: int, connected: int, spec: Spec, r: Record, server: dict[
     cpu = server["mysqld_cpu_seconds"]
     idle_cores = idle["mysqld_cpu_seconds"] / idle["seconds"] if idle["mysqld_cpu_seconds"] is not None else None
     net_cpu = cpu - idle_cores * window if cpu is not None and idle_cores is not None else None
-    ops = len(r.claim) + len(r.beat) + len(r.finish)
+    ops = len(r.claim) + len(r.beat) + len(r.finish) + len(r.sweep)
     rss_connected = idle["mysqld_rss_mib"]
     per_conn = ((rss_connected - rss_before) * 1024 / connected
                 if rss_connected is not None and rss_before is not None and connected and not spec.release else None)
@@ -178,6 +178,8 @@ def summarize(clients: int, connected: int, spec: Spec, r: Record, server: dict[
         "first_claim_p50_ms": ms(r.first_claim, 0.5), "first_claim_p99_ms": ms(r.first_claim, 0.99),
         "first_claim_max_ms": ms(r.first_claim, 1.0),
         "finish_p50_ms": ms(r.finish, 0.5), "finish_p99_ms": ms(r.finish, 0.99),
+        "sweeps": len(r.sweep), "sweeps_per_s": len(r.sweep) / seconds, "requeued": r.requeued,
+        "sweep_p50_ms": ms(r.sweep, 0.5), "sweep_p99_ms": ms(r.sweep, 0.99),
         "beat_p50_ms": ms(r.beat, 0.5), "beat_p99_ms": ms(r.beat, 0.99),
         "lag_p50_ms": ms(r.lag, 0.5), "lag_p99_ms": ms(r.lag, 0.99), "lag_max_ms": ms(r.lag, 1.0),
         "missed_beats": r.missed, "errors": dict(r.errors),
@@ -202,31 +204,40 @@ def fit_costs(runs: list[dict[str, Any]]) -> dict[str, float] | None:
     mysqld CPU net of the idle baseline, less a and b times their operations, per connect.
     None without /proc access to the server or with too few held runs."""
     held = [r for r in runs if not r["release"] and r.get("mysqld_ours_cpu_s") is not None]
-    if len(held) < 2:
+    if len(held) < 3:
         return None
     import numpy as np
 
-    x = np.array([[r["claims"], r["beats"]] for r in held], dtype=float)
+    # A sweep reads every running row (one per client): its cost is per row scanned.
+    x = np.array([[r["claims"], r["beats"], r["sweeps"] * r["connected"]] for r in held], dtype=float)
     y = np.array([r["mysqld_ours_cpu_s"] + r["mysqld_background_cpu_s"] for r in held], dtype=float)
-    a, b = (float(v) for v in np.linalg.lstsq(x, y, rcond=None)[0])
-    out = {"cycle_ms": a * 1000, "beat_ms": b * 1000}
+    a, b, c = (float(v) for v in np.linalg.lstsq(x, y, rcond=None)[0])
+    out = {"cycle_ms": a * 1000, "beat_ms": b * 1000, "sweep_ms_per_running_row": c * 1000}
     per_op = [r for r in runs if r["release"] and r["mysqld_net_cpu_s"] is not None and r["connections"]]
     if per_op:
-        spent = sum(r["mysqld_net_cpu_s"] - a * r["claims"] - b * r["beats"] for r in per_op)
+        spent = sum(r["mysqld_net_cpu_s"] - a * r["claims"] - b * r["beats"] - c * r["sweeps"] * r["connected"]
+                    for r in per_op)
         out["connect_ms"] = spent * 1000 / sum(r["connections"] for r in per_op)
     return out
 
 
-def extrapolate(costs: dict[str, float], heartbeat: float = 30.0) -> list[dict[str, Any]]:
-    """mysqld cores for TARGET_WORKERS workers: per-operation costs x the rates at that size."""
+def extrapolate(costs: dict[str, float], heartbeat: float = 30.0, stale_after: float = 120.0) -> list[dict[str, Any]]:
+    """mysqld cores for TARGET_WORKERS workers: per-operation costs x the rates at that size.
+    Every worker sweeps before a claim at most every min(stale_after / 2, 30) s, and a sweep
+    reads every running row (N of them)."""
     out = []
     n = TARGET_WORKERS
+    every = max(1.0, min(stale_after / 2, 30.0))
     for length in (60.0, 600.0, 3600.0):
         claims, beats = n / length, n / heartbeat
-        held = (claims * costs["cycle_ms"] + beats * costs["beat_ms"]) / 1000
+        sweeps = n / max(length, every)
+        parts = {"claims": claims * costs["cycle_ms"] / 1000, "beats": beats * costs["beat_ms"] / 1000,
+                 "sweeps": sweeps * n * costs["sweep_ms_per_running_row"] / 1000}
+        held = sum(parts.values())
         release = held + (claims + beats) * costs["connect_ms"] / 1000 if "connect_ms" in costs else None
         out.append({"workers": n, "length_s": length, "heartbeat_s": heartbeat, "claims_per_s": claims,
-                    "beats_per_s": beats, "cores_held": held, "cores_release": release})
+                    "beats_per_s": beats, "sweeps_per_s": sweeps, **{f"cores_{k}": v for k, v in parts.items()},
+                    "cores_held": held, "cores_release": release})
     return out
 
 
@@ -242,13 +253,14 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [f"MariaDB {result['server']}, {result['rows']:,} rows, {result['cpus']} CPUs; "
              f"fill {result['fill_seconds']:.1f} s; {result['procs']} client processes", ""]
     lines += ["| clients | exp s | beat s | conn | claims/s | beats/s | claim p50 / p99 ms | first claim p99 ms "
-              "| storm s | finish p50 / p99 ms | beat lag p50 / p99 / max ms | missed | errors |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| storm s | finish p50 / p99 ms | sweeps/s, p50 / p99 ms | beat lag p50 / p99 / max ms | missed | errors |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["runs"]:
         lines.append(
             f"| {r['connected']:,} | {f(r['length_s'], 0)} | {f(r['heartbeat_s'], 0)} | {'per op' if r['release'] else 'held'} "
             f"| {f(r['claims_per_s'])} | {f(r['beats_per_s'])} | {f(r['claim_p50_ms'])} / {f(r['claim_p99_ms'])} "
             f"| {f(r['first_claim_p99_ms'], 0)} | {f(r.get('storm_s'))} | {f(r['finish_p50_ms'])} / {f(r['finish_p99_ms'])} "
+            f"| {f(r['sweeps_per_s'])}, {f(r['sweep_p50_ms'])} / {f(r['sweep_p99_ms'])} "
             f"| {f(r['lag_p50_ms'])} / {f(r['lag_p99_ms'])} / {f(r['lag_max_ms'], 0)} | {r['missed_beats']} "
             f"| {sum(r['errors'].values())} |")
     lines += ["", "| clients | exp s | conn | Threads_connected max | Threads_running mean / max | Questions/s "
@@ -273,10 +285,13 @@ def markdown(result: dict[str, Any]) -> str:
     if costs:
         lines += ["", "mysqld CPU per operation (least squares over the runs): "
                   + ", ".join(f"{k} {v:.3f}" for k, v in costs.items()), "",
-                  "| workers | exp s | beat s | claims/s | beats/s | mysqld cores, held | per op |", "|---|---|---|---|---|---|---|"]
+                  "| workers | exp s | beat s | claims/s | beats/s | sweeps/s | cores: claims + beats + sweeps "
+                  "| mysqld cores, held | per op |", "|---|---|---|---|---|---|---|---|---|"]
         for e in result["extrapolation"]:
             lines.append(f"| {e['workers']:,} | {f(e['length_s'], 0)} | {f(e['heartbeat_s'], 0)} | "
-                         f"{f(e['claims_per_s'])} | {f(e['beats_per_s'])} | {f(e['cores_held'], 2)} | {f(e['cores_release'], 2)} |")
+                         f"{f(e['claims_per_s'])} | {f(e['beats_per_s'])} | {f(e['sweeps_per_s'])} | "
+                         f"{f(e['cores_claims'], 2)} + {f(e['cores_beats'], 2)} + {f(e['cores_sweeps'], 2)} | "
+                         f"{f(e['cores_held'], 2)} | {f(e['cores_release'], 2)} |")
     return "\n".join(lines)
 
 
