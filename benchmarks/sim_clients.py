@@ -57,6 +57,7 @@ class Spec:
     measure_from: float = float("inf")  # operations starting before this are the warm-up
     stop_at: float = float("inf")
     release: bool = False
+    ramp: float = 0.0  # workers start uniformly over this many seconds, as array tasks do
     stale_after: float = 0.0  # 0: four heartbeats, the default config's 120 s / 30 s
 
     @property
@@ -130,6 +131,7 @@ class Client:
 
     def run(self, start_at: float) -> None:
         spec = self.spec
+        start_at += self.rng.uniform(0, spec.ramp)
         next_beat = start_at + self.rng.uniform(0, spec.heartbeat)  # heartbeat threads start anywhere
         time.sleep(max(0.0, start_at - time.time()))
         first = True

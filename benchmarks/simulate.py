@@ -39,9 +39,9 @@ from sim_server import GaugeSampler, Snapshot, connection_threads, index_sizes, 
 
 # (clients, experiment seconds, heartbeat seconds, release connection while running)
 PLANS: dict[str, dict[str, Any]] = {
-    "full": {"rows": 1_000_000, "settle": 4.0, "seconds": 35.0, "runs": [
+    "full": {"rows": 1_000_000, "settle": 4.0, "seconds": 25.0, "runs": [
         (500, 10.0, 2.0, False), (1000, 10.0, 2.0, False), (2000, 10.0, 2.0, False),
-        (2000, 1.0, 2.0, False), (2000, 60.0, 2.0, False), (2000, 10.0, 2.0, True)]},
+        (2000, 60.0, 2.0, False), (2000, 10.0, 2.0, True)]},
     "quick": {"rows": 200_000, "settle": 2.0, "seconds": 12.0, "runs": [
         (200, 5.0, 1.0, False), (500, 5.0, 1.0, False), (500, 5.0, 1.0, True)]},
 }
@@ -122,11 +122,25 @@ def last_attempt_id(monitor: Any, database: str) -> int:
 
 def run_one(base: Spec, monitor: Any, pid: int | None, clients: int, length: float, heartbeat: float,
             release: bool, settle: float, seconds: float, procs: int) -> dict[str, Any]:
-    spec = replace(base, length=length, heartbeat=heartbeat, release=release)
+    spec = replace(base, length=length, heartbeat=heartbeat, release=release,
+                   ramp=clients / 200 if base.ramp < 0 else base.ramp)
     rss_before = proc_rss_mib(pid)
     connect_started = time.perf_counter()
     pipes, workers, connected = start_clients(spec, clients, procs)
-    connect_wall = time.perf_counter() - connect_started
+    try:
+        return measure(base, spec, monitor, pid, pipes, workers, connected, settle, seconds,
+                       time.perf_counter() - connect_started, rss_before)
+    finally:
+        for p in workers:  # ours: a run that failed must not leave its connections behind
+            if p.is_alive():
+                p.terminate()
+            p.join(10)
+
+
+def measure(base: Spec, spec: Spec, monitor: Any, pid: int | None, pipes: list[Any], workers: list[Any],
+            connected: int, settle: float, seconds: float, connect_wall: float, rss_before: float | None
+            ) -> dict[str, Any]:
+    clients = connected
     b0 = Snapshot(monitor, pid)
     time.sleep(BASELINE_SECONDS)
     idle = Snapshot.delta(b0, Snapshot(monitor, pid))
@@ -320,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, help="measured seconds per run")
     ap.add_argument("--settle", type=float, help="seconds between the start-up storm's end and the measuring")
     ap.add_argument("--rows", type=int, help="rows in the table")
+    ap.add_argument("--ramp", type=float, default=None,
+                    help="workers start spread over this many seconds (default clients/200; 0: all at once)")
     ap.add_argument("--procs", type=int, default=2, help="client processes (threads are spread over them)")
     ap.add_argument("--mysql", default=DEFAULT_MYSQL)
     ap.add_argument("--json", type=Path)
@@ -332,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     cur.execute("SELECT @@max_connections")
     max_connections = int(cur.fetchone()[0])
     needed = max(r[0] for r in plan["runs"]) + 200
-    base = Spec(target.host, target.port, target.user, target.password, database, 1.0, 1.0)
+    base = Spec(target.host, target.port, target.user, target.password, database, 1.0, 1.0,
+                ramp=-1.0 if args.ramp is None else args.ramp)
     result: dict[str, Any] = {"server": target.version(), "rows": plan["rows"], "procs": args.procs,
                               "cpus": multiprocessing.cpu_count(), "max_connections_before": max_connections, "runs": []}
     try:
@@ -355,10 +372,10 @@ def main(argv: list[str] | None = None) -> int:
         if costs:
             result["costs"], result["extrapolation"] = costs, extrapolate(costs)
     finally:
+        target.drop(database)
         if needed > max_connections:
             cur.execute(f"SET GLOBAL max_connections = {int(max_connections)}")
         monitor.close()
-        target.drop(database)
     print(markdown(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
