@@ -156,9 +156,11 @@ def measure(base: Spec, spec: Spec, monitor: Any, pid: int | None, pipes: list[A
     time.sleep(max(0.0, measure_from - time.time()))
     s0, sampler = Snapshot(monitor, pid), GaugeSampler(monitor)
     sampler.start()
+    time.sleep(max(0.0, stop_at - 1.0 - time.time()))
+    threads = connection_threads(monitor)  # before the window ends: then the clients disconnect
     time.sleep(max(0.0, stop_at - time.time()))
     s1 = Snapshot(monitor, pid)
-    split = Snapshot.split(s0, s1, connection_threads(monitor), base.database)
+    split = Snapshot.split(s0, s1, threads, base.database)
     gauges = sampler.stop()
     record = collect(pipes, workers)
     server = Snapshot.delta(s0, s1)
