@@ -64,6 +64,10 @@ def fill(spec: Spec, rows: int) -> float:
         store.close()
 
 
+def base_url(spec: Spec) -> str:
+    return f"mysql://{spec.user}@{spec.host}:{spec.port}"
+
+
 def ms(values: list[float], q: float) -> float:
     return percentile(values, q) * 1000.0
 
@@ -154,7 +158,8 @@ def measure(base: Spec, spec: Spec, monitor: Any, pid: int | None, pipes: list[A
     for pipe in pipes:
         pipe.send((measure_from, stop_at))
     time.sleep(max(0.0, measure_from - time.time()))
-    s0, sampler = Snapshot(monitor, pid), GaugeSampler(monitor)
+    gauge_conn = MySQLTarget(base_url(base)).connect(None, autocommit=True)  # a connection is one thread's
+    s0, sampler = Snapshot(monitor, pid), GaugeSampler(gauge_conn)
     sampler.start()
     time.sleep(max(0.0, stop_at - 1.0 - time.time()))
     threads = connection_threads(monitor)  # before the window ends: then the clients disconnect
@@ -162,6 +167,7 @@ def measure(base: Spec, spec: Spec, monitor: Any, pid: int | None, pipes: list[A
     s1 = Snapshot(monitor, pid)
     split = Snapshot.split(s0, s1, threads, base.database)
     gauges = sampler.stop()
+    gauge_conn.close()
     record = collect(pipes, workers)
     server = Snapshot.delta(s0, s1)
     run = summarize(clients, connected, spec, record, server, idle, gauges, seconds, connect_wall, rss_before)
