@@ -207,7 +207,7 @@ def share_ssl_context() -> None:
             made["default"] = original(self, sslp)
         return made["default"]
 
-    connection._create_ssl_ctx = once  # type: ignore[method-assign]
+    connection._create_ssl_ctx = once
 
 
 def child(index: int, spec: Spec, clients: int, pipe: Any) -> None:

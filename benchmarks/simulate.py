@@ -360,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 ramp=-1.0 if args.ramp is None else args.ramp)
     result: dict[str, Any] = {"server": target.version(), "rows": plan["rows"], "procs": args.procs,
                               "cpus": multiprocessing.cpu_count(), "max_connections_before": max_connections, "runs": []}
+    interrupted = False
     try:
         if needed > max_connections:
             log(f"max_connections {max_connections} -> {needed} for this run (restored afterwards)")
@@ -369,9 +370,17 @@ def main(argv: list[str] | None = None) -> int:
         result["sizes_filled"] = index_sizes(monitor, database, [TABLE])
         pid = mysqld_pid(monitor)
         for clients, length, hb, release in plan["runs"]:
+            if interrupted:
+                break
             log(f"{clients} clients, {length:g} s experiments, heartbeat {hb:g} s, "
                 f"{'connection per operation' if release else 'held connections'}")
-            run = run_one(base, monitor, pid, clients, length, hb, release, plan["settle"], plan["seconds"], args.procs)
+            try:
+                run = run_one(base, monitor, pid, clients, length, hb, release, plan["settle"], plan["seconds"],
+                              args.procs)
+            except KeyboardInterrupt:  # keep what the finished runs measured
+                log("interrupted: reporting the runs that finished")
+                interrupted = True
+                break
             log(f"  claims {run['claims_per_s']:.0f}/s p99 {run['claim_p99_ms']:.1f} ms; beats {run['beats_per_s']:.0f}/s "
                 f"lag p99 {run['lag_p99_ms']:.1f} ms; mysqld {f(run['mysqld_cores'], 2)} cores")
             result["runs"].append(run)
@@ -380,10 +389,14 @@ def main(argv: list[str] | None = None) -> int:
         if costs:
             result["costs"], result["extrapolation"] = costs, extrapolate(costs)
     finally:
-        target.drop(database)
-        if needed > max_connections:
-            cur.execute(f"SET GLOBAL max_connections = {int(max_connections)}")
         monitor.close()
+        target.drop(database)  # a fresh connection each: the monitor's may be the one that failed
+        if needed > max_connections:
+            restore = target.connect(None, autocommit=True)
+            try:
+                restore.cursor().execute(f"SET GLOBAL max_connections = {int(max_connections)}")
+            finally:
+                restore.close()
     print(markdown(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
