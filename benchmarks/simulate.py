@@ -221,20 +221,23 @@ def summarize(clients: int, connected: int, spec: Spec, r: Record, server: dict[
 
 def fit_costs(runs: list[dict[str, Any]]) -> dict[str, float] | None:
     """mysqld CPU per operation. From the held-connection runs, by least squares: CPU of our
-    connections' threads plus the background threads = a * claims (each with its finish) +
-    b * beats. Then a new connection's cost from the connection-per-operation runs: their
+    connections' threads plus the background threads = a * claims (each with its finish and
+    sweep) + b * beats. Then a new connection's cost from the connection-per-operation runs: their
     mysqld CPU net of the idle baseline, less a and b times their operations, per connect.
     None without /proc access to the server or with too few held runs."""
     held = [r for r in runs if not r["release"] and r.get("mysqld_ours_cpu_s") is not None]
-    if len(held) < 3:
+    if len(held) < 2:
         return None
     import numpy as np
 
-    # A sweep reads every running row (one per client): its cost is per row scanned.
-    x = np.array([[r["claims"], r["beats"], r["sweeps"] * r["connected"]] for r in held], dtype=float)
+    # A sweep runs before a claim whenever the experiment outlasts the sweep interval, so sweeps
+    # track claims and cannot be told apart by least squares: a claim's cost includes its sweep
+    # (reading N running rows), and is per N; sweep latency and lock waits show its growth.
+    x = np.array([[r["claims"], r["beats"]] for r in held], dtype=float)
     y = np.array([r["mysqld_ours_cpu_s"] + r["mysqld_background_cpu_s"] for r in held], dtype=float)
-    a, b, c = (float(v) for v in np.linalg.lstsq(x, y, rcond=None)[0])
-    out = {"cycle_ms": a * 1000, "beat_ms": b * 1000, "sweep_ms_per_running_row": c * 1000}
+    a, b = (float(v) for v in np.linalg.lstsq(x, y, rcond=None)[0])
+    c = 0.0
+    out = {"cycle_ms": a * 1000, "beat_ms": b * 1000}
     per_op = [r for r in runs if r["release"] and r["mysqld_net_cpu_s"] is not None and r["connections"]]
     if per_op:
         spent = sum(r["mysqld_net_cpu_s"] - a * r["claims"] - b * r["beats"] - c * r["sweeps"] * r["connected"]
@@ -254,7 +257,7 @@ def extrapolate(costs: dict[str, float], heartbeat: float = 30.0, stale_after: f
         claims, beats = n / length, n / heartbeat
         sweeps = n / max(length, every)
         parts = {"claims": claims * costs["cycle_ms"] / 1000, "beats": beats * costs["beat_ms"] / 1000,
-                 "sweeps": sweeps * n * costs["sweep_ms_per_running_row"] / 1000}
+                 "sweeps": sweeps * n * costs.get("sweep_ms_per_running_row", 0.0) / 1000}
         held = sum(parts.values())
         release = held + (claims + beats) * costs["connect_ms"] / 1000 if "connect_ms" in costs else None
         out.append({"workers": n, "length_s": length, "heartbeat_s": heartbeat, "claims_per_s": claims,
