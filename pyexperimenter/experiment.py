@@ -13,6 +13,7 @@ from .config import ExperimentConfig, load_config
 from .errors import ConfigError, InputError
 from .launch import LaunchResult, wait_for_jobs
 from .launch import launch as launch_workers
+from .priority import PriorityError, row_priority
 from .results import select_results, table_frame
 from .selection import where_filter
 from .store import Store, open_store
@@ -74,14 +75,15 @@ class Experimenter:
         self.close()
 
     # --- filling
-    def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int = 0) -> int:
+    def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int | None = None) -> int:
         """Create the tables and insert the grid's rows not present yet, with this priority
-        (higher is claimed first; rows already there keep theirs); returns how many."""
+        (default: experiment.priority, a number or an expression over the parameters; higher
+        is claimed first; rows already there keep theirs); returns how many."""
         grid = self.config.grid
         if len(grid) == 0:
             where = self.config.path or "config"
             raise ConfigError(f"{where}: parameters: the grid is empty; give every parameter at least one value")
-        return self._creating_store().insert_missing(iter(grid), progress=progress, priority=priority)
+        return self._creating_store().insert_missing(iter(grid), progress=progress, priority=self._priority(priority))
 
     def fill_table_from_combination(
         self,
@@ -101,12 +103,29 @@ class Experimenter:
 
         return self.fill_table_with_rows(rows())
 
-    def fill_table_with_rows(self, rows: Iterable[Mapping[str, Any]], priority: int = 0) -> int:
+    def fill_table_with_rows(self, rows: Iterable[Mapping[str, Any]], priority: int | None = None) -> int:
         """Insert explicit rows (each a dict of every parameter); duplicates are skipped."""
         checked = [self._check_row(i, row) for i, row in enumerate(rows)]
         if not checked:
             raise InputError("no rows to add")
-        return self._creating_store().insert_missing(checked, priority=priority)
+        return self._creating_store().insert_missing(checked, priority=self._priority(priority))
+
+    def _priority(self, given: int | None) -> int | Callable[[Mapping[str, Any]], int]:
+        """`given` (`fill --priority N`) wins over experiment.priority; a bad value of the
+        expression for some row is bad input, named with the config's key."""
+        if given is not None:
+            return given
+        of_row = row_priority(self.config.priority)
+        if not callable(of_row):
+            return of_row
+
+        def checked(row: Mapping[str, Any]) -> int:
+            try:
+                return of_row(row)
+            except PriorityError as e:
+                raise ConfigError(f"{self.config.path or 'config'}: experiment.priority: {e}") from None
+
+        return checked
 
     def _check_row(self, index: int, row: Mapping[str, Any]) -> dict[str, Any]:
         params = self.config.parameters

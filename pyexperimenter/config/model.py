@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..grid import AnyGrid
+from ..priority import Priority
 from ..sqltypes import SqlType
 
 
@@ -87,6 +88,7 @@ class ExperimentConfig:
     custom: Mapping[str, Any] = field(default_factory=dict)
     n_jobs: int = 1
     where: tuple[str, ...] = ()  # `--where` conditions: workers claim only rows matching all
+    priority: Priority = 0  # of the rows a fill adds: an int or an expression over the parameters
     experimenter_name: str = "pyexperimenter"
     path: Path | None = None
     format: str = "native"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..grid import AnyGrid, Factor, Grid, GridUnion, integer_or_float_range
+from ..priority import Priority, PriorityError, parse_priority
 from ..sampling import DISTRIBUTIONS, OPTIONAL_KEYS, Sampled, problem
 from ..sqltypes import SqlType, infer_type
 from .database_url import parse_database_url
@@ -41,6 +42,7 @@ EXPERIMENT_KEYS = frozenset(
         "retry_delay_seconds",
         "result_timestamps",
         "n_jobs",
+        "priority",
     }
 )
 DATABASE_KEYS = frozenset({"url", "credentials"})
@@ -105,9 +107,21 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         slurm=slurm,
         custom=custom,
         n_jobs=exp.positive("n_jobs", int, 1),
+        priority=_priority(exp, params),
         path=p.resolve(),
         format="native",
     )
+
+
+def _priority(exp: Section, params: Mapping[str, SqlType]) -> Priority:
+    """An integer, or an expression over the parameters checked now (priority.py)."""
+    value = exp.get("priority", (int, str), 0)
+    if isinstance(value, int):
+        return value
+    try:
+        return parse_priority(value, params)
+    except PriorityError as e:
+        raise exp.error(f"expected an integer or an expression over the parameters: {e}", value, "priority") from None
 
 
 def _timing(exp: Section) -> tuple[float, float, float]:

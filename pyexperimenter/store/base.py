@@ -115,9 +115,10 @@ class Store(ABC):
         raise NotImplementedError
 
     @abstractmethod
-    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None, priority: int = 0) -> int:
-        """Insert rows whose parameter hash is not present yet, with this priority; returns
-        how many were new."""
+    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None,
+                       priority: int | Callable[[Mapping[str, Any]], int] = 0) -> int:
+        """Insert rows whose parameter hash is not present yet, with this priority (or each
+        row's own, from experiment.priority); returns how many were new."""
 
     # -- selecting rows (`--where`)
     @abstractmethod

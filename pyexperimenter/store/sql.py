@@ -21,7 +21,7 @@ from ..status import ALL_STATUSES, Outcome, Status
 from . import ddl, reports
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .dialect import Dialect
-from .fill import RANK_SPACE, Filler
+from .fill import RANK_SPACE, Filler, RowPriority
 from .fill import fill as fill_rows
 from .filters import NO_FILTER, Filter, compile_filter
 from .lock import StoreLock
@@ -153,13 +153,13 @@ class SqlStore(Store):
         self._transaction(lambda cur: ddl.drop(self, cur))
 
     def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Callable[[int], None] | None = None,
-                       priority: int = 0) -> int:
+                       priority: RowPriority = 0) -> int:
         """Stream `rows` in as chunked insert-or-ignore statements on the parameter hash
         (see store/fill.py); existing rows are never read into Python, nor changed (their
         priority stays what it was)."""
         return fill_rows(self, self._filler(priority), rows, progress)
 
-    def _filler(self, priority: int = 0) -> Filler:
+    def _filler(self, priority: RowPriority = 0) -> Filler:
         return Filler(self, priority)
 
     def filter(self, conditions: Iterable[tuple[str, str, str]]) -> Filter:

@@ -191,7 +191,8 @@ BAD: dict[str, tuple[Any, str]] = {
                     "results, slurm"),
     "unknown experiment key": (merged(experiment={"isolation": "process"}),
                                "experiment.isolation: unknown key; expected one of function, heartbeat_seconds, "
-                               "max_attempts, n_jobs, name, result_timestamps, retry_delay_seconds, stale_after_seconds"),
+                               "max_attempts, n_jobs, name, priority, result_timestamps, retry_delay_seconds, "
+                               "stale_after_seconds"),
     "no name": ({"parameters": {"x": [1]}}, "experiment.name: is required"),
     "bad name": (merged(experiment={"name": "my-table"}),
                  "experiment.name: table name must match [A-Za-z_][A-Za-z0-9_]{0,63}, got 'my-table'"),
