@@ -10,10 +10,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .config import ExperimentConfig, load_config
+from .devices import assign as assign_devices
+from .devices import resolve as devices_of
 from .errors import ConfigError, InputError
 from .launch import LaunchResult, wait_for_jobs
 from .launch import launch as launch_workers
 from .priority import PriorityError, row_priority
+from .provenance import join_provenance
 from .results import select_results, table_frame
 from .selection import where_filter
 from .store import Store, open_store
@@ -156,16 +159,24 @@ class Experimenter:
 
     def execute(self, fn: ExperimentFunction | str | None = None, max_experiments: int = -1,
                 random_order: bool = False, n_jobs: int | None = None,
-                on_progress: Callable[[dict[str, int]], None] | None = None, where: Sequence[str] = ()) -> list[int]:
+                on_progress: Callable[[dict[str, int]], None] | None = None, where: Sequence[str] = (),
+                gpus: str | Sequence[str] | None = None, gpus_per_job: int = 1) -> list[int]:
         """Run local workers until no open rows are left (or each ran `max_experiments`);
         returns their exit codes. `on_progress` gets the table's counts about twice a second
         while they run, read on a connection of its own (a progress bar needs no second
-        Experimenter). `where` (`COL=VALUE`, ...) limits the workers to matching rows."""
+        Experimenter). `where` (`COL=VALUE`, ...) limits the workers to matching rows.
+        `gpus` (`"auto"`, `"0,1"` or a list of device ids) pins each worker to `gpus_per_job`
+        devices of its own through CUDA_VISIBLE_DEVICES."""
         function = self._function(fn)
+        n_jobs = n_jobs or self.config.n_jobs
+        devices = None
+        if gpus is not None:
+            found = devices_of(gpus) if isinstance(gpus, str) else list(gpus)
+            devices = assign_devices(found, n_jobs, gpus_per_job)
         config = self._selecting(where)  # fails here, once, if the table is missing or `where` is bad
         self.close()  # workers open their own connections; none is shared across fork
-        return run_workers(config, function, n_jobs or self.config.n_jobs, max_experiments, random_order,
-                           on_progress=on_progress)
+        return run_workers(config, function, n_jobs, max_experiments, random_order, on_progress=on_progress,
+                           devices=devices)
 
     def _selecting(self, where: Sequence[str], index: bool = True) -> ExperimentConfig:
         """The config whose workers claim only rows matching `where`, its index made first."""
@@ -230,10 +241,18 @@ class Experimenter:
         return table_frame(self.store.rows(self.store.schema.attempts_table))
 
     def results(self, status: Sequence[str] = (), where: Sequence[str] = (), columns: Sequence[str] = (),
-                group_by: Sequence[str] = (), agg: str | Sequence[str] = "mean") -> pd.DataFrame:
+                group_by: Sequence[str] = (), agg: str | Sequence[str] = "mean",
+                with_provenance: bool = False) -> pd.DataFrame:
         """Results as a DataFrame; with `group_by`, aggregated over the other parameters
-        (e.g. `results(group_by=["dataset", "model"], agg=["mean", "std"])` averages over seeds)."""
-        return select_results(self.get_table(), self._result_columns(), status, where, columns, group_by, agg)
+        (e.g. `results(group_by=["dataset", "model"], agg=["mean", "std"])` averages over seeds).
+        `with_provenance` adds each row's latest done attempt's git commit, dirty flag,
+        Python, packages hash, CUDA devices, host and SLURM job."""
+        table = self.get_table()
+        if with_provenance:
+            if group_by:
+                raise InputError("--with-provenance gives each row's own attempt; it does not combine with --group-by")
+            table = join_provenance(table, self.store.provenance())
+        return select_results(table, self._result_columns(), status, where, columns, group_by, agg)
 
     def _result_columns(self) -> list[str]:
         return list(self.config.results)

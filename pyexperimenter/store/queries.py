@@ -132,10 +132,11 @@ SELECT {claim_columns} FROM {table} WHERE ID = ? AND status IN ({statuses}){for_
 SELECT ID, status FROM {table} WHERE param_hash = ?
 
 -- claim_attempts --
--- One attempt-history row per claimed row; takes pid, SLURM job, array job, task, token.
+-- One attempt-history row per claimed row; takes WorkerIdentity.attempt_values, the token.
 INSERT INTO {attempts} (experiment_id, attempt, claim_token, worker, machine, pid, slurm_job_id,
-slurm_array_job_id, slurm_array_task_id, start_date, outcome)
-SELECT ID, attempts, claim_token, worker, machine, ?, ?, ?, ?, start_date, 'running'
+slurm_array_job_id, slurm_array_task_id, cuda_devices, git_commit, git_dirty, git_diff_hash, python_version,
+packages_hash, start_date, outcome)
+SELECT ID, attempts, claim_token, worker, machine, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, start_date, 'running'
 FROM {table} WHERE claim_token = ?
 
 -- claim_landed --
@@ -257,6 +258,48 @@ SELECT COUNT(*) AS n FROM {table} WHERE status IN ('done', 'error') AND end_date
 -- `pyexp status`: when the first row finished (the throughput window).
 SELECT MIN(end_date) AS first_end, {age:MIN(end_date)} AS age_seconds FROM {table}
 WHERE status IN ('done', 'error')
+
+-- attempt_columns [sqlite] --
+-- The attempts table's columns (an older one lacks the provenance columns).
+PRAGMA table_info({attempts})
+
+-- attempt_columns [mysql] --
+-- The same; takes the attempts table's name.
+SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+
+-- add_attempt_column --
+-- A provenance column added to an attempts table made by an earlier version.
+ALTER TABLE {attempts} ADD COLUMN {attempt_column}
+
+-- known_packages --
+-- Whether this list of installed packages is kept already; takes its hash.
+SELECT ID FROM {packages} WHERE packages_hash = ?
+
+-- record_packages [sqlite] --
+-- Keep a list of installed packages once per hash; takes the hash, the list.
+INSERT INTO {packages} (packages_hash, packages) VALUES (?, ?) ON CONFLICT(packages_hash) DO NOTHING
+
+-- record_packages [mysql] --
+-- The same.
+INSERT IGNORE INTO {packages} (packages_hash, packages) VALUES (?, ?)
+
+-- latest_provenance --
+-- `results --with-provenance`: per experiment, its latest done attempt's provenance.
+SELECT experiment_id, worker AS attempt_worker, machine AS attempt_machine, slurm_job_id AS attempt_slurm_job_id,
+cuda_devices, git_commit, git_dirty, git_diff_hash, python_version, packages_hash FROM {attempts}
+WHERE ID IN (SELECT MAX(ID) FROM {attempts} WHERE outcome = 'done' GROUP BY experiment_id) ORDER BY experiment_id
+
+-- record_launch --
+-- What a launch started, for `pyexp cancel`; takes kind, job id (or pid), host.
+INSERT INTO {launches} (kind, job_id, host) VALUES (?, ?, ?)
+
+-- active_launches --
+-- Launches not ended yet, oldest first.
+SELECT ID, kind, job_id, host, launched FROM {launches} WHERE ended IS NULL ORDER BY ID
+
+-- end_launches --
+-- Launches cancelled, or local workers that exited.
+UPDATE {launches} SET ended = {now} WHERE ID IN ({ids}) AND ended IS NULL
 
 -- sweeper_lock [mysql] --
 -- Become the table's one sweeper: a named lock that dies with the connection.

@@ -25,6 +25,7 @@ from .fill import RANK_SPACE, Filler, RowPriority
 from .fill import fill as fill_rows
 from .filters import NO_FILTER, Filter, compile_filter
 from .lock import StoreLock
+from .side import SideTables
 from .statements import Statements
 
 T = TypeVar("T")
@@ -39,7 +40,7 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-class SqlStore(Store):
+class SqlStore(SideTables, Store):
     """Shared implementation; subclasses supply connections, retries and the dialect."""
 
     dialect: Dialect
@@ -204,8 +205,7 @@ class SqlStore(Store):
         def body(cur: Cursor) -> list[dict[str, Any]]:
             found = self._claim_rows(cur, who, token, limit, random_order, where)
             if found:
-                args = (who.pid, who.slurm_job_id, who.slurm_array_job_id, who.slurm_array_task_id, token)
-                self._run(cur, "claim_attempts", args)
+                self._run(cur, "claim_attempts", (*who.attempt_values, token))
             return found
 
         def landed(cur: Cursor) -> list[dict[str, Any]] | None:
@@ -223,8 +223,7 @@ class SqlStore(Store):
             found = self._fetch_dicts(self._run(cur, "claim_pick_id", (row_id, *statuses), statuses=len(statuses)))
             if found:
                 self._run(cur, "claim_mark", (*self._take_args(who, token), row_id), ids=1)
-                args = (who.pid, who.slurm_job_id, who.slurm_array_job_id, who.slurm_array_task_id, token)
-                self._run(cur, "claim_attempts", args)
+                self._run(cur, "claim_attempts", (*who.attempt_values, token))
             return found
 
         found = self._transaction(body)
