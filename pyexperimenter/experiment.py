@@ -13,7 +13,8 @@ from .config import ExperimentConfig, load_config
 from .devices import assign as assign_devices
 from .devices import resolve as devices_of
 from .errors import ConfigError, InputError
-from .launch import LaunchResult, wait_for_jobs
+from .launch import CancelResult, LaunchResult, wait_for_jobs
+from .launch import cancel as cancel_launches
 from .launch import launch as launch_workers
 from .priority import PriorityError, row_priority
 from .provenance import join_provenance
@@ -200,6 +201,11 @@ class Experimenter:
         if wait and result.job_ids:
             result.counts = wait_for_jobs(result, self.counts)
         return result
+
+    def cancel(self, grace_seconds: float = 30.0) -> CancelResult:
+        """Stop the SLURM jobs and local workers `launch` started for this table: their
+        running rows go back to `created` without spending an attempt."""
+        return cancel_launches(self.config.name, self.store, grace_seconds)
 
     # --- maintenance
     def reset_experiments(self, *states: str, ids: Sequence[int] | None = None, where: Sequence[str] = ()) -> int:
