@@ -10,9 +10,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .config import ExperimentConfig, load_config
+from .devices import assign as assign_devices
+from .devices import resolve as devices_of
 from .errors import ConfigError, InputError
-from .launch import LaunchResult, wait_for_jobs
+from .launch import CancelResult, LaunchResult, wait_for_jobs
+from .launch import cancel as cancel_launches
 from .launch import launch as launch_workers
+from .priority import PriorityError, row_priority
+from .provenance import join_provenance
 from .results import select_results, table_frame
 from .selection import where_filter
 from .store import Store, open_store
@@ -74,14 +79,15 @@ class Experimenter:
         self.close()
 
     # --- filling
-    def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int = 0) -> int:
+    def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int | None = None) -> int:
         """Create the tables and insert the grid's rows not present yet, with this priority
-        (higher is claimed first; rows already there keep theirs); returns how many."""
+        (default: experiment.priority, a number or an expression over the parameters; higher
+        is claimed first; rows already there keep theirs); returns how many."""
         grid = self.config.grid
         if len(grid) == 0:
             where = self.config.path or "config"
             raise ConfigError(f"{where}: parameters: the grid is empty; give every parameter at least one value")
-        return self._creating_store().insert_missing(iter(grid), progress=progress, priority=priority)
+        return self._creating_store().insert_missing(iter(grid), progress=progress, priority=self._priority(priority))
 
     def fill_table_from_combination(
         self,
@@ -101,12 +107,29 @@ class Experimenter:
 
         return self.fill_table_with_rows(rows())
 
-    def fill_table_with_rows(self, rows: Iterable[Mapping[str, Any]], priority: int = 0) -> int:
+    def fill_table_with_rows(self, rows: Iterable[Mapping[str, Any]], priority: int | None = None) -> int:
         """Insert explicit rows (each a dict of every parameter); duplicates are skipped."""
         checked = [self._check_row(i, row) for i, row in enumerate(rows)]
         if not checked:
             raise InputError("no rows to add")
-        return self._creating_store().insert_missing(checked, priority=priority)
+        return self._creating_store().insert_missing(checked, priority=self._priority(priority))
+
+    def _priority(self, given: int | None) -> int | Callable[[Mapping[str, Any]], int]:
+        """`given` (`fill --priority N`) wins over experiment.priority; a bad value of the
+        expression for some row is bad input, named with the config's key."""
+        if given is not None:
+            return given
+        of_row = row_priority(self.config.priority)
+        if not callable(of_row):
+            return of_row
+
+        def checked(row: Mapping[str, Any]) -> int:
+            try:
+                return of_row(row)
+            except PriorityError as e:
+                raise ConfigError(f"{self.config.path or 'config'}: experiment.priority: {e}") from None
+
+        return checked
 
     def _check_row(self, index: int, row: Mapping[str, Any]) -> dict[str, Any]:
         params = self.config.parameters
@@ -137,18 +160,26 @@ class Experimenter:
 
     def execute(self, fn: ExperimentFunction | str | None = None, max_experiments: int = -1,
                 random_order: bool = False, n_jobs: int | None = None,
-                on_progress: Callable[[dict[str, int]], None] | None = None, where: Sequence[str] = ()) -> list[int]:
+                on_progress: Callable[[dict[str, int]], None] | None = None, where: Sequence[str] = (),
+                gpus: str | Sequence[str] | None = None, gpus_per_job: int = 1) -> list[int]:
         """Run local workers until no open rows are left (or each ran `max_experiments`);
         returns their exit codes. `on_progress` gets the table's counts about twice a second
         while they run, read on a connection of its own (a progress bar needs no second
-        Experimenter). `where` (`COL=VALUE`, ...) limits the workers to matching rows."""
+        Experimenter). `where` (`COL=VALUE`, ...) limits the workers to matching rows.
+        `gpus` (`"auto"`, `"0,1"` or a list of device ids) pins each worker to `gpus_per_job`
+        devices of its own through CUDA_VISIBLE_DEVICES."""
         function = self._function(fn)
+        n_jobs = n_jobs or self.config.n_jobs
+        devices = None
+        if gpus is not None:
+            found = devices_of(gpus) if isinstance(gpus, str) else list(gpus)
+            devices = assign_devices(found, n_jobs, gpus_per_job)
         config = self._selecting(where)  # fails here, once, if the table is missing or `where` is bad
         if self.config.codecarbon:
             self.store.create()  # `<table>_codecarbon`, for a table filled before tracking was on
         self.close()  # workers open their own connections; none is shared across fork
-        return run_workers(config, function, n_jobs or self.config.n_jobs, max_experiments, random_order,
-                           on_progress=on_progress)
+        return run_workers(config, function, n_jobs, max_experiments, random_order, on_progress=on_progress,
+                           devices=devices)
 
     def _selecting(self, where: Sequence[str], index: bool = True) -> ExperimentConfig:
         """The config whose workers claim only rows matching `where`, its index made first."""
@@ -172,6 +203,11 @@ class Experimenter:
         if wait and result.job_ids:
             result.counts = wait_for_jobs(result, self.counts)
         return result
+
+    def cancel(self, grace_seconds: float = 30.0) -> CancelResult:
+        """Stop the SLURM jobs and local workers `launch` started for this table: their
+        running rows go back to `created` without spending an attempt."""
+        return cancel_launches(self.config.name, self.store, grace_seconds)
 
     # --- maintenance
     def reset_experiments(self, *states: str, ids: Sequence[int] | None = None, where: Sequence[str] = ()) -> int:
@@ -213,10 +249,18 @@ class Experimenter:
         return table_frame(self.store.rows(self.store.schema.attempts_table))
 
     def results(self, status: Sequence[str] = (), where: Sequence[str] = (), columns: Sequence[str] = (),
-                group_by: Sequence[str] = (), agg: str | Sequence[str] = "mean") -> pd.DataFrame:
+                group_by: Sequence[str] = (), agg: str | Sequence[str] = "mean",
+                with_provenance: bool = False) -> pd.DataFrame:
         """Results as a DataFrame; with `group_by`, aggregated over the other parameters
-        (e.g. `results(group_by=["dataset", "model"], agg=["mean", "std"])` averages over seeds)."""
-        return select_results(self.get_table(), self._result_columns(), status, where, columns, group_by, agg)
+        (e.g. `results(group_by=["dataset", "model"], agg=["mean", "std"])` averages over seeds).
+        `with_provenance` adds each row's latest done attempt's git commit, dirty flag,
+        Python, packages hash, CUDA devices, host and SLURM job."""
+        table = self.get_table()
+        if with_provenance:
+            if group_by:
+                raise InputError("--with-provenance gives each row's own attempt; it does not combine with --group-by")
+            table = join_provenance(table, self.store.provenance())
+        return select_results(table, self._result_columns(), status, where, columns, group_by, agg)
 
     def _result_columns(self) -> list[str]:
         return list(self.config.results)

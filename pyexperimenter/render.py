@@ -376,3 +376,20 @@ def _launch_outcome_lines(result: LaunchResult) -> list[str]:
             + (f"; {len(bad)} exited abnormally (exit codes {sorted(set(bad))})" if bad else "")
         )
     return lines
+
+
+def cancel_text(result: Any, counts: Mapping[str, int]) -> str:
+    """What `pyexp cancel` did (a launch.CancelResult), and the rows afterwards."""
+    lines = []
+    if not result.slurm_jobs and not result.local_pids:
+        lines.append(f"{result.table}: no launched job or local worker is running; nothing to cancel")
+    else:
+        jobs = f"{len(result.slurm_jobs)} SLURM job(s)" + (f" ({', '.join(result.slurm_jobs)})" if result.slurm_jobs else "")
+        lines.append(f"{result.table}: cancelled {jobs} and {len(result.local_pids)} local worker(s)")
+    for where in result.elsewhere:
+        lines.append(f"  local worker {where} runs on another host: stop it there (kill -TERM), or run cancel there")
+    if result.left:
+        lines.append(f"  still running after the grace period: {', '.join(result.left)}")
+    lines.append(f"  rows: created {counts.get('created', 0)}, running {counts.get('running', 0)}, "
+                 f"done {counts.get('done', 0)}, error {counts.get('error', 0)}")
+    return "\n".join(lines)

@@ -87,8 +87,11 @@ def status(config: str, db: str | None, as_json: bool, watch: float | None, wher
 @click.option("--agg", "aggs", multiple=True, metavar="F", help=f"Aggregation with --group-by: {', '.join(AGGREGATIONS)} "
               "[mean]; repeat or comma-separate for several (columns then named COL_F).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of printing.")
+@click.option("--with-provenance", is_flag=True,
+              help="Add each row's latest done attempt's git commit, dirty flag, Python, packages hash, CUDA devices.")
 def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, ...], where: tuple[str, ...],
-            columns: str | None, group_by: tuple[str, ...], aggs: tuple[str, ...], output: str | None) -> None:
+            columns: str | None, group_by: tuple[str, ...], aggs: tuple[str, ...], output: str | None,
+            with_provenance: bool) -> None:
     """Export results; with --group-by, aggregate over the other parameters (e.g. seeds).
 
     \b
@@ -98,11 +101,13 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
       pyexp results experiment.yml --where dataset=iris --where 'seed<3'
       pyexp results experiment.yml --group-by dataset --group-by model --agg mean --agg std
       pyexp results experiment.yml -o results.csv           # every column, as CSV
+      pyexp results experiment.yml --with-provenance        # which code and packages made each row
 
     The table format shows ID, parameters, status, results, attempts (and the last line of
     errors); CSV and JSON carry every column. Aggregates have the group size in column n.
     """
     from ..errors import InputError
+    from ..provenance import PROVENANCE_COLUMNS
     from ..results import aggregations, choose_format, compact_frame, format_frame
 
     if aggs and not group_by:
@@ -111,9 +116,10 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
     exp = open_experiment(config, db)
     cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else []
     frame = exp.results(status=statuses, where=where, columns=[] if cols == ["all"] else cols, group_by=group_by,
-                        agg=aggregations(aggs or ("mean",)))
+                        agg=aggregations(aggs or ("mean",)), with_provenance=with_provenance)
     if fmt == "table" and not cols and not group_by:
-        frame = compact_frame(frame, list(exp.config.parameters), list(exp.config.results))
+        frame = compact_frame(frame, list(exp.config.parameters), list(exp.config.results),
+                              PROVENANCE_COLUMNS if with_provenance else ())
     text = format_frame(frame, fmt)
     if output:
         Path(output).write_text(text)

@@ -88,3 +88,23 @@ def delete(config: str, db: str | None, yes: bool) -> None:
         raise InputError(f"this drops table {exp.config.name} and its attempt and log tables; add --yes to confirm")
     exp.delete_table()
     click.echo(f"dropped {exp.config.name} and its attempt and log tables from {exp.config.database.url}")
+
+
+@main.command()
+@config_arg
+@db_option
+@click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True, metavar="S",
+              help="Seconds workers get to hand their rows back before they are cancelled outright.")
+def cancel(config: str, db: str | None, grace: float) -> None:
+    """Stop the SLURM jobs (and `launch --local` workers) launched for this table.
+
+    Running workers get the signal of a time limit first (SLURM: USR2; local: SIGTERM) and
+    hand their rows back to `created` without spending an attempt; what still runs after
+    --grace seconds is cancelled outright."""
+    from ..render import cancel_text
+
+    exp = open_experiment(config, db)
+    result = exp.cancel(grace_seconds=grace)
+    click.echo(cancel_text(result, exp.counts()))
+    if result.left:
+        raise SystemExit(1)

@@ -37,9 +37,10 @@ def init(directory: str, force: bool) -> None:
 @main.command()
 @config_arg
 @db_option
-@click.option("--priority", type=int, default=0, show_default=True, metavar="N",
-              help="Priority of the rows this fill adds; workers claim higher priorities first.")
-def fill(config: str, db: str | None, priority: int) -> None:
+@click.option("--priority", type=int, default=None, metavar="N",
+              help="Priority of the rows this fill adds, overriding experiment.priority [default: it, or 0]; "
+                   "workers claim higher priorities first.")
+def fill(config: str, db: str | None, priority: int | None) -> None:
     """Create the tables and insert the grid rows not present yet (safe to re-run).
 
     Rows already in the table keep their priority: `pyexp fill --priority 10` after adding

@@ -23,10 +23,15 @@ if TYPE_CHECKING:
 @click.option("--max-experiments", type=int, default=-1, show_default=True, help="Stop each worker after K experiments (-1: no limit).")
 @click.option("--random-order", is_flag=True, help="Claim open rows in random order.")
 @click.option("--function", "function", metavar="MODULE:FN", help="Experiment function overriding experiment.function.")
+@click.option("--gpus", metavar="0,1,...|auto",
+              help="Pin each worker to its own GPU(s) with CUDA_VISIBLE_DEVICES: these device ids, or auto "
+                   "(nvidia-smi -L, else CUDA_VISIBLE_DEVICES).")
+@click.option("--gpus-per-job", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
+              help="GPUs per worker (with --gpus).")
 @max_attempts_option
 @where_option
 def run(config: str, db: str | None, jobs: int | None, max_experiments: int, random_order: bool, function: str | None,
-        max_attempts: int | None, where: tuple[str, ...]) -> None:
+        gpus: str | None, gpus_per_job: int, max_attempts: int | None, where: tuple[str, ...]) -> None:
     """Run local workers until no open rows are left (or each ran K experiments).
 
     With --where, the workers claim only matching rows (e.g. --where dataset=iris --where 'seed<3').
@@ -44,7 +49,8 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
     log_warnings(click.get_current_context())  # workers report requeued and refused rows
     with ProgressBar(todo, "running", enabled=interactive()) as bar:
         codes = exp.execute(fn, max_experiments=max_experiments, random_order=random_order, n_jobs=n_jobs,
-                            on_progress=follow_counts(bar, before) if bar.enabled and not where else None, where=where)
+                            on_progress=follow_counts(bar, before) if bar.enabled and not where else None, where=where,
+                            gpus=gpus, gpus_per_job=gpus_per_job)
     after = exp.counts(where)
     click.echo(run_summary(exp.config.name, before, after, time.monotonic() - started))
     if after["error"] > before["error"]:

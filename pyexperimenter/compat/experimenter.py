@@ -137,7 +137,7 @@ class PyExperimenter(RunMixin, Experimenter):
             raise TableHasWrongStructureError(str(e)) from e
         self.logger.info(f"Table {self.config.name} created.")
 
-    def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int = 0) -> int:
+    def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int | None = None) -> int:
         try:
             return super().fill_table_from_config(progress, priority)
         except TableMismatch as e:
@@ -153,7 +153,7 @@ class PyExperimenter(RunMixin, Experimenter):
         rows = combine_fill_table_parameters(list(self.config.parameters), parameters, fixed_parameter_combinations)
         return self.fill_table_with_rows(rows)
 
-    def fill_table_with_rows(self, rows: Any, priority: int = 0) -> int:
+    def fill_table_with_rows(self, rows: Any, priority: int | None = None) -> int:
         try:
             return super().fill_table_with_rows(rows, priority)
         except TableMismatch as e:

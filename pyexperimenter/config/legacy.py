@@ -29,8 +29,9 @@ from ..errors import ConfigError
 from ..grid import Factor, Grid
 from ..sqltypes import SqlType
 from .database_url import read_credentials, resolve_password
+from .grids import read_domain
 from .model import DatabaseConfig, ExperimentConfig
-from .native import read_domain, read_logtables, read_results
+from .native import read_logtables, read_results
 from .sections import Section
 
 LEGACY_ROOT = "PY_EXPERIMENTER"

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..grid import AnyGrid
+from ..priority import Priority
 from ..sqltypes import SqlType
 
 
@@ -94,6 +95,7 @@ class ExperimentConfig:
     # CodeCarbon: one `<table>_codecarbon` row per run, measured offline (worker/tracking.py).
     codecarbon: bool = False
     codecarbon_options: Mapping[str, Any] = field(default_factory=dict)
+    priority: Priority = 0  # of the rows a fill adds: an int or an expression over the parameters
     experimenter_name: str = "pyexperimenter"
     path: Path | None = None
     format: str = "native"

@@ -11,6 +11,7 @@ workers here (`local.py`); `LaunchResult` is what it did, `render.launch_text` p
 from __future__ import annotations
 
 import shlex
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from ..errors import InputError
 from ..store import Store
 from . import preflight
 from . import slurm as cluster
+from .cancel import CancelResult, cancel
 from .local import run_local
 from .plan import (
     ArrayPlan,
@@ -96,7 +98,7 @@ def launch(
     env = worker_environment(config.database)
     node_args = worker_args(config, spec)
     if local:
-        return run_local(result, node_args, env, extra_path)
+        return run_local(result, node_args, env, extra_path, store)
     if not dry_run:
         preflight.require_sbatch()
     preflight.check_nodes(config, slurm, result)
@@ -110,7 +112,11 @@ def launch(
             + (" (export it before submitting this script by hand)" if dry_run else "")
         )
     if not dry_run:
-        cluster.submit_arrays(result, env)
+        try:
+            cluster.submit_arrays(result, env)
+        finally:  # what was submitted is recorded even when a later array was refused
+            if result.job_ids:
+                store.record_launch("slurm", result.job_ids, socket.gethostname())
     return result
 
 
@@ -161,10 +167,12 @@ def wait_for_jobs(result: LaunchResult, counts: Counts, *, interval: float = 2.0
 __all__ = [
     "TEMPLATE_DIR",
     "ArrayPlan",
+    "CancelResult",
     "ClusterLimits",
     "LaunchResult",
     "ScriptValues",
     "effective_signal_seconds",
+    "cancel",
     "launch",
     "parse_cluster_limits",
     "parse_sbatch_options",

@@ -1,4 +1,4 @@
-"""Every conversation with SLURM: scontrol, sinfo, squeue, and sbatch through submitit.
+"""Every conversation with SLURM: scontrol, sinfo, squeue, scancel, and sbatch through submitit.
 
 Nothing else in the launcher runs a SLURM command, so a machine without SLURM (and the
 tests) can exercise everything else. submitit does the submission (its SlurmExecutor writes
@@ -14,6 +14,7 @@ import io
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,54 @@ def jobs_alive(job_ids: Sequence[str]) -> bool:
     if out.returncode != 0:
         return "invalid job id" not in (out.stderr + out.stdout).lower()
     return bool(out.stdout.strip())
+
+
+def queued(job_ids: Sequence[str]) -> list[str]:
+    """The tasks of these jobs still pending or running (`123_4`, `123_[5-9]`); on an
+    unreadable squeue, the jobs themselves (assume alive)."""
+    if not job_ids:
+        return []
+    try:
+        out = subprocess.run(["squeue", "-h", "-o", "%i", "-j", ",".join(job_ids)],
+                             capture_output=True, text=True, timeout=SLURM_TIMEOUT)
+    except (OSError, subprocess.SubprocessError):
+        return list(job_ids)
+    if out.returncode != 0:
+        return [] if "invalid job id" in (out.stderr + out.stdout).lower() else list(job_ids)
+    return out.stdout.split()
+
+
+def _scancel(*args: str) -> None:
+    try:
+        subprocess.run(["scancel", *args], capture_output=True, text=True, timeout=SLURM_TIMEOUT)
+    except (OSError, subprocess.SubprocessError):
+        pass  # what is left shows in squeue, which the caller asks next
+
+
+def cancel_jobs(job_ids: Sequence[str], grace_seconds: float = 30.0, poll: float = 0.5) -> list[str]:
+    """Stop these array jobs so that their rows are released, not lost; returns the tasks
+    still queued at the end (normally none).
+
+    Pending tasks are cancelled first (they hold no row and must not start). Running ones
+    get USR2 on their batch step - the worker itself, which the sbatch script `exec`s - the
+    signal of a time limit: the worker hands its row back without spending an attempt and
+    exits. Whatever still runs after `grace_seconds` is cancelled outright (SIGTERM, on
+    which the worker also releases its row, then SIGKILL after the cluster's KillWait)."""
+    alive = queued(job_ids)
+    if not alive:
+        return []
+    ids = ",".join(job_ids)
+    _scancel("--state=PENDING", ids)
+    _scancel("--batch", "--signal=USR2", "--state=RUNNING", ids)
+    end = time.monotonic() + grace_seconds
+    while (alive := queued(job_ids)) and time.monotonic() < end:
+        time.sleep(poll)
+    if alive:
+        _scancel(ids)
+        end = time.monotonic() + max(grace_seconds, 10.0)
+        while (alive := queued(job_ids)) and time.monotonic() < end:
+            time.sleep(poll)
+    return alive
 
 
 # ----------------------------------------------------------------------------- submitting

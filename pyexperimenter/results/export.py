@@ -42,9 +42,11 @@ def last_line(text: Any) -> Any:
     return lines[-1] if lines else text
 
 
-def compact_frame(frame: pd.DataFrame, parameters: Sequence[str], results: Sequence[str]) -> pd.DataFrame:
-    """The default table: the columns of `display_columns`, each error cut to its last line."""
-    frame = frame[display_columns(frame, parameters, results)]
+def compact_frame(frame: pd.DataFrame, parameters: Sequence[str], results: Sequence[str],
+                  extra: Sequence[str] = ()) -> pd.DataFrame:
+    """The default table: the columns of `display_columns` (and `extra` ones, such as the
+    provenance), each error cut to its last line."""
+    frame = frame[[*display_columns(frame, parameters, results), *(c for c in extra if c in frame.columns)]]
     if "error" in frame.columns:
         frame = frame.assign(error=frame["error"].map(last_line))
     return frame

@@ -42,6 +42,14 @@ class TableSchema:
     def codecarbon_table(self) -> str:
         return f"{self.name}_codecarbon"
 
+    @property
+    def packages_table(self) -> str:
+        return f"{self.name}_packages"
+
+    @property
+    def launches_table(self) -> str:
+        return f"{self.name}_launches"
+
     def logtable(self, name: str) -> str:
         return f"{self.name}__{name}"
 
@@ -62,6 +70,20 @@ class WorkerIdentity:
     slurm_job_id: str | None = None
     slurm_array_job_id: str | None = None
     slurm_array_task_id: int | None = None
+    cuda_devices: str | None = None
+    # Provenance (pyexperimenter/provenance.py fills these once per worker process).
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    git_diff_hash: str | None = None
+    python_version: str | None = None
+    packages_hash: str | None = None
+
+    @property
+    def attempt_values(self) -> tuple[Any, ...]:
+        """What `claim_attempts` records besides the token, in its order."""
+        dirty = None if self.git_dirty is None else int(self.git_dirty)
+        return (self.pid, self.slurm_job_id, self.slurm_array_job_id, self.slurm_array_task_id, self.cuda_devices,
+                self.git_commit, dirty, self.git_diff_hash, self.python_version, self.packages_hash)
 
     @classmethod
     def current(cls) -> WorkerIdentity:
@@ -76,6 +98,7 @@ class WorkerIdentity:
             slurm_job_id=task.job_id,
             slurm_array_job_id=task.array_job_id,
             slurm_array_task_id=task.task_number,
+            cuda_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         )
 
 
@@ -123,9 +146,10 @@ class Store(ABC):
         raise NotImplementedError
 
     @abstractmethod
-    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None, priority: int = 0) -> int:
-        """Insert rows whose parameter hash is not present yet, with this priority; returns
-        how many were new."""
+    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None,
+                       priority: int | Callable[[Mapping[str, Any]], int] = 0) -> int:
+        """Insert rows whose parameter hash is not present yet, with this priority (or each
+        row's own, from experiment.priority); returns how many were new."""
 
     # -- selecting rows (`--where`)
     @abstractmethod
@@ -226,6 +250,26 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    # -- side tables: provenance and launches (store/side.py)
+    def record_packages(self, packages_hash: str, packages: str) -> None:
+        """Keep this list of installed packages once, under its hash (`<table>_packages`)."""
+        raise NotImplementedError
+
+    def provenance(self) -> list[dict[str, Any]]:
+        """Per experiment, the provenance columns of its latest done attempt."""
+        raise NotImplementedError
+
+    def record_launch(self, kind: str, job_ids: Sequence[str], host: str) -> list[int]:
+        """Remember what a launch started (`<table>_launches`); returns the record ids."""
+        raise NotImplementedError
+
+    def launches(self) -> list[dict[str, Any]]:
+        """The launches not ended yet: id, kind, job_id, host."""
+        raise NotImplementedError
+
+    def end_launches(self, ids: Sequence[int]) -> None:
+        raise NotImplementedError
 
     # -- signals: a worker never interrupts its main thread inside a database call
     def in_call(self) -> bool:

@@ -17,14 +17,18 @@ from .schema import (
     ADDED_LATER,
     ATTEMPT_COLUMNS,
     ATTEMPT_INDEXES,
+    ATTEMPTS_ADDED_LATER,
     CODECARBON_COLUMNS,
     CODECARBON_HEAD,
+    LAUNCH_COLUMNS,
     LOG_HEAD,
     LOG_INDEXES,
     MAIN_HEAD,
     MAIN_ID,
     MAIN_INDEXES,
     MAIN_TAIL,
+    PACKAGE_COLUMNS,
+    PACKAGE_INDEXES,
     Index,
     filter_index,
     timestamp_column,
@@ -51,6 +55,10 @@ def table_columns(dialect: Dialect, schema: TableSchema, table: str) -> str:
         cols = [dialect.column(c) for c in ATTEMPT_COLUMNS]
     elif schema.codecarbon and table == schema.codecarbon_table:
         cols = [dialect.column(c) for c in (*CODECARBON_HEAD, *CODECARBON_COLUMNS)]
+    elif table == schema.packages_table:
+        cols = [dialect.column(c) for c in PACKAGE_COLUMNS]
+    elif table == schema.launches_table:
+        cols = [dialect.column(c) for c in LAUNCH_COLUMNS]
     else:
         log = next((n for n in schema.logtables if schema.logtable(n) == table), None)
         if log is None:
@@ -73,8 +81,16 @@ def added_column(dialect: Dialect, schema: TableSchema, name: str) -> str:
     raise InputError(f"{name!r} is not a result column")
 
 
+def attempt_column(dialect: Dialect, name: str) -> str:
+    """A provenance column added to an older attempts table."""
+    if name not in ATTEMPTS_ADDED_LATER:
+        raise InputError(f"{name!r} is not an attempt column of a newer version")
+    return dialect.column(next(c for c in ATTEMPT_COLUMNS if c.name == name))
+
+
 def indexes(schema: TableSchema) -> list[tuple[str, Index]]:
     found = [(schema.name, i) for i in MAIN_INDEXES] + [(schema.attempts_table, i) for i in ATTEMPT_INDEXES]
+    found += [(schema.packages_table, i) for i in PACKAGE_INDEXES]
     return found + [(schema.logtable(n), i) for n in schema.logtables for i in LOG_INDEXES]
 
 
@@ -96,7 +112,26 @@ def create(store: SqlStore, cur: Cursor, rank: Callable[[], int]) -> None:
     for table in extra_tables(schema):
         store._run(cur, "create_table", target=table, columns=table)
     for table, index in indexes(schema):
-        _create_index(store, cur, table, index)
+        if table != schema.packages_table:
+            _create_index(store, cur, table, index)
+    ensure_side(store, cur)
+
+
+def ensure_side(store: SqlStore, cur: Cursor) -> None:
+    """The provenance columns of the attempts table and the side tables (`<table>_packages`,
+    `<table>_launches`), for tables an earlier version made: workers and launches call this
+    too, so an experiment filled before an upgrade needs no refill."""
+    schema = store.schema
+    args = () if store.dialect.name == "sqlite" else (schema.attempts_table,)
+    rows = store._run(cur, "attempt_columns", args).fetchall()
+    have = {str(r[1] if store.dialect.name == "sqlite" else r[0]).lower() for r in rows}
+    for column in ATTEMPTS_ADDED_LATER:
+        if have and column not in have:
+            store._run(cur, "add_attempt_column", attempt_column=column)
+    for table in (schema.packages_table, schema.launches_table):
+        store._run(cur, "create_table", target=table, columns=table)
+    for index in PACKAGE_INDEXES:
+        _create_index(store, cur, schema.packages_table, index)
 
 
 def _create_index(store: SqlStore, cur: Cursor, table: str, index: Index) -> None:
@@ -133,5 +168,5 @@ def check_structure(store: SqlStore, cur: Cursor, existing: list[str]) -> None:
 
 def drop(store: SqlStore, cur: Cursor) -> None:
     schema = store.schema
-    for table in [*reversed(extra_tables(schema)), schema.name]:
+    for table in [schema.packages_table, schema.launches_table, *reversed(extra_tables(schema)), schema.name]:
         store._run(cur, "drop_table", target=table)

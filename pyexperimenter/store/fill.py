@@ -41,6 +41,8 @@ CACHE_LIMIT = 50_000  # distinct values memoised per column; beyond, values are 
 CHECKED_ROWS = 64  # rows per fill whose hash is also computed by grid.parameter_hash
 PIPELINE_DEPTH = 2  # chunks encoded ahead of the database
 
+RowPriority = int | Callable[[Mapping[str, Any]], int]  # one for all rows, or each row's own
+
 _CACHEABLE = (str, int, bool, type(None))  # exact types whose equal values encode identically
 
 
@@ -119,7 +121,7 @@ class Filler:
 
     chunk_rows = 50_000
 
-    def __init__(self, store: Any, priority: int = 0):
+    def __init__(self, store: Any, priority: RowPriority = 0):
         self.store = store
         self.priority = priority
         # status and creation_date come from column defaults; `name` (like `machine`) is
@@ -131,11 +133,12 @@ class Filler:
 
     def chunks(self, rows: Iterable[Mapping[str, Any]]) -> Iterator[Chunk]:
         encode, bits, priority = self.encoder.encode, self.rand.getrandbits, self.priority
+        of_row = priority if callable(priority) else None  # experiment.priority as an expression
         values: list[tuple[Any, ...]] = []
         hashes: list[str] = []
         for row in rows:
             params, digest = encode(row)
-            values.append((*params, digest, bits(31) % RANK_SPACE, priority))
+            values.append((*params, digest, bits(31) % RANK_SPACE, priority if of_row is None else of_row(row)))
             hashes.append(digest)
             if len(values) >= self.chunk_rows:
                 yield Chunk(len(values), hashes, values)
@@ -154,7 +157,7 @@ class MySQLFiller(Filler):
 
     chunk_rows = 10_000
 
-    def __init__(self, store: Any, priority: int = 0):
+    def __init__(self, store: Any, priority: RowPriority = 0):
         super().__init__(store, priority)
         self.probe = True  # the first chunk, and every chunk after one that met existing rows
 

@@ -1,10 +1,9 @@
 """An in-memory Store: the contract of store/base.py in plain Python, for unit tests.
 
-Unit tests of the worker loop, the launcher's checks and the reports want a store whose
-behaviour is the real one's (fencing by claim token, attempts, requeue or error, the
-attempt history) but that needs no database and runs in microseconds. One lock guards every
-method, which is enough for a worker and its heartbeat thread; it is no model of several
-processes, and nothing in the package opens it: tests pass it to the Worker themselves.
+Unit tests of the worker loop, the launcher's checks and the reports want the real store's
+behaviour (fencing by claim token, attempts, requeue or error, the attempt history) without a
+database. One lock guards every method, enough for a worker and its heartbeat thread; it is no
+model of several processes, and nothing in the package opens it: tests pass it in themselves.
 
 Time comes from `clock` (seconds), so a test ages a heartbeat by moving the clock instead
 of sleeping.
@@ -43,6 +42,7 @@ class MemoryStore(Store):
         self._hashes: set[str] = set()
         self._attempts: list[Row] = []
         self._logs: dict[str, list[Row]] = {}
+        self._launches: list[Row] = []
         self.sweeper = False  # whether the one worker on this store holds the sweeper lock
         self._next_id = 1
 
@@ -58,9 +58,7 @@ class MemoryStore(Store):
     def _held(self, row_id: int, token: str) -> Row | None:
         """The row if it still runs under `token`: the fence every write passes."""
         row = self._rows.get(row_id)
-        if row is None or row["status"] != Status.RUNNING.value or row["claim_token"] != token:
-            return None
-        return row
+        return row if row is not None and row["status"] == Status.RUNNING.value and row["claim_token"] == token else None
 
     def _owned(self, row_id: int, token: str, statuses: Sequence[str]) -> bool:
         """After a fenced write found nothing: did our own earlier write land (a retry)?"""
@@ -105,7 +103,8 @@ class MemoryStore(Store):
             self._attempts.clear()
             self._logs.clear()
 
-    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None, priority: int = 0) -> int:
+    def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Any = None,
+                       priority: int | Callable[[Mapping[str, Any]], int] = 0) -> int:
         with self._lock:
             self._enter("insert_missing")
             added = 0
@@ -123,7 +122,7 @@ class MemoryStore(Store):
                     "ID": row_id, **params, "status": Status.CREATED.value, "attempts": 0, "claim_token": None,
                     "worker": None, "machine": None, "name": None, "slurm_job_id": None, "heartbeat": None,
                     "creation_date": self._now(), "start_date": None, "end_date": None, "error": None,
-                    "available_at": None, "priority": priority, **dict.fromkeys(self.schema.result_columns()),
+                    "available_at": None, "priority": priority(given) if callable(priority) else priority, **dict.fromkeys(self.schema.result_columns()),
                 }
                 added += 1
                 if progress is not None:
@@ -315,6 +314,14 @@ class MemoryStore(Store):
                 self._close_attempts(token, [row["ID"]], Outcome.LOST, reason)
                 changed += 1
             return changed
+
+    # --- side tables: a launch is recorded (cancelling one needs a real database)
+    def record_launch(self, kind: str, job_ids: Sequence[str], host: str) -> list[int]:
+        with self._lock:
+            first = len(self._launches) + 1
+            self._launches += [{"ID": first + i, "kind": kind, "job_id": j, "host": host, "ended": None}
+                               for i, j in enumerate(job_ids)]
+            return list(range(first, len(self._launches) + 1))
 
     # --- maintenance and reading
     def reset(self, statuses: Sequence[str] | None = None, ids: Sequence[int] | None = None,

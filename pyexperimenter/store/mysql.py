@@ -31,7 +31,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_de
 from ..errors import DatabaseUnavailable
 from .base import TableSchema
 from .dialect import MYSQL
-from .fill import MySQLFiller
+from .fill import MySQLFiller, RowPriority
 from .sql import Cursor, SqlStore
 from .timeouts import DEFAULT_TIMEOUTS, ConnectionTimeouts
 
@@ -292,7 +292,7 @@ class MySQLStore(SqlStore):
     def _table_columns(self, cur: Cursor) -> list[str] | None:
         return [r[0] for r in self._run(cur, "table_columns", (self.schema.name,)).fetchall()] or None
 
-    def _filler(self, priority: int = 0) -> MySQLFiller:
+    def _filler(self, priority: RowPriority = 0) -> MySQLFiller:
         return MySQLFiller(self, priority)
 
     # --- one sweeper per table: a named lock that dies with its holder's connection

@@ -77,6 +77,35 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     Column("end_date", "datetime"),
     Column("outcome", "status", not_null=True),
     Column("error", "long_text"),
+    # Provenance, measured once per worker process (pyexperimenter/provenance.py).
+    Column("cuda_devices", "text"),  # CUDA_VISIBLE_DEVICES of the worker (`run --gpus`, SLURM)
+    Column("git_commit", "text"),  # of the experiment function's code folder
+    Column("git_dirty", "int"),  # 1: uncommitted changes in that folder
+    Column("git_diff_hash", "hash"),  # which changes, when dirty
+    Column("python_version", "text"),
+    Column("packages_hash", "hash"),  # the installed packages; the list is in <table>_packages
+)
+ATTEMPTS_ADDED_LATER: tuple[str, ...] = (
+    "cuda_devices", "git_commit", "git_dirty", "git_diff_hash", "python_version", "packages_hash",
+)
+"""Attempt columns that attempt tables made by earlier versions lack; added on first use."""
+
+# `<table>_packages`: each distinct list of installed packages once, by its hash.
+PACKAGE_COLUMNS: tuple[Column, ...] = (
+    MAIN_ID,
+    Column("packages_hash", "hash", not_null=True),
+    Column("packages", "long_text"),  # `name==version` lines, sorted
+    Column("first_seen", "datetime", default="now"),
+)
+
+# `<table>_launches`: what `pyexp launch` started, so `pyexp cancel` can stop it from any host.
+LAUNCH_COLUMNS: tuple[Column, ...] = (
+    MAIN_ID,
+    Column("kind", "status", not_null=True),  # "slurm" (job_id: an array job) or "local" (job_id: a pid)
+    Column("job_id", "text", not_null=True),
+    Column("host", "text"),
+    Column("launched", "datetime", default="now"),
+    Column("ended", "datetime"),  # cancelled, or the local worker exited
 )
 
 # Every log table starts with these; the user's columns follow.
@@ -161,6 +190,7 @@ def filter_index(column: str) -> Index:
 
 
 ATTEMPT_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)), Index("ix_claim_token", ("claim_token",)))
+PACKAGE_INDEXES: tuple[Index, ...] = (Index("ux_packages_hash", ("packages_hash",), unique=True),)
 LOG_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)),)
 
 RESERVED_COLUMNS: frozenset[str] = frozenset(c.name.lower() for c in MAIN_INTERNAL)
@@ -172,7 +202,8 @@ INTERNAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in MAIN_INTERNAL if c.hid
 """Dropped from DataFrames unless asked for (`get_table(keep_internal=True)`)."""
 
 DATE_COLUMNS: frozenset[str] = frozenset(
-    c.name for c in (*MAIN_INTERNAL, *ATTEMPT_COLUMNS, *LOG_HEAD, *CODECARBON_COLUMNS) if c.kind == "datetime"
+    c.name for c in (*MAIN_INTERNAL, *ATTEMPT_COLUMNS, *LOG_HEAD, *CODECARBON_COLUMNS, *PACKAGE_COLUMNS, *LAUNCH_COLUMNS)
+    if c.kind == "datetime"
 )
 """Decoded to datetime when a driver hands them back as text (SQLite)."""
 

@@ -20,19 +20,20 @@ from ..status import Outcome, Status
 from . import appends, ddl, maintenance, reports
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .dialect import Dialect
-from .fill import RANK_SPACE, Filler
+from .fill import RANK_SPACE, Filler, RowPriority
 from .fill import fill as fill_rows
 from .filters import NO_FILTER, Filter, compile_filter
 from .lock import StoreLock
 from .maintenance import ID_CHUNK, chunks
 from .quarantine import QuarantineQueries
 from .schema import local_stamp
+from .side import SideTables
 from .statements import Statements
 
 T = TypeVar("T")
 Cursor = Any
 
-class SqlStore(QuarantineQueries, Store):
+class SqlStore(QuarantineQueries, SideTables, Store):
     """Shared implementation; subclasses supply connections, retries and the dialect."""
 
     dialect: Dialect
@@ -154,13 +155,13 @@ class SqlStore(QuarantineQueries, Store):
         self._transaction(lambda cur: ddl.drop(self, cur))
 
     def insert_missing(self, rows: Iterable[Mapping[str, Any]], progress: Callable[[int], None] | None = None,
-                       priority: int = 0) -> int:
+                       priority: RowPriority = 0) -> int:
         """Stream `rows` in as chunked insert-or-ignore statements on the parameter hash
         (see store/fill.py); existing rows are never read into Python, nor changed (their
         priority stays what it was)."""
         return fill_rows(self, self._filler(priority), rows, progress)
 
-    def _filler(self, priority: int = 0) -> Filler:
+    def _filler(self, priority: RowPriority = 0) -> Filler:
         return Filler(self, priority)
 
     def filter(self, conditions: Iterable[tuple[str, str, str]]) -> Filter:
@@ -205,8 +206,7 @@ class SqlStore(QuarantineQueries, Store):
         def body(cur: Cursor) -> list[dict[str, Any]]:
             found = self._claim_rows(cur, who, token, limit, random_order, where)
             if found:
-                args = (who.pid, who.slurm_job_id, who.slurm_array_job_id, who.slurm_array_task_id, token)
-                self._run(cur, "claim_attempts", args)
+                self._run(cur, "claim_attempts", (*who.attempt_values, token))
             return found
 
         def landed(cur: Cursor) -> list[dict[str, Any]] | None:
@@ -224,8 +224,7 @@ class SqlStore(QuarantineQueries, Store):
             found = self._fetch_dicts(self._run(cur, "claim_pick_id", (row_id, *statuses), statuses=len(statuses)))
             if found:
                 self._run(cur, "claim_mark", (*self._take_args(who, token), row_id), ids=1)
-                args = (who.pid, who.slurm_job_id, who.slurm_array_job_id, who.slurm_array_task_id, token)
-                self._run(cur, "claim_attempts", args)
+                self._run(cur, "claim_attempts", (*who.attempt_values, token))
             return found
 
         found = self._transaction(body)

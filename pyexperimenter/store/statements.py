@@ -104,6 +104,7 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "columns": lambda st, table: ddl.table_columns(st.dialect, st.schema, table),
     "column": lambda st, name: ddl.added_column(st.dialect, st.schema, name),
     "internal_column": lambda st, name: adopt.internal_column(st.dialect, name),
+    "attempt_column": lambda st, name: ddl.attempt_column(st.dialect, name),
     "index": _index,
     "index_columns": lambda st, spec: st.dialect.index_columns(_identifiers(spec[0]), spec[1]),
     "conditions": lambda st, shape: "".join(" AND " + _condition(st, c, op) for c, op in shape),
@@ -138,12 +139,15 @@ class Statements:
         self.dialect: Dialect = dialect
         self.schema: TableSchema = schema
         extra = [schema.codecarbon_table] if schema.codecarbon else []
-        self.tables = frozenset([schema.name, schema.attempts_table, *map(schema.logtable, schema.logtables), *extra])
+        self.tables = frozenset([schema.name, schema.attempts_table, *map(schema.logtable, schema.logtables), *extra,
+                                 schema.packages_table, schema.launches_table])
         q = dialect.q
         pieces = _KeepUnknown(
             FRAGMENTS,
             table=q(schema.name),
             attempts=q(schema.attempts_table),
+            packages=q(schema.packages_table),
+            launches=q(schema.launches_table),
             now=dialect.now,
             ago=dialect.ago,
             later=dialect.later,

@@ -7,16 +7,18 @@ too. Each forked child runs `node.run_node`, exactly like a SLURM task does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.process import BaseProcess
 
 from ..config import ExperimentConfig
+from ..devices import CUDA_VARIABLE
 from ..store import Store, open_store
 from . import signals
 from .function import ExperimentFunction
@@ -36,17 +38,41 @@ def run_workers(
     max_experiments: int = -1,
     random_order: bool = False,
     on_progress: Progress | None = None,
+    devices: Sequence[str] | None = None,
 ) -> list[int]:
     """Run `n_jobs` workers until nothing is open; returns their exit codes.
+
+    `devices` (`--gpus`, see devices.assign) holds each worker's CUDA_VISIBLE_DEVICES:
+    worker i sees only `devices[i]`, and its attempts record it.
 
     A worker stopped by SIGTERM/SIGINT/SIGUSR2 releases its row and exits with 128 + the
     signal. Those signals sent to this process alone are passed on to every forked worker;
     after they all exited, SIGINT raises KeyboardInterrupt here. `on_progress` gets the
     table's counts about twice a second, read on a connection of its own.
     """
+    if devices is not None and len(devices) < n_jobs:
+        raise ValueError(f"{n_jobs} workers, devices for {len(devices)}")
     if n_jobs <= 1:
-        return [_run_here(config, fn, max_experiments, random_order, on_progress)]
-    return _run_forked(config, fn, n_jobs, max_experiments, random_order, on_progress)
+        with _visible_devices(devices[0] if devices else None):
+            return [_run_here(config, fn, max_experiments, random_order, on_progress)]
+    return _run_forked(config, fn, n_jobs, max_experiments, random_order, on_progress, devices)
+
+
+@contextlib.contextmanager
+def _visible_devices(value: str | None) -> Iterator[None]:
+    """CUDA_VISIBLE_DEVICES for the worker in this process, restored afterwards."""
+    if value is None:
+        yield
+        return
+    saved = os.environ.get(CUDA_VARIABLE)
+    os.environ[CUDA_VARIABLE] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(CUDA_VARIABLE, None)
+        else:
+            os.environ[CUDA_VARIABLE] = saved
 
 
 def _run_here(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool,
@@ -67,9 +93,12 @@ def _run_here(config: ExperimentConfig, fn: ExperimentFunction, max_experiments:
     return exit_code(stats.interrupted_by, worker.deadline)
 
 
-def _child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool) -> None:
+def _child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool,
+           device: str | None = None) -> None:
     """What a forked worker runs: the node entry point, then `os._exit` (no atexit
     handlers or inherited finalizers of the parent run in the child)."""
+    if device is not None:  # before anything in the child could initialise CUDA
+        os.environ[CUDA_VARIABLE] = device
     code = run_node(lambda: (config, fn), max_experiments=max_experiments, random_order=random_order, announce=False)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -77,10 +106,11 @@ def _child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: in
 
 
 def _run_forked(config: ExperimentConfig, fn: ExperimentFunction, n_jobs: int, max_experiments: int,
-                random_order: bool, on_progress: Progress | None) -> list[int]:
+                random_order: bool, on_progress: Progress | None, devices: Sequence[str] | None = None) -> list[int]:
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_child, args=(config, fn, max_experiments, random_order), daemon=False)
-             for _ in range(n_jobs)]
+    procs = [ctx.Process(target=_child, args=(config, fn, max_experiments, random_order,
+                                              devices[i] if devices else None), daemon=False)
+             for i in range(n_jobs)]
     for p in procs:
         p.start()
     forward = signals.Forwarder(lambda: [p.pid for p in procs if p.pid is not None and p.exitcode is None])

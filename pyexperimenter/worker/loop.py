@@ -24,6 +24,7 @@ from typing import Any
 from .. import environment
 from ..config import ExperimentConfig
 from ..errors import FencedOut
+from ..provenance import attach as attach_provenance
 from ..results import InvalidResultError, ResultProcessor, check_result_keys
 from ..selection import where_filter
 from ..status import Outcome, Status
@@ -76,7 +77,7 @@ class Worker:
         self.random_order = random_order
         self._own_store = store is None
         self.store = store if store is not None else open_store(config, worker=True)
-        self.identity = identity or WorkerIdentity.current()
+        self.identity = attach_provenance(identity or WorkerIdentity.current(), fn, self.store)
         self.deadline = deadline if deadline is not None else environment.deadline()
         self.stats = WorkerStats()
         self._stop: str | None = None

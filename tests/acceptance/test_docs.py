@@ -18,6 +18,7 @@ from support.paths import ROOT
 
 from pyexperimenter import config as config_module
 from pyexperimenter.cli import main
+from pyexperimenter.config import grids as grids_format
 from pyexperimenter.config import native as native_format
 
 DOCS = ROOT / "docs"
@@ -65,11 +66,11 @@ def _section(text: str, command: str) -> str:
 
 
 def native_keys() -> set[str]:
-    """Every key the native format accepts, read from config/native.py itself: its key sets,
-    and every key its readers look up by name."""
-    tree = ast.parse(Path(native_format.__file__).read_text())
-    keys: set[str] = set(native_format.NATIVE_TOP) | set(native_format.SLURM_KEYS) | {native_format.ZIP_KEY}
-    for sub in ast.walk(tree):
+    """Every key the native format accepts, read from config/native.py and config/grids.py
+    themselves: their key sets, and every key their readers look up by name."""
+    trees = [ast.parse(Path(m.__file__).read_text()) for m in (native_format, grids_format)]
+    keys: set[str] = set(native_format.NATIVE_TOP) | set(native_format.SLURM_KEYS) | {grids_format.ZIP_KEY}
+    for sub in (node for tree in trees for node in ast.walk(tree)):
         if isinstance(sub, ast.Set):
             keys |= {e.value for e in sub.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
         if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)

@@ -1,0 +1,82 @@
+"""`pyexp cancel`: stop what `pyexp launch` started for a table, rows released, not lost.
+
+Launches are recorded in `<table>_launches` (SLURM array job ids, or the pids and host of
+`--local` workers), so cancel works from any login node that reaches the database. Workers
+release their row on a stop signal without spending an attempt (worker/signals.py): SLURM
+jobs get USR2 first (slurm.cancel_jobs), local workers SIGTERM. A local worker on another
+host cannot be signalled from here; it is reported and its record kept.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..store import Store
+from . import slurm as cluster
+
+WORKER_MARK = b"pyexperimenter.worker"  # in the command line of every worker `launch --local` starts
+
+
+@dataclass
+class CancelResult:
+    table: str
+    slurm_jobs: list[str] = field(default_factory=list)  # array jobs that were still queued or running
+    local_pids: list[int] = field(default_factory=list)  # local workers signalled
+    left: list[str] = field(default_factory=list)  # still queued or running afterwards
+    elsewhere: list[str] = field(default_factory=list)  # local workers of other hosts (pid@host)
+
+
+def cancel(table: str, store: Store, grace_seconds: float = 30.0) -> CancelResult:
+    """Stop every recorded launch of the table that is still alive."""
+    result = CancelResult(table)
+    host = socket.gethostname()
+    records = store.launches()
+    slurm = [r for r in records if r["kind"] == "slurm"]
+    local = [r for r in records if r["kind"] == "local"]
+    ended = [int(r["ID"]) for r in slurm]
+    if slurm:
+        jobs = [str(r["job_id"]) for r in slurm]
+        result.slurm_jobs = [j for j in jobs if any(t.split("_")[0] == j for t in cluster.queued([j]))]  # one by one:
+        # squeue refuses a whole list for one id the controller has forgotten
+        result.left += cluster.cancel_jobs(result.slurm_jobs, grace_seconds) if result.slurm_jobs else []
+    pids = []
+    for r in local:
+        if r["host"] != host:
+            result.elsewhere.append(f"{r['job_id']}@{r['host']}")
+            continue
+        ended.append(int(r["ID"]))
+        pid = int(r["job_id"])
+        if _is_worker(pid):
+            pids.append(pid)
+    result.local_pids = _stop_local(pids, grace_seconds)
+    result.left += [str(p) for p in result.local_pids if _is_worker(p)]
+    store.end_launches(ended)
+    return result
+
+
+def _is_worker(pid: int) -> bool:
+    """Whether `pid` is alive and still one of our workers (not a reused pid)."""
+    try:
+        return WORKER_MARK in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _stop_local(pids: list[int], grace_seconds: float) -> list[int]:
+    """SIGTERM to each worker; waits until they exited (or the grace is over)."""
+    signalled = []
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+            signalled.append(pid)
+        except OSError:
+            continue
+    end = time.monotonic() + grace_seconds
+    while any(_is_worker(p) for p in signalled) and time.monotonic() < end:
+        time.sleep(0.2)
+    return signalled

@@ -1,0 +1,338 @@
+-- create_table --
+-- Create one of the experiment's tables (experiment, attempts, a log table) if missing.
+CREATE TABLE IF NOT EXISTS {target} ({columns}){table_suffix}
+
+-- add_column --
+-- A result column added to the config of an existing experiment.
+ALTER TABLE {table} ADD COLUMN {column}
+
+-- adopt_column --
+-- A bookkeeping column added in place to a table PyExperimenter 1.4 made (adoption).
+ALTER TABLE {table} ADD COLUMN {internal_column}
+
+-- adopt_unhashed --
+-- Rows without a parameter hash: those of an adopted table, or added by PyExperimenter since.
+SELECT {claim_columns} FROM {table} WHERE param_hash IS NULL ORDER BY ID
+
+-- adopt_hash --
+-- Give an adopted row its parameter hash and a random rank; takes hash, rank, id.
+UPDATE {table} SET param_hash = ?, rank_key = ? WHERE ID = ? AND param_hash IS NULL
+
+-- existing_hashes --
+-- Which of these parameter hashes are taken already (an adopted table may hold duplicates).
+SELECT param_hash FROM {table} WHERE param_hash IN ({hashes})
+
+-- create_index --
+-- One of the indexes of store/schema.py, if missing.
+CREATE INDEX IF NOT EXISTS {index} ON {target} ({index_columns})
+
+-- create_unique_index --
+-- The same for a unique index.
+CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {target} ({index_columns})
+
+-- drop_table --
+-- `pyexp delete`: drop one of the experiment's tables.
+DROP TABLE IF EXISTS {target}
+
+-- table_columns [sqlite] --
+-- The experiment table's columns (none: it does not exist).
+PRAGMA table_info({table})
+
+-- table_columns [mysql] --
+-- The experiment table's columns (none: it does not exist); takes the table name.
+SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
+AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION
+
+-- create_database [mysql] --
+-- `pyexp fill` on a server without the database yet.
+CREATE DATABASE IF NOT EXISTS {database}
+
+-- fill_insert --
+-- Add a chunk of parameter rows; a row whose parameter hash exists is skipped.
+{insert_or_ignore}
+
+-- fill_probe --
+-- How many of a chunk's parameter hashes exist already (a refill skips full chunks).
+SELECT COUNT(*) FROM {table} WHERE param_hash IN ({hashes})
+
+-- claim_pick --
+-- Open rows by priority, then ID, skipping rows another claim is taking; takes the limit.
+SELECT {claim_columns} FROM {table}{status_hint} WHERE {open} ORDER BY priority DESC, ID LIMIT ?{skip_locked}
+
+-- claim_pick_where --
+-- The same among rows matching `--where` (the optimiser picks the column's index); takes the condition values, the limit.
+SELECT {claim_columns} FROM {table} WHERE {open}{conditions} ORDER BY priority DESC, ID LIMIT ?{skip_locked}
+
+-- claim_pick_ranked --
+-- Open rows (matching `--where`) in random order: from a random rank up; takes the condition values, the rank, the limit.
+SELECT {claim_columns} FROM {table}{rank_hint} WHERE {open}{conditions} AND rank_key >= ?
+ORDER BY rank_key LIMIT ?{skip_locked}
+
+-- claim_pick_wrapped --
+-- The rest of a random pick, below the random rank; takes the condition values, the rank, the limit.
+SELECT {claim_columns} FROM {table}{rank_hint} WHERE {open}{conditions} AND rank_key < ?
+ORDER BY rank_key LIMIT ?{skip_locked}
+
+-- claim_mark --
+-- Take the picked rows under the claim's token.
+UPDATE {table} SET {take} WHERE ID IN ({ids})
+
+-- claim_returning [sqlite] --
+-- Pick and take open rows (matching `--where`) by priority, then ID, in one statement, under the writer lock.
+UPDATE {table} SET {take} WHERE ID IN (SELECT ID FROM {table} WHERE {open}{conditions} ORDER BY priority DESC, ID LIMIT ?)
+RETURNING {claim_columns}
+
+-- claim_pick_id --
+-- One row by id, if it is in one of the given statuses (PyExperimenter's unpause, add-and-run).
+SELECT {claim_columns} FROM {table} WHERE ID = ? AND status IN ({statuses}){for_update}
+
+-- find_by_hash --
+-- The id and status of the row with this parameter hash.
+SELECT ID, status FROM {table} WHERE param_hash = ?
+
+-- claim_attempts --
+-- One attempt-history row per claimed row; takes WorkerIdentity.attempt_values, the token.
+INSERT INTO {attempts} (experiment_id, attempt, claim_token, worker, machine, pid, slurm_job_id,
+slurm_array_job_id, slurm_array_task_id, cuda_devices, git_commit, git_dirty, git_diff_hash, python_version,
+packages_hash, start_date, outcome)
+SELECT ID, attempts, claim_token, worker, machine, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, start_date, 'running'
+FROM {table} WHERE claim_token = ?
+
+-- claim_landed --
+-- After a lost COMMIT reply: the rows the claim took, if its COMMIT landed.
+SELECT {claim_columns} FROM {table} WHERE {held}
+
+-- heartbeat --
+-- The claim's rows are alive, by the server's clock.
+UPDATE {table} SET heartbeat = {now} WHERE {held}
+
+-- finish_done --
+-- A batch of rows done: results and status in one statement, each row fenced.
+UPDATE {table} SET status = 'done', end_date = {now}, error = NULL{finish_sets} WHERE {fenced_in}
+
+-- owned_done --
+-- Which rows are done under our token (our write landed, now or on an earlier try).
+SELECT ID FROM {table} WHERE ID IN ({ids}) AND claim_token = ? AND status = 'done'
+
+-- owned_outcome --
+-- After a fenced write matched nothing: the row's status and token (did ours land?).
+SELECT status, claim_token FROM {table} WHERE ID = ?
+
+-- close_attempts --
+-- End the running attempts of a claim; takes outcome, error, token, then the ids.
+UPDATE {attempts} SET outcome = ?, end_date = {now}, error = ?
+WHERE claim_token = ? AND outcome = 'running' AND experiment_id IN ({ids})
+
+-- fail --
+-- The experiment raised: requeue or error, keeping the token (the owner's transition).
+UPDATE {table} SET {requeue_or_error}, error = ?, end_date = {now}, heartbeat = NULL WHERE {fenced}
+
+-- set_status --
+-- The experiment chose its final status itself (PyExperimenter's PAUSED/ERROR).
+UPDATE {table} SET status = ?, end_date = {now}{and_results} WHERE {fenced}
+
+-- release --
+-- Give rows back without spending an attempt (a stop signal, a time limit).
+UPDATE {table} SET status = 'created', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+start_date = NULL, heartbeat = NULL, worker = NULL, machine = NULL, slurm_job_id = NULL WHERE {fenced_in}
+
+-- write_results --
+-- Results written while the experiment runs.
+UPDATE {table} SET {results} WHERE {fenced}
+
+-- write_logs_lock --
+-- Lock the row while it carries our token (no sweep requeues it before the logs are in); read the one stamp.
+SELECT ID, {now} FROM {table} WHERE {fenced}{for_update}
+
+-- write_codecarbon --
+-- CodeCarbon's row for one run, fenced like its results; takes the values, then the id, the token.
+INSERT INTO {codecarbon} (experiment_id{codecarbon_columns}) SELECT ID{codecarbon_marks} FROM {table} WHERE {fenced}
+
+-- write_log --
+-- One row of a log table; takes the experiment id, the stamp, the values.
+INSERT INTO {target} (experiment_id, {q:timestamp}{log_columns}) VALUES (?, ?{more_marks})
+
+-- lost_candidates --
+-- Lost runs to requeue, skipping rows a concurrent sweep is handling.
+SELECT ID, claim_token, heartbeat, worker FROM {table} WHERE {lost}{skip_locked}
+
+-- requeue_lost --
+-- Requeue or error one lost run, compare-and-set on its token, which is cleared.
+UPDATE {table} SET {requeue_or_error}, error = ?, claim_token = NULL, heartbeat = NULL, end_date = {now}
+WHERE {fenced}
+
+-- quarantine_evidence --
+-- A worker failing fast: are its failed rows done elsewhere, is anything, is anyone else running?
+SELECT (SELECT COUNT(*) FROM {attempts} WHERE outcome = 'done' AND worker <> ? AND experiment_id IN ({ids})),
+(SELECT COUNT(*) FROM (SELECT 1 FROM {attempts} WHERE outcome = 'done' AND worker <> ? LIMIT 1) d),
+(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE status = 'running' AND worker <> ? LIMIT 1) r)
+
+-- quarantine_attempt --
+-- A failed attempt of a quarantined worker: its node's fault, not the experiment's; takes token, id.
+UPDATE {attempts} SET outcome = 'quarantined' WHERE claim_token = ? AND experiment_id = ?
+AND outcome IN ('failed', 'oom', 'exited', 'killed', 'timeout')
+
+-- quarantine_refund --
+-- Give the row back the attempt, if nobody claimed it since (it still carries our token).
+UPDATE {table} SET status = 'created', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+error = NULL, available_at = NULL, end_date = NULL WHERE ID = ? AND claim_token = ? AND status IN ('created', 'error')
+
+-- host_quarantined --
+-- Whether a worker on this host was quarantined in the last `?` seconds.
+SELECT COUNT(*) FROM {attempts} WHERE outcome = 'quarantined' AND machine = ? AND end_date >= {ago}
+
+-- count_lost --
+-- How many runs (matching `--where`) are lost.
+SELECT COUNT(*) FROM {table} WHERE {lost}{conditions}
+
+-- server_uptime [mysql] --
+-- Seconds since the server started (the restart guard of a lost run).
+SHOW GLOBAL STATUS LIKE 'Uptime'
+
+-- count_by_status --
+-- Rows (matching `--where`) per status.
+SELECT status, COUNT(*) FROM {table}{where_conditions} GROUP BY status
+
+-- reset_pick --
+-- `pyexp reset`: the rows of the given statuses (matching `--where`), locked.
+SELECT ID, claim_token FROM {table} WHERE status IN ({statuses}){conditions}{for_update}
+
+-- reset_pick_ids --
+-- The same, among the given ids.
+SELECT ID, claim_token FROM {table} WHERE status IN ({statuses}) AND ID IN ({ids}){conditions}{for_update}
+
+-- reset_rows --
+-- Rows back to a fresh `created`, ids kept, results cleared.
+UPDATE {table} SET status = 'created', attempts = 0, start_date = NULL, end_date = NULL, error = NULL,
+worker = NULL, machine = NULL, heartbeat = NULL, claim_token = NULL, available_at = NULL,
+slurm_job_id = NULL{clear_results} WHERE ID IN ({ids})
+
+-- reset_attempts --
+-- Close the attempts that were running on reset rows.
+UPDATE {attempts} SET outcome = 'reset', end_date = {now} WHERE outcome = 'running' AND experiment_id IN ({ids})
+
+-- reset_logs --
+-- Drop the log rows of reset rows.
+DELETE FROM {target} WHERE experiment_id IN ({ids})
+
+-- read_rows --
+-- A whole table (experiment, attempts or a log table), optionally filtered on columns.
+SELECT * FROM {target}{where} ORDER BY ID
+
+-- matching_ids --
+-- `reset` and `status --where`: the ids of the rows matching the conditions.
+SELECT ID FROM {table}{where_conditions} ORDER BY ID
+
+-- report_running --
+-- `pyexp status`: running rows with runtime and heartbeat age; takes the stale limit.
+SELECT ID, worker, machine, slurm_job_id, attempts, start_date, heartbeat,
+{age:start_date} AS runtime_seconds, {age:heartbeat} AS heartbeat_age_seconds,
+CASE WHEN {lost} THEN 1 ELSE 0 END AS stale FROM {table} WHERE status = 'running' ORDER BY ID
+
+-- report_outcomes --
+-- `pyexp status`: attempts per outcome.
+SELECT outcome, COUNT(*) AS n FROM {attempts} GROUP BY outcome ORDER BY outcome
+
+-- report_quarantined --
+-- `pyexp status`: the quarantined workers and hosts, with the attempts they gave back.
+SELECT machine, worker, COUNT(*) AS attempts, MAX(end_date) AS since, MAX(error) AS error FROM {attempts}
+WHERE outcome = 'quarantined' GROUP BY machine, worker ORDER BY machine, worker
+
+-- report_errors --
+-- `pyexp status`: rows in `error` with their tracebacks.
+SELECT ID, error FROM {table} WHERE status = 'error' ORDER BY ID
+
+-- report_finished_since --
+-- `pyexp status`: rows finished in the last `?` seconds (throughput).
+SELECT COUNT(*) AS n FROM {table} WHERE status IN ('done', 'error') AND end_date >= {ago}
+
+-- report_first_end --
+-- `pyexp status`: when the first row finished (the throughput window).
+SELECT MIN(end_date) AS first_end, {age:MIN(end_date)} AS age_seconds FROM {table}
+WHERE status IN ('done', 'error')
+
+-- attempt_columns [sqlite] --
+-- The attempts table's columns (an older one lacks the provenance columns).
+PRAGMA table_info({attempts})
+
+-- attempt_columns [mysql] --
+-- The same; takes the attempts table's name.
+SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+
+-- add_attempt_column --
+-- A provenance column added to an attempts table made by an earlier version.
+ALTER TABLE {attempts} ADD COLUMN {attempt_column}
+
+-- known_packages --
+-- Whether this list of installed packages is kept already; takes its hash.
+SELECT ID FROM {packages} WHERE packages_hash = ?
+
+-- record_packages [sqlite] --
+-- Keep a list of installed packages once per hash; takes the hash, the list.
+INSERT INTO {packages} (packages_hash, packages) VALUES (?, ?) ON CONFLICT(packages_hash) DO NOTHING
+
+-- record_packages [mysql] --
+-- The same.
+INSERT IGNORE INTO {packages} (packages_hash, packages) VALUES (?, ?)
+
+-- latest_provenance --
+-- `results --with-provenance`: per experiment, its latest done attempt's provenance.
+SELECT experiment_id, worker AS attempt_worker, machine AS attempt_machine, slurm_job_id AS attempt_slurm_job_id,
+cuda_devices, git_commit, git_dirty, git_diff_hash, python_version, packages_hash FROM {attempts}
+WHERE ID IN (SELECT MAX(ID) FROM {attempts} WHERE outcome = 'done' GROUP BY experiment_id) ORDER BY experiment_id
+
+-- record_launch --
+-- What a launch started, for `pyexp cancel`; takes kind, job id (or pid), host.
+INSERT INTO {launches} (kind, job_id, host) VALUES (?, ?, ?)
+
+-- active_launches --
+-- Launches not ended yet, oldest first.
+SELECT ID, kind, job_id, host, launched FROM {launches} WHERE ended IS NULL ORDER BY ID
+
+-- end_launches --
+-- Launches cancelled, or local workers that exited.
+UPDATE {launches} SET ended = {now} WHERE ID IN ({ids}) AND ended IS NULL
+
+-- sweeper_lock [mysql] --
+-- Become the table's one sweeper: a named lock that dies with the connection.
+SELECT GET_LOCK(?, 0)
+
+-- sweeper_unlock [mysql] --
+-- Stop being the sweeper.
+SELECT RELEASE_LOCK(?)
+
+-- session_isolation [mysql] --
+-- Each statement of a transaction sees what others committed before it.
+SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED
+
+-- session_clock [mysql] --
+-- UTC on the server's clock; a blocked row lock fails (and is retried) before the read timeout.
+SET SESSION time_zone = '+00:00', innodb_lock_wait_timeout = ?
+
+-- session_idle [mysql] --
+-- A worker's connection idle for this long belongs to a vanished worker: the server frees it.
+SET SESSION wait_timeout = ?
+
+-- busy_timeout [sqlite] --
+-- Wait up to a minute for SQLite's writer lock inside SQLite.
+PRAGMA busy_timeout = 60000
+
+-- journal_mode [sqlite] --
+-- WAL: readers (`pyexp status`) run beside the writer.
+PRAGMA journal_mode = WAL
+
+-- synchronous [sqlite] --
+-- With WAL, a killed process loses nothing; only a power cut can lose the last commits.
+PRAGMA synchronous = NORMAL
+
+-- begin [sqlite] --
+-- Every transaction takes the writer lock first, so a claim's read and write are one.
+BEGIN IMMEDIATE
+
+-- commit [sqlite] --
+-- End a transaction.
+COMMIT
+
+-- rollback [sqlite] --
+-- Abandon a transaction.
+ROLLBACK
