@@ -5,7 +5,6 @@ Built here rather than in the CLI so `--json`, the rich view and Python callers 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -19,11 +18,6 @@ THROUGHPUT_WINDOW_SECONDS = 300.0
 _PROBE_WINDOWS = (10.0, 30.0, 60.0, 120.0)
 
 
-def _last_line(error: str | None) -> str:
-    lines = [ln.strip() for ln in (error or "").strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else "(no message)"
-
-
 def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_SECONDS) -> dict[str, Any]:
     """Everything `pyexp status` shows, as JSON-ready data (DESIGN section 4 plus details)."""
     store, cfg = exp.store, exp.config
@@ -32,7 +26,7 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     total = sum(counts.values())
     running = [_running_entry(r) for r in store.query("running", stale_after_seconds=cfg.stale_after_seconds)]
     running.sort(key=lambda r: (not r["lost"], r["id"]))  # lost ones first: they need attention
-    errors = _error_groups(store.query("errors"))
+    errors = store.query("error_groups")
     throughput = _throughput(exp, window_seconds)
     remaining = counts["created"] + counts["running"]
     rate = throughput["per_minute"] / 60.0
@@ -57,18 +51,6 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "heartbeat_seconds": cfg.heartbeat_seconds,
         "max_attempts": cfg.max_attempts,
     }
-
-
-def _error_groups(rows: list[dict[str, Any]], examples: int = 5) -> list[dict[str, Any]]:
-    """Rows in `error`, grouped by the last line of their traceback (the exception)."""
-    groups: OrderedDict[str, dict[str, Any]] = OrderedDict()
-    for row in rows:
-        key = _last_line(row["error"])
-        group = groups.setdefault(key, {"message": key, "count": 0, "example_ids": []})
-        group["count"] += 1
-        if len(group["example_ids"]) < examples:
-            group["example_ids"].append(int(row["ID"]))
-    return sorted(groups.values(), key=lambda g: -g["count"])  # stable: ties keep id order
 
 
 def _throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:

@@ -33,12 +33,15 @@ def open_store(config: ExperimentConfig, create: bool = False, worker: bool = Fa
         from .sqlite import SQLiteStore
 
         assert db.path is not None
-        return SQLiteStore(schema, db.path, config.experimenter_name, create=create)
-    from .mysql import MySQLStore
+        store: Store = SQLiteStore(schema, db.path, config.experimenter_name, create=create)
+    else:
+        from .mysql import MySQLStore
 
-    return MySQLStore(
-        schema, db, config.experimenter_name, create=create, first_connect_patience=120.0 if worker else 5.0
-    )
+        store = MySQLStore(
+            schema, db, config.experimenter_name, create=create, first_connect_patience=120.0 if worker else 5.0
+        )
+    store.upgrade()  # a table made by an earlier version gains the columns added since
+    return store
 
 
 __all__ = ["Claim", "Store", "TableSchema", "WorkerIdentity", "open_store", "schema_of"]

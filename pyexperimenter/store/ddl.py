@@ -19,7 +19,9 @@ from .schema import (
     MAIN_HEAD,
     MAIN_ID,
     MAIN_INDEXES,
+    MAIN_INTERNAL,
     MAIN_TAIL,
+    Column,
     Index,
     timestamp_column,
 )
@@ -53,13 +55,35 @@ def table_columns(dialect: Dialect, schema: TableSchema, table: str) -> str:
 
 
 def added_column(dialect: Dialect, schema: TableSchema, name: str) -> str:
-    """The definition of a result column (or its timestamp) added to an existing table."""
+    """The definition of a result column (or its timestamp), or of a bookkeeping column newer
+    than the table, added to an existing table."""
+    internal = next((c for c in MAIN_INTERNAL if c.name == name and addable(c)), None)
+    if internal is not None:
+        return dialect.column(internal)
     if name in schema.results:
         return dialect.user_column(name, schema.results[name])
     base = name.removesuffix("_timestamp")
     if schema.result_timestamps and base in schema.results and name != base:
         return dialect.column(timestamp_column(base))
     raise InputError(f"{name!r} is not a result column")
+
+
+def addable(col: Column) -> bool:
+    return col.kind != "pk" and (not col.not_null or col.default is not None)
+
+
+def upgrade(store: SqlStore, cur: Cursor) -> None:
+    """Give a table made by an earlier version the bookkeeping columns added since (e.g.
+    `error_summary`), in place; a table that does not exist yet is left to `create`."""
+    existing = store._table_columns(cur)
+    if existing is not None:
+        _add_internal(store, cur, {c.lower() for c in existing})
+
+
+def _add_internal(store: SqlStore, cur: Cursor, have: set[str]) -> None:
+    for col in MAIN_INTERNAL:
+        if col.name.lower() not in have and addable(col):
+            store._run(cur, "add_column", column=col.name)
 
 
 def indexes(schema: TableSchema) -> list[tuple[str, Index]]:
@@ -92,6 +116,7 @@ def check_structure(store: SqlStore, cur: Cursor, existing: list[str]) -> None:
             f"table {schema.name} exists but {what}; "
             f"use another experiment name or drop it with `pyexp delete CONFIG --yes`"
         )
+    _add_internal(store, cur, have)
     # New result columns may be added to a running experiment without losing anything.
     for name in schema.results:
         for column in [name, f"{name}_timestamp"] if schema.result_timestamps else [name]:

@@ -46,6 +46,8 @@ MAIN_HEAD: tuple[Column, ...] = (
 MAIN_TAIL: tuple[Column, ...] = (
     Column("end_date", "datetime"),
     Column("error", "long_text"),
+    # The traceback's last line, written with it: `pyexp status` groups errors by one GROUP BY.
+    Column("error_summary", "text", hidden=True),
     Column("attempts", "int", default="0", not_null=True),
     Column("worker", "text"),
     Column("heartbeat", "datetime"),
@@ -86,6 +88,14 @@ MAIN_INTERNAL: tuple[Column, ...] = (MAIN_ID, *MAIN_HEAD, *MAIN_TAIL)
 
 FILL_COLUMNS: tuple[str, ...] = ("param_hash", "rank_key")
 """What a fill writes after the parameters; status and creation_date come from defaults."""
+
+
+def error_summary(error: str | None) -> str | None:
+    """The last non-empty line of a traceback (the exception), cut to fit its column."""
+    if error is None:
+        return None
+    lines = [ln.strip() for ln in error.strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else "(no message)")[:255]
 
 
 def timestamp_column(result: str) -> Column:

@@ -17,12 +17,13 @@ from typing import Any, TypeVar
 from ..errors import InputError
 from ..sqltypes import SqlType, is_identifier
 from ..status import ALL_STATUSES, Outcome, Status
-from . import ddl, reports
+from . import ddl, reports, stream
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .dialect import Dialect
 from .fill import RANK_SPACE, Filler
 from .fill import fill as fill_rows
 from .lock import StoreLock
+from .schema import MAIN_INTERNAL, error_summary
 from .statements import Statements
 
 T = TypeVar("T")
@@ -126,6 +127,16 @@ class SqlStore(Store):
 
     def create(self) -> None:
         self._transaction(lambda cur: ddl.create(self, cur))
+
+    def upgrade(self) -> None:
+        """Tables made by an earlier version gain the bookkeeping columns added since."""
+        try:
+            self._transaction(lambda cur: ddl.upgrade(self, cur))
+        except Exception:
+            # Another process may have added the column first (MariaDB then says so).
+            columns = self._transaction(self._table_columns) or []
+            if any(c.name not in columns for c in MAIN_INTERNAL if ddl.addable(c)):
+                raise
 
     def exists(self) -> bool:
         return self._transaction(lambda cur: self._table_columns(cur) is not None)
@@ -241,7 +252,7 @@ class SqlStore(Store):
 
     def fail(self, token: str, row_id: int, error: str, max_attempts: int, retry_delay_seconds: float = 0.0) -> bool:
         def body(cur: Cursor) -> bool:
-            args = (*self._requeue_args(max_attempts, retry_delay_seconds), error, row_id, token)
+            args = (*self._requeue_args(max_attempts, retry_delay_seconds), error, error_summary(error), row_id, token)
             ok = self._run(cur, "fail", args).rowcount == 1 or self._owned_outcome(cur, token, row_id, ("created", "error"))
             if ok:
                 self._close_attempts(cur, token, [row_id], Outcome.FAILED, error)
@@ -325,7 +336,7 @@ class SqlStore(Store):
             for row in self._fetch_dicts(self._run(cur, "lost_candidates", (stale_after_seconds,))):
                 reason = f"worker lost: no heartbeat since {row['heartbeat']} (worker {row['worker']})"
                 # Compare-and-set on the token: a row handled by a concurrent sweep is skipped.
-                args = (*self._requeue_args(max_attempts, retry_delay_seconds), reason, row["ID"], row["claim_token"])
+                args = (*self._requeue_args(max_attempts, retry_delay_seconds), reason, reason, row["ID"], row["claim_token"])
                 if self._run(cur, "requeue_lost", args).rowcount == 1:
                     changed += 1
                     self._close_attempts(cur, row["claim_token"], [row["ID"]], Outcome.LOST, reason)
@@ -360,6 +371,20 @@ class SqlStore(Store):
 
     def rows(self, table: str | None = None, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return reports.rows(self, table or self.schema.name, where or {})
+
+    def columns(self) -> list[str]:
+        return self._transaction(self._table_columns) or []
+
+    def read(self, name: str, args: Sequence[Any] = (), **parts: Any) -> list[tuple[Any, ...]]:
+        """A read-only named query (store/select.py's, the status reports') -> its rows."""
+        stream.check_read(name)
+        return self._transaction(lambda cur: list(self._run(cur, name, args, **parts).fetchall()))
+
+    def stream(self, name: str, args: Sequence[Any] = (), chunk: int = 5000, **parts: Any) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a read-only named query in chunks, on a connection of their own with a
+        server-side cursor: constant memory, and no lock held that workers would wait for."""
+        stream.check_read(name)
+        return stream.chunks(self, self._sql.text(name, parts), args, chunk)
 
     def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Read-only reports for `pyexp status` (store/reports.py)."""
