@@ -14,7 +14,8 @@ from .config import ExperimentConfig, load_config
 from .errors import ConfigError, InputError
 from .launch import LaunchResult, wait_for_jobs
 from .launch import launch as launch_workers
-from .results import select_results, table_frame
+from .results import table_frame
+from .results.query import results_frame, select_frame
 from .store import Store, open_store
 from .worker import ExperimentFunction, load_function, run_workers
 
@@ -178,7 +179,11 @@ class Experimenter:
     def counts(self) -> dict[str, int]:
         return self.store.counts(self.config.stale_after_seconds)
 
-    def get_table(self, keep_internal: bool = False) -> pd.DataFrame:
+    def get_table(self, keep_internal: bool = False, where: Sequence[str] = (), columns: Sequence[str] = ()) -> pd.DataFrame:
+        """Every row and column; with `where` (`["dataset=iris", "seed<3"]`) or `columns`, only
+        those, filtered by the database."""
+        if where or columns:
+            return select_frame(self.store, where=where, columns=columns)
         return table_frame(self.store.rows(), keep_internal)
 
     def get_logtable(self, name: str) -> pd.DataFrame:
@@ -193,7 +198,7 @@ class Experimenter:
                 group_by: Sequence[str] = (), agg: str | Sequence[str] = "mean") -> pd.DataFrame:
         """Results as a DataFrame; with `group_by`, aggregated over the other parameters
         (e.g. `results(group_by=["dataset", "model"], agg=["mean", "std"])` averages over seeds)."""
-        return select_results(self.get_table(), self._result_columns(), status, where, columns, group_by, agg)
+        return results_frame(self.store, self._result_columns(), status, where, columns, group_by, agg)
 
     def _result_columns(self) -> list[str]:
         return list(self.config.results)

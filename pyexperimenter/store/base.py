@@ -163,6 +163,10 @@ class Store(ABC):
         """Add, in place, bookkeeping columns newer than the table (none by default)."""
         return None
 
+    def aggregates_in_sql(self) -> frozenset[str]:
+        """The `--agg` functions this database computes itself (the rest are streamed)."""
+        return frozenset()
+
     def columns(self) -> list[str]:
         """The experiment table's columns, in order ([] when it does not exist)."""
         raise NotImplementedError

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from ..errors import InputError
 from ..sqltypes import SqlType, is_identifier
 from ..status import ALL_STATUSES, Outcome, Status
-from . import ddl, reports, stream
+from . import ddl, reports, select, stream
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .dialect import Dialect
 from .fill import RANK_SPACE, Filler
@@ -371,6 +371,9 @@ class SqlStore(Store):
 
     def rows(self, table: str | None = None, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return reports.rows(self, table or self.schema.name, where or {})
+
+    def aggregates_in_sql(self) -> frozenset[str]:
+        return select.sql_aggregates(self.dialect)
 
     def columns(self) -> list[str]:
         return self._transaction(self._table_columns) or []
