@@ -119,6 +119,10 @@ MAIN_INDEXES: tuple[Index, ...] = (
     STATUS_INDEX,
     RANK_INDEX,
     Index("ix_claim_token", ("claim_token",)),
+    # `pyexp status` at a million rows: throughput reads a range of end dates, errors are
+    # grouped by their summary, both from the index alone.
+    Index("ix_status_end", ("status", "end_date")),
+    Index("ix_status_error", ("status", "error_summary")),
 )
 ATTEMPT_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)), Index("ix_claim_token", ("claim_token",)))
 LOG_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)),)
