@@ -201,7 +201,7 @@ def render_aggregates(dialect: Dialect, aggregates: tuple[tuple[str, str], ...])
         elif func == "count":
             out.append(f", COUNT({c})")
         elif func == "std" and dialect.name == "mysql":  # Welford's recurrence inside MariaDB
-            out.append(f", STDDEV_SAMP({c})")
+            out.append(f", STDDEV_SAMP({_number(dialect, c)})")
         else:
             raise InputError(f"{func} is not aggregated in SQL here")
     return "".join(out)
