@@ -19,6 +19,7 @@ from .launch import launch as launch_workers
 from .priority import PriorityError, row_priority
 from .provenance import join_provenance
 from .results import select_results, table_frame
+from .results.query import results_frame, select_frame
 from .selection import where_filter
 from .store import Store, open_store
 from .worker import ExperimentFunction, load_function, run_workers
@@ -237,7 +238,11 @@ class Experimenter:
     def counts(self, where: Sequence[str] = ()) -> dict[str, int]:
         return self.store.counts(self.config.stale_after_seconds, where_filter(self.store, where))
 
-    def get_table(self, keep_internal: bool = False) -> pd.DataFrame:
+    def get_table(self, keep_internal: bool = False, where: Sequence[str] = (), columns: Sequence[str] = ()) -> pd.DataFrame:
+        """Every row and column; with `where` (`["dataset=iris", "seed<3"]`) or `columns`, only
+        those, filtered by the database."""
+        if where or columns:
+            return select_frame(self.store, where=where, columns=columns)
         return table_frame(self.store.rows(), keep_internal)
 
     def get_logtable(self, name: str) -> pd.DataFrame:
@@ -255,12 +260,12 @@ class Experimenter:
         (e.g. `results(group_by=["dataset", "model"], agg=["mean", "std"])` averages over seeds).
         `with_provenance` adds each row's latest done attempt's git commit, dirty flag,
         Python, packages hash, CUDA devices, host and SLURM job."""
-        table = self.get_table()
         if with_provenance:
             if group_by:
                 raise InputError("--with-provenance gives each row's own attempt; it does not combine with --group-by")
-            table = join_provenance(table, self.store.provenance())
-        return select_results(table, self._result_columns(), status, where, columns, group_by, agg)
+            table = join_provenance(self.get_table(), self.store.provenance())
+            return select_results(table, self._result_columns(), status, where, columns, group_by, agg)
+        return results_frame(self.store, self._result_columns(), status, where, columns, group_by, agg)
 
     def _result_columns(self) -> list[str]:
         return list(self.config.results)

@@ -5,7 +5,6 @@ Built here rather than in the CLI so `--json`, the rich view and Python callers 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -27,7 +26,7 @@ def _last_line(error: str | None) -> str:
 
 def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_SECONDS,
                   where: Sequence[str] = ()) -> dict[str, Any]:
-    """Everything `pyexp status` shows, as JSON-ready data (DESIGN section 4 plus details).
+    """Everything `pyexp status` shows, as JSON-ready data (the `--json` fields in docs/cli.md).
     With `where`, counts, running rows and errors are those of the matching rows (the
     throughput stays the table's: the workers share it)."""
     store, cfg = exp.store, exp.config
@@ -39,7 +38,7 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     found = store.query("running", stale_after_seconds=cfg.stale_after_seconds)
     running = [_running_entry(r) for r in found if ids is None or int(r["ID"]) in ids]
     running.sort(key=lambda r: (not r["lost"], r["id"]))  # lost ones first: they need attention
-    errors = _error_groups([r for r in store.query("errors") if ids is None or int(r["ID"]) in ids])
+    errors = store.query("error_groups", where=selected)
     throughput = _throughput(exp, window_seconds)
     remaining = counts["created"] + counts["running"]
     rate = throughput["per_minute"] / 60.0
@@ -66,18 +65,6 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "heartbeat_seconds": cfg.heartbeat_seconds,
         "max_attempts": cfg.max_attempts,
     }
-
-
-def _error_groups(rows: list[dict[str, Any]], examples: int = 5) -> list[dict[str, Any]]:
-    """Rows in `error`, grouped by the last line of their traceback (the exception)."""
-    groups: OrderedDict[str, dict[str, Any]] = OrderedDict()
-    for row in rows:
-        key = _last_line(row["error"])
-        group = groups.setdefault(key, {"message": key, "count": 0, "example_ids": []})
-        group["count"] += 1
-        if len(group["example_ids"]) < examples:
-            group["example_ids"].append(int(row["ID"]))
-    return sorted(groups.values(), key=lambda g: -g["count"])  # stable: ties keep id order
 
 
 def _throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:

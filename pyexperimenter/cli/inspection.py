@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 import click
 
@@ -104,25 +103,33 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
       pyexp results experiment.yml --with-provenance        # which code and packages made each row
 
     The table format shows ID, parameters, status, results, attempts (and the last line of
-    errors); CSV and JSON carry every column. Aggregates have the group size in column n.
+    errors); CSV, JSON, JSON lines and Parquet carry every column. CSV, JSON lines and Parquet
+    stream in constant memory (Parquet needs pyexperimenter[parquet]). Aggregates have the
+    group size in column n.
     """
     from ..errors import InputError
     from ..provenance import PROVENANCE_COLUMNS
-    from ..results import aggregations, choose_format, compact_frame, format_frame
+    from ..results import aggregations, choose_format, compact_frame, write_frame
+    from ..results.streaming import STREAMED_FORMATS, export
 
     if aggs and not group_by:
         raise InputError("--agg needs --group-by COL (the columns to keep; the others are aggregated over)")
     fmt = choose_format(fmt, output)
     exp = open_experiment(config, db)
     cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else []
-    frame = exp.results(status=statuses, where=where, columns=[] if cols == ["all"] else cols, group_by=group_by,
+    cols = [] if cols == ["all"] else cols
+    if fmt in STREAMED_FORMATS and not group_by and not with_provenance:  # any number of rows, in constant memory
+        written = export(exp.store, fmt, output, statuses, where, cols)
+        if output:
+            click.echo(f"wrote {written} row(s) to {output}", err=True)
+        return
+    frame = exp.results(status=statuses, where=where, columns=cols, group_by=group_by,
                         agg=aggregations(aggs or ("mean",)), with_provenance=with_provenance)
     if fmt == "table" and not cols and not group_by:
         frame = compact_frame(frame, list(exp.config.parameters), list(exp.config.results),
                               PROVENANCE_COLUMNS if with_provenance else ())
-    text = format_frame(frame, fmt)
-    if output:
-        Path(output).write_text(text)
+    text = write_frame(frame, fmt, output)
+    if text is None:
         click.echo(f"wrote {len(frame)} row(s) to {output}", err=True)
     else:
         click.echo(text, nl=not text.endswith("\n"))

@@ -205,8 +205,8 @@ class PyExperimenter(RunMixin, Experimenter):
             if self.config.database.kind != "sqlite":
                 raise
 
-    def get_table(self, keep_internal: bool = False) -> pd.DataFrame:
-        return pyexperimenter_frame(super().get_table(keep_internal), self.config)
+    def get_table(self, keep_internal: bool = False, where: Sequence[str] = (), columns: Sequence[str] = ()) -> pd.DataFrame:
+        return pyexperimenter_frame(super().get_table(keep_internal, where, columns), self.config)
 
     def get_logtable(self, logtable_name: str) -> pd.DataFrame:  # PyExperimenter names it logtable_name
         if logtable_name not in self.config.logtables:

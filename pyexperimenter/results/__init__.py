@@ -1,12 +1,13 @@
 """What an experiment function writes (`processor.py`), how results are filtered and
-aggregated (`filtering.py`), and how they are written out as text (`export.py`).
+aggregated in pandas (`filtering.py`) or in the database (`query.py`), and how they are
+written out (`export.py`; `streaming.py` for exports of any size, in constant memory).
 
 Nothing here imports pandas at load time: `pyexp --help` reads AGGREGATIONS from here.
 """
 
 from __future__ import annotations
 
-from .export import FORMATS, choose_format, compact_frame, display_columns, format_frame, last_line
+from .export import FORMATS, choose_format, compact_frame, display_columns, format_frame, last_line, write_frame
 from .filtering import (
     AGGREGATIONS,
     aggregate,
@@ -37,4 +38,5 @@ __all__ = [
     "select_results",
     "size_column",
     "table_frame",
+    "write_frame",
 ]

@@ -10,15 +10,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
+
 if TYPE_CHECKING:
     import pandas as pd
 
-FORMATS = ("table", "csv", "json")
-_BY_SUFFIX = {".csv": "csv", ".json": "json"}
+FORMATS = ("table", "csv", "json", "jsonl", "parquet")
+_BY_SUFFIX = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
 
 
 def choose_format(fmt: str | None, output: str | None = None) -> str:
-    """An explicit format wins; else the output file's extension (.csv, .json); else a table."""
+    """An explicit format wins; else the output file's extension (.csv, .json, .jsonl,
+    .parquet); else a table."""
     if fmt:
         return fmt
     suffix = Path(output).suffix.lower() if output else ""
@@ -57,8 +60,29 @@ def format_frame(frame: pd.DataFrame, fmt: str) -> str:
     (pandas' most), CSV, or an aligned table with `-` for missing values."""
     if fmt == "json":
         return frame.to_json(orient="records", date_format="iso", double_precision=15) + "\n"
+    if fmt == "jsonl":
+        text = frame.to_json(orient="records", lines=True, date_format="iso", double_precision=15)
+        return text.rstrip("\n") + "\n" if len(frame) else ""
     if fmt == "csv":
         return str(frame.to_csv(index=False))
     if frame.empty:
         return "(no rows)\n"
     return str(frame.to_string(index=False, na_rep="-")) + "\n"
+
+
+def write_frame(frame: pd.DataFrame, fmt: str, output: str | None) -> str | None:
+    """Write `frame` to `output` in `fmt` (Parquet only to a file); without an output, the
+    text to print."""
+    if fmt == "parquet":
+        if not output:
+            raise InputError("--format parquet: needs --output FILE (Parquet is not text)")
+        try:
+            frame.to_parquet(output, index=False)
+        except ImportError:
+            raise InputError("--format parquet needs pyarrow: pip install 'pyexperimenter[parquet]'") from None
+        return None
+    text = format_frame(frame, fmt)
+    if output is None:
+        return text
+    Path(output).write_text(text)
+    return None

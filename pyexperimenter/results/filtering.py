@@ -209,8 +209,11 @@ def select_results(
         return filter_frame(frame, status, where, columns)
     size = size_column(frame.columns)
     frame = aggregate(filter_frame(frame, status, where), group_by, result_columns, agg)
-    if not columns:
-        return frame
+    return pick_aggregates(frame, group_by, size, columns) if columns else frame
+
+
+def pick_aggregates(frame: pd.DataFrame, group_by: Sequence[str], size: str, columns: Sequence[str]) -> pd.DataFrame:
+    """`--columns` after aggregation: a result column's name keeps all of its aggregates."""
     keep: list[str] = [*dict.fromkeys(group_by), size]
     for c in columns:
         found = [c] if c in frame.columns else [f for f in frame.columns if f.startswith(f"{c}_") and f[len(c) + 1 :] in AGGREGATIONS]

@@ -36,15 +36,18 @@ def open_store(config: ExperimentConfig, create: bool = False, worker: bool = Fa
         from .sqlite import SQLiteStore
 
         assert db.path is not None
-        return SQLiteStore(schema, db.path, config.experimenter_name, create=create)
-    from .mysql import MySQLStore
-    from .timeouts import ConnectionTimeouts
+        store: Store = SQLiteStore(schema, db.path, config.experimenter_name, create=create)
+    else:
+        from .mysql import MySQLStore
+        from .timeouts import ConnectionTimeouts
 
-    timeouts = ConnectionTimeouts.for_timing(config.heartbeat_seconds, config.stale_after_seconds, worker=worker)
-    return MySQLStore(
-        schema, db, config.experimenter_name, create=create, first_connect_patience=120.0 if worker else 5.0,
-        timeouts=timeouts,
-    )
+        timeouts = ConnectionTimeouts.for_timing(config.heartbeat_seconds, config.stale_after_seconds, worker=worker)
+        store = MySQLStore(
+            schema, db, config.experimenter_name, create=create, first_connect_patience=120.0 if worker else 5.0,
+            timeouts=timeouts,
+        )
+    store.upgrade()  # a table made by an earlier version gains the columns added since
+    return store
 
 
 __all__ = ["NO_FILTER", "Claim", "Filter", "Store", "TableSchema", "WorkerIdentity", "open_store", "schema_of"]

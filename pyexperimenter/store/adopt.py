@@ -5,13 +5,14 @@ can still read it. Nothing here rewrites a row's ids, parameters or results.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..grid import parameter_hash
 from ..sqltypes import SqlType
+from .base import Claim, WorkerIdentity, new_token
 from .dialect import Dialect
 from .schema import MAIN_HEAD, MAIN_TAIL
 
@@ -73,3 +74,31 @@ def hash_unhashed(store: SqlStore, cur: Cursor, rank: Callable[[], int]) -> int:
         updates.append((digest, rank(), row["ID"]))
     store._run(cur, "adopt_hash", updates, many=True)
     return len(updates)
+
+
+# --- PyExperimenter's per-row calls on a table it shares with our workers
+
+
+def claim_id(store: SqlStore, who: WorkerIdentity, row_id: int, statuses: Sequence[str]) -> Claim | None:
+    """Claim one given row if it is in one of `statuses` (PyExperimenter's
+    `unpause_experiment` and `add_experiment_and_execute`); None otherwise."""
+    token = new_token()
+
+    def body(cur: Cursor) -> list[dict[str, Any]]:
+        found = store._fetch_dicts(store._run(cur, "claim_pick_id", (row_id, *statuses), statuses=len(statuses)))
+        if found:
+            store._run(cur, "claim_mark", (*store._take_args(who, token), row_id), ids=1)
+            store._run(cur, "claim_attempts", (*who.attempt_values, token))
+        return found
+
+    found = store._transaction(body)
+    if not found:
+        return None
+    return Claim(row_id, token, int(found[0]["attempts"]) + 1, store._decode_params(found[0]))
+
+
+def find(store: SqlStore, parameters: Mapping[str, Any]) -> tuple[int, str] | None:
+    """The id and status of the row with these parameters, if there is one."""
+    digest = parameter_hash(parameters, store.schema.parameters)
+    row = store._transaction(lambda cur: store._run(cur, "find_by_hash", (digest,)).fetchone())
+    return None if row is None else (int(row[0]), str(row[1]))

@@ -11,7 +11,7 @@ import os
 import socket
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,6 +239,27 @@ class Store(ABC):
     @abstractmethod
     def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Run one of the named read-only report queries (status details)."""
+
+    # -- reading with filters and aggregates in the database (store/select.py)
+    def upgrade(self) -> None:
+        """Add, in place, bookkeeping columns newer than the table (none by default)."""
+        return None
+
+    def aggregates_in_sql(self) -> frozenset[str]:
+        """The `--agg` functions this database computes itself (the rest are streamed)."""
+        return frozenset()
+
+    def columns(self) -> list[str]:
+        """The experiment table's columns, in order ([] when it does not exist)."""
+        raise NotImplementedError
+
+    def read(self, name: str, args: Sequence[Any] = (), **parts: Any) -> list[tuple[Any, ...]]:
+        """Rows of one of the read-only named queries."""
+        raise NotImplementedError
+
+    def stream(self, name: str, args: Sequence[Any] = (), chunk: int = 5000, **parts: Any) -> Iterator[list[tuple[Any, ...]]]:
+        """The same in chunks, in constant memory."""
+        raise NotImplementedError
 
     # -- coordination between workers
     @abstractmethod

@@ -14,7 +14,6 @@ from . import adopt
 from .base import TableSchema
 from .dialect import Dialect
 from .schema import (
-    ADDED_LATER,
     ATTEMPT_COLUMNS,
     ATTEMPT_INDEXES,
     ATTEMPTS_ADDED_LATER,
@@ -26,9 +25,11 @@ from .schema import (
     MAIN_HEAD,
     MAIN_ID,
     MAIN_INDEXES,
+    MAIN_INTERNAL,
     MAIN_TAIL,
     PACKAGE_COLUMNS,
     PACKAGE_INDEXES,
+    Column,
     Index,
     filter_index,
     timestamp_column,
@@ -69,10 +70,11 @@ def table_columns(dialect: Dialect, schema: TableSchema, table: str) -> str:
 
 
 def added_column(dialect: Dialect, schema: TableSchema, name: str) -> str:
-    """The definition of a result column (or its timestamp), or of a bookkeeping column of
-    a newer version, added to an existing table."""
-    if name in ADDED_LATER:
-        return dialect.column(next(c for c in MAIN_TAIL if c.name == name))
+    """The definition of a result column (or its timestamp), or of a bookkeeping column newer
+    than the table, added to an existing table."""
+    internal = next((c for c in MAIN_INTERNAL if c.name == name and addable(c)), None)
+    if internal is not None:
+        return dialect.column(internal)
     if name in schema.results:
         return dialect.user_column(name, schema.results[name])
     base = name.removesuffix("_timestamp")
@@ -86,6 +88,26 @@ def attempt_column(dialect: Dialect, name: str) -> str:
     if name not in ATTEMPTS_ADDED_LATER:
         raise InputError(f"{name!r} is not an attempt column of a newer version")
     return dialect.column(next(c for c in ATTEMPT_COLUMNS if c.name == name))
+
+
+def addable(col: Column) -> bool:
+    return col.kind != "pk" and (not col.not_null or col.default is not None)
+
+
+def upgrade(store: SqlStore, cur: Cursor) -> None:
+    """Give a table made by an earlier version the bookkeeping columns added since (e.g.
+    `error_summary`), in place. A table that does not exist yet is left to `create`, and one
+    PyExperimenter 1.4 made (no `claim_token`) to adoption, which adds its columns in order."""
+    existing = store._table_columns(cur)
+    have = {c.lower() for c in existing or ()}
+    if existing is not None and "claim_token" in have:
+        _add_internal(store, cur, have)
+
+
+def _add_internal(store: SqlStore, cur: Cursor, have: set[str]) -> None:
+    for col in MAIN_INTERNAL:
+        if col.name.lower() not in have and addable(col):
+            store._run(cur, "add_column", column=col.name)
 
 
 def indexes(schema: TableSchema) -> list[tuple[str, Index]]:
@@ -156,9 +178,7 @@ def check_structure(store: SqlStore, cur: Cursor, existing: list[str]) -> None:
         )
     if "claim_token" not in have:
         adopt.add_columns(store, cur, have)
-    for column in ADDED_LATER:
-        if column not in have:
-            store._run(cur, "add_column", column=column)
+    _add_internal(store, cur, have)
     # New result columns may be added to a running experiment without losing anything.
     for name in schema.results:
         for column in [name, f"{name}_timestamp"] if schema.result_timestamps else [name]:

@@ -37,7 +37,7 @@ def requeue_stale(store: SqlStore, cur: Cursor, stale_after_seconds: float, max_
     changed = 0
     for row in store._fetch_dicts(store._run(cur, "lost_candidates", (stale_after_seconds,))):
         reason = f"worker lost: no heartbeat since {row['heartbeat']} (worker {row['worker']})"
-        args = (*store._requeue_args(max_attempts, retry_delay_seconds), reason, row["ID"], row["claim_token"])
+        args = (*store._requeue_args(max_attempts, retry_delay_seconds), reason, reason, row["ID"], row["claim_token"])
         if store._run(cur, "requeue_lost", args).rowcount == 1:
             changed += 1
             store._close_attempts(cur, row["claim_token"], [row["ID"]], Outcome.LOST, reason)

@@ -5,8 +5,7 @@ behaviour (fencing by claim token, attempts, requeue or error, the attempt histo
 database. One lock guards every method, enough for a worker and its heartbeat thread; it is no
 model of several processes, and nothing in the package opens it: tests pass it in themselves.
 
-Time comes from `clock` (seconds), so a test ages a heartbeat by moving the clock instead
-of sleeping.
+Time comes from `clock` (seconds): a test ages a heartbeat by moving the clock, not sleeping.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from ..grid import parameter_hash
 from ..status import ALL_STATUSES, Outcome, Status
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .filters import NO_FILTER, Filter, compile_filter
+from .schema import error_summary
 
 Row = dict[str, Any]
 
@@ -32,21 +32,17 @@ class MemoryStore(Store):
 
     def __init__(self, schema: TableSchema, experimenter_name: str = "pyexperimenter",
                  clock: Callable[[], float] = time.time):
-        self.schema = schema
-        self.experimenter_name = experimenter_name
-        self.clock = clock
+        self.schema, self.experimenter_name, self.clock = schema, experimenter_name, clock
         self.calls: list[str] = []  # method names in call order, for tests that count them
         self._lock = threading.RLock()
-        self._created = False
+        self._created, self._next_id = False, 1
         self._rows: dict[int, Row] = {}
         self._hashes: set[str] = set()
         self._attempts: list[Row] = []
         self._logs: dict[str, list[Row]] = {}
         self._launches: list[Row] = []
         self.sweeper = False  # whether the one worker on this store holds the sweeper lock
-        self._next_id = 1
 
-    # --- helpers
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), timezone.utc).replace(tzinfo=None)
 
@@ -97,7 +93,7 @@ class MemoryStore(Store):
     def drop(self) -> None:
         with self._lock:
             self._enter("drop")
-            self._created = False
+            self._created, self._next_id = False, 1
             self._rows.clear()
             self._hashes.clear()
             self._attempts.clear()
@@ -377,9 +373,13 @@ class MemoryStore(Store):
                 return [{"ID": r["ID"], "worker": r["worker"], "machine": r["machine"], "attempts": r["attempts"],
                          "stale": self._is_lost(r, limit)}
                         for r in self._rows.values() if r["status"] == Status.RUNNING.value]
-            if name == "errors":
-                return [{"ID": r["ID"], "error": r["error"]} for r in self._rows.values()
-                        if r["status"] == Status.ERROR.value]
+            if name == "error_groups":  # as store/reports.py groups them: by the traceback's last line
+                groups: dict[str, list[int]] = {}
+                for r in sorted(self._rows.values(), key=lambda r: r["ID"]):
+                    if r["status"] == Status.ERROR.value and params.get("where", NO_FILTER).matches(r):
+                        groups.setdefault(error_summary(r["error"]) or "(no message)", []).append(r["ID"])
+                return [{"message": m, "count": len(ids), "example_ids": ids[:5]}
+                        for m, ids in sorted(groups.items(), key=lambda g: (-len(g[1]), g[1][0]))]
             raise InputError(f"unknown report {name!r}")
 
     # --- coordination

@@ -3,7 +3,7 @@
 CREATE TABLE IF NOT EXISTS {target} ({columns}){table_suffix}
 
 -- add_column --
--- A result column added to the config of an existing experiment.
+-- A result column added to the config, or a bookkeeping column newer than the table.
 ALTER TABLE {table} ADD COLUMN {column}
 
 -- adopt_column --
@@ -108,7 +108,8 @@ UPDATE {table} SET heartbeat = {now} WHERE {held}
 
 -- finish_done --
 -- A batch of rows done: results and status in one statement, each row fenced.
-UPDATE {table} SET status = 'done', end_date = {now}, error = NULL{finish_sets} WHERE {fenced_in}
+UPDATE {table} SET status = 'done', end_date = {now}, error = NULL, error_summary = NULL{finish_sets}
+WHERE {fenced_in}
 
 -- owned_done --
 -- Which rows are done under our token (our write landed, now or on an earlier try).
@@ -125,7 +126,8 @@ WHERE claim_token = ? AND outcome = 'running' AND experiment_id IN ({ids})
 
 -- fail --
 -- The experiment raised: requeue or error, keeping the token (the owner's transition).
-UPDATE {table} SET {requeue_or_error}, error = ?, end_date = {now}, heartbeat = NULL WHERE {fenced}
+UPDATE {table} SET {requeue_or_error}, error = ?, error_summary = ?, end_date = {now}, heartbeat = NULL
+WHERE {fenced}
 
 -- set_status --
 -- The experiment chose its final status itself (PyExperimenter's PAUSED/ERROR).
@@ -158,8 +160,8 @@ SELECT ID, claim_token, heartbeat, worker FROM {table} WHERE {lost}{skip_locked}
 
 -- requeue_lost --
 -- Requeue or error one lost run, compare-and-set on its token, which is cleared.
-UPDATE {table} SET {requeue_or_error}, error = ?, claim_token = NULL, heartbeat = NULL, end_date = {now}
-WHERE {fenced}
+UPDATE {table} SET {requeue_or_error}, error = ?, error_summary = ?, claim_token = NULL, heartbeat = NULL,
+end_date = {now} WHERE {fenced}
 
 -- quarantine_evidence --
 -- A worker failing fast: are its failed rows done elsewhere, is anything, is anyone else running?
@@ -203,7 +205,7 @@ SELECT ID, claim_token FROM {table} WHERE status IN ({statuses}) AND ID IN ({ids
 
 -- reset_rows --
 -- Rows back to a fresh `created`, ids kept, results cleared.
-UPDATE {table} SET status = 'created', attempts = 0, start_date = NULL, end_date = NULL, error = NULL,
+UPDATE {table} SET status = 'created', attempts = 0, start_date = NULL, end_date = NULL, error = NULL, error_summary = NULL,
 worker = NULL, machine = NULL, heartbeat = NULL, claim_token = NULL, available_at = NULL,
 slurm_job_id = NULL{clear_results} WHERE ID IN ({ids})
 
@@ -238,9 +240,38 @@ SELECT outcome, COUNT(*) AS n FROM {attempts} GROUP BY outcome ORDER BY outcome
 SELECT machine, worker, COUNT(*) AS attempts, MAX(end_date) AS since, MAX(error) AS error FROM {attempts}
 WHERE outcome = 'quarantined' GROUP BY machine, worker ORDER BY machine, worker
 
--- report_errors --
--- `pyexp status`: rows in `error` with their tracebacks.
-SELECT ID, error FROM {table} WHERE status = 'error' ORDER BY ID
+-- report_error_groups --
+-- `pyexp status`: errors per summary (the traceback's last line, kept when the error is written).
+SELECT error_summary, COUNT(*) AS n, MIN(ID) AS first_id FROM {table} WHERE status = 'error'{conditions}
+GROUP BY error_summary
+
+-- report_error_examples --
+-- `pyexp status`: the first few ids of one error group; takes the summary, the --where values, the limit.
+SELECT ID FROM {table} WHERE status = 'error' AND error_summary = ?{conditions} ORDER BY ID LIMIT ?
+
+-- report_unsummarized_errors --
+-- `pyexp status`: errors written before the summary column existed, summarised while read.
+SELECT ID, error FROM {table} WHERE status = 'error' AND error_summary IS NULL{conditions} ORDER BY ID
+
+-- select_rows --
+-- `pyexp results`, `get_table(where=...)` and exports: the rows and columns asked for, filtered here.
+SELECT {select_columns} FROM {table}{select_where} ORDER BY ID
+
+-- select_count --
+-- How many rows an export writes (its progress bar).
+SELECT COUNT(*) FROM {table}{select_where}
+
+-- select_any --
+-- Whether any row matches (a text column holding something that reads as a number).
+SELECT 1 FROM {table}{select_where} LIMIT 1
+
+-- select_groups --
+-- `pyexp results --group-by`: group sizes and aggregates computed by the database.
+SELECT {group_columns}{aggregates} FROM {table}{select_where} GROUP BY {group_keys}
+
+-- select_group_values --
+-- What the database cannot aggregate (a median): one column's values, group after group.
+SELECT {group_columns}, {value_column} FROM {table}{select_where} ORDER BY {group_keys}
 
 -- report_finished_since --
 -- `pyexp status`: rows finished in the last `?` seconds (throughput).

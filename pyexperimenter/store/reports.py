@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..sqltypes import is_identifier
 from ..status import ALL_STATUSES
-from .filters import Filter
-from .schema import is_date_column
+from .filters import NO_FILTER, Filter
+from .schema import error_summary, is_date_column
 
 if TYPE_CHECKING:
     from .sql import SqlStore
@@ -23,7 +23,6 @@ Cursor = Any
 # report name -> (query, its arguments from the caller's parameters)
 REPORTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]]] = {
     "running": ("report_running", lambda p: (float(p.get("stale_after_seconds", 120)),)),
-    "errors": ("report_errors", lambda p: ()),
     "outcomes": ("report_outcomes", lambda p: ()),
     "quarantined": ("report_quarantined", lambda p: ()),
     "finished_since": ("report_finished_since", lambda p: (float(p.get("seconds", 300)),)),
@@ -58,7 +57,45 @@ def rows(store: SqlStore, table: str, where: Mapping[str, Any]) -> list[dict[str
     return [decode_row(store, r) for r in store._transaction(body)]
 
 
+EXAMPLE_GROUPS = 20  # groups whose first ids are looked up; the rest show their first id
+
+
+def error_groups(store: SqlStore, examples: int = 5, where: Filter = NO_FILTER) -> list[dict[str, Any]]:
+    """Rows in `error` per summary (the traceback's last line, stored with the error): one
+    GROUP BY, then a few ids of the largest groups. Errors written before the summary column
+    existed are summarised here, reading only those rows. `where`: of the matching rows only."""
+
+    def body(cur: Cursor) -> list[dict[str, Any]]:
+        groups: dict[str, dict[str, Any]] = {}
+        unsummarized = False
+        for summary, n, first in store._run(cur, "report_error_groups", where.args, conditions=where.shape).fetchall():
+            if summary is None:
+                unsummarized = True
+            else:
+                groups[str(summary)] = {"message": str(summary), "count": int(n), "first": int(first), "ids": []}
+        if unsummarized:
+            for row_id, error in store._run(cur, "report_unsummarized_errors", where.args, conditions=where.shape).fetchall():
+                key = error_summary(error) or "(no message)"
+                group = groups.setdefault(key, {"message": key, "count": 0, "first": int(row_id), "ids": []})
+                group["count"] += 1
+                group["first"] = min(group["first"], int(row_id))
+                if len(group["ids"]) < examples:
+                    group["ids"].append(int(row_id))
+        ordered = sorted(groups.values(), key=lambda g: (-g["count"], g["first"]))  # ties: first error first
+        for i, group in enumerate(ordered):
+            ids = group.pop("ids")
+            if i < EXAMPLE_GROUPS:
+                ids += [int(r[0]) for r in store._run(cur, "report_error_examples", (group["message"], *where.args, examples),
+                                                                conditions=where.shape)]
+            group["example_ids"] = sorted(set(ids) | {group.pop("first")})[:examples]
+        return ordered
+
+    return store._transaction(body)
+
+
 def report(store: SqlStore, name: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if name == "error_groups":
+        return error_groups(store, int(params.get("examples", 5)), params.get("where", NO_FILTER))
     if name not in REPORTS:
         raise InputError(f"unknown report {name!r}")
     query, arguments = REPORTS[name]

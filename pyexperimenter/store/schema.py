@@ -49,6 +49,8 @@ MAIN_HEAD: tuple[Column, ...] = (
 MAIN_TAIL: tuple[Column, ...] = (
     Column("end_date", "datetime"),
     Column("error", "long_text"),
+    # The traceback's last line, written with it: `pyexp status` groups errors by one GROUP BY.
+    Column("error_summary", "text", hidden=True),
     Column("attempts", "int", default="0", not_null=True),
     Column("worker", "text"),
     Column("heartbeat", "datetime"),
@@ -146,6 +148,13 @@ FILL_COLUMNS: tuple[str, ...] = ("param_hash", "rank_key", "priority")
 ADDED_LATER: tuple[str, ...] = ("priority",)
 """Bookkeeping columns that tables made by earlier versions lack; `create` adds them."""
 
+def error_summary(error: str | None) -> str | None:
+    """The last non-empty line of a traceback (the exception), cut to fit its column."""
+    if error is None:
+        return None
+    lines = [ln.strip() for ln in error.strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else "(no message)")[:255]
+
 
 def timestamp_column(result: str, local: bool = False) -> Column:
     """When a result was written (`result_timestamps: true`); placed right after the result.
@@ -175,6 +184,10 @@ MAIN_INDEXES: tuple[Index, ...] = (
     STATUS_INDEX,
     RANK_INDEX,
     Index("ix_claim_token", ("claim_token",)),
+    # `pyexp status` at a million rows: throughput reads a range of end dates, errors are
+    # grouped by their summary, both from the index alone.
+    Index("ix_status_end", ("status", "end_date")),
+    Index("ix_status_error", ("status", "error_summary")),
 )
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import random
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import InputError
-from ..grid import parameter_hash
 from ..sqltypes import SqlType, is_identifier
 from ..status import Outcome, Status
-from . import appends, ddl, maintenance, reports
+from . import adopt, appends, ddl, maintenance, reports, select, stream
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .dialect import Dialect
 from .fill import RANK_SPACE, Filler, RowPriority
@@ -26,7 +25,7 @@ from .filters import NO_FILTER, Filter, compile_filter
 from .lock import StoreLock
 from .maintenance import ID_CHUNK, chunks
 from .quarantine import QuarantineQueries
-from .schema import local_stamp
+from .schema import MAIN_INTERNAL, error_summary, local_stamp
 from .side import SideTables
 from .statements import Statements
 
@@ -148,6 +147,16 @@ class SqlStore(QuarantineQueries, SideTables, Store):
 
         return self._transaction(body)
 
+    def upgrade(self) -> None:
+        """Tables made by an earlier version gain the bookkeeping columns added since."""
+        try:
+            self._transaction(lambda cur: ddl.upgrade(self, cur))
+        except Exception:
+            # Another process may have added the column first (MariaDB then says so).
+            columns = self._transaction(self._table_columns) or []
+            if any(c.name not in columns for c in MAIN_INTERNAL if ddl.addable(c)):
+                raise
+
     def exists(self) -> bool:
         return self._transaction(lambda cur: self._table_columns(cur) is not None)
 
@@ -216,27 +225,10 @@ class SqlStore(QuarantineQueries, SideTables, Store):
         return [Claim(int(r["ID"]), token, int(r["attempts"]), self._decode_params(r)) for r in found]
 
     def claim_id(self, who: WorkerIdentity, row_id: int, statuses: Sequence[str]) -> Claim | None:
-        """Claim one given row if it is in one of `statuses` (PyExperimenter's
-        `unpause_experiment` and `add_experiment_and_execute`); None otherwise."""
-        token = new_token()
-
-        def body(cur: Cursor) -> list[dict[str, Any]]:
-            found = self._fetch_dicts(self._run(cur, "claim_pick_id", (row_id, *statuses), statuses=len(statuses)))
-            if found:
-                self._run(cur, "claim_mark", (*self._take_args(who, token), row_id), ids=1)
-                self._run(cur, "claim_attempts", (*who.attempt_values, token))
-            return found
-
-        found = self._transaction(body)
-        if not found:
-            return None
-        return Claim(row_id, token, int(found[0]["attempts"]) + 1, self._decode_params(found[0]))
+        return adopt.claim_id(self, who, row_id, statuses)
 
     def find(self, parameters: Mapping[str, Any]) -> tuple[int, str] | None:
-        """The id and status of the row with these parameters, if there is one."""
-        digest = parameter_hash(parameters, self.schema.parameters)
-        row = self._transaction(lambda cur: self._run(cur, "find_by_hash", (digest,)).fetchone())
-        return None if row is None else (int(row[0]), str(row[1]))
+        return adopt.find(self, parameters)
 
     def heartbeat(self, token: str) -> int:
         return self._transaction(lambda cur: self._run(cur, "heartbeat", (token,)).rowcount)
@@ -302,7 +294,7 @@ class SqlStore(QuarantineQueries, SideTables, Store):
     def fail(self, token: str, row_id: int, error: str, max_attempts: int, retry_delay_seconds: float = 0.0,
              outcome: Outcome | None = None) -> bool:
         def body(cur: Cursor) -> bool:
-            args = (*self._requeue_args(max_attempts, retry_delay_seconds), error, row_id, token)
+            args = (*self._requeue_args(max_attempts, retry_delay_seconds), error, error_summary(error), row_id, token)
             ok = self._run(cur, "fail", args).rowcount == 1 or self._owned_outcome(cur, token, row_id, ("created", "error"))
             if ok:
                 self._close_attempts(cur, token, [row_id], outcome or Outcome.FAILED, error)
@@ -385,6 +377,23 @@ class SqlStore(QuarantineQueries, SideTables, Store):
             return [int(r[0]) for r in self._run(cur, "matching_ids", where.args, where_conditions=where.shape).fetchall()]
 
         return self._transaction(body)
+
+    def aggregates_in_sql(self) -> frozenset[str]:
+        return select.sql_aggregates(self.dialect)
+
+    def columns(self) -> list[str]:
+        return self._transaction(self._table_columns) or []
+
+    def read(self, name: str, args: Sequence[Any] = (), **parts: Any) -> list[tuple[Any, ...]]:
+        """A read-only named query (store/select.py's, the status reports') -> its rows."""
+        stream.check_read(name)
+        return self._transaction(lambda cur: list(self._run(cur, name, args, **parts).fetchall()))
+
+    def stream(self, name: str, args: Sequence[Any] = (), chunk: int = 5000, **parts: Any) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a read-only named query in chunks, on a connection of their own with a
+        server-side cursor: constant memory, and no lock held that workers would wait for."""
+        stream.check_read(name)
+        return stream.chunks(self, self._sql.text(name, parts), args, chunk)
 
     def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Read-only reports for `pyexp status` (store/reports.py)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..sqltypes import is_identifier
-from . import adopt, ddl
+from . import adopt, ddl, select
 from .base import TableSchema
 from .dialect import Dialect
 from .filters import OPERATORS
@@ -110,6 +110,13 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "conditions": lambda st, shape: "".join(" AND " + _condition(st, c, op) for c, op in shape),
     "where_conditions": lambda st, shape: " WHERE " + " AND ".join(_condition(st, c, op) for c, op in shape)
     if shape else "",
+    # store/select.py: results read with filters and aggregates in the database
+    "select_columns": lambda st, names: select.render_columns(st.dialect, names),
+    "select_where": lambda st, shapes: select.render_where(st.dialect, shapes),
+    "group_columns": lambda st, groups: ", ".join(select.group_expression(st.dialect, c, k) for c, k in groups),
+    "group_keys": lambda st, groups: select.group_keys(st.dialect, groups),
+    "aggregates": lambda st, aggs: select.render_aggregates(st.dialect, aggs),
+    "value_column": lambda st, name: st.dialect.q(_identifiers([name])[0]),
 }
 
 

@@ -92,7 +92,8 @@ class TestStoreContract:
         assert store.fail(second.token, second.id, "boom 2", max_attempts=2)
         [row] = store.rows(where={"ID": first.id})
         assert row["status"] == "error" and row["error"] == "boom 2" and row["attempts"] == 2
-        assert [r["ID"] for r in store.query("errors")] == [first.id]
+        assert [(g["message"], g["count"], g["example_ids"]) for g in store.query("error_groups")] == \
+            [("boom 2", 1, [first.id])]
 
     def test_a_retry_delay_keeps_a_failed_row_out_of_claims(self, store: Store) -> None:
         [first] = store.claim(WHO, 1)
