@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .report import format_duration
+from .sparkline import sparkline
 
 _COLORS = {"created": "blue", "running": "yellow", "done": "green", "error": "red", "paused": "magenta"}
 BAR_WIDTH = 30
@@ -27,6 +28,8 @@ def status_view(report: dict[str, Any], config: str = "CONFIG") -> Group:
     """`pyexp status`: header, counts with bars, throughput/ETA, running rows, errors.
     `config` is the path as the user typed it, for the commands suggested in notes."""
     parts: list[Any] = [_header(report, config), _counts_table(report), _throughput_line(report)]
+    if any(report.get("finished_last_hour", ())):
+        parts.append(_sparkline_line(report["finished_last_hour"]))
     if report["running"]:
         parts += ["", *_running_table(report, config)]
     if report["errors"]:
@@ -80,6 +83,12 @@ def _rate(per_minute: float) -> str:
     if per_minute >= 1:
         return f"{per_minute:.1f}/min"
     return f"{per_minute * 60:.1f}/h"
+
+
+def _sparkline_line(counts: list[int]) -> Text:
+    line = Text("last hour  ", style="bold")
+    line.append(f"|{sparkline(counts)}|", style="green")
+    return line.append(f"  {sum(counts)} finished, at most {max(counts)}/min", style="dim")
 
 
 def _throughput_line(report: dict[str, Any]) -> Text:

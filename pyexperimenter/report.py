@@ -17,6 +17,7 @@ THROUGHPUT_WINDOW_SECONDS = 300.0
 # Shorter windows tried when everything recent finished inside one of them: a run that
 # started 20 s ago is measured over ~20 s, not diluted over the full window.
 _PROBE_WINDOWS = (10.0, 30.0, 60.0, 120.0)
+SPARK_MINUTES = 60
 
 
 def _last_line(error: str | None) -> str:
@@ -33,9 +34,9 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     running = [_running_entry(r) for r in store.query("running", stale_after_seconds=cfg.stale_after_seconds)]
     running.sort(key=lambda r: (not r["lost"], r["id"]))  # lost ones first: they need attention
     errors = _error_groups(store.query("errors"))
-    throughput = _throughput(exp, window_seconds)
+    rate_now = throughput(exp, window_seconds)
     remaining = counts["created"] + counts["running"]
-    rate = throughput["per_minute"] / 60.0
+    rate = rate_now["per_minute"] / 60.0
     eta = remaining / rate if rate > 0 and remaining else None
     return {
         "table": cfg.name,
@@ -49,9 +50,10 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "running": running,
         "lost_ids": [r["id"] for r in running if r["lost"]],
         "errors": errors,
-        "throughput": throughput,
-        "throughput_per_minute": throughput["per_minute"],
-        "throughput_window_seconds": throughput["window_seconds"],
+        "throughput": rate_now,
+        "throughput_per_minute": rate_now["per_minute"],
+        "throughput_window_seconds": rate_now["window_seconds"],
+        "finished_last_hour": sparkline_counts(exp),
         "eta_seconds": round(eta, 1) if eta is not None else None,
         "stale_after_seconds": cfg.stale_after_seconds,
         "heartbeat_seconds": cfg.heartbeat_seconds,
@@ -71,7 +73,7 @@ def _error_groups(rows: list[dict[str, Any]], examples: int = 5) -> list[dict[st
     return sorted(groups.values(), key=lambda g: -g["count"])  # stable: ties keep id order
 
 
-def _throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:
+def throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:
     """Rows finished (done or error) per minute over the last `window_seconds`, measured
     over the part of the window in which work actually finished. Server clock only."""
     store = exp.store
@@ -93,6 +95,28 @@ def _throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:
         "max_window_seconds": window_seconds,
         "per_minute": round(per_minute, 2),
     }
+
+
+def finished_per_minute(exp: Experimenter, minutes: int | None) -> list[dict[str, Any]]:
+    """Rows done and failed per minute, oldest first, as minutes ago (the server's clock), every
+    minute present; over the last `minutes`, or since the first row finished."""
+    if minutes is None:
+        first = exp.store.query("first_end")[0]["age_seconds"]
+        if first is None:
+            return []
+        minutes = int(float(first) // 60) + 1
+    found: dict[int, dict[str, int]] = {}
+    for row in exp.store.query("minutes", seconds=60.0 * minutes):
+        ago = int(row["minutes_ago"] or 0)
+        found.setdefault(ago, {})[str(row["status"])] = int(row["n"])
+    span = max([minutes - 1, *found])
+    return [{"minutes_ago": -ago, "done": found.get(ago, {}).get("done", 0), "error": found.get(ago, {}).get("error", 0)}
+            for ago in range(span, -1, -1)]
+
+
+def sparkline_counts(exp: Experimenter) -> list[int]:
+    """Rows finished in each of the last 60 minutes, oldest first (the status sparkline)."""
+    return [m["done"] + m["error"] for m in finished_per_minute(exp, SPARK_MINUTES)][-SPARK_MINUTES:]
 
 
 def _finished_since(exp: Experimenter, seconds: float) -> int:

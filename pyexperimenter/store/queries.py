@@ -226,6 +226,38 @@ SELECT COUNT(*) AS n FROM {table} WHERE status IN ('done', 'error') AND end_date
 SELECT MIN(end_date) AS first_end, {age:MIN(end_date)} AS age_seconds FROM {table}
 WHERE status IN ('done', 'error')
 
+-- report_minutes [sqlite] --
+-- `pyexp report`, the status sparkline: rows finished per minute ago and status in the last `?` seconds.
+SELECT CAST({age:end_date} / 60 AS INTEGER) AS minutes_ago, status, COUNT(*) AS n FROM {table}
+WHERE status IN ('done', 'error') AND end_date >= {ago} GROUP BY minutes_ago, status
+
+-- report_minutes [mysql] --
+-- `pyexp report`, the status sparkline: rows finished per minute ago and status in the last `?` seconds.
+SELECT FLOOR({age:end_date} / 60) AS minutes_ago, status, COUNT(*) AS n FROM {table}
+WHERE status IN ('done', 'error') AND end_date >= {ago} GROUP BY minutes_ago, status
+
+-- report_error_texts --
+-- `pyexp report`: rows in `error` by identical traceback, commonest first; takes the limit.
+SELECT error, COUNT(*) AS n, MIN(ID) AS first_id, MAX(ID) AS last_id FROM {table} WHERE status = 'error'
+GROUP BY error ORDER BY n DESC LIMIT ?
+
+-- report_outcomes --
+-- `pyexp report`: attempts per host, worker and outcome.
+SELECT machine, worker, outcome, COUNT(*) AS n FROM {attempts} GROUP BY machine, worker, outcome
+
+-- report_moments --
+-- `pyexp report`: count, mean and mean square of result columns of done rows per parameter value; takes the limit.
+SELECT {group}, COUNT(*) AS n{moments} FROM {table} WHERE status = 'done' GROUP BY {group} ORDER BY {group} LIMIT ?
+
+-- report_best --
+-- `pyexp report`: the done rows best in one result column; takes the limit.
+SELECT ID, {select} FROM {table} WHERE status = 'done' AND {nonnull} ORDER BY {order} LIMIT ?
+
+-- report_log_curve --
+-- `pyexp report`: count, mean and mean square of log columns per step (n-th log row of a run); takes the limit.
+SELECT step, COUNT(*) AS n{moments} FROM (SELECT ROW_NUMBER() OVER (PARTITION BY experiment_id ORDER BY ID) AS step
+{log_columns} FROM {target}) steps GROUP BY step ORDER BY step LIMIT ?
+
 -- sweeper_lock [mysql] --
 -- Become the table's one sweeper: a named lock that dies with the connection.
 SELECT GET_LOCK(?, 0)
