@@ -119,7 +119,7 @@ def outcomes(exp: Experimenter) -> dict[str, Any]:
     order = sorted(kinds, key=lambda k: (k not in ("done", "error", "running"), k))
 
     def listed(table: dict[str, dict[str, int]], limit: int) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for name, seen in table.items():
             ended = sum(v for k, v in seen.items() if k != "running")
             bad = ended - seen.get("done", 0)
