@@ -206,7 +206,7 @@ def log_curves(exp: Experimenter, name: str) -> dict[str, Any]:
                 n = int(row[f"{c}__n"] or 0)
                 if n:
                     mean = float(row[f"{c}__mean"])
-                    curves[c].append({"step": int(row["step"]), "mean": mean, "n": n,
+                    curves[c].append({"step": int(row["run_step"]), "mean": mean, "n": n,
                                       "std": _spread(n, mean, float(row[f"{c}__sq"]))})
     return {"name": name, "curves": curves}
 

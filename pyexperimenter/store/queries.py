@@ -254,9 +254,9 @@ SELECT {group}, COUNT(*) AS n{moments} FROM {table} WHERE status = 'done' GROUP 
 SELECT ID, {select} FROM {table} WHERE status = 'done' AND {nonnull} ORDER BY {order} LIMIT ?
 
 -- report_log_curve --
--- `pyexp report`: count, mean and mean square of log columns per step (n-th log row of a run); takes the limit.
-SELECT step, COUNT(*) AS n{moments} FROM (SELECT ROW_NUMBER() OVER (PARTITION BY experiment_id ORDER BY ID) AS step
-{log_columns} FROM {target}) steps GROUP BY step ORDER BY step LIMIT ?
+-- `pyexp report`: count, mean and mean square of log columns per step (the n-th log row of a run, named ID: no log column can be).
+SELECT {q:ID} AS run_step, COUNT(*) AS n{moments} FROM (SELECT ROW_NUMBER() OVER (PARTITION BY experiment_id
+ORDER BY {target}.{q:ID}) AS {q:ID}{log_columns} FROM {target}) steps GROUP BY {q:ID} ORDER BY {q:ID} LIMIT ?
 
 -- sweeper_lock [mysql] --
 -- Become the table's one sweeper: a named lock that dies with the connection.
