@@ -3,7 +3,8 @@
 #   bash scripts/test.sh [pytest args...]
 # Creates .venv (if missing) with the package and its test dependencies, makes sure MariaDB
 # and the one-node SLURM cluster are up (scripts/services.sh) and Chromium is installed (for
-# the browser tests), then runs ruff, mypy, the docs build and pytest. Under CI=true a missing service fails the run instead of skipping.
+# the browser tests), then runs ruff, mypy, the docs build and pytest. Under CI=true a
+# missing service fails the run instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
