@@ -18,6 +18,7 @@ THROUGHPUT_WINDOW_SECONDS = 300.0
 # started 20 s ago is measured over ~20 s, not diluted over the full window.
 _PROBE_WINDOWS = (10.0, 30.0, 60.0, 120.0)
 SPARK_MINUTES = 60
+_ALL_MINUTES = 10 * 366 * 24 * 60  # "since the first row finished", without a query to find when
 
 
 def _last_line(error: str | None) -> str:
@@ -100,16 +101,13 @@ def throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:
 def finished_per_minute(exp: Experimenter, minutes: int | None) -> list[dict[str, Any]]:
     """Rows done and failed per minute, oldest first, as minutes ago (the server's clock), every
     minute present; over the last `minutes`, or since the first row finished."""
-    if minutes is None:
-        first = exp.store.query("first_end")[0]["age_seconds"]
-        if first is None:
-            return []
-        minutes = int(float(first) // 60) + 1
     found: dict[int, dict[str, int]] = {}
-    for row in exp.store.query("minutes", seconds=60.0 * minutes):
+    for row in exp.store.query("minutes", seconds=60.0 * (minutes or _ALL_MINUTES)):
         ago = int(row["minutes_ago"] or 0)
         found.setdefault(ago, {})[str(row["status"])] = int(row["n"])
-    span = max([minutes - 1, *found])
+    if minutes is None and not found:
+        return []
+    span = max([(minutes or 1) - 1, *found])
     return [{"minutes_ago": -ago, "done": found.get(ago, {}).get("done", 0), "error": found.get(ago, {}).get("error", 0)}
             for ago in range(span, -1, -1)]
 
