@@ -17,6 +17,8 @@ THROUGHPUT_WINDOW_SECONDS = 300.0
 # Shorter windows tried when everything recent finished inside one of them: a run that
 # started 20 s ago is measured over ~20 s, not diluted over the full window.
 _PROBE_WINDOWS = (10.0, 30.0, 60.0, 120.0)
+SPARK_MINUTES = 60
+_ALL_MINUTES = 10 * 366 * 24 * 60  # "since the first row finished", without a query to find when
 
 
 def _last_line(error: str | None) -> str:
@@ -39,9 +41,9 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     running = [_running_entry(r) for r in found if ids is None or int(r["ID"]) in ids]
     running.sort(key=lambda r: (not r["lost"], r["id"]))  # lost ones first: they need attention
     errors = store.query("error_groups", where=selected)
-    throughput = _throughput(exp, window_seconds)
+    rate_now = throughput(exp, window_seconds)
     remaining = counts["created"] + counts["running"]
-    rate = throughput["per_minute"] / 60.0
+    rate = rate_now["per_minute"] / 60.0
     eta = remaining / rate if rate > 0 and remaining else None
     return {
         "table": cfg.name,
@@ -57,9 +59,10 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "errors": errors,
         "outcomes": {str(r["outcome"]): int(r["n"]) for r in store.query("outcomes")},
         "quarantined": [_quarantined_entry(r) for r in store.query("quarantined")],
-        "throughput": throughput,
-        "throughput_per_minute": throughput["per_minute"],
-        "throughput_window_seconds": throughput["window_seconds"],
+        "throughput": rate_now,
+        "throughput_per_minute": rate_now["per_minute"],
+        "throughput_window_seconds": rate_now["window_seconds"],
+        "finished_last_hour": sparkline_counts(exp),
         "eta_seconds": round(eta, 1) if eta is not None else None,
         "stale_after_seconds": cfg.stale_after_seconds,
         "heartbeat_seconds": cfg.heartbeat_seconds,
@@ -67,7 +70,7 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     }
 
 
-def _throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:
+def throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:
     """Rows finished (done or error) per minute over the last `window_seconds`, measured
     over the part of the window in which work actually finished. Server clock only."""
     store = exp.store
@@ -89,6 +92,25 @@ def _throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:
         "max_window_seconds": window_seconds,
         "per_minute": round(per_minute, 2),
     }
+
+
+def finished_per_minute(exp: Experimenter, minutes: int | None) -> list[dict[str, Any]]:
+    """Rows done and failed per minute, oldest first, as minutes ago (the server's clock), every
+    minute present; over the last `minutes`, or since the first row finished."""
+    found: dict[int, dict[str, int]] = {}
+    for row in exp.store.query("minutes", seconds=60.0 * (minutes or _ALL_MINUTES)):
+        ago = int(row["minutes_ago"] or 0)
+        found.setdefault(ago, {})[str(row["status"])] = int(row["n"])
+    if minutes is None and not found:
+        return []
+    span = max([(minutes or 1) - 1, *found])
+    return [{"minutes_ago": -ago, "done": found.get(ago, {}).get("done", 0), "error": found.get(ago, {}).get("error", 0)}
+            for ago in range(span, -1, -1)]
+
+
+def sparkline_counts(exp: Experimenter) -> list[int]:
+    """Rows finished in each of the last 60 minutes, oldest first (the status sparkline)."""
+    return [m["done"] + m["error"] for m in finished_per_minute(exp, SPARK_MINUTES)][-SPARK_MINUTES:]
 
 
 def _finished_since(exp: Experimenter, seconds: float) -> int:

@@ -2,8 +2,9 @@
 # The whole test suite from a fresh clone: install, start services, lint, type-check, test.
 #   bash scripts/test.sh [pytest args...]
 # Creates .venv (if missing) with the package and its test dependencies, makes sure MariaDB
-# and the one-node SLURM cluster are up (scripts/services.sh), then runs ruff, mypy, the
-# docs build and pytest. Under CI=true a missing service fails the run instead of skipping.
+# and the one-node SLURM cluster are up (scripts/services.sh) and Chromium is installed (for
+# the browser tests), then runs ruff, mypy, the docs build and pytest. Under CI=true a
+# missing service fails the run instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +13,16 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs,examples,codecarbon,sshtunnel,parquet]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs,examples,codecarbon,sshtunnel,parquet,report]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import pyexperimenter, pytest, pymysql, submitit' || { echo "install failed" >&2; exit 1; }
 
 if [ "${PYEXP_SKIP_SERVICES:-0}" != "1" ]; then
     bash scripts/services.sh
+fi
+# tests/acceptance/test_report_browser.py opens the HTML report in Debian's headless Chromium.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "== installing chromium"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
 echo "== ruff"; .venv/bin/ruff check pyexperimenter tests benchmarks examples

@@ -356,6 +356,38 @@ PRAGMA journal_mode = WAL
 -- With WAL, a killed process loses nothing; only a power cut can lose the last commits.
 PRAGMA synchronous = NORMAL
 
+-- report_minutes [sqlite] --
+-- `pyexp report`, the status sparkline: rows finished per minute ago and status in the last `?` seconds.
+SELECT CAST({age:end_date} / 60 AS INTEGER) AS minutes_ago, status, COUNT(*) AS n FROM {table}
+WHERE status IN ('done', 'error') AND end_date >= {ago} GROUP BY minutes_ago, status
+
+-- report_minutes [mysql] --
+-- `pyexp report`, the status sparkline: rows finished per minute ago and status in the last `?` seconds.
+SELECT FLOOR({age:end_date} / 60) AS minutes_ago, status, COUNT(*) AS n FROM {table}
+WHERE status IN ('done', 'error') AND end_date >= {ago} GROUP BY minutes_ago, status
+
+-- report_error_texts --
+-- `pyexp report`: rows in `error` by identical traceback, commonest first; takes the limit.
+SELECT error, COUNT(*) AS n, MIN(ID) AS first_id, MAX(ID) AS last_id FROM {table} WHERE status = 'error'
+GROUP BY error ORDER BY n DESC LIMIT ?
+
+-- report_host_outcomes --
+-- `pyexp report`: attempts per host, worker and outcome.
+SELECT machine, worker, outcome, COUNT(*) AS n FROM {attempts} GROUP BY machine, worker, outcome
+
+-- report_moments --
+-- `pyexp report`: count, mean and mean square of result columns of done rows per parameter value; takes the limit.
+SELECT {group}, COUNT(*) AS n{moments} FROM {table} WHERE status = 'done' GROUP BY {group} ORDER BY {group} LIMIT ?
+
+-- report_best --
+-- `pyexp report`: the done rows best in one result column; takes the limit.
+SELECT ID, {select} FROM {table} WHERE status = 'done' AND {nonnull} ORDER BY {order} LIMIT ?
+
+-- report_log_curve --
+-- `pyexp report`: count, mean and mean square of log columns per step (the n-th log row of a run, named ID: no log column can be).
+SELECT {q:ID} AS run_step, COUNT(*) AS n{moments} FROM (SELECT ROW_NUMBER() OVER (PARTITION BY experiment_id
+ORDER BY {target}.{q:ID}) AS {q:ID}{log_columns} FROM {target}) steps GROUP BY {q:ID} ORDER BY {q:ID} LIMIT ?
+
 -- begin [sqlite] --
 -- Every transaction takes the writer lock first, so a claim's read and write are one.
 BEGIN IMMEDIATE

@@ -20,13 +20,29 @@ if TYPE_CHECKING:
 
 Cursor = Any
 
+Params = Mapping[str, Any]
+
 # report name -> (query, its arguments from the caller's parameters)
-REPORTS: dict[str, tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]]] = {
+REPORTS: dict[str, tuple[str, Callable[[Params], tuple[Any, ...]]]] = {
     "running": ("report_running", lambda p: (float(p.get("stale_after_seconds", 120)),)),
     "outcomes": ("report_outcomes", lambda p: ()),
     "quarantined": ("report_quarantined", lambda p: ()),
     "finished_since": ("report_finished_since", lambda p: (float(p.get("seconds", 300)),)),
     "first_end": ("report_first_end", lambda p: ()),
+    # the aggregates of `pyexp report` (pyexperimenter/report_data.py)
+    "minutes": ("report_minutes", lambda p: (float(p["seconds"]),)),
+    "error_texts": ("report_error_texts", lambda p: (int(p.get("limit", 100)),)),
+    "host_outcomes": ("report_host_outcomes", lambda p: ()),
+    "moments": ("report_moments", lambda p: (int(p.get("limit", 1000)),)),
+    "best": ("report_best", lambda p: (int(p.get("limit", 10)),)),
+    "log_curve": ("report_log_curve", lambda p: (int(p.get("limit", 100000)),)),
+}
+
+# report name -> its per-call parts (column names, a log table), validated by store/statements.py
+REPORT_PARTS: dict[str, Callable[[Params], dict[str, Any]]] = {
+    "moments": lambda p: {"group": tuple(p["group"]), "moments": tuple(p["columns"])},
+    "best": lambda p: {"select": tuple(p["columns"]), "nonnull": p["by"], "order": (p["by"], bool(p["descending"]))},
+    "log_curve": lambda p: {"target": p["table"], "log_columns": tuple(p["columns"]), "moments": tuple(p["columns"])},
 }
 
 
@@ -100,9 +116,10 @@ def report(store: SqlStore, name: str, params: Mapping[str, Any]) -> list[dict[s
         raise InputError(f"unknown report {name!r}")
     query, arguments = REPORTS[name]
     args = arguments(params)
+    parts = REPORT_PARTS[name](params) if name in REPORT_PARTS else {}
 
     def body(cur: Cursor) -> list[dict[str, Any]]:
-        found = store._fetch_dicts(store._run(cur, query, args))
+        found = store._fetch_dicts(store._run(cur, query, args, **parts))
         if name == "running":
             # The same lost runs as counts() and requeue_stale(): none right after a restart.
             possible = any(r["stale"] for r in found) and store._lost_runs_possible(cur, args[0])

@@ -344,7 +344,7 @@ def test_shell_completion(tmp_path: Path, filled: Path) -> None:
     source = pyexp(cwd=tmp_path, env={"_PYEXP_COMPLETE": "bash_source"})
     assert source.stdout.strip() == bash.stdout.strip()
     env = {"_PYEXP_COMPLETE": "bash_complete", "COMP_WORDS": "pyexp re", "COMP_CWORD": "1"}
-    assert pyexp(cwd=tmp_path, env=env).stdout.split() == ["plain,recover", "plain,reset", "plain,results"]
+    assert pyexp(cwd=tmp_path, env=env).stdout.split() == ["plain,recover", "plain,report", "plain,reset", "plain,results"]
     env = {"_PYEXP_COMPLETE": "bash_complete", "COMP_WORDS": f"pyexp results {filled} --group-by ", "COMP_CWORD": "4"}
     assert {"plain,x", "plain,y", "plain,value"} <= set(pyexp(cwd=tmp_path, env=env).stdout.split())
 

@@ -1,0 +1,87 @@
+"""The report's charts as plotly figures (plain JSON), from report_data's aggregates.
+
+Each chart has an id that stays the same from one refresh to the next, so the dashboard
+updates a chart in place (Plotly.react) instead of redrawing the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+COLORS = {"created": "#4c78a8", "running": "#f2b701", "done": "#54a24b", "error": "#e45756", "paused": "#b279a2"}
+_OUTCOME_COLORS = {**COLORS, "failed": "#e45756", "lost": "#9d755d", "reset": "#bab0ac", "released": "#72b7b2"}
+
+
+def _layout(title: str, x: str, y: str, **more: Any) -> dict[str, Any]:
+    return {"title": {"text": title}, "xaxis": {"title": {"text": x}}, "yaxis": {"title": {"text": y}},
+            "height": 300, "margin": {"l": 60, "r": 20, "t": 45, "b": 55}, "legend": {"orientation": "h"}, **more}
+
+
+def _figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> dict[str, Any]:
+    return {"data": data, "layout": layout}
+
+
+def progress(d: dict[str, Any]) -> dict[str, Any]:
+    traces = [{"type": "bar", "orientation": "h", "name": status, "x": [n], "y": ["rows"],
+               "marker": {"color": COLORS.get(status)}} for status, n in d["counts"].items()]
+    return _figure(traces, _layout("Progress by status", "rows", "", barmode="stack", height=200))
+
+
+def per_minute(d: dict[str, Any]) -> dict[str, Any]:
+    x = [m["minutes_ago"] for m in d["minutes"]]
+    traces = [{"type": "bar", "name": s, "x": x, "y": [m[s] for m in d["minutes"]], "marker": {"color": COLORS[s]}}
+              for s in ("done", "error")]
+    return _figure(traces, _layout("Finished per minute", "minutes ago", "rows finished", barmode="stack"))
+
+
+def hosts(d: dict[str, Any]) -> dict[str, Any]:
+    names = [h["name"] + (" (suspect)" if h["suspect"] else "") for h in d["hosts"]]
+    traces = [{"type": "bar", "name": kind, "x": names, "y": [h["counts"].get(kind, 0) for h in d["hosts"]],
+               "marker": {"color": _OUTCOME_COLORS.get(kind)}} for kind in d["outcome_kinds"]]
+    return _figure(traces, _layout("Attempts per host by outcome", "host", "attempts", barmode="stack"))
+
+
+def effect(e: dict[str, Any], bars: str, over: str | None) -> dict[str, Any]:
+    points = e["points"]
+    spread = "95% CI" if bars == "ci95" else "std"
+    across = f"over {over}" if over else "over the other parameters"
+    numeric = all(isinstance(p["value"], (int, float)) and not isinstance(p["value"], bool) for p in points)
+    x = [p["value"] if numeric else str(p["value"]) for p in points]
+    trace = {"type": "scatter", "mode": "lines+markers" if numeric else "markers", "name": e["result"], "x": x,
+             "y": [p["mean"] for p in points], "text": [f"n={p['n']}" for p in points],
+             "error_y": {"type": "data", "array": [p["error"] for p in points], "visible": True}}
+    layout = _layout(f"{e['result']} by {e['parameter']} (mean ± {spread} {across})", e["parameter"],
+                     f"{e['result']} (mean ± {spread})", showlegend=False)
+    if not numeric:
+        layout["xaxis"]["type"] = "category"
+    return _figure([trace], layout)
+
+
+def log_curve(name: str, column: str, points: list[dict[str, Any]]) -> dict[str, Any]:
+    steps = [p["step"] for p in points]
+    upper = [p["mean"] + p["std"] for p in points]
+    lower = [p["mean"] - p["std"] for p in points]
+    band = {"type": "scatter", "x": steps + steps[::-1], "y": upper + lower[::-1], "fill": "toself", "name": "± std",
+            "line": {"width": 0}, "fillcolor": "rgba(76,120,168,0.25)", "hoverinfo": "skip"}
+    mean = {"type": "scatter", "mode": "lines", "name": "mean", "x": steps, "y": [p["mean"] for p in points],
+            "line": {"color": "#4c78a8"}}
+    return _figure([band, mean], _layout(f"{name}.{column}: mean ± std over runs", "step", column))
+
+
+def figures(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every chart of the page as {id, section, figure}, in page order."""
+    out = [{"id": "chart-progress", "section": "progress", "figure": progress(d)}]
+    if d["minutes"]:
+        out.append({"id": "chart-minutes", "section": "progress", "figure": per_minute(d)})
+    if d["hosts"]:
+        out.append({"id": "chart-hosts", "section": "hosts", "figure": hosts(d)})
+    for e in d["effects"]:
+        if e["points"]:
+            out.append({"id": f"chart-effect-{e['result']}-{e['parameter']}", "section": "effects",
+                        "figure": effect(e, d["error_bars"], d["over"])})
+    if d["logtable"]:
+        for column, points in d["logtable"]["curves"].items():
+            if points:
+                out.append({"id": f"chart-log-{column}", "section": "logtable",
+                            "figure": log_curve(d["logtable"]["name"], column, points)})
+    return out
