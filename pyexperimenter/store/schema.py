@@ -188,6 +188,10 @@ MAIN_INDEXES: tuple[Index, ...] = (
     # grouped by their summary, both from the index alone.
     Index("ix_status_end", ("status", "end_date")),
     Index("ix_status_error", ("status", "error_summary")),
+    # The lost-run sweep reads only the running rows whose heartbeat is old, not every running
+    # row: with every worker sweeping, a scan of all running rows grew with the square of the
+    # workers and took row locks it did not need (docs/scale.md).
+    Index("ix_status_heartbeat", ("status", "heartbeat")),
 )
 
 
