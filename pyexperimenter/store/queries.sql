@@ -60,8 +60,8 @@ SELECT COUNT(*) FROM {table} WHERE param_hash IN ({hashes})
 SELECT {claim_columns} FROM {table}{status_hint} WHERE {open} ORDER BY priority DESC, ID LIMIT ?{skip_locked}
 
 -- claim_pick_where --
--- The same among rows matching `--where` (the optimiser picks the column's index); takes the condition values, the limit.
-SELECT {claim_columns} FROM {table} WHERE {open}{conditions} ORDER BY priority DESC, ID LIMIT ?{skip_locked}
+-- The same among rows matching `--where`, through the first column's index (made by run/launch); takes the condition values, the limit.
+SELECT {claim_columns} FROM {table}{where_hint} WHERE {open}{conditions} ORDER BY priority DESC, ID LIMIT ?{skip_locked}
 
 -- claim_pick_ranked --
 -- Open rows (matching `--where`) in random order: from a random rank up; takes the condition values, the rank, the limit.

@@ -193,7 +193,7 @@ class SqlStore(QuarantineQueries, SideTables, Store):
                 found += self._fetch_dicts(self._run(cur, "claim_pick_wrapped", (*where.args, pivot, limit - len(found)),
                                                      conditions=where.shape))
         elif where:
-            found = self._fetch_dicts(self._run(cur, "claim_pick_where", (*where.args, limit), conditions=where.shape))
+            found = self._fetch_dicts(self._run(cur, "claim_pick_where", (*where.args, limit), conditions=where.shape, where_hint=where.columns[0]))
         else:
             found = self._fetch_dicts(self._run(cur, "claim_pick", (limit,)))
         if not found:

@@ -19,7 +19,7 @@ from .base import TableSchema
 from .dialect import Dialect
 from .filters import OPERATORS
 from .queries import FRAGMENTS, QUERIES
-from .schema import CODECARBON_COLUMNS, FILL_COLUMNS, RANK_INDEX, STATUS_INDEX
+from .schema import CODECARBON_COLUMNS, FILL_COLUMNS, RANK_INDEX, STATUS_INDEX, filter_index
 
 
 def marks(n: int) -> str:
@@ -114,6 +114,9 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "internal_column": lambda st, name: adopt.internal_column(st.dialect, name),
     "attempt_column": lambda st, name: ddl.attempt_column(st.dialect, name),
     "index": _index,
+    # MariaDB's optimiser walks the claim index past the rows a `--where` skips, locking them
+    # (measured: 61% of the unfiltered claim rate); the column's own index finds them at once.
+    "where_hint": lambda st, column: st.dialect.hint(filter_index(_identifiers([column])[0]).name),
     "index_columns": lambda st, spec: st.dialect.index_columns(_identifiers(spec[0]), spec[1]),
     "conditions": lambda st, shape: "".join(" AND " + _condition(st, c, op) for c, op in shape),
     "where_conditions": lambda st, shape: " WHERE " + " AND ".join(_condition(st, c, op) for c, op in shape)
