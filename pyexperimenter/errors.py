@@ -27,5 +27,9 @@ class DatabaseUnavailable(InputError):
     """The database cannot be reached or refuses our credentials."""
 
 
+class TunnelError(DatabaseUnavailable):
+    """The SSH tunnel to the database cannot be opened (extra missing, key refused, port closed)."""
+
+
 class FencedOut(PyexpError):
     """This worker no longer owns the row: it was declared lost and handed to another."""

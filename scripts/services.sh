@@ -2,9 +2,10 @@
 # Make sure every service the pyexperimenter test suite needs is up:
 #   * MariaDB on 127.0.0.1:3306, root with an empty password over TCP, database `test`
 #   * a one-node SLURM cluster (munged, slurmctld, slurmd) with an idle node
+#   * an SSH gateway on 127.0.0.1:2222 for the tunnel tests (scripts/sshd.sh)
 # Idempotent: on a machine where everything already runs it only checks (~0.1 s).
 #
-# Usage: bash scripts/services.sh [--no-mariadb] [--no-slurm] [--max-array-size N]
+# Usage: bash scripts/services.sh [--no-mariadb] [--no-slurm] [--no-sshd] [--max-array-size N]
 #                                 [--restart-slurm] [--quiet-summary]
 # Environment:
 #   PYEXP_SLURM_MAX_ARRAY_SIZE  MaxArraySize written to slurm.conf (default 10001)
@@ -12,6 +13,7 @@
 #   PYEXP_SERVICES_TIMEOUT      seconds to wait for each daemon (default 60)
 #   PYEXP_MARIADB_FIX_ROOT=1    allow granting root@127.0.0.1 (empty password) on a
 #                               server this script neither installed nor started
+#   PYEXP_SSHD_PORT, PYEXP_SSHD_DIR  the test gateway's port (2222) and folder (scripts/sshd.sh)
 # Progress and errors go to stderr; the final summary goes to stdout.
 set -euo pipefail
 
@@ -20,11 +22,12 @@ log() { printf '[%s] %s\n' "$SCRIPT_NAME" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 DO_MARIADB=1
 DO_SLURM=1
+DO_SSHD=1
 FORCE_SLURM_RESTART=0
 SUMMARY=1
 MAX_ARRAY_SIZE="${PYEXP_SLURM_MAX_ARRAY_SIZE:-10001}"
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --no-mariadb) DO_MARIADB=0 ;;
         --no-slurm) DO_SLURM=0 ;;
+        --no-sshd) DO_SSHD=0 ;;
         --restart-slurm) FORCE_SLURM_RESTART=1 ;;
         --quiet-summary) SUMMARY=0 ;;
         --max-array-size)
@@ -344,11 +348,17 @@ ensure_slurm() {
     log "SLURM: node ready"
 }
 
+# ---------------------------------------------------------------------------- sshd
+
+# shellcheck source=scripts/sshd.sh
+. "$(dirname "${BASH_SOURCE[0]}")/sshd.sh"
+
 # ---------------------------------------------------------------------------- main
 
 START=$SECONDS
 if [ "$DO_MARIADB" -eq 1 ]; then ensure_mariadb; fi
 if [ "$DO_SLURM" -eq 1 ]; then ensure_slurm; fi
+if [ "$DO_SSHD" -eq 1 ]; then ensure_sshd; fi
 
 if [ "$SUMMARY" -eq 1 ]; then
     if [ "$DO_MARIADB" -eq 1 ]; then
@@ -357,6 +367,9 @@ if [ "$SUMMARY" -eq 1 ]; then
     if [ "$DO_SLURM" -eq 1 ]; then
         echo "SLURM:   $(sinfo -h -o '%P %a %D %T %N cpus=%c')"
         echo "SLURM:   MaxArraySize=$(scontrol show config | awk '$1 == "MaxArraySize" {print $3}')"
+    fi
+    if [ "$DO_SSHD" -eq 1 ]; then
+        echo "sshd:    root@127.0.0.1:$SSHD_PORT, keys in $SSHD_DIR"
     fi
 fi
 log "all requested services are up ($((SECONDS - START))s)"

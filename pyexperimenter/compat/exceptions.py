@@ -27,8 +27,8 @@ class DatabaseConnectionError(DatabaseError, errors.DatabaseUnavailable):
     pass
 
 
-class SshTunnelError(DatabaseError, errors.DatabaseUnavailable):
-    pass
+class SshTunnelError(DatabaseError, errors.TunnelError):
+    """The SSH tunnel cannot be opened: no Ssh section, the extra missing, a refused key or port."""
 
 
 class DatabaseQueryError(DatabaseError):

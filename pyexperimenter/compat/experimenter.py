@@ -6,16 +6,20 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import load_config
-from ..errors import ConfigError, InputError, TableMismatch
+from ..config import ExperimentConfig, load_config
+from ..config.legacy import legacy_credentials_file
+from ..config.ssh import SshSectionError, legacy_ssh
+from ..errors import ConfigError, DatabaseUnavailable, InputError, TableMismatch, TunnelError
 from ..experiment import Experimenter
 from ..results import table_frame
 from ..sqltypes import is_identifier
+from ..store import tunnel
 from ..worker import tracking
 from .exceptions import (
     EmptyFillDatabaseCallError,
@@ -64,6 +68,25 @@ def _logger(logger_name: str, log_level: int | str, log_file: str | None) -> log
     return logger
 
 
+@contextmanager
+def _pyexperimenter_errors(bad_input: type[Exception]) -> Iterator[None]:
+    """Our errors under 1.4.2's names: a table that does not fit, a tunnel that does not open,
+    and any other bad input as `bad_input` (what 1.4.2 raised at that call). An unreachable
+    database stays as it is."""
+    try:
+        yield
+    except TableMismatch as e:
+        raise TableHasWrongStructureError(str(e)) from e
+    except SshTunnelError:
+        raise
+    except TunnelError as e:
+        raise SshTunnelError(str(e)) from e
+    except DatabaseUnavailable:
+        raise
+    except InputError as e:
+        raise bad_input(str(e)) from e
+
+
 class PyExperimenter(RunMixin, Experimenter):
     """The object PyExperimenter 1.4 users build; only their import changes."""
 
@@ -93,16 +116,19 @@ class PyExperimenter(RunMixin, Experimenter):
             creds = None  # fall back to the credentials file next to the config
         try:
             config = load_config(experiment_configuration_file_path, credentials_path=creds)
+        except SshSectionError as e:
+            raise SshTunnelError(str(e)) from e
         except ConfigError as e:
             raise InvalidConfigError(str(e)) from e
-        if use_ssh_tunnel and config.database.kind == "mysql":
-            raise SshTunnelError("SSH tunnels are not supported yet; open the tunnel yourself "
-                                 "(ssh -L 3306:DBHOST:3306 GATEWAY) and point the credentials at 127.0.0.1")
+        config = self._tunnel_choice(config, use_ssh_tunnel, legacy_credentials_file(Path(experiment_configuration_file_path), creds))
         config = replace(config, experimenter_name=name, codecarbon=use_codecarbon,
                          **self._overrides(config, table_name, database_name))
         if use_codecarbon and not tracking.available():
             _warn_codecarbon(self.logger)
         super().__init__(config)
+        if config.database.ssh is not None:  # 1.4.2 opens the tunnel here: its errors surface here
+            with _pyexperimenter_errors(SshTunnelError):
+                tunnel.endpoint(config.database.ssh)
         if config.database.kind == "sqlite" and config.database.path is not None:
             sqlite3.connect(config.database.path).close()  # PyExperimenter creates the file at once
         self.logger.info("Initialized and connected to database")
@@ -125,9 +151,32 @@ class PyExperimenter(RunMixin, Experimenter):
             changes["database"] = db
         return changes
 
+    @staticmethod
+    def _tunnel_choice(config: ExperimentConfig, use_ssh_tunnel: bool | None, credentials: Path) -> ExperimentConfig:
+        """1.4.2's rule: the argument decides when given, else the config's `use_ssh`;
+        SQLite ignores both."""
+        db = config.database
+        if db.kind != "mysql" or use_ssh_tunnel is None:
+            return config
+        if not use_ssh_tunnel:
+            return config.with_database(replace(db, ssh=None))
+        if db.ssh is not None:
+            return config
+        try:
+            return config.with_database(replace(db, ssh=legacy_ssh(credentials)))
+        except ConfigError as e:
+            raise SshTunnelError(str(e)) from e
+
     def close_ssh(self) -> None:
-        """No tunnel is ever opened here (see docs/migrating.md)."""
-        self.logger.warning("No ssh tunnel to close")
+        """Stops this process's tunnel, after closing the connections through it; a later
+        call that needs the database opens a new one (1.4.2 kept working after it, too)."""
+        ssh = self.config.database.ssh
+        if ssh is None:
+            self.logger.warning("No ssh tunnel to close")
+            return
+        self.close()
+        if tunnel.close(ssh):
+            self.logger.info("SSH tunnel closed")
 
     # --- tables and filling
     def create_table(self, create_database: bool = False) -> None:
@@ -138,12 +187,8 @@ class PyExperimenter(RunMixin, Experimenter):
         self.logger.info(f"Table {self.config.name} created.")
 
     def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int | None = None) -> int:
-        try:
+        with _pyexperimenter_errors(EmptyFillDatabaseCallError):
             return super().fill_table_from_config(progress, priority)
-        except TableMismatch as e:
-            raise TableHasWrongStructureError(str(e)) from e
-        except ConfigError as e:
-            raise EmptyFillDatabaseCallError(str(e)) from e
 
     def fill_table_from_combination(  # type: ignore[override]  # PyExperimenter's argument order
         self,
@@ -154,12 +199,8 @@ class PyExperimenter(RunMixin, Experimenter):
         return self.fill_table_with_rows(rows)
 
     def fill_table_with_rows(self, rows: Any, priority: int | None = None) -> int:
-        try:
+        with _pyexperimenter_errors(ParameterCombinationError):
             return super().fill_table_with_rows(rows, priority)
-        except TableMismatch as e:
-            raise TableHasWrongStructureError(str(e)) from e
-        except InputError as e:
-            raise ParameterCombinationError(str(e)) from e
 
     # --- running
     def execute(  # type: ignore[override]  # PyExperimenter's argument order

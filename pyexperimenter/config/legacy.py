@@ -5,6 +5,8 @@
       Database:
         provider: sqlite | mysql
         database: NAME            # the SQLite file NAME.db in the working directory
+        use_ssh: false            # mysql through the credentials file's Ssh gateway
+                                  # (1.4.2's docs call it use_ssh_tunnel; both are read)
         table:
           name: TABLE
           keyfields: {KEY: {type: SQLTYPE, values: [...] | {start, stop, step}}}
@@ -33,6 +35,7 @@ from .grids import read_domain
 from .model import DatabaseConfig, ExperimentConfig
 from .native import read_logtables, read_results
 from .sections import Section
+from .ssh import legacy_ssh
 
 LEGACY_ROOT = "PY_EXPERIMENTER"
 DEFAULT_CREDENTIALS = "database_credentials.yml"
@@ -96,13 +99,15 @@ def _database(
         return DatabaseConfig(kind="sqlite", path=(Path.cwd() / f"{dbname}.db").resolve())
     if provider not in ("mysql", "mariadb"):
         raise dbsec.error("expected sqlite or mysql", provider, "provider")
-    creds_file = credentials_path or (dbsec.file.parent / DEFAULT_CREDENTIALS)
-    if not Path(creds_file).is_file():
+    creds_file = legacy_credentials_file(dbsec.file, credentials_path)
+    if not creds_file.is_file():
         raise ConfigError(
             f"{dbsec.file}: {dbsec.path('provider')}: mysql needs a credentials file; {creds_file} not found"
         )
-    creds = read_credentials(Path(creds_file))
+    creds = read_credentials(creds_file)
     password, _ = resolve_password(None, creds, home_option_file=False)
+    # 1.4.2's code reads `use_ssh`, its documentation writes `use_ssh_tunnel`.
+    use_ssh = dbsec.get("use_ssh", bool, False) or dbsec.get("use_ssh_tunnel", bool, False)
     return DatabaseConfig(
         kind="mysql",
         host=creds.host or "localhost",
@@ -110,4 +115,10 @@ def _database(
         user=creds.user,
         password=password,
         database=dbname,
+        ssh=legacy_ssh(creds_file) if use_ssh else None,
     )
+
+
+def legacy_credentials_file(config_file: Path, credentials_path: str | os.PathLike[str] | None) -> Path:
+    """The credentials file a PyExperimenter config uses: the one named, else the one beside it."""
+    return Path(credentials_path) if credentials_path else config_file.parent / DEFAULT_CREDENTIALS

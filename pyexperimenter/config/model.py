@@ -19,6 +19,29 @@ from ..sqltypes import SqlType
 
 
 @dataclass(frozen=True)
+class SshTunnelConfig:
+    """An SSH gateway in front of MariaDB (compute nodes behind a firewall): the database
+    is reached at `remote_host:remote_port` as seen from the gateway. The key's passphrase
+    stays out of repr(), like the database password."""
+
+    host: str
+    port: int = 22
+    user: str | None = None  # None: ~/.ssh/config for the host, else the local user
+    key_file: str | None = None  # None: ~/.ssh/config, the ssh agent and ~/.ssh/id_*
+    key_password: str | None = field(default=None, repr=False)
+    remote_host: str = "127.0.0.1"
+    remote_port: int = 3306
+    local_host: str = "127.0.0.1"
+    local_port: int = 0  # 0: a free port, so several processes on one node never collide
+    source: str = "ssh"  # file and key, for messages
+
+    @property
+    def gateway(self) -> str:
+        user = f"{self.user}@" if self.user else ""
+        return f"{user}{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class DatabaseConfig:
     """Where the table lives. The password is kept out of repr() and out of `url`, because
     both end up in logs, in `pyexp status` output and in generated sbatch scripts."""
@@ -32,6 +55,7 @@ class DatabaseConfig:
     database: str | None = None
     unix_socket: str | None = None
     read_default_file: str | None = None
+    ssh: SshTunnelConfig | None = None  # connect through this gateway instead of to host:port
 
     @property
     def url(self) -> str:

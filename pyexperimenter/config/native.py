@@ -1,7 +1,7 @@
 """pyexperimenter's own config format.
 
     experiment:  name, function, attempts, heartbeat and retry timing, local jobs, codecarbon
-    database:    url, credentials
+    database:    url, credentials, ssh (a gateway to tunnel through)
     parameters:  one entry per parameter (a list, a range, {values, type}, a sampled
                  {distribution, ...} or one value), `zip` groups and `random` blocks; the
                  grid is the cartesian product of all entries
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from .grids import read_grids
 from .limits import non_negative, read_isolation
 from .model import DatabaseConfig, ExperimentConfig, SlurmConfig
 from .sections import Section
+from .ssh import native_ssh
 
 NATIVE_TOP = frozenset({"experiment", "database", "parameters", "grids", "results", "logtables", "slurm", "custom"})
 EXPERIMENT_KEYS = frozenset(
@@ -50,7 +52,7 @@ EXPERIMENT_KEYS = frozenset(
         "priority",
     }
 )
-DATABASE_KEYS = frozenset({"url", "credentials"})
+DATABASE_KEYS = frozenset({"url", "credentials", "ssh"})
 # Each slurm key with the YAML type it must have.
 SLURM_KEYS: dict[str, Any] = {
     "partition": str,
@@ -140,7 +142,11 @@ def _database(sec: Section, name: str, credentials_path: str | os.PathLike[str] 
     """Without a URL, a SQLite file named after the table, next to the config."""
     url = sec.get("url", str, f"sqlite:///{name}.db")
     creds = credentials_path or sec.get("credentials", str)
-    return parse_database_url(url, f"{sec.file}: {sec.path('url')}", sec.file.parent, credentials=creds)
+    db = parse_database_url(url, f"{sec.file}: {sec.path('url')}", sec.file.parent, credentials=creds)
+    ssh = native_ssh(sec)
+    if ssh is not None and db.kind != "mysql":
+        raise sec.error("an SSH tunnel needs a mysql:// database.url", url, "ssh")
+    return replace(db, ssh=ssh) if ssh is not None else db
 
 
 def read_results(sec: Section, params: Mapping[str, SqlType]) -> dict[str, SqlType]:

@@ -137,7 +137,10 @@ def worker_args(config: ExperimentConfig, spec: str) -> list[str]:
     """The arguments of `python -m pyexperimenter.worker`, the same for every worker."""
     assert config.path is not None
     where = [arg for text in config.where for arg in ("--where", text)]
-    return ["--config", str(config.path), "--db", node_database_url(config.database), "--function", spec, *where]
+    # A URL cannot carry an SSH gateway: such workers read it from the config (and its
+    # credentials file) and open their own tunnels.
+    db = [] if config.database.ssh is not None else ["--db", node_database_url(config.database)]
+    return ["--config", str(config.path), *db, "--function", spec, *where]
 
 
 def worker_environment(db: DatabaseConfig) -> dict[str, str]:

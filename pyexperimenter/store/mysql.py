@@ -28,7 +28,8 @@ import pymysql
 from pymysql.constants import CLIENT
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from ..errors import DatabaseUnavailable
+from ..errors import DatabaseUnavailable, TunnelError
+from . import tunnel
 from .base import TableSchema
 from .dialect import MYSQL
 from .fill import MySQLFiller, RowPriority
@@ -84,10 +85,23 @@ class MySQLStore(SqlStore):
         self._transaction(lambda cur: None)  # connect now: bad credentials fail here, clearly
 
     # --- connections
+    def _endpoint(self) -> tuple[str, int]:
+        """Where to connect: the database, or this process's SSH tunnel to it. A tunnel
+        that fails after the store once connected is a dropped connection (retried)."""
+        if self.db.ssh is None:
+            return self.db.host, self.db.port
+        try:
+            return tunnel.endpoint(self.db.ssh)
+        except TunnelError as e:
+            if self._ever_connected:
+                raise ConnectionError(str(e)) from None
+            raise
+
     def _connect(self) -> pymysql.connections.Connection:
+        host, port = self._endpoint()
         kwargs: dict[str, Any] = {
-            "host": self.db.host,
-            "port": self.db.port,
+            "host": host,
+            "port": port,
             "user": self.db.user,
             "database": self.db.database,
             "autocommit": False,
@@ -100,7 +114,7 @@ class MySQLStore(SqlStore):
         }
         if self.db.password is not None:
             kwargs["password"] = self.db.password
-        if self.db.unix_socket:
+        if self.db.unix_socket and self.db.ssh is None:
             kwargs["unix_socket"] = self.db.unix_socket
         if self.db.read_default_file:
             kwargs["read_default_file"] = self.db.read_default_file
@@ -152,6 +166,9 @@ class MySQLStore(SqlStore):
         if code == 1044:
             return f"user '{self.db.user}' may not use database '{self.db.database}'"
         message = e.args[1] if len(e.args) > 1 else str(e)
+        if self.db.ssh is not None:
+            ssh = self.db.ssh
+            return f"cannot reach MySQL/MariaDB at {ssh.remote_host}:{ssh.remote_port} through the SSH gateway {ssh.gateway}: {message}"
         return f"cannot reach MySQL/MariaDB at {self.db.host}:{self.db.port}: {message}"
 
     # --- transactions with retries
