@@ -240,7 +240,7 @@ BAD: dict[str, tuple[Any, str]] = {
     "slurm kind": (merged(slurm={"mem_gb": "4G"}), "slurm.mem_gb: expected int or float, got '4G'"),
     "slurm setup": (merged(slurm={"setup": [1]}), "slurm.setup: expected a list of shell lines, got [1]"),
     "database key": (merged(database={"url": "sqlite:///x.db", "password": "pw"}),
-                     "database.password: unknown key; expected one of credentials, url"),
+                     "database.password: unknown key; expected one of credentials, ssh, url"),
     "database url": (merged(database={"url": "mysql://u@h/db?timeout=3"}),
                      "database.url: unknown URL option 'timeout'; expected unix_socket or read_default_file"),
     "custom": (merged(custom=[1]), "custom: expected dict, got [1]"),
