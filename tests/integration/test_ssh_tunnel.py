@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -86,15 +87,43 @@ def test_pyexperimenter_runs_through_the_tunnel(tmp_path: Path, mysql_url: str, 
     conn = exp.store._conn  # type: ignore[attr-defined]
     assert conn._sock.getpeername()[:2] == (local_host, local_port)
     assert local_port != (urlsplit(mysql_url).port or 3306)
-    with conn.cursor() as cur:
-        cur.execute("SELECT host FROM information_schema.processlist WHERE id = CONNECTION_ID()")
-        client_port = int(cur.fetchone()[0].rsplit(":", 1)[1])
-    assert port_owner(client_port) == "sshd"
+    owner = port_owner(server_side_port(exp))
+    assert owner is not None and owner[1] == "sshd"
 
     exp.close_ssh()
     with pytest.raises(OSError):  # the forward is gone: nothing listens on its port any more
         socket.create_connection((local_host, local_port), timeout=5).close()
     assert len(exp.get_table()) == 6  # a later call opens a new tunnel, as 1.4.2 kept working
+    exp.close_ssh()
+
+
+def server_side_port(exp: Any) -> int:
+    """The client port of this session as the server sees it."""
+    with exp.store._conn.cursor() as cur:
+        cur.execute("SELECT host FROM information_schema.processlist WHERE id = CONNECTION_ID()")
+        return int(cur.fetchone()[0].rsplit(":", 1)[1])
+
+
+def test_a_dropped_tunnel_is_opened_again(tmp_path: Path, mysql_url: str, gateway: Gateway,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway's session process dies (killed by pid): the next call reconnects through a
+    new tunnel, like any dropped connection, and nothing is lost."""
+    from pyexperimenter.experimenter import PyExperimenter
+
+    monkeypatch.chdir(tmp_path)
+    config, creds = write(tmp_path, mysql_url, gateway)
+    exp = PyExperimenter(str(config), str(creds), use_ssh_tunnel=True, use_codecarbon=False, log_file=None)
+    assert exp.fill_table_from_config() == 6
+    ssh = exp.config.database.ssh
+    assert ssh is not None
+    before = tunnel.endpoint(ssh)
+    owner = port_owner(server_side_port(exp))
+    assert owner is not None and owner[1] == "sshd"
+    os.kill(owner[0], signal.SIGKILL)
+    assert len(exp.get_table()) == 6  # on the store's connection, which died with the tunnel
+    assert tunnel.endpoint(ssh) != before  # a new tunnel, on a new free port
+    exp.execute(experiment, max_experiments=2)
+    assert sorted(exp.get_table().status) == ["created"] * 4 + ["done"] * 2
     exp.close_ssh()
 
 

@@ -54,8 +54,8 @@ def ssh_gateway() -> Gateway:
     return gateway
 
 
-def port_owner(local_port: int) -> str | None:
-    """The name of the process holding the TCP socket on 127.0.0.1/::1 port `local_port`
+def port_owner(local_port: int) -> tuple[int, str] | None:
+    """(pid, name) of the process holding the TCP socket whose local port is `local_port`
     (Linux /proc; no ss or lsof needed), or None."""
     inodes: set[str] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
@@ -74,7 +74,7 @@ def port_owner(local_port: int) -> str | None:
             for fd in (proc / "fd").iterdir():
                 target = os.readlink(fd)
                 if target.startswith("socket:[") and target[8:-1] in inodes:
-                    return (proc / "comm").read_text().strip()
+                    return int(proc.name), (proc / "comm").read_text().strip()
         except OSError:
             continue
     return None
