@@ -144,5 +144,8 @@ def worker_args(config: ExperimentConfig, spec: str) -> list[str]:
 
 
 def worker_environment(db: DatabaseConfig) -> dict[str, str]:
-    """Variables the workers need beyond the script: the password, which the script never holds."""
-    return {"PYEXP_DB_PASSWORD": db.password} if db.password is not None else {}
+    """Variables the workers need beyond the script: the passwords, which the script never holds."""
+    env = {"PYEXP_DB_PASSWORD": db.password} if db.password is not None else {}
+    if db.ssh is not None and db.ssh.key_password is not None:
+        env["PYEXP_SSH_KEY_PASSWORD"] = db.ssh.key_password
+    return env

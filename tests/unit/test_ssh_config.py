@@ -3,6 +3,7 @@ where they end up (never in a repr, never lost on the way to a worker)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import yaml
 from pyexperimenter.config import load_config
 from pyexperimenter.config.ssh import SshSectionError, legacy_ssh
 from pyexperimenter.errors import ConfigError
-from pyexperimenter.launch.script import worker_args
+from pyexperimenter.launch.script import worker_args, worker_environment
 
 
 def credentials(tmp_path: Path, **ssh: object) -> Path:
@@ -50,6 +51,8 @@ def test_native_ssh_needs_mysql_and_workers_keep_it(tmp_path: Path) -> None:
     assert loaded.database.ssh is not None and loaded.database.ssh.gateway == "ada@gw:22"
     # A URL cannot carry the gateway: workers read the config instead of getting --db.
     assert "--db" not in worker_args(loaded, "m:f")
+    tunnelled = replace(loaded.database, ssh=replace(loaded.database.ssh, key_password="kp"))
+    assert worker_environment(tunnelled)["PYEXP_SSH_KEY_PASSWORD"] == "kp"  # the environment, not the script
     body["database"] = {"url": "sqlite:///x.db", "ssh": {"host": "gw"}}
     config.write_text(yaml.safe_dump(body))
     with pytest.raises(ConfigError, match=r"database\.ssh: an SSH tunnel needs a mysql:// database.url"):
