@@ -1,9 +1,9 @@
 """PyExperimenter 1.4.2's notebook "Usage of Logtables" as a script, migrated by one import
 prefix: each run logs every kernel's scores into three log tables and keeps the best kernel."""
 
-import json
 import os
 import random
+import sys
 
 import numpy as np
 from sklearn.datasets import load_iris
@@ -14,6 +14,9 @@ from sklearn.svm import SVC
 
 from pyexperimenter.experimenter import PyExperimenter
 from pyexperimenter.result_processor import ResultProcessor
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # examples/
+from notebook_summary import summary  # noqa: E402
 
 USE_CODECARBON = os.environ.get("EXAMPLE_CODECARBON", "1") == "1"
 
@@ -39,19 +42,6 @@ def run_ml(parameters: dict, result_processor: ResultProcessor, custom_config: d
         if np.mean(scores["test_accuracy"]) > best["accuracy"][0]:
             best["accuracy"] = (np.mean(scores["test_accuracy"]), kernel)
     result_processor.process_results({"best_kernel_f1": best["f1"][1], "best_kernel_accuracy": best["accuracy"][1]})
-
-
-def summary(frames: dict, group_by: dict) -> None:
-    """What the notebook shows, as JSON in $EXAMPLE_SUMMARY: rows, columns, dtypes and grouped means."""
-    out = {}
-    for name, frame in frames.items():
-        means = frame.groupby(group_by[name]).mean(numeric_only=True) if name in group_by else None
-        out[name] = {"rows": len(frame), "columns": list(frame.columns),
-                     "dtypes": {c: str(t) for c, t in frame.dtypes.items()},
-                     "means": None if means is None else json.loads(means.to_json(orient="index"))}
-    if os.environ.get("EXAMPLE_SUMMARY"):
-        with open(os.environ["EXAMPLE_SUMMARY"], "w") as f:
-            json.dump(out, f, indent=1)
 
 
 def main() -> None:

@@ -3,9 +3,9 @@ prefix: one experiment runs a first function that pauses it, then a second that 
 The notebook's sleeps of 5 s are left out."""
 
 import datetime
-import json
 import os
 import random
+import sys
 
 import numpy as np
 from sklearn.datasets import load_iris
@@ -16,6 +16,9 @@ from sklearn.svm import SVC
 
 from pyexperimenter.experimenter import ExperimentStatus, PyExperimenter
 from pyexperimenter.result_processor import ResultProcessor
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # examples/
+from notebook_summary import summary  # noqa: E402
 
 USE_CODECARBON = os.environ.get("EXAMPLE_CODECARBON", "1") == "1"
 
@@ -38,19 +41,6 @@ def resume(parameters: dict, result_processor: ResultProcessor, custom_config: d
                                       "train_accuracy": np.mean(scores["train_accuracy"])})
     result_processor.process_results({"test_f1": np.mean(scores["test_f1_micro"]),
                                       "test_accuracy": np.mean(scores["test_accuracy"])})
-
-
-def summary(frames: dict, group_by: dict) -> None:
-    """What the notebook shows, as JSON in $EXAMPLE_SUMMARY: rows, columns, dtypes and grouped means."""
-    out = {}
-    for name, frame in frames.items():
-        means = frame.groupby(group_by[name]).mean(numeric_only=True) if name in group_by else None
-        out[name] = {"rows": len(frame), "columns": list(frame.columns),
-                     "dtypes": {c: str(t) for c, t in frame.dtypes.items()},
-                     "means": None if means is None else json.loads(means.to_json(orient="index"))}
-    if os.environ.get("EXAMPLE_SUMMARY"):
-        with open(os.environ["EXAMPLE_SUMMARY"], "w") as f:
-            json.dump(out, f, indent=1)
 
 
 def main() -> None:

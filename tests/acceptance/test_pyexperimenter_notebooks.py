@@ -51,6 +51,7 @@ def test_notebook_scenario_matches_pyexperimenter_142(name: str, tmp_path: Path)
     ours_dir, theirs_dir = tmp_path / "ours", tmp_path / "theirs"
     shutil.copytree(source, ours_dir)
     shutil.copytree(source, theirs_dir)
+    shutil.copy(ROOT / "examples" / "notebook_summary.py", tmp_path)  # both scripts import it from ..
     script = theirs_dir / "run.py"
     script.write_text(script.read_text().replace("from pyexperimenter.", "from py_experimenter."))
 
