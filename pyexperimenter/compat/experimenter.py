@@ -115,7 +115,7 @@ class PyExperimenter(RunMixin, Experimenter):
         if creds is not None and not Path(creds).is_file():
             creds = None  # fall back to the credentials file next to the config
         try:
-            config = load_config(experiment_configuration_file_path, credentials_path=creds)
+            config = load_config(experiment_configuration_file_path, credentials_path=creds, use_ssh=use_ssh_tunnel)
         except SshSectionError as e:
             raise SshTunnelError(str(e)) from e
         except ConfigError as e:

@@ -25,8 +25,10 @@ def load_config(
     path: str | os.PathLike[str],
     db: str | None = None,
     credentials_path: str | os.PathLike[str] | None = None,
+    use_ssh: bool | None = None,
 ) -> ExperimentConfig:
     """Read and validate a config file; `db` (or PYEXP_DB_URL) overrides its database.
+    `use_ssh` (PyExperimenter's `use_ssh_tunnel`) overrides a PyExperimenter config's `use_ssh`.
 
     The override is a complete URL: it reads no credentials file, so its password comes
     from the URL itself, PYEXP_DB_PASSWORD or ~/.my.cnf.
@@ -36,7 +38,7 @@ def load_config(
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level, got {show(data)}")
     if LEGACY_ROOT in data:
-        cfg = load_legacy(p, data, credentials_path)
+        cfg = load_legacy(p, data, credentials_path, use_ssh)
     else:
         cfg = load_native(p, data, credentials_path)
     override = db or os.environ.get(URL_VARIABLE)

@@ -43,7 +43,8 @@ KEYFIELD_KEYS = frozenset({"type", "values"})
 DEFAULT_KEYFIELD_TYPE = "VARCHAR(255)"
 
 
-def load_legacy(p: Path, data: dict[str, Any], credentials_path: str | os.PathLike[str] | None) -> ExperimentConfig:
+def load_legacy(p: Path, data: dict[str, Any], credentials_path: str | os.PathLike[str] | None,
+                use_ssh: bool | None = None) -> ExperimentConfig:
     root = Section(p, LEGACY_ROOT, data[LEGACY_ROOT])
     dbsec = root.section("Database")
     provider = str(dbsec.get("provider", str, "sqlite")).lower()
@@ -53,7 +54,7 @@ def load_legacy(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
     params, factors = _keyfields(table.section("keyfields"))
     results = read_results(table.section("resultfields"), params)
     logtables = read_logtables(dbsec.section("logtables"))
-    database = _database(dbsec, provider, dbname, credentials_path)
+    database = _database(dbsec, provider, dbname, credentials_path, use_ssh)
     return ExperimentConfig(
         name=name,
         database=database,
@@ -92,7 +93,7 @@ def _keyfields(keyfields: Section) -> tuple[dict[str, SqlType], list[Factor]]:
 
 
 def _database(
-    dbsec: Section, provider: str, dbname: str, credentials_path: str | os.PathLike[str] | None
+    dbsec: Section, provider: str, dbname: str, credentials_path: str | os.PathLike[str] | None, use_ssh: bool | None
 ) -> DatabaseConfig:
     if provider == "sqlite":
         # PyExperimenter opens NAME.db in the working directory, not next to the config.
@@ -106,8 +107,9 @@ def _database(
         )
     creds = read_credentials(creds_file)
     password, _ = resolve_password(None, creds, home_option_file=False)
-    # 1.4.2's code reads `use_ssh`, its documentation writes `use_ssh_tunnel`.
-    use_ssh = dbsec.get("use_ssh", bool, False) or dbsec.get("use_ssh_tunnel", bool, False)
+    # 1.4.2's code reads `use_ssh`, its documentation writes `use_ssh_tunnel`; the caller's word wins.
+    in_file = dbsec.get("use_ssh", bool, False) or dbsec.get("use_ssh_tunnel", bool, False)
+    use_ssh = in_file if use_ssh is None else use_ssh
     return DatabaseConfig(
         kind="mysql",
         host=creds.host or "localhost",

@@ -143,6 +143,11 @@ def test_use_ssh_in_the_config_and_false_overriding_it(tmp_path: Path, mysql_url
 
     with pytest.raises(DatabaseUnavailable, match="127.0.0.1:9"):
         direct.get_table()
+    data = yaml.safe_load(creds.read_text())
+    del data["CREDENTIALS"]["Connection"]["Ssh"]
+    creds.write_text(yaml.safe_dump(data))  # False never reads the Ssh section, as in 1.4.2
+    assert PyExperimenter(str(config), str(creds), use_ssh_tunnel=False, use_codecarbon=False,
+                          log_file=None).config.database.ssh is None
 
 
 @pytest.mark.parametrize("case", ["wrong key", "refused port", "no Ssh section", "wrong passphrase"])
