@@ -16,8 +16,11 @@ OURS_PY="${OURS_PY:-$ROOT/.venv/bin/python}"
 shift $(( $# > 0 ? 1 : 0 )) || true
 [ "${1:-}" = "--" ] && shift
 
+# The notebook test (tests/integration/compat_support.py) makes the same venv without pytest.
 if [ ! -x "$PE_VENV/bin/python" ]; then
     python3 -m venv "$PE_VENV"
+fi
+if ! "$PE_VENV/bin/python" -c 'import py_experimenter, pytest, mock, freezegun' 2>/dev/null; then
     "$PE_VENV/bin/pip" install -q "py-experimenter==1.4.2" pytest mock freezegun
 fi
 "$OURS_PY" -m pip install -q mock freezegun omegaconf 2>/dev/null || true

@@ -69,10 +69,10 @@ def _logger(logger_name: str, log_level: int | str, log_file: str | None) -> log
 
 
 @contextmanager
-def _pyexperimenter_errors(bad_input: type[Exception]) -> Iterator[None]:
+def _pyexperimenter_errors(bad_input: type[Exception], caught: type[InputError] = InputError) -> Iterator[None]:
     """Our errors under 1.4.2's names: a table that does not fit, a tunnel that does not open,
-    and any other bad input as `bad_input` (what 1.4.2 raised at that call). An unreachable
-    database stays as it is."""
+    and other bad input of class `caught` as `bad_input` (what 1.4.2 raised at that call). An
+    unreachable database stays as it is."""
     try:
         yield
     except TableMismatch as e:
@@ -83,7 +83,7 @@ def _pyexperimenter_errors(bad_input: type[Exception]) -> Iterator[None]:
         raise SshTunnelError(str(e)) from e
     except DatabaseUnavailable:
         raise
-    except InputError as e:
+    except caught as e:
         raise bad_input(str(e)) from e
 
 
@@ -187,7 +187,7 @@ class PyExperimenter(RunMixin, Experimenter):
         self.logger.info(f"Table {self.config.name} created.")
 
     def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int | None = None) -> int:
-        with _pyexperimenter_errors(EmptyFillDatabaseCallError):
+        with _pyexperimenter_errors(EmptyFillDatabaseCallError, ConfigError):
             return super().fill_table_from_config(progress, priority)
 
     def fill_table_from_combination(  # type: ignore[override]  # PyExperimenter's argument order
