@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from support.services import service_missing
 from support.ssh import Gateway, port_owner, ssh_gateway
 
 from pyexperimenter.store import tunnel
@@ -194,11 +196,11 @@ def test_passphrase_protected_key_and_the_cli(tmp_path: Path, mysql_url: str, ga
         assert gateway.passphrase not in out.stdout + out.stderr
 
 
-def test_native_database_ssh(tmp_path: Path, mysql_url: str, gateway: Gateway) -> None:
+def write_native(folder: Path, mysql_url: str, gateway: Gateway) -> None:
     url = urlsplit(mysql_url)
-    (tmp_path / "exps.py").write_text("def run(parameters, result_processor, custom_config):\n"
-                                      "    return {'y': parameters['x'] + 1}\n")
-    (tmp_path / "experiment.yml").write_text(yaml.safe_dump({
+    (folder / "exps.py").write_text("def run(parameters, result_processor, custom_config):\n"
+                                    "    return {'y': parameters['x'] + 1}\n")
+    (folder / "experiment.yml").write_text(yaml.safe_dump({
         "experiment": {"name": "native_tunnel", "function": "exps:run"},
         # Port 9 leads nowhere: the rows can only have come through the gateway.
         "database": {"url": f"mysql://{url.username or 'root'}@127.0.0.1:9{url.path}",
@@ -208,6 +210,11 @@ def test_native_database_ssh(tmp_path: Path, mysql_url: str, gateway: Gateway) -
         "parameters": {"x": [1, 2, 3]},
         "results": {"y": "INT"},
     }))
+
+
+def test_native_database_ssh(tmp_path: Path, mysql_url: str, gateway: Gateway) -> None:
+    url = urlsplit(mysql_url)
+    write_native(tmp_path, mysql_url, gateway)
     env = {**os.environ, "PYEXP_DB_PASSWORD": url.password or ""}
     for args in (["fill", "experiment.yml"], ["run", "experiment.yml", "--jobs", "2"]):
         result = pyexp(*args, cwd=tmp_path, env=env)
@@ -242,3 +249,22 @@ def test_without_the_extra_the_message_names_it(tmp_path: Path, mysql_url: str, 
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=env,
                             timeout=60)
     assert "SshTunnelError:" in result.stdout and hint in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.slurm
+def test_slurm_workers_open_their_own_tunnels(tmp_path: Path, mysql_url: str, gateway: Gateway) -> None:
+    """`pyexp launch` on the real cluster: the workers get no --db (a URL cannot carry the
+    gateway), read `database.ssh` from the config and reach the database only through it."""
+    if shutil.which("sbatch") is None or subprocess.run(["sinfo", "-h"], capture_output=True).returncode != 0:
+        service_missing("SLURM", "sbatch/sinfo not usable (scripts/services.sh)")
+    write_native(tmp_path, mysql_url, gateway)
+    env = {**os.environ, "PYEXP_DB_PASSWORD": urlsplit(mysql_url).password or ""}
+    for args in (["fill", "experiment.yml"],
+                 ["launch", "experiment.yml", "--workers", "2", "--partition", "debug", "--time-minutes", "5",
+                  "--mem-gb", "1", "--wait"]):
+        result = pyexp(*args, cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    result = pyexp("results", "experiment.yml", "--format", "csv", cwd=tmp_path, env=env)
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert sorted((row["x"], row["y"]) for row in rows) == [("1", "2"), ("2", "3"), ("3", "4")]
+    assert all(row["slurm_job_id"] for row in rows)
