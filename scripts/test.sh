@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: install, start services, lint, type-check, test.
 #   bash scripts/test.sh [pytest args...]
-# Creates .venv (if missing) with the package and its test dependencies, makes sure MariaDB
-# and the one-node SLURM cluster are up (scripts/services.sh) and Chromium is installed (for
+# Creates .venv (if missing) with the package and its test dependencies, makes sure MariaDB,
+# the one-node SLURM cluster and the test SSH gateway are up (scripts/services.sh) and Chromium is installed (for
 # the browser tests), then runs ruff, mypy, the docs build and pytest. Under CI=true a
 # missing service fails the run instead of skipping.
 set -euo pipefail
