@@ -28,7 +28,9 @@ CHUNK = 65536
 
 @dataclass(frozen=True)
 class AttemptLog:
-    """One attempt's output and where it came from (`source`: file, tail or none)."""
+    """One attempt's output and where it came from (`source`): its `file`; `stored` with the
+    attempt (short output, kept whole there, no file); the stored `tail` of a file not
+    readable here; or `none`."""
 
     experiment_id: int
     attempt: int  # 1 = the first claim of the experiment
@@ -46,8 +48,9 @@ class AttemptLog:
         return self.outcome == Outcome.RUNNING.value
 
     def header(self) -> str:
+        where = "stored with the attempt (no file)" if self.source == "stored" else f"file {self.log_file}"
         return (f"== experiment {self.experiment_id}, attempt {self.attempt} of {self.attempts}: {self.outcome}, "
-                f"worker {self.worker or '-'} on {self.machine or '-'}, file {self.log_file}")
+                f"worker {self.worker or '-'} on {self.machine or '-'}, {where}")
 
 
 def attempt_rows(store: Store, experiment_id: int) -> list[dict[str, Any]]:
@@ -74,16 +77,21 @@ def _path(row: dict[str, Any], folder: str | os.PathLike[str]) -> str:
 
 def read_attempt(store: Store, folder: str | os.PathLike[str], experiment_id: int,
                  attempt: int | None = None) -> AttemptLog:
-    """The output of one attempt (the latest by default), from its file if readable here."""
+    """The output of one attempt (the latest by default): from its file if readable here;
+    else what is stored with the attempt, which is the whole output when no file was needed
+    (`log_file` empty), and its last few KB otherwise."""
     number, count, row = _pick(store, experiment_id, attempt)
     path, tail = _path(row, folder), row.get("log_tail")
-    what = "has printed nothing yet" if row["outcome"] == Outcome.RUNNING.value else "printed nothing"
+    running = row["outcome"] == Outcome.RUNNING.value
     found = AttemptLog(experiment_id, number, count, str(row["outcome"]), row.get("worker"), row.get("machine"),
-                       path, text="", source="none", note=f"the attempt {what}")
+                       path, text="", source="none",
+                       note="nothing printed yet, or not since its last heartbeat" if running else "it printed nothing")
     try:
         return replace(found, text=Path(path).read_bytes().decode("utf-8", "replace"), source="file", note=None)
     except OSError:
         pass
+    if tail and not row.get("log_file"):  # short output: kept whole with the attempt, no file needed
+        return replace(found, text=tail, source="stored", note=None)
     if tail:
         note = f"{path} is not readable here; showing the last {len(tail.encode())} bytes stored with the attempt"
         return replace(found, text=tail, source="tail", note=note)
@@ -93,28 +101,29 @@ def read_attempt(store: Store, folder: str | os.PathLike[str], experiment_id: in
 def follow(store: Store, folder: str | os.PathLike[str], experiment_id: int, attempt: int | None,
            write: Callable[[str], None], poll_seconds: float = 0.5) -> AttemptLog:
     """Write the attempt's output as it grows, until the attempt ends (its outcome in the
-    database is no longer `running`) or Ctrl-C; returns the attempt as last seen."""
+    database is no longer `running`) or Ctrl-C; returns the attempt as last seen. Short
+    output lives in the attempts row until it outgrows it (a file takes over from there,
+    starting with the same bytes): both are followed, by bytes written so far."""
     number, _, row = _pick(store, experiment_id, attempt)
-    path = _path(row, folder)
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    offset, last = 0, 0.0
+    done = 0  # bytes of the output written so far
     try:
         while True:
-            offset = _copy_new(path, offset, decoder, write)
-            if time.monotonic() - last >= poll_seconds:  # the database is asked at most this often
-                last = time.monotonic()
-                current = read_attempt(store, folder, experiment_id, number)
-                if not current.running:
-                    _copy_new(current.log_file, offset, decoder, write)
-                    if offset == 0 and current.source == "tail":  # never readable here: the stored tail
-                        write(current.text)
-                    write(decoder.decode(b"", final=True))
-                    return current
-                path = current.log_file
-            time.sleep(min(0.2, poll_seconds))
+            running = row["outcome"] == Outcome.RUNNING.value
+            done = _copy_new(_path(row, folder), done, decoder, write)
+            stored = (row.get("log_tail") or "").encode()
+            if not row.get("log_file") and len(stored) > done:
+                write(decoder.decode(stored[done:]))
+                done = len(stored)
+            if not running:
+                write(decoder.decode(b"", final=True))
+                if done == 0 and row.get("log_tail"):  # a file never readable here: its stored tail
+                    write(row["log_tail"])
+                return read_attempt(store, folder, experiment_id, number)
+            time.sleep(poll_seconds)
+            row = _pick(store, experiment_id, number)[2]
     except KeyboardInterrupt:
         return read_attempt(store, folder, experiment_id, number)
-
 
 def _copy_new(path: str, offset: int, decoder: Any, write: Callable[[str], None]) -> int:
     """Write what the file gained since `offset`; the new offset (unchanged while it is missing)."""

@@ -83,7 +83,7 @@ def always_fails(parameters: dict[str, Any], result_processor: Any, custom: dict
 
 def chatty(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
     """Prints on stdout, stderr and file descriptor 1 (as C code would); x == 1 then
-    fails; x == 2 waits for the file custom['go'] before printing its last line."""
+    prints 5000 bytes more and fails; x == 2 waits for the file custom['go'] before printing its last line."""
     import sys
 
     x = parameters["x"]
@@ -92,6 +92,7 @@ def chatty(parameters: dict[str, Any], result_processor: Any, custom: dict[str, 
     sys.stdout.flush()
     os.write(1, f"fd {x}\n".encode())
     if x == 1:
+        print("-" * 5000)  # more than the stored tail: this attempt gets a file
         raise ValueError("chatty failed")
     if x == 2:
         while not os.path.exists(custom["go"]):

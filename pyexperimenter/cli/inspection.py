@@ -137,14 +137,15 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
 
 @main.command()
 @config_arg
-@click.argument("experiment_id", metavar="ID", type=int)
+@click.argument("id", metavar="ID", type=int)
 @db_option
 @click.option("--attempt", type=int, default=None, metavar="K",
               help="The K-th attempt (claim) of the experiment, 1 the first [default: the latest].")
 @click.option("--follow", is_flag=True, help="Keep printing what it prints until the attempt ends (or Ctrl-C).")
-def logs(config: str, experiment_id: int, db: str | None, attempt: int | None, follow: bool) -> None:
+def logs(config: str, id: int, db: str | None, attempt: int | None, follow: bool) -> None:  # noqa: A002 - ID as documented
     """What an experiment printed (stdout and stderr, interleaved as written), per attempt;
     also while it runs."""
+    experiment_id = id
     from ..logs import follow as follow_attempt
     from ..logs import read_attempt
 

@@ -1,11 +1,14 @@
 """What an experiment prints, captured per attempt (`pyexp logs`).
 
-Output is tee'd, never swallowed: the terminal and the SLURM log still show it. Each
-attempt's output goes whole to its own file, `<log folder>/output/<ID>-<claim token>.log`
-(the claim token names the attempt, so `pyexp logs` finds a running attempt's file from the
-attempts table alone), and its last TAIL_BYTES stay in memory to be stored with the attempt.
-The file is opened on the first byte: an experiment that prints nothing costs no file, and
-the in-process tee costs two attribute swaps per experiment, not a system call.
+Output is tee'd, never swallowed: the terminal and the SLURM log still show it. Its last
+TAIL_BYTES stay in memory, to be stored with the attempt; the whole goes to the attempt's
+own file, `<log folder>/output/<ID>-<claim token>.log` (the claim token names the attempt,
+so `pyexp logs` finds a running attempt's file from the attempts table alone). Creating a
+file costs about a millisecond on a local disk and more on a cluster's shared file system,
+which would make short experiments several times slower: the file is created only once the
+output outgrows the tail or the attempt has run FILE_AFTER_SECONDS. Until then the tail
+is the whole output, and the attempt's `log_file` stays empty to say so. An experiment that
+prints nothing costs two attribute swaps.
 
 In the worker's process (`isolation: none`) the tee is Python-level: `sys.stdout` and
 `sys.stderr` are swapped for the attempt, so what C code or a subprocess writes to the file
@@ -20,9 +23,11 @@ import codecs
 import io
 import os
 import sys
+import time
 from typing import IO, Any
 
 TAIL_BYTES = 4096  # stored with the attempt
+FILE_AFTER_SECONDS = 1.0  # a longer attempt gets its file at its next write (for `pyexp logs --follow`)
 OUTPUT_FOLDER = "output"  # under the log folder (ExperimentConfig.log_folder)
 
 
@@ -47,41 +52,55 @@ class Capture:
     Written from the worker's main thread; the heartbeat thread reads `snapshot` (copying a
     bytearray is atomic under the GIL, so it never sees a half-trimmed tail)."""
 
-    def __init__(self, path: str, limit: int = TAIL_BYTES):
+    def __init__(self, path: str, limit: int = TAIL_BYTES, file_after_seconds: float = FILE_AFTER_SECONDS):
         self.path, self.limit = path, limit
         self.written = 0  # bytes so far
         self.file_error: str | None = None  # why the file could not be written (the tail still is)
-        self._tail = bytearray()
+        self._tail = bytearray()  # everything, until the file is opened; then the last bytes
         self._file: IO[bytes] | None = None
+        self._opened = False
+        self._file_at = time.monotonic() + file_after_seconds
 
     def write(self, data: bytes) -> None:
         if not data:
             return
         self.written += len(data)
         self._tail += data
-        if len(self._tail) > 2 * self.limit:  # trim now and then, not on every write
-            del self._tail[: len(self._tail) - self.limit]
-        if self._file is None and self.file_error is None:
-            try:
-                os.makedirs(os.path.dirname(self.path), exist_ok=True)
-                self._file = open(self.path, "ab", buffering=0)  # unbuffered: `pyexp logs --follow` sees it at once
-            except OSError as e:
-                self.file_error = str(e)
         if self._file is not None:
-            try:
-                self._file.write(data)
-            except OSError as e:  # a full disk: keep the tail, stop writing the file
-                self.file_error = str(e)
-                self.close()
+            self._to_file(data)
+        elif not self._opened and (self.written > self.limit or time.monotonic() >= self._file_at):
+            self._open()
+        if self._opened and len(self._tail) > 2 * self.limit:  # trim now and then, not on every write
+            del self._tail[: len(self._tail) - self.limit]
+
+    def _open(self) -> None:
+        self._opened = True
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self._file = open(self.path, "ab", buffering=0)  # unbuffered: `pyexp logs --follow` sees it at once
+        except OSError as e:
+            self.file_error = str(e)
+            return
+        self._to_file(bytes(self._tail))  # all of it so far: nothing was trimmed before
+
+    def _to_file(self, data: bytes) -> None:
+        try:
+            assert self._file is not None
+            self._file.write(data)
+        except OSError as e:  # a full disk: keep the tail, stop writing the file
+            self.file_error = str(e)
+            self.close()
 
     def tail(self) -> str:
         data = bytes(self._tail)
         return decode_tail(data[-self.limit:], cut=self.written > self.limit)
 
     def snapshot(self) -> tuple[int, str | None, str]:
-        """(bytes so far, the file if one was written, the tail) for the attempts table."""
+        """(bytes so far, the file or None when the tail is the whole output, the tail) for
+        the attempts table. A file that could not be written is named all the same: the
+        tail is not the whole output then, and `pyexp logs` says the file is not readable."""
         written = self.written
-        return written, self.path if written and self.file_error is None else None, self.tail()
+        return written, self.path if self._opened else None, self.tail()
 
     def close(self) -> None:
         if self._file is not None:

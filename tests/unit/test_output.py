@@ -11,10 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_worker import ME, Clock, clock, setup  # noqa: F401 - clock is a fixture
+from test_worker import ME, Clock, setup
 
 from pyexperimenter.worker import Worker
 from pyexperimenter.worker.output import Capture, Tee, attempt_log_path, decode_tail
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 def test_a_tail_never_starts_or_ends_inside_a_character() -> None:
@@ -25,10 +30,28 @@ def test_a_tail_never_starts_or_ends_inside_a_character() -> None:
     assert decode_tail(b"ok \xff\n", cut=False) == "ok \ufffd\n"  # invalid bytes do not raise
 
 
-def test_capture_keeps_a_bounded_tail_and_streams_the_whole_to_its_file(tmp_path: Path) -> None:
+def test_short_output_needs_no_file(tmp_path: Path) -> None:
     capture = Capture(attempt_log_path(tmp_path, 7, "tok"), limit=100)
     assert capture.snapshot() == (0, None, "")
-    assert not (tmp_path / "output").exists()  # nothing printed: no file
+    capture.write("é\n".encode() * 33)  # 99 bytes
+    capture.close()
+    assert capture.snapshot() == (99, None, "é\n" * 33)  # no file: the tail is the whole output
+    assert not (tmp_path / "output").exists()
+
+
+def test_a_long_running_attempt_gets_its_file_at_its_next_write(tmp_path: Path) -> None:
+    capture = Capture(str(tmp_path / "a.log"), file_after_seconds=0.2)
+    capture.write(b"early\n")
+    assert not (tmp_path / "a.log").exists()
+    time.sleep(0.25)
+    capture.write(b"late\n")
+    assert (tmp_path / "a.log").read_bytes() == b"early\nlate\n"  # from the first byte on
+    capture.close()
+    assert capture.snapshot()[1] == str(tmp_path / "a.log")
+
+
+def test_capture_keeps_a_bounded_tail_and_streams_the_whole_to_its_file(tmp_path: Path) -> None:
+    capture = Capture(attempt_log_path(tmp_path, 7, "tok"), limit=100)
     for i in range(1000):
         capture.write(f"line {i} ä\n".encode())
     capture.close()
@@ -58,6 +81,8 @@ def test_the_worker_stores_each_attempts_output_with_it(tmp_path: Path, clock: C
         if parameters["x"] == 0:
             return {"value": 0.0}  # prints nothing: no file, no tail
         print(f"row {rp.experiment_id} attempt {rp.attempt}")
+        if parameters["x"] == 4:
+            print("x" * 5000)  # more than the tail: a file holds the whole
         if parameters["x"] == 1:
             raise ValueError("bad")
         return {"value": 1.0}
@@ -69,9 +94,14 @@ def test_the_worker_stores_each_attempts_output_with_it(tmp_path: Path, clock: C
     printed = [a for a in attempts if a["log_tail"] is not None]
     assert len(printed) == 8 + 2  # x=1 failed twice: both attempts keep their own output
     for a in printed:
-        assert a["log_tail"] == f"row {a['experiment_id']} attempt {a['attempt']}\n"
-        assert Path(a["log_file"]).read_text() == a["log_tail"]
-        assert a["log_file"] == attempt_log_path(config.log_folder(), a["experiment_id"], a["claim_token"])
+        line = f"row {a['experiment_id']} attempt {a['attempt']}\n"
+        if a["log_file"] is None:  # short: kept whole with the attempt
+            assert a["log_tail"] == line
+        else:
+            assert a["log_file"] == attempt_log_path(config.log_folder(), a["experiment_id"], a["claim_token"])
+            assert Path(a["log_file"]).read_text() == line + "x" * 5000 + "\n"
+            assert a["log_tail"] == ("x" * 5000 + "\n")[-4096:]
+    assert sum(a["log_file"] is not None for a in printed) == 2  # x=4: two rows (y = a, b)
     assert {a["outcome"] for a in printed} == {"done", "failed"}
 
 
