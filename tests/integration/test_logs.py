@@ -4,15 +4,18 @@ to file descriptor 1, as C code does, is captured too)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.configs import ConfigMaker
 from support.workers import wait_for, worker_env
 
 from pyexperimenter import Experimenter
+from pyexperimenter.worker import Worker
 
 
 def reap(proc: subprocess.Popen[str]) -> None:
@@ -44,6 +47,17 @@ def test_logs_of_done_failed_and_running_experiments(make_config: ConfigMaker, t
         assert running.returncode == 0, running.stderr
         assert running.stdout.splitlines()[0].startswith(f"== experiment {ids[2]}, attempt 1 of 1: running, worker ")
         assert "out 2 ü" in running.stdout and "err 2" in running.stdout and "finished\n" not in running.stdout
+        interrupted = subprocess.Popen([sys.executable, "-m", "pyexperimenter.cli", "logs", str(path), str(ids[2]),
+                                        "--follow"], env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True)
+        try:
+            assert interrupted.stdout is not None
+            assert "out 2 ü" in interrupted.stdout.readline() + interrupted.stdout.readline()
+            interrupted.send_signal(signal.SIGINT)  # Ctrl-C: ends cleanly, the attempt goes on
+            _, err = interrupted.communicate(timeout=30)
+        finally:
+            reap(interrupted)
+        assert interrupted.returncode == 0 and "Traceback" not in err and "attempt 1: running" in err, err
         follow = subprocess.Popen([sys.executable, "-m", "pyexperimenter.cli", "logs", str(path), str(ids[2]),
                                    "--follow"], env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
@@ -87,3 +101,24 @@ def test_bad_ids_and_attempts_are_one_line_and_exit_2(make_config: ConfigMaker) 
                           (["1", "--attempt", "2"], "has not been run yet")):
         out = pyexp("logs", str(path), *args)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+
+
+def test_an_attempts_table_of_an_earlier_version_gains_the_output_columns(make_config: ConfigMaker) -> None:
+    path = make_config(parameters={"x": [0, 1]}, results={"value": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    store: Any = exp.store
+    for column in ("log_file", "log_tail"):  # as a table made before them looks
+        drop = f"ALTER TABLE {store.schema.attempts_table} DROP COLUMN {column}"
+        store._transaction(lambda cur, drop=drop: store._execute(cur, drop))
+    exp.close()
+    exp = Experimenter(path)
+
+    def prints(parameters: dict, rp: object, custom: dict) -> None:
+        print("hello from", parameters["x"])
+
+    Worker(exp.config, prints).run()
+    assert {a["log_tail"] for a in exp.store.rows(exp.store.schema.attempts_table)} == {"hello from 0\n", "hello from 1\n"}
+    log = exp.get_logs(1)
+    assert log.source == "stored" and log.text == "hello from 0\n" and log.outcome == "done"
+    exp.close()
