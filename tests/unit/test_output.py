@@ -129,3 +129,21 @@ def test_a_stop_signal_is_labelled_by_when_it_comes(tmp_path: Path, clock: Clock
     assert attempt["log_tail"] == "working\n"  # kept with a released attempt too
     [row] = store.rows(where={"ID": attempt["experiment_id"]})
     assert row["status"] == "created" and row["attempts"] == 0  # none of them spends an attempt
+
+
+def test_the_heartbeat_stores_a_running_attempts_output(tmp_path: Path, clock: Clock) -> None:
+    config, store = setup(tmp_path, clock, heartbeat_seconds=0.1)
+    seen: list[str | None] = []
+
+    def waits_to_be_seen(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> None:
+        print(f"started {rp.experiment_id}")
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            [attempt] = [a for a in store.rows(store.schema.attempts_table) if a["outcome"] == "running"]
+            if attempt["log_tail"]:
+                break
+            time.sleep(0.02)
+        seen.append(attempt["log_tail"])
+
+    Worker(config, waits_to_be_seen, store=store, identity=ME, deadline=None, max_experiments=2).run()
+    assert seen == ["started 1\n", "started 2\n"]  # stored while running, each with its own attempt
