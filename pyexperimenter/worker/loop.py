@@ -323,6 +323,7 @@ class Worker:
                     return self.fn(dict(claim.parameters), rp, dict(self.config.custom))
             return run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits, capture)
         finally:
+            self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged
             if self._heartbeat is not None:
                 self._heartbeat.capture = None
             capture.close()
