@@ -108,9 +108,13 @@ class Capture:
             self._file = None
 
 
-class _Tee(io.TextIOBase):
+class _Tee:
     """sys.stdout or sys.stderr during an attempt: writes go on to the real stream and into
-    the capture. Anything else (fileno, isatty, buffer, ...) is the real stream's."""
+    the capture. Anything else (buffer, name, ...) is the real stream's. A plain class, not an
+    io.TextIOBase: that one costs microseconds to make and flushes the stream when dropped,
+    and a no-op experiment makes two of these."""
+
+    __slots__ = ("_stream", "_capture")
 
     def __init__(self, stream: Any, capture: Capture):
         self._stream, self._capture = stream, capture
@@ -120,6 +124,10 @@ class _Tee(io.TextIOBase):
             self._stream.write(s)
         self._capture.write(s.encode("utf-8", "backslashreplace"))
         return len(s)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
 
     def flush(self) -> None:
         if self._stream is not None:
@@ -137,11 +145,11 @@ class _Tee(io.TextIOBase):
         return int(self._stream.fileno())
 
     @property
-    def encoding(self) -> str:  # type: ignore[override]
+    def encoding(self) -> str:
         return getattr(self._stream, "encoding", None) or "utf-8"
 
     @property
-    def errors(self) -> str | None:  # type: ignore[override]
+    def errors(self) -> str | None:
         return getattr(self._stream, "errors", None)
 
     def __getattr__(self, name: str) -> Any:
