@@ -16,6 +16,7 @@ from .errors import ConfigError, InputError
 from .launch import CancelResult, LaunchResult, wait_for_jobs
 from .launch import cancel as cancel_launches
 from .launch import launch as launch_workers
+from .logs import AttemptLog, read_attempt
 from .priority import PriorityError, row_priority
 from .provenance import join_provenance
 from .results import select_results, table_frame
@@ -252,6 +253,11 @@ class Experimenter:
 
     def get_attempts(self) -> pd.DataFrame:
         return table_frame(self.store.rows(self.store.schema.attempts_table))
+
+    def get_logs(self, experiment_id: int, attempt: int | None = None) -> AttemptLog:
+        """What one attempt of an experiment printed (the latest by default; 1 is its first
+        claim), read from its log file, or the stored tail when the file is not readable here."""
+        return read_attempt(self.store, self.config.log_folder(), experiment_id, attempt)
 
     def results(self, status: Sequence[str] = (), where: Sequence[str] = (), columns: Sequence[str] = (),
                 group_by: Sequence[str] = (), agg: str | Sequence[str] = "mean",

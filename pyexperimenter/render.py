@@ -46,7 +46,8 @@ def _outcomes_line(report: dict[str, Any]) -> Text:
     line = Text("attempts: ", style="bold")
     for i, (outcome, n) in enumerate(sorted(report["outcomes"].items(), key=lambda kv: -kv[1])):
         line.append(", " if i else "")
-        line.append(f"{outcome} {n}", style=_COLORS.get(outcome, "red" if outcome != "released" else "blue"))
+        stopped = outcome in ("released", "time_limit", "preempted")  # handed back, no attempt spent
+        line.append(f"{outcome} {n}", style=_COLORS.get(outcome, "blue" if stopped else "red"))
     return line
 
 

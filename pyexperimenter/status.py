@@ -31,7 +31,7 @@ class Outcome(str, Enum):
 
     Which of them spend one of the row's `max_attempts` is the store's rule: the
     experiment's own endings do (failed ... timeout, lost); what happened to the worker
-    does not (released, quarantined, reset). docs/recovery.md has
+    does not (released, time_limit, preempted, quarantined, reset). docs/recovery.md has
     the table."""
 
     RUNNING = "running"
@@ -42,7 +42,9 @@ class Outcome(str, Enum):
     KILLED = "killed"  # its process died of a signal (SIGSEGV, SIGKILL: maybe the OOM killer)
     TIMEOUT = "timeout"  # ran longer than experiment.timeout_seconds
     LOST = "lost"  # its worker stopped beating (killed, partitioned, frozen)
-    RELEASED = "released"  # the worker was stopped; the attempt's error says by what (a time limit, ...)
+    RELEASED = "released"  # the worker was stopped (`pyexp cancel`, Ctrl-C, a signal); the error says by what
+    TIME_LIMIT = "time_limit"  # SLURM's time limit: its USR2 (or PYEXP_DEADLINE) came at the allocation's end
+    PREEMPTED = "preempted"  # SLURM's SIGTERM before the time limit: preemption (or a bare `scancel`)
     QUARANTINED = "quarantined"  # its worker or host was quarantined: not the experiment's fault
     RESET = "reset"
 

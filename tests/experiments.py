@@ -79,3 +79,23 @@ def zombie(parameters: dict[str, Any], result_processor: Any, custom: dict[str, 
 
 def always_fails(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> None:
     raise RuntimeError("boom")
+
+
+def chatty(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Prints on stdout, stderr and file descriptor 1 (as C code would); x == 1 then
+    prints 5000 bytes more and fails; x == 2 waits for the file custom['go'] before printing its last line."""
+    import sys
+
+    x = parameters["x"]
+    print(f"out {x} ü")
+    print(f"err {x}", file=sys.stderr)
+    sys.stdout.flush()
+    os.write(1, f"fd {x}\n".encode())
+    if x == 1:
+        print("-" * 5000)  # more than the stored tail: this attempt gets a file
+        raise ValueError("chatty failed")
+    if x == 2:
+        while not os.path.exists(custom["go"]):
+            time.sleep(0.05)
+        print("finished")
+    return {"value": float(x)}

@@ -133,3 +133,34 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
         click.echo(f"wrote {len(frame)} row(s) to {output}", err=True)
     else:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+@main.command()
+@config_arg
+@click.argument("id", metavar="ID", type=int)
+@db_option
+@click.option("--attempt", type=int, default=None, metavar="K",
+              help="The K-th attempt (claim) of the experiment, 1 the first [default: the latest].")
+@click.option("--follow", is_flag=True, help="Keep printing what it prints until the attempt ends (or Ctrl-C).")
+def logs(config: str, id: int, db: str | None, attempt: int | None, follow: bool) -> None:  # noqa: A002 - ID as documented
+    """What an experiment printed (stdout and stderr, interleaved as written), per attempt;
+    also while it runs."""
+    experiment_id = id
+    from ..logs import follow as follow_attempt
+    from ..logs import read_attempt
+
+    exp = open_experiment(config, db)
+    shown = read_attempt(exp.store, exp.config.log_folder(), experiment_id, attempt)
+    click.echo(shown.header())
+    if shown.note:
+        click.echo(f"({shown.note})", err=True)
+    if not follow or not shown.running:
+        click.echo(shown.text, nl=bool(shown.text) and not shown.text.endswith("\n"))
+        return
+
+    def write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    ended = follow_attempt(exp.store, exp.config.log_folder(), experiment_id, shown.attempt, write)
+    click.echo(f"== attempt {ended.attempt}: {ended.outcome}", err=True)

@@ -131,5 +131,14 @@ class ExperimentConfig:
         another folder still finds them."""
         return self.path.parent if self.path else Path.cwd()
 
+    def log_folder(self, slurm: SlurmConfig | None = None) -> Path:
+        """`slurm.log_dir`, or pyexp_logs/<table>/ next to the config: worker logs, and each
+        attempt's output under `output/` (worker/output.py), so `pyexp logs` finds them."""
+        log_dir = (slurm or self.slurm).log_dir
+        if log_dir:
+            path = Path(log_dir).expanduser()
+            return path if path.is_absolute() else (self.base_dir / path).resolve()
+        return (self.base_dir / "pyexp_logs" / self.name).resolve()
+
     def with_database(self, database: DatabaseConfig) -> ExperimentConfig:
         return replace(self, database=database)

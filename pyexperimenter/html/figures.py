@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 COLORS = {"created": "#4c78a8", "running": "#f2b701", "done": "#54a24b", "error": "#e45756", "paused": "#b279a2"}
-_OUTCOME_COLORS = {**COLORS, "failed": "#e45756", "lost": "#9d755d", "reset": "#bab0ac", "released": "#72b7b2"}
+_OUTCOME_COLORS = {**COLORS, "failed": "#e45756", "lost": "#9d755d", "reset": "#bab0ac", "released": "#72b7b2",
+                   "time_limit": "#eeca3b", "preempted": "#ff9da6"}
 
 
 def _layout(title: str, x: str, y: str, **more: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ def cancel(table: str, store: Store, grace_seconds: float = 30.0) -> CancelResul
     slurm = [r for r in records if r["kind"] == "slurm"]
     local = [r for r in records if r["kind"] == "local"]
     ended = [int(r["ID"]) for r in slurm]
+    store.end_launches(ended)  # first: a worker signalled below sees it and records `cancelled by pyexp cancel`
     if slurm:
         jobs = [str(r["job_id"]) for r in slurm]
         result.slurm_jobs = [j for j in jobs if any(t.split("_")[0] == j for t in cluster.queued([j]))]  # one by one:

@@ -174,8 +174,4 @@ def _check_numbers(slurm: SlurmConfig) -> None:
 
 def log_dir(config: ExperimentConfig, slurm: SlurmConfig) -> Path:
     """`slurm.log_dir`, or pyexp_logs/<table>/; relative paths are relative to the config's folder."""
-    base = config.base_dir
-    if slurm.log_dir:
-        path = Path(slurm.log_dir).expanduser()
-        return path if path.is_absolute() else (base / path).resolve()
-    return (base / "pyexp_logs" / config.name).resolve()
+    return config.log_folder(slurm)

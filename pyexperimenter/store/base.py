@@ -190,6 +190,16 @@ class Store(ABC):
         """Give rows back to `created` without spending an attempt (signals, time limits,
         quarantine), closing their attempts with `outcome` (default released) and why."""
 
+    # -- what an experiment printed (worker/output.py captures it; store/output.py keeps it)
+    @abstractmethod
+    def stage_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> None:
+        """Keep an attempt's log file and output tail for the write that closes the attempt
+        (finish, fail, set_status or release of this token and row), in its transaction."""
+
+    @abstractmethod
+    def attempt_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> bool:
+        """A running attempt's output so far (the heartbeat's); False once it is not running."""
+
     @abstractmethod
     def write_results(self, token: str, row_id: int, results: Mapping[str, Any]) -> bool: ...
 
@@ -291,6 +301,11 @@ class Store(ABC):
 
     def end_launches(self, ids: Sequence[int]) -> None:
         raise NotImplementedError
+
+    def launch_ended(self, job_id: str) -> bool:
+        """Whether the recorded SLURM launch `job_id` was ended (`pyexp cancel` ends it before
+        it signals the workers, so their releases say `cancelled`, not `time_limit`)."""
+        return False
 
     # -- signals: a worker never interrupts its main thread inside a database call
     def in_call(self) -> bool:

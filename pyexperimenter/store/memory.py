@@ -22,12 +22,13 @@ from ..grid import parameter_hash
 from ..status import ALL_STATUSES, Outcome, Status
 from .base import Claim, Store, TableSchema, WorkerIdentity, new_token
 from .filters import NO_FILTER, Filter, compile_filter
+from .memory_output import MemoryOutput
 from .schema import error_summary
 
 Row = dict[str, Any]
 
 
-class MemoryStore(Store):
+class MemoryStore(MemoryOutput, Store):
     """One experiment's tables as lists of dicts; method for method what SqlStore does."""
 
     def __init__(self, schema: TableSchema, experimenter_name: str = "pyexperimenter",
@@ -58,11 +59,10 @@ class MemoryStore(Store):
 
     def _owned(self, row_id: int, token: str, statuses: Sequence[str]) -> bool:
         """After a fenced write found nothing: did our own earlier write land (a retry)?"""
-        row = self._rows.get(row_id)
-        return row is not None and row["claim_token"] == token and row["status"] in statuses
+        return (row := self._rows.get(row_id)) is not None and row["claim_token"] == token and row["status"] in statuses
 
     def _close_attempts(self, token: str, ids: Iterable[int], outcome: Outcome, error: str | None = None) -> None:
-        wanted = set(ids)
+        self._apply_staged(token, wanted := set(ids))
         for a in self._attempts:
             if a["claim_token"] == token and a["experiment_id"] in wanted and a["outcome"] == Outcome.RUNNING.value:
                 a.update(outcome=outcome.value, error=error, end_date=self._now())
@@ -159,7 +159,7 @@ class MemoryStore(Store):
                     "worker": who.worker, "machine": who.machine, "pid": who.pid, "slurm_job_id": who.slurm_job_id,
                     "slurm_array_job_id": who.slurm_array_job_id, "slurm_array_task_id": who.slurm_array_task_id,
                     "outcome": Outcome.RUNNING.value, "error": None, "start_date": self._now(), "end_date": None,
-                })
+                    "log_file": None, "log_tail": None})
                 claims.append(Claim(row["ID"], token, row["attempts"], {p: row[p] for p in self.schema.parameters}))
             return claims
 

@@ -124,6 +124,10 @@ SELECT status, claim_token FROM {table} WHERE ID = ?
 UPDATE {attempts} SET outcome = ?, end_date = {now}, error = ?
 WHERE claim_token = ? AND outcome = 'running' AND experiment_id IN ({ids})
 
+-- attempt_output --
+-- What a running attempt printed so far (its file and last KB); takes file, tail, token, id. Fenced: only while it runs.
+UPDATE {attempts} SET log_file = ?, log_tail = ? WHERE claim_token = ? AND experiment_id = ? AND outcome = 'running'
+
 -- fail --
 -- The experiment raised: requeue or error, keeping the token (the owner's transition).
 UPDATE {table} SET {requeue_or_error}, error = ?, error_summary = ?, end_date = {now}, heartbeat = NULL
@@ -319,6 +323,10 @@ INSERT INTO {launches} (kind, job_id, host) VALUES (?, ?, ?)
 -- active_launches --
 -- Launches not ended yet, oldest first.
 SELECT ID, kind, job_id, host, launched FROM {launches} WHERE ended IS NULL ORDER BY ID
+
+-- launch_ended --
+-- Whether `pyexp cancel` ended the launch of this SLURM job (a worker labelling its release); takes the job id.
+SELECT COUNT(*) FROM {launches} WHERE kind = 'slurm' AND job_id = ? AND ended IS NOT NULL
 
 -- end_launches --
 -- Launches cancelled, or local workers that exited.

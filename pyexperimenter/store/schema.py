@@ -86,9 +86,13 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     Column("git_diff_hash", "hash"),  # which changes, when dirty
     Column("python_version", "text"),
     Column("packages_hash", "hash"),  # the installed packages; the list is in <table>_packages
+    # What the experiment printed (worker/output.py): the whole in a file, its last few KB here.
+    Column("log_file", "long_text"),  # a path can be longer than a VARCHAR(255)
+    Column("log_tail", "long_text"),
 )
 ATTEMPTS_ADDED_LATER: tuple[str, ...] = (
     "cuda_devices", "git_commit", "git_dirty", "git_diff_hash", "python_version", "packages_hash",
+    "log_file", "log_tail",
 )
 """Attempt columns that attempt tables made by earlier versions lack; added on first use."""
 

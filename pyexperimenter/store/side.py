@@ -66,6 +66,10 @@ class SideTables:
         found = self._side(lambda cur: store._fetch_dicts(store._run(cur, "active_launches")))
         return [decode_row(store, row) for row in found]
 
+    def launch_ended(self, job_id: str) -> bool:
+        store: Any = self
+        return bool(self._side(lambda cur: store._run(cur, "launch_ended", (job_id,)).fetchone()[0]))
+
     def end_launches(self, ids: Sequence[int]) -> None:
         store: Any = self
         if ids:

@@ -24,6 +24,7 @@ from .fill import fill as fill_rows
 from .filters import NO_FILTER, Filter, compile_filter
 from .lock import StoreLock
 from .maintenance import ID_CHUNK, chunks
+from .output import OutputQueries
 from .quarantine import QuarantineQueries
 from .schema import MAIN_INTERNAL, error_summary, local_stamp
 from .side import SideTables
@@ -32,7 +33,7 @@ from .statements import Statements
 T = TypeVar("T")
 Cursor = Any
 
-class SqlStore(QuarantineQueries, SideTables, Store):
+class SqlStore(OutputQueries, QuarantineQueries, SideTables, Store):
     """Shared implementation; subclasses supply connections, retries and the dialect."""
 
     dialect: Dialect
@@ -90,8 +91,7 @@ class SqlStore(QuarantineQueries, SideTables, Store):
     def on_call_end(self, hook: Callable[[], None] | None) -> None:
         self._lock.on_leave = hook
 
-    # --- kept for tests that age a heartbeat by hand
-    def q(self, identifier: str) -> str:
+    def q(self, identifier: str) -> str:  # for tests that age a heartbeat by hand
         return self.dialect.q(identifier)
 
     @property
@@ -125,7 +125,6 @@ class SqlStore(QuarantineQueries, SideTables, Store):
         return local_stamp() if s.result_timestamps and s.local_timestamps else None
 
     # ------------------------------------------------------------------ tables
-
     def create(self) -> None:
         self._transaction(lambda cur: ddl.create(self, cur, self._random_rank))
 
@@ -283,6 +282,7 @@ class SqlStore(QuarantineQueries, SideTables, Store):
         return [int(r[0]) for r in self._run(cur, "owned_done", (*ids, token), ids=len(ids)).fetchall()]
 
     def _close_attempts(self, cur: Cursor, token: str, ids: Sequence[int], outcome: Outcome, error: str | None = None) -> None:
+        self._write_staged(cur, token, ids)  # what it printed, while it still runs (store/output.py)
         for part in chunks(ids, ID_CHUNK):
             self._run(cur, "close_attempts", (outcome.value, error, token, *part), ids=len(part))
 

@@ -2,6 +2,8 @@
 
 It runs beside the experiment (which may hold the GIL-free C code of a library for hours)
 and beats on the database server's clock, so staleness never depends on the worker's.
+When the running experiment printed something since the last beat, the beat also stores
+its output's tail and file with the attempt, so `pyexp logs` on another machine shows it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import threading
 
 from ..store import Store
+from .output import Capture
 
 log = logging.getLogger("pyexperimenter")
 
@@ -23,6 +26,8 @@ class Heartbeat(threading.Thread):
         self.token: str | None = None
         self.closing: str | None = None  # the claim whose last writes are under way
         self.lost: set[str] = set()
+        self.capture: tuple[str, int, Capture] | None = None  # (token, row, output) of the running attempt
+        self._reported: tuple[str, int, int] | None = None  # (token, row, bytes) last stored
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -34,8 +39,20 @@ class Heartbeat(threading.Thread):
                 if self.store.heartbeat(token) == 0 and token == self.token and token != self.closing:
                     self.lost.add(token)
                     log.warning("lost the rows of claim %s: they were requeued as lost runs", token[:8])
+                else:
+                    self._report_output()
             except Exception as e:  # keep beating: the next beat may get through
                 log.warning("heartbeat failed: %s", e)
+
+    def _report_output(self) -> None:
+        running = self.capture
+        if running is None:
+            return
+        token, row_id, capture = running
+        written, log_file, tail = capture.snapshot()
+        if written and self._reported != (token, row_id, written):
+            self.store.attempt_output(token, row_id, log_file, tail)
+            self._reported = (token, row_id, written)
 
     def stop(self) -> None:
         self._halt.set()

@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import os
 import resource
 import signal
 import sys
 import time
 import traceback
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..errors import FencedOut
 from ..status import Outcome
+from .output import Capture, echo
 from .signals import STOP_SIGNALS
 
 PR_SET_PDEATHSIG = 1
@@ -75,8 +77,39 @@ class _ChildResults:
         self._call("process_logs", {t: dict(v) for t, v in logs.items()})
 
 
+def _redirect(outputs: tuple[Connection, Connection] | None) -> None:
+    """Descriptors 1 and 2 onto the worker's pipes (what C code and subprocesses write is
+    captured too), and sys.stdout/err line-buffered on them, whatever they were before."""
+    if outputs is None:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    for fd, conn in zip((1, 2), outputs):
+        os.dup2(conn.fileno(), fd)
+        conn.close()
+    sys.stdout = open(1, "w", buffering=1, errors="backslashreplace", closefd=False)
+    sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)
+
+
+def _flush_all() -> None:
+    """Python's and C's buffers out before the child reports (it ends with os._exit)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
 def _child(conn: Connection, fn: Any, parameters: dict[str, Any], custom: dict[str, Any], ids: tuple[int, int],
-           memory_limit_mb: int | None) -> None:
+           memory_limit_mb: int | None, outputs: tuple[Connection, Connection] | None = None) -> None:
+    _redirect(outputs)
     for s in STOP_SIGNALS:
         signal.signal(s, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
@@ -96,6 +129,7 @@ def _child(conn: Connection, fn: Any, parameters: dict[str, Any], custom: dict[s
         message = ("oom", traceback.format_exc())
     except BaseException:  # noqa: BLE001 - everything the experiment raises is its failure
         message = ("raised", traceback.format_exc())
+    _flush_all()
     try:
         conn.send(message)
     except Exception:  # an unpicklable result: say so instead of dying silently
@@ -111,23 +145,66 @@ def _death(code: int | None) -> AttemptEnded:
     return AttemptEnded(Outcome.EXITED, f"the experiment's process exited with code {code} before returning")
 
 
-def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str, Any], limits: Limits) -> Any:
+class _Pump:
+    """The worker's end of the child's stdout and stderr pipes: each chunk is echoed to the
+    worker's own stream and written into the attempt's capture, in the order it arrives."""
+
+    def __init__(self, ctx: Any, capture: Capture | None):
+        self.capture = capture
+        pipes = [ctx.Pipe(duplex=False) for _ in range(2)] if capture is not None else []
+        self.readers: dict[Connection, Any] = {r: s for (r, _), s in zip(pipes, ("stdout", "stderr"))}
+        self.writers: tuple[Connection, Connection] | None = (pipes[0][1], pipes[1][1]) if pipes else None
+
+    def started(self) -> None:
+        for w in self.writers or ():
+            w.close()  # the child holds them now: EOF comes when it (and what it started) is gone
+
+    def read(self, ready: list[Any]) -> None:
+        for r in [r for r in ready if r in self.readers]:
+            data = os.read(r.fileno(), 65536)
+            if not data:
+                del self.readers[r]
+                r.close()
+                continue
+            echo(getattr(sys, self.readers[r]), data)
+            assert self.capture is not None
+            self.capture.write(data)
+
+    def drain(self, seconds: float = 1.0) -> None:
+        """What is left in the pipes, until EOF; a grandchild that keeps them open is given
+        `seconds`, not forever."""
+        end = time.monotonic() + seconds
+        while self.readers and time.monotonic() < end:
+            self.read(wait(list(self.readers), max(0.0, end - time.monotonic())))
+        for r in self.readers:
+            r.close()
+        self.readers = {}
+
+
+def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str, Any], limits: Limits,
+                 capture: Capture | None = None) -> Any:
     """What `fn` returned in a child; AttemptEnded when the child failed, died or ran out
     of time, FencedOut when its row went to another worker. The child is gone when this
-    returns or raises (a stop signal raising in the worker kills it too)."""
+    returns or raises (a stop signal raising in the worker kills it too); what it printed
+    is in `capture` by then."""
     ctx: Any = multiprocessing.get_context(limits.method)
     parent, child = ctx.Pipe()
+    pump = _Pump(ctx, capture)
     proc = ctx.Process(
-        target=_child, args=(child, fn, parameters, custom, (rp.experiment_id, rp.attempt), limits.memory_limit_mb),
+        target=_child, args=(child, fn, parameters, custom, (rp.experiment_id, rp.attempt), limits.memory_limit_mb,
+                             pump.writers),
         name=f"pyexp-experiment-{rp.experiment_id}", daemon=True,
     )
     proc.start()
     child.close()
+    pump.started()
     deadline = None if limits.timeout_seconds is None else time.monotonic() + limits.timeout_seconds
     try:
         while True:
-            wait = _POLL if deadline is None else max(0.0, min(_POLL, deadline - time.monotonic()))
-            if parent.poll(wait):
+            timeout = _POLL if deadline is None else max(0.0, min(_POLL, deadline - time.monotonic()))
+            ready = wait([parent, *pump.readers], timeout)
+            pump.read(ready)
+            if parent in ready:
                 try:
                     message = parent.recv()
                 except EOFError:  # the child died: its exit code tells how
@@ -144,6 +221,7 @@ def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str,
             proc.kill()
         proc.join()
         parent.close()
+        pump.drain()
 
 
 def _serve(conn: Connection, rp: Any, method: str, arg: Any) -> None:

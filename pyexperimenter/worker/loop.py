@@ -33,6 +33,7 @@ from . import signals
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
 from .isolation import AttemptEnded, Limits, run_isolated
+from .output import Capture, Tee, attempt_log_path
 from .quarantine import QuarantineWatch
 from .tracking import tracked
 
@@ -41,6 +42,8 @@ log = logging.getLogger("pyexperimenter")
 MAX_BATCH = 16
 BATCH_TARGET_SECONDS = 0.1  # a batch holds rows for about this long before they run
 FLUSH_AFTER_SECONDS = 1.0
+# SLURM sends `--signal` up to 60 s early: a stop this close to PYEXP_DEADLINE is the time limit.
+DEADLINE_SLACK = 90.0
 
 
 class WorkerInterrupted(BaseException):
@@ -95,6 +98,8 @@ class Worker:
         self._limits = None if config.isolation == "none" else Limits.for_isolation(
             config.isolation, config.timeout_seconds, config.memory_limit_mb
         )
+        self._log_folder = config.log_folder()  # each attempt's output goes under it (worker/output.py)
+        self._heartbeat: Heartbeat | None = None
 
     # --- signals
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -119,7 +124,7 @@ class Worker:
     # --- main loop
     def run(self) -> WorkerStats:
         previous = self._install_signals()
-        heartbeat = Heartbeat(self.store, self.config.heartbeat_seconds)
+        heartbeat = self._heartbeat = Heartbeat(self.store, self.config.heartbeat_seconds)
         heartbeat.start()
         try:
             self._loop(heartbeat)
@@ -185,17 +190,29 @@ class Worker:
             time.sleep(min(0.05, max(0.0, end - time.monotonic())))
 
     def _release_reason(self) -> tuple[Outcome, str]:
-        """Why rows go back unrun, kept with their attempts: the scheduler (inside an
-        allocation, which has a deadline: SIGUSR2 or the deadline is its time limit, SIGTERM
-        a scancel or a preemption), our quarantine, or a stop signal from anyone else."""
+        """Why rows go back unrun, kept with their attempts (docs/recovery.md): our quarantine;
+        `pyexp cancel` (it ends the launch's record before it signals); inside an allocation
+        (it has a deadline) USR2, SIGTERM or the deadline itself within DEADLINE_SLACK of
+        PYEXP_DEADLINE is the time limit, an earlier SIGTERM the scheduler taking the
+        allocation back (preemption, or a bare `scancel`); any other stop signal is a stop."""
         if self._stop is None and self.watch.reason is not None:
             return Outcome.QUARANTINED, self.watch.reason
+        if self.deadline is not None and self._cancelled():
+            return Outcome.RELEASED, f"cancelled by pyexp cancel ({self._stop or 'deadline'})"
         if self.deadline is not None:
-            if self._stop == "SIGUSR2" or self._stop is None:
-                return Outcome.RELEASED, f"time limit: the allocation ends ({self._stop or 'deadline'})"
+            if self._stop in ("SIGUSR2", "SIGTERM", None) and time.time() >= self.deadline - DEADLINE_SLACK:
+                return Outcome.TIME_LIMIT, f"time limit: the allocation ends ({self._stop or 'deadline'})"
             if self._stop == "SIGTERM":
-                return Outcome.RELEASED, "preempted or cancelled by the scheduler (SIGTERM)"
+                return Outcome.PREEMPTED, "preempted (or cancelled) by the scheduler before its time limit (SIGTERM)"
         return Outcome.RELEASED, f"stopped by {self._stop}" if self._stop else "released"
+
+    def _cancelled(self) -> bool:
+        """Whether `pyexp cancel` ended the launch this worker belongs to."""
+        job = self.identity.slurm_array_job_id or self.identity.slurm_job_id
+        try:
+            return job is not None and self.store.launch_ended(job)
+        except Exception:  # noqa: BLE001 - only the label of the release depends on it
+            return False
 
     def _recover_if_due(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -261,10 +278,7 @@ class Worker:
             self._in_user_code = True
             if self._stop is not None:  # a signal between claim and here
                 raise WorkerInterrupted(self._stop)
-            if self._limits is None:
-                returned = self.fn(dict(claim.parameters), rp, dict(self.config.custom))
-            else:
-                returned = run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits)
+            returned = self._call(claim, rp)
             self._in_user_code = False
             status, results = self._interpret(returned)
         except WorkerInterrupted:
@@ -296,6 +310,25 @@ class Worker:
             self._flush(claim.token)
             if not self.store.set_status(claim.token, claim.id, status, results):
                 self.stats.fenced += 1
+
+    def _call(self, claim: Claim, rp: ResultProcessor) -> Any:
+        """The experiment, its output captured (worker/output.py) and staged for the attempt's
+        final write (finish, fail, set_status or release), however it ends."""
+        capture = Capture(attempt_log_path(self._log_folder, claim.id, claim.token))
+        if self._heartbeat is not None:
+            self._heartbeat.capture = (claim.token, claim.id, capture)
+        try:
+            if self._limits is None:
+                with Tee(capture):
+                    return self.fn(dict(claim.parameters), rp, dict(self.config.custom))
+            return run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits, capture)
+        finally:
+            self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged
+            if self._heartbeat is not None:
+                self._heartbeat.capture = None
+            capture.close()
+            if capture.written:
+                self.store.stage_output(claim.token, claim.id, *capture.snapshot()[1:])
 
     def _record(self, started: float) -> None:
         took = time.monotonic() - started

@@ -81,7 +81,8 @@ def test_cancel_releases_every_row(mysql_url: str, tmp_path: Path, slurm_jobs: l
     assert counts["running"] == 0 and counts["created"] == 8 and counts["error"] == 0, counts
     assert (exp.get_table()["attempts"] == 0).all()  # released, not spent
     outcomes = exp.get_attempts()["outcome"]
-    assert len(outcomes) >= 3 and set(outcomes) == {"released"}
+    assert len(outcomes) >= 3 and set(outcomes) == {"released"}  # neither time_limit nor preempted
+    assert set(exp.get_attempts()["error"]) == {"cancelled by pyexp cancel (SIGUSR2)"}
     assert exp.store.launches() == []  # ended: a second cancel finds nothing
     again = pyexp("cancel", str(path), cwd=tmp_path)
     assert again.returncode == 0 and "nothing to cancel" in again.stdout

@@ -241,7 +241,8 @@ def test_cancelled_task_is_recovered_by_another_worker(jobs: list[str], mysql_ur
                for row, g in attempts.groupby("experiment_id")}
     assert history[killed_row][0] == (killed, "lost")
     assert history[killed_row][-1][1] == "done" and history[killed_row][-1][0] != killed
-    assert history[stopped_row][0] == (stopped, "released")  # SIGTERM: handed back, no attempt spent
+    # SIGTERM long before the time limit: the scheduler took it back, no attempt spent.
+    assert history[stopped_row][0] == (stopped, "preempted")
     assert history[stopped_row][-1][1] == "done" and history[stopped_row][-1][0] != stopped
     assert table.loc[killed_row, "worker"] != killed and table.loc[stopped_row, "worker"] != stopped
 
@@ -260,7 +261,7 @@ def test_time_limit_releases_the_row_and_a_later_launch_finishes_it(jobs: list[s
             break
         assert time.monotonic() - started < 150, "the worker never handed its row back"
         time.sleep(1)
-    assert list(attempts["outcome"]) == ["released"]
+    assert list(attempts["outcome"]) == ["time_limit"], attempts["error"].iloc[0]
     row = exp.get_table().iloc[0]
     assert row["status"] == "created" and row["attempts"] == 0  # no attempt spent
     wait_gone(first.job_ids, 90)
@@ -271,8 +272,33 @@ def test_time_limit_releases_the_row_and_a_later_launch_finishes_it(jobs: list[s
     assert second.workers == 1  # capped at the one open row
     wait_drained(exp, 60)
     attempts = exp.get_attempts().sort_values("ID")
-    assert list(attempts["outcome"]) == ["released", "done"]
+    assert list(attempts["outcome"]) == ["time_limit", "done"]
     assert exp.get_table().iloc[0]["status"] == "done"
+
+
+def test_logs_of_a_slurm_launched_experiment(jobs: list[str], mysql_url: str, tmp_path: Path) -> None:
+    """What a SLURM worker's experiments print: in the SLURM log (tee'd) and in `pyexp logs`,
+    while one runs, once it is done and once it failed."""
+    go = tmp_path / "go"
+    path = write_config(tmp_path, mysql_url, rows=3, function="experiments:chatty",
+                        custom={"go": str(go)}, slurm={"time_minutes": 5})
+    exp = Experimenter(path)
+    ids = dict(zip(exp.get_table()["x"], exp.get_table()["ID"]))
+    jobs += exp.launch(workers=1).job_ids
+    end = time.monotonic() + 90
+    while "out 2 ü" not in (running := pyexp("logs", str(path), str(ids[2]), cwd=tmp_path)).stdout:
+        assert time.monotonic() < end, running.stdout + running.stderr
+        time.sleep(0.5)
+    assert ": running, worker " in running.stdout.splitlines()[0] and "finished\n" not in running.stdout
+    go.write_text("")
+    wait_drained(exp, 60)
+    wait_gone(jobs, 60)
+    done, failed = (pyexp("logs", str(path), str(ids[x]), cwd=tmp_path) for x in (2, 1))
+    assert done.returncode == 0 and ": done, worker " in done.stdout and done.stdout.endswith("finished\n")
+    assert ": failed, worker " in failed.stdout and "out 1 ü\nerr 1\n" in failed.stdout
+    slurm_log = (tmp_path / "pyexp_logs" / "exp" / f"{jobs[0]}_0.log").read_text()
+    assert "out 0 ü" in slurm_log and "err 1" in slurm_log and "finished" in slurm_log
+    exp.close()
 
 
 def test_dry_run_submits_nothing_and_its_script_can_be_submitted_by_hand(jobs: list[str], mysql_url: str,

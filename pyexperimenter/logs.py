@@ -1,0 +1,138 @@
+"""`pyexp logs` and `Experimenter.get_logs`: what one attempt of an experiment printed.
+
+Attempts are numbered 1, 2, ... in the order the experiment was claimed (the attempts
+table's order), released ones included: `--attempt K` is the K-th claim, the default the
+latest. The text comes from the attempt's log file (worker/output.py writes it; its path is
+stored with the attempt, or derived from the log folder and the claim token for a running
+attempt whose path is not stored yet). When that file is not readable here (another
+machine's disk), the last few KB stored with the attempt stand in, with a note saying so.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .status import Outcome
+from .store import Store
+from .worker.output import attempt_log_path
+
+CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class AttemptLog:
+    """One attempt's output and where it came from (`source`): its `file`; `stored` with the
+    attempt (short output, kept whole there, no file); the stored `tail` of a file not
+    readable here; or `none`."""
+
+    experiment_id: int
+    attempt: int  # 1 = the first claim of the experiment
+    attempts: int  # how many claims it has had
+    outcome: str
+    worker: str | None
+    machine: str | None
+    log_file: str  # the file read, or the one the attempt would have written
+    text: str
+    source: str
+    note: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.outcome == Outcome.RUNNING.value
+
+    def header(self) -> str:
+        where = "stored with the attempt (no file)" if self.source == "stored" else f"file {self.log_file}"
+        return (f"== experiment {self.experiment_id}, attempt {self.attempt} of {self.attempts}: {self.outcome}, "
+                f"worker {self.worker or '-'} on {self.machine or '-'}, {where}")
+
+
+def attempt_rows(store: Store, experiment_id: int) -> list[dict[str, Any]]:
+    """The attempts of one experiment in claim order; InputError when there is no such ID."""
+    rows = store.rows(store.schema.attempts_table, where={"experiment_id": experiment_id})
+    if not rows and not store.rows(where={"ID": experiment_id}):
+        raise InputError(f"ID {experiment_id}: no such experiment in table {store.schema.name}")
+    return rows
+
+
+def _pick(store: Store, experiment_id: int, attempt: int | None) -> tuple[int, int, dict[str, Any]]:
+    rows = attempt_rows(store, experiment_id)
+    if not rows:
+        raise InputError(f"ID {experiment_id}: the experiment has not been run yet (no attempt)")
+    number = len(rows) if attempt is None else attempt
+    if not 1 <= number <= len(rows):
+        raise InputError(f"--attempt: expected 1 to {len(rows)} for experiment {experiment_id}, got {attempt}")
+    return number, len(rows), rows[number - 1]
+
+
+def _path(row: dict[str, Any], folder: str | os.PathLike[str]) -> str:
+    return str(row.get("log_file") or attempt_log_path(folder, int(row["experiment_id"]), str(row["claim_token"])))
+
+
+def read_attempt(store: Store, folder: str | os.PathLike[str], experiment_id: int,
+                 attempt: int | None = None) -> AttemptLog:
+    """The output of one attempt (the latest by default): from its file if readable here;
+    else what is stored with the attempt, which is the whole output when no file was needed
+    (`log_file` empty), and its last few KB otherwise."""
+    number, count, row = _pick(store, experiment_id, attempt)
+    path, tail = _path(row, folder), row.get("log_tail")
+    running = row["outcome"] == Outcome.RUNNING.value
+    found = AttemptLog(experiment_id, number, count, str(row["outcome"]), row.get("worker"), row.get("machine"),
+                       path, text="", source="none",
+                       note="nothing printed yet, or not since its last heartbeat" if running else "it printed nothing")
+    try:
+        return replace(found, text=Path(path).read_bytes().decode("utf-8", "replace"), source="file", note=None)
+    except OSError:
+        pass
+    if tail and not row.get("log_file"):  # short output: kept whole with the attempt, no file needed
+        return replace(found, text=tail, source="stored", note=None)
+    if tail:
+        note = f"{path} is not readable here; showing the last {len(tail.encode())} bytes stored with the attempt"
+        return replace(found, text=tail, source="tail", note=note)
+    return found
+
+
+def follow(store: Store, folder: str | os.PathLike[str], experiment_id: int, attempt: int | None,
+           write: Callable[[str], None], poll_seconds: float = 0.5) -> AttemptLog:
+    """Write the attempt's output as it grows, until the attempt ends (its outcome in the
+    database is no longer `running`) or Ctrl-C; returns the attempt as last seen. Short
+    output lives in the attempts row until it outgrows it (a file takes over from there,
+    starting with the same bytes): both are followed, by bytes written so far."""
+    number, _, row = _pick(store, experiment_id, attempt)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    done = 0  # bytes of the output written so far
+    try:
+        while True:
+            running = row["outcome"] == Outcome.RUNNING.value
+            done = _copy_new(_path(row, folder), done, decoder, write)
+            stored = (row.get("log_tail") or "").encode()
+            if not row.get("log_file") and len(stored) > done:
+                write(decoder.decode(stored[done:]))
+                done = len(stored)
+            if not running:
+                write(decoder.decode(b"", final=True))
+                if done == 0 and row.get("log_tail"):  # a file never readable here: its stored tail
+                    write(row["log_tail"])
+                return read_attempt(store, folder, experiment_id, number)
+            time.sleep(poll_seconds)
+            row = _pick(store, experiment_id, number)[2]
+    except KeyboardInterrupt:
+        return read_attempt(store, folder, experiment_id, number)
+
+def _copy_new(path: str, offset: int, decoder: Any, write: Callable[[str], None]) -> int:
+    """Write what the file gained since `offset`; the new offset (unchanged while it is missing)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            while data := f.read(CHUNK):
+                offset += len(data)
+                write(decoder.decode(data))
+    except OSError:
+        pass
+    return offset

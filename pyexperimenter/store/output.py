@@ -1,0 +1,46 @@
+"""The store's side of captured output (worker/output.py captures it): an attempt's log
+file and the last few KB it printed, kept in its attempts row. A mixin of SqlStore.
+
+Two writes, both fenced like every other write of an attempt: the heartbeat's, while the
+experiment runs and only when it printed something new (so another machine sees a running
+experiment's output), and the last one, staged by the worker just before the attempt's
+final write and made in that write's own transaction (`_write_staged`, called by
+`_close_attempts`), so an attempt is never closed without it. The statement matches only
+the claim's own attempt while it is still running: a worker whose row was requeued as lost
+writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+Cursor = Any
+Output = tuple[str | None, str]  # (the log file, if one was written; the tail)
+
+
+class OutputQueries:
+    _run: Callable[..., Any]
+    _side: Callable[..., Any]  # SideTables: the columns exist on a table an older version made
+    _side_ready: bool
+    _staged_token: str | None = None
+    _staged: dict[int, Output] = {}
+
+    def stage_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> None:
+        """Keep this attempt's output for the transaction that closes it."""
+        if not self._side_ready:
+            self._side(lambda cur: None)  # once per store: the log columns exist
+        if token != self._staged_token:  # a new claim: the last one's are written or moot
+            self._staged, self._staged_token = {}, token
+        self._staged[row_id] = (log_file, tail)
+
+    def attempt_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> bool:
+        """A running attempt's output so far; False when the attempt is no longer running."""
+        return bool(self._side(lambda cur: self._run(cur, "attempt_output", (log_file, tail, token, row_id)).rowcount))
+
+    def _write_staged(self, cur: Cursor, token: str, ids: Sequence[int]) -> None:
+        staged = self._staged if token == self._staged_token else {}
+        for row_id in ids:
+            if row_id in staged:
+                log_file, tail = staged[row_id]
+                self._run(cur, "attempt_output", (log_file, tail, token, row_id))

@@ -1,0 +1,189 @@
+"""What an experiment prints, captured per attempt (`pyexp logs`).
+
+Output is tee'd, never swallowed: the terminal and the SLURM log still show it. Its last
+TAIL_BYTES stay in memory, to be stored with the attempt; the whole goes to the attempt's
+own file, `<log folder>/output/<ID>-<claim token>.log` (the claim token names the attempt,
+so `pyexp logs` finds a running attempt's file from the attempts table alone). Creating a
+file costs about a millisecond on a local disk and more on a cluster's shared file system,
+which would make short experiments several times slower: the file is created only once the
+output outgrows the tail or the attempt has run FILE_AFTER_SECONDS. Until then the tail
+is the whole output, and the attempt's `log_file` stays empty to say so. An experiment that
+prints nothing costs two attribute swaps.
+
+In the worker's process (`isolation: none`) the tee is Python-level: `sys.stdout` and
+`sys.stderr` are swapped for the attempt, so what C code or a subprocess writes to the file
+descriptors reaches the terminal but not the capture. A child (`isolation: process`) has
+its descriptors 1 and 2 on pipes that the worker reads (worker/isolation.py), so everything
+it and its subprocesses write is captured, up to a kill.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import sys
+import time
+from typing import IO, Any
+
+TAIL_BYTES = 4096  # stored with the attempt
+FILE_AFTER_SECONDS = 1.0  # a longer attempt gets its file at its next write (for `pyexp logs --follow`)
+OUTPUT_FOLDER = "output"  # under the log folder (ExperimentConfig.log_folder)
+
+
+def attempt_log_path(folder: str | os.PathLike[str], row_id: int, token: str) -> str:
+    """The file of one attempt: the worker writes it, `pyexp logs` derives it the same way."""
+    return os.path.join(os.fspath(folder), OUTPUT_FOLDER, f"{row_id}-{token}.log")
+
+
+def decode_tail(data: bytes, cut: bool = True) -> str:
+    """Bytes as text without a broken character: a tail that starts inside a UTF-8 sequence
+    (`cut`: it was cut from a longer output) loses those bytes, and an unfinished sequence at
+    its end (output still being written) is left out. Invalid bytes become U+FFFD."""
+    start = 0
+    while cut and start < min(len(data), 3) and data[start] & 0xC0 == 0x80:
+        start += 1
+    return codecs.getincrementaldecoder("utf-8")("replace").decode(data[start:], final=False)
+
+
+class Capture:
+    """One attempt's output: streamed whole to its file, the last `limit` bytes kept in memory.
+
+    Written from the worker's main thread; the heartbeat thread reads `snapshot` (copying a
+    bytearray is atomic under the GIL, so it never sees a half-trimmed tail)."""
+
+    def __init__(self, path: str, limit: int = TAIL_BYTES, file_after_seconds: float = FILE_AFTER_SECONDS):
+        self.path, self.limit = path, limit
+        self.written = 0  # bytes so far
+        self.file_error: str | None = None  # why the file could not be written (the tail still is)
+        self._tail = bytearray()  # everything, until the file is opened; then the last bytes
+        self._file: IO[bytes] | None = None
+        self._opened = False
+        self._file_at = time.monotonic() + file_after_seconds
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self.written += len(data)
+        self._tail += data
+        if self._file is not None:
+            self._to_file(data)
+        elif not self._opened and (self.written > self.limit or time.monotonic() >= self._file_at):
+            self._open()
+        if self._opened and len(self._tail) > 2 * self.limit:  # trim now and then, not on every write
+            del self._tail[: len(self._tail) - self.limit]
+
+    def _open(self) -> None:
+        self._opened = True
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self._file = open(self.path, "ab", buffering=0)  # unbuffered: `pyexp logs --follow` sees it at once
+        except OSError as e:
+            self.file_error = str(e)
+            return
+        self._to_file(bytes(self._tail))  # all of it so far: nothing was trimmed before
+
+    def _to_file(self, data: bytes) -> None:
+        try:
+            assert self._file is not None
+            self._file.write(data)
+        except OSError as e:  # a full disk: keep the tail, stop writing the file
+            self.file_error = str(e)
+            self.close()
+
+    def tail(self) -> str:
+        data = bytes(self._tail)
+        return decode_tail(data[-self.limit:], cut=self.written > self.limit)
+
+    def snapshot(self) -> tuple[int, str | None, str]:
+        """(bytes so far, the file or None when the tail is the whole output, the tail) for
+        the attempts table. A file that could not be written is named all the same: the
+        tail is not the whole output then, and `pyexp logs` says the file is not readable."""
+        written = self.written
+        return written, self.path if self._opened else None, self.tail()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class _Tee:
+    """sys.stdout or sys.stderr during an attempt: writes go on to the real stream and into
+    the capture. Anything else (buffer, name, ...) is the real stream's. A plain class, not an
+    io.TextIOBase: that one costs microseconds to make and flushes the stream when dropped,
+    and a no-op experiment makes two of these."""
+
+    __slots__ = ("_stream", "_capture")
+
+    def __init__(self, stream: Any, capture: Capture):
+        self._stream, self._capture = stream, capture
+
+    def write(self, s: str) -> int:
+        if self._stream is not None:
+            self._stream.write(s)
+        self._capture.write(s.encode("utf-8", "backslashreplace"))
+        return len(s)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if self._stream is not None:
+            self._stream.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return bool(self._stream is not None and self._stream.isatty())
+
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise io.UnsupportedOperation("fileno")
+        return int(self._stream.fileno())
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self) -> str | None:
+        return getattr(self._stream, "errors", None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class Tee:
+    """`with Tee(capture):` the in-process capture of one attempt (`isolation: none`)."""
+
+    def __init__(self, capture: Capture):
+        self.capture = capture
+        self._saved: tuple[Any, Any] = (None, None)
+
+    def __enter__(self) -> Capture:
+        self._saved = (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = _Tee(sys.stdout, self.capture), _Tee(sys.stderr, self.capture)
+        return self.capture
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout, sys.stderr = self._saved
+
+
+def echo(stream: Any, data: bytes) -> None:
+    """Pass bytes a child printed on to the worker's own stream (the terminal, the SLURM log)."""
+    if stream is None:
+        return
+    try:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            stream.flush()
+            buffer.write(data)
+            buffer.flush()
+        else:
+            stream.write(data.decode("utf-8", "replace"))
+            stream.flush()
+    except (OSError, ValueError):
+        pass  # a closed terminal must not end the attempt

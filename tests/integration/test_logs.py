@@ -1,0 +1,124 @@
+"""`pyexp logs`: what a finished, a failed and a running experiment printed, on SQLite and
+MariaDB, in the worker's process and in an isolated child (where output written straight
+to file descriptor 1, as C code does, is captured too)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.configs import ConfigMaker
+from support.workers import wait_for, worker_env
+
+from pyexperimenter import Experimenter
+from pyexperimenter.worker import Worker
+
+
+def reap(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+def pyexp(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pyexperimenter.cli", *args], env=worker_env(),
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("isolation", ["none", "process"])
+def test_logs_of_done_failed_and_running_experiments(make_config: ConfigMaker, tmp_path: Path,
+                                                         isolation: str) -> None:
+    go = tmp_path / "go"
+    path = make_config(experiment={"isolation": isolation, "max_attempts": 1}, parameters={"x": [0, 1, 2]},
+                       results={"value": "DOUBLE"}, custom={"go": str(go)})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    ids = dict(zip(exp.get_table()["x"], exp.get_table()["ID"]))
+    worker = subprocess.Popen([sys.executable, "-m", "pyexperimenter.cli", "run", str(path), "--function",
+                               "experiments:chatty"], env=worker_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for("x=2 to print", lambda: "out 2" in pyexp("logs", str(path), str(ids[2])).stdout, 30)
+        running = pyexp("logs", str(path), str(ids[2]))
+        assert running.returncode == 0, running.stderr
+        assert running.stdout.splitlines()[0].startswith(f"== experiment {ids[2]}, attempt 1 of 1: running, worker ")
+        assert "out 2 ü" in running.stdout and "err 2" in running.stdout and "finished\n" not in running.stdout
+        interrupted = subprocess.Popen([sys.executable, "-m", "pyexperimenter.cli", "logs", str(path), str(ids[2]),
+                                        "--follow"], env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True)
+        try:
+            assert interrupted.stdout is not None
+            assert "out 2 ü" in interrupted.stdout.readline() + interrupted.stdout.readline()
+            interrupted.send_signal(signal.SIGINT)  # Ctrl-C: ends cleanly, the attempt goes on
+            _, err = interrupted.communicate(timeout=30)
+        finally:
+            reap(interrupted)
+        assert interrupted.returncode == 0 and "Traceback" not in err and "attempt 1: running" in err, err
+        follow = subprocess.Popen([sys.executable, "-m", "pyexperimenter.cli", "logs", str(path), str(ids[2]),
+                                   "--follow"], env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        try:
+            assert follow.stdout is not None
+            seen = [follow.stdout.readline() for _ in range(2)]  # the header, then what it printed so far
+            go.write_text("")
+            out, err = follow.communicate(timeout=30)
+        finally:
+            reap(follow)
+        assert follow.returncode == 0, err
+        out = "".join(seen) + out
+        assert out.count("out 2 ü") == 1 and out.rstrip().endswith("finished")
+        assert "attempt 1: done" in err
+        worker_out, worker_err = worker.communicate(timeout=30)
+    finally:
+        reap(worker)
+    assert "out 0 ü" in worker_out and "err 0" in worker_err  # tee'd: the terminal still shows it
+    done = pyexp("logs", str(path), str(ids[0]))
+    failed = pyexp("logs", str(path), str(ids[1]))
+    assert ": done, worker " in done.stdout and ": failed, worker " in failed.stdout
+    for x, shown in ((0, done), (1, failed)):
+        lines = shown.stdout.splitlines()[1:]  # two pipes in a child: stdout and stderr in arrival order
+        assert f"out {x} ü" in lines and f"err {x}" in lines
+        assert (f"fd {x}" in lines) == (isolation == "process")  # descriptor level: the child only
+    assert "stored with the attempt (no file)" in done.stdout.splitlines()[0]  # short output: no file needed
+    # The tail stored with the attempt stands in when the file is not readable here.
+    log = exp.get_logs(ids[1])
+    assert log.source == "file" and log.outcome == "failed" and "out 1 ü" in log.text
+    Path(log.log_file).unlink()
+    again = exp.get_logs(ids[1])
+    assert again.source == "tail" and "not readable here" in (again.note or "")
+    assert len(again.text.encode()) == 4096 and log.text.endswith(again.text) and "out 1" not in again.text
+    exp.close()
+
+
+def test_bad_ids_and_attempts_are_one_line_and_exit_2(make_config: ConfigMaker) -> None:
+    path = make_config(parameters={"x": [0]}, results={"value": "DOUBLE"})
+    Experimenter(path).fill_table_from_config()
+    for args, message in ((["99"], "ID 99: no such experiment"), (["1"], "has not been run yet"),
+                          (["1", "--attempt", "2"], "has not been run yet")):
+        out = pyexp("logs", str(path), *args)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+
+
+def test_an_attempts_table_of_an_earlier_version_gains_the_output_columns(make_config: ConfigMaker) -> None:
+    path = make_config(parameters={"x": [0, 1]}, results={"value": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    store: Any = exp.store
+    for column in ("log_file", "log_tail"):  # as a table made before them looks
+        drop = f"ALTER TABLE {store.schema.attempts_table} DROP COLUMN {column}"
+        store._transaction(lambda cur, drop=drop: store._execute(cur, drop))
+    exp.close()
+    exp = Experimenter(path)
+
+    def prints(parameters: dict, rp: object, custom: dict) -> None:
+        print("hello from", parameters["x"])
+
+    Worker(exp.config, prints).run()
+    assert {a["log_tail"] for a in exp.store.rows(exp.store.schema.attempts_table)} == {"hello from 0\n", "hello from 1\n"}
+    log = exp.get_logs(1)
+    assert log.source == "stored" and log.text == "hello from 0\n" and log.outcome == "done"
+    exp.close()
