@@ -91,7 +91,7 @@ def test_fill_priority_is_kept_for_existing_rows(make_config: ConfigMaker) -> No
 def test_where_workers_claim_only_matching_rows_each_once(make_config: ConfigMaker, tmp_path: Path) -> None:
     record = tmp_path / "executions.txt"
     path = make_config(parameters={"y": ["iris", "wine", "digits"], "x": {"start": 0, "stop": 60}},
-                       custom={"record": str(record), "sleep": 0.005})
+                       custom={"record": str(record), "sleep": 0.05})
     exp = Experimenter(path)
     exp.fill_table_from_config()
     codes = exp.execute(experiments.recording, n_jobs=8, where=["y=iris", "x<40"])
