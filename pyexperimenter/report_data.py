@@ -12,7 +12,8 @@ per parameter value; docs/report.md says how.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -30,6 +31,7 @@ MAX_GROUPS = 200_000  # values of one parameter drawn; more are cut
 # Groups one GROUP BY may return: parameters are grouped jointly while the product of their
 # domains stays under this, so a small grid takes one pass over the table, a large one a few.
 MAX_CELLS = 50_000
+PARALLEL = 4  # queries run at once beside the first, each on a connection of its own
 TAIL_GROUPS = 20  # error groups shown with the last lines of an example traceback
 _TAIL_LINES = 3
 
@@ -69,11 +71,20 @@ def numeric_results(exp: Experimenter) -> list[str]:
 def report_data(exp: Experimenter, opts: ReportOptions) -> dict[str, Any]:
     """Everything the report page draws, as plain data (the dashboard sends it as JSON)."""
     check_options(exp, opts)
-    store, cfg = exp.store, exp.config
-    counts = store.counts(cfg.stale_after_seconds)
+    cfg = exp.config
+    effect_reads, combine = effect_queries(exp, opts)
+    tasks: list[Task] = [  # the passes over the whole table first, so that they run together
+        lambda e: e.store.counts(cfg.stale_after_seconds),
+        *effect_reads,
+        lambda e: best_rows(e, opts),
+        outcomes,
+        lambda e: finished_per_minute(e, None),
+        error_groups,
+        lambda e: log_curves(e, opts.logtable) if opts.logtable else None,
+    ]
+    counts, *effect_rows, best, hosts, minutes, errors, logtable = parallel(exp, tasks)
     lost = counts.pop("stale", 0)
     total = sum(counts.values())
-    minutes = finished_per_minute(exp, None)
     per_minute = recent_rate(minutes)
     remaining = counts["created"] + counts["running"]
     per_second = per_minute / 60.0
@@ -86,14 +97,37 @@ def report_data(exp: Experimenter, opts: ReportOptions) -> dict[str, Any]:
         "per_minute": round(per_minute, 2),
         "eta_seconds": round(remaining / per_second, 1) if per_second > 0 and remaining else None,
         "minutes": minutes,
-        "errors": error_groups(exp),
-        **outcomes(exp),
+        "errors": errors,
+        **hosts,
         "error_bars": opts.error_bars,
         "over": opts.over,
-        "effects": effects(exp, opts),
-        "best": best_rows(exp, opts),
-        "logtable": log_curves(exp, opts.logtable) if opts.logtable else None,
+        "effects": combine(effect_rows),
+        "best": best,
+        "logtable": logtable,
     }
+
+
+Task = Callable[[Experimenter], Any]
+
+
+def parallel(exp: Experimenter, tasks: Sequence[Task]) -> list[Any]:
+    """The tasks' answers, the first on `exp`'s connection, the others at the same time on
+    connections of their own. Concurrent passes over one MariaDB table share the pages read
+    (three passes over 1M rows: 2.3 s together, 5.8 to 6.9 s one after the other), and
+    SQLite's readers run side by side under WAL."""
+    def run(task: Task) -> Any:
+        own = Experimenter(exp.config)
+        try:
+            return task(own)
+        finally:
+            own.close()
+
+    if len(tasks) < 2:
+        return [task(exp) for task in tasks]
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        futures = [pool.submit(run, task) for task in tasks[1:]]
+        first = tasks[0](exp)
+        return [first, *(f.result() for f in futures)]
 
 
 def recent_rate(minutes: Sequence[Mapping[str, int]], window: int = RATE_MINUTES) -> float:
@@ -200,40 +234,56 @@ def effects(exp: Experimenter, opts: ReportOptions) -> list[dict[str, Any]]:
     Without --over the bar spans the done rows of each value (averaged over the other
     parameters); with --over P, each value of P first gives one mean, and the bar spans those
     means, so that (say) seeds are what the bar measures."""
+    reads, combine = effect_queries(exp, opts)
+    return combine([read(exp) for read in reads])
+
+
+def effect_queries(exp: Experimenter, opts: ReportOptions) -> tuple[list[Task], Callable[[list[Any]], Any]]:
+    """The GROUP BYs behind `effects` (one per batch of parameters, to run on any connection)
+    and the function combining their rows, in the same order, into the effects."""
     results = numeric_results(exp)
     params = [p for p in exp.config.parameters if p != opts.over]
     if not results or not params:
-        return []
+        return [], lambda rows: []
     store = exp.store
     sel = selection(store, status=["done"])
     spread = "std" if "std" in store.aggregates_in_sql() else "sq"
     plan = tuple((func, r) for r in results for func in ("count", "mean", spread))
     shifts = _shifts(exp, results) if spread == "sq" else dict.fromkeys(results, 0.0)
-    args = [*(shifts[r] for r in results for _ in "ab" if spread == "sq"), *sel.args]
-    # (parameter, result) -> value -> moments; with --over, value -> over's value -> moments
-    found: dict[tuple[str, str], dict[Any, Any]] = {(p, r): {} for p in params for r in results}
-    for batch in batches(params, domain_sizes(exp.config.grid), opts.over):
-        keys = [*batch, *([opts.over] if opts.over else [])]
+    # SQLite's mean squares bind their shift twice, before the WHERE's values
+    args = [*(v for r in results for v in (shifts[r], shifts[r]) if spread == "sq"), *sel.args]
+    keyed = [[*batch, *([opts.over] if opts.over else [])]
+             for batch in batches(params, domain_sizes(exp.config.grid), opts.over)]
+
+    def read(keys: list[str]) -> Task:
         groups = tuple((c, sel.kinds[c]) for c in keys)
-        decoders = [decoder(store, c) for c in keys]
-        rows = store.read("select_groups", args, group_columns=groups, group_keys=groups,
-                          select_where=sel.where_parts(), aggregates=plan)
-        for row in rows:
-            key = [v if f is None or v is None else f(v) for f, v in zip(decoders, row[: len(keys)])]
-            values = row[len(keys) + 1:]
-            for j, r in enumerate(results):
-                cell = _moments(values[3 * j: 3 * j + 3], spread, shifts[r])
-                if cell is None:
-                    continue
-                for p, value in zip(batch, key):
-                    by_value = found[(p, r)]
-                    if opts.over is None:
-                        by_value[value] = _merge(by_value.get(value), cell)
-                    else:
-                        nested = by_value.setdefault(value, {})
-                        nested[key[-1]] = _merge(nested.get(key[-1]), cell)
-    return [{"parameter": p, "result": r, "points": _points(found[(p, r)], opts.over is not None, opts.error_bars)}
-            for p in params for r in results]
+        return lambda e: e.store.read("select_groups", args, group_columns=groups, group_keys=groups,
+                                      select_where=sel.where_parts(), aggregates=plan)
+
+    def combine(answers: list[Any]) -> list[dict[str, Any]]:
+        # (parameter, result) -> value -> moments; with --over, value -> over's value -> moments
+        found: dict[tuple[str, str], dict[Any, Any]] = {(p, r): {} for p in params for r in results}
+        for keys, rows in zip(keyed, answers):
+            batch = keys[:-1] if opts.over else keys
+            decoders = [decoder(store, c) for c in keys]
+            for row in rows:
+                key = [v if f is None or v is None else f(v) for f, v in zip(decoders, row[: len(keys)])]
+                values = row[len(keys) + 1:]
+                for j, r in enumerate(results):
+                    cell = _moments(values[3 * j: 3 * j + 3], spread, shifts[r])
+                    if cell is None:
+                        continue
+                    for p, value in zip(batch, key):
+                        by_value = found[(p, r)]
+                        if opts.over is None:
+                            by_value[value] = _merge(by_value.get(value), cell)
+                        else:
+                            nested = by_value.setdefault(value, {})
+                            nested[key[-1]] = _merge(nested.get(key[-1]), cell)
+        return [{"parameter": p, "result": r, "points": _points(found[(p, r)], opts.over is not None, opts.error_bars)}
+                for p in params for r in results]
+
+    return [read(keys) for keys in keyed], combine
 
 
 def _shifts(exp: Experimenter, results: Sequence[str]) -> dict[str, float]:
