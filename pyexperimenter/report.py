@@ -12,6 +12,7 @@ from typing import Any
 from .errors import InputError
 from .experiment import Experimenter
 from .selection import where_filter
+from .store.schema import error_summary
 
 THROUGHPUT_WINDOW_SECONDS = 300.0
 # Shorter windows tried when everything recent finished inside one of them: a run that
@@ -19,11 +20,6 @@ THROUGHPUT_WINDOW_SECONDS = 300.0
 _PROBE_WINDOWS = (10.0, 30.0, 60.0, 120.0)
 SPARK_MINUTES = 60
 _ALL_MINUTES = 10 * 366 * 24 * 60  # "since the first row finished", without a query to find when
-
-
-def _last_line(error: str | None) -> str:
-    lines = [ln.strip() for ln in (error or "").strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else "(no message)"
 
 
 def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_SECONDS,
@@ -124,7 +120,7 @@ def _quarantined_entry(row: dict[str, Any]) -> dict[str, Any]:
         "worker": row["worker"],
         "attempts": int(row["attempts"]),
         "since": since.isoformat(sep=" ") if isinstance(since, datetime) else since,
-        "last_error": _last_line(row["error"]),
+        "last_error": error_summary(row["error"]) or "(no message)",
     }
 
 

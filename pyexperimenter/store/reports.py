@@ -31,18 +31,15 @@ REPORTS: dict[str, tuple[str, Callable[[Params], tuple[Any, ...]]]] = {
     "first_end": ("report_first_end", lambda p: ()),
     # the aggregates of `pyexp report` (pyexperimenter/report_data.py)
     "minutes": ("report_minutes", lambda p: (float(p["seconds"]),)),
-    "error_texts": ("report_error_texts", lambda p: (int(p.get("limit", 100)),)),
     "host_outcomes": ("report_host_outcomes", lambda p: ()),
-    "moments": ("report_moments", lambda p: (int(p.get("limit", 1000)),)),
     "best": ("report_best", lambda p: (int(p.get("limit", 10)),)),
-    "log_curve": ("report_log_curve", lambda p: (int(p.get("limit", 100000)),)),
+    "sample": ("report_sample", lambda p: (int(p.get("limit", 10)),)),
 }
 
-# report name -> its per-call parts (column names, a log table), validated by store/statements.py
+# report name -> its per-call parts (column names), validated by store/statements.py
 REPORT_PARTS: dict[str, Callable[[Params], dict[str, Any]]] = {
-    "moments": lambda p: {"group": tuple(p["group"]), "moments": tuple(p["columns"])},
     "best": lambda p: {"select": tuple(p["columns"]), "nonnull": p["by"], "order": (p["by"], bool(p["descending"]))},
-    "log_curve": lambda p: {"target": p["table"], "log_columns": tuple(p["columns"]), "moments": tuple(p["columns"])},
+    "sample": lambda p: {"select": tuple(p["columns"])},
 }
 
 

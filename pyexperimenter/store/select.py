@@ -203,6 +203,8 @@ def render_aggregates(dialect: Dialect, aggregates: tuple[tuple[str, str], ...])
             out.append(f", COUNT({c})")
         elif func == "std" and dialect.name == "mysql":  # Welford's recurrence inside MariaDB
             out.append(f", STDDEV_SAMP({_number(dialect, c)})")
+        elif func == "sq":  # mean square about a shift bound twice (`pyexp report`'s spreads in SQLite)
+            out.append(f", AVG(({_number(dialect, c)} - ?) * ({_number(dialect, c)} - ?))")
         else:
             raise InputError(f"{func} is not aggregated in SQL here")
     return "".join(out)

@@ -89,14 +89,6 @@ def _index(st: Statements, index: tuple[str, str]) -> str:
     return st.dialect.index_name(table, name)
 
 
-def _moments(st: Statements, names: tuple[str, ...]) -> str:
-    """`, COUNT(c) AS c__n, AVG(c) AS c__mean, AVG(c * c) AS c__sq` per column: the
-    report's mean and spread come from these, never from the rows."""
-    q = st.dialect.q
-    return "".join(f", COUNT({q(c)}) AS {q(c + '__n')}, AVG({q(c)}) AS {q(c + '__mean')}, "
-                   f"AVG({q(c)} * {q(c)}) AS {q(c + '__sq')}" for c in _identifiers(names))
-
-
 PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "ids": lambda st, n: marks(n),
     "statuses": lambda st, n: marks(n),
@@ -128,9 +120,7 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "group_keys": lambda st, groups: select.group_keys(st.dialect, groups),
     "aggregates": lambda st, aggs: select.render_aggregates(st.dialect, aggs),
     "value_column": lambda st, name: st.dialect.q(_identifiers([name])[0]),
-    "group": lambda st, names: ", ".join(st.dialect.q(c) for c in _identifiers(names)),
     "select": lambda st, names: ", ".join(st.dialect.q(c) for c in _identifiers(names)),
-    "moments": _moments,
     "nonnull": lambda st, name: f"{st.dialect.q(_identifiers([name])[0])} IS NOT NULL",
     "order": lambda st, by: f"{st.dialect.q(_identifiers([by[0]])[0])} {'DESC' if by[1] else 'ASC'}",
 }

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import ConfigMaker, service_missing
+from support.configs import config_maker
 
 from pyexperimenter import Experimenter
 from pyexperimenter.cli import main
@@ -165,6 +166,7 @@ def test_report_of_a_sweep_mid_run_with_errors(make_config: ConfigMaker, tmp_pat
     assert axis_titles(dom, "x").count("step") == 2 and "loss" in axis_titles(dom, "y")
     assert count(dom, "error") == counts["error"] and count(dom, "running") == 2
     assert "ValueError: bad x 3" in dom and "RuntimeError: diverged" in dom
+    assert ", in flaky" in dom  # an example's last traceback lines, where it was raised
     assert "node7" in dom  # the running attempts' host
     screenshot(out.as_uri(), f"report_mid_run_{backend}.png")
 
@@ -172,24 +174,27 @@ def test_report_of_a_sweep_mid_run_with_errors(make_config: ConfigMaker, tmp_pat
     assert status.exit_code == 0 and "last hour" in status.output
 
 
-def test_report_without_the_extra_says_what_to_install(make_config: ConfigMaker, monkeypatch: pytest.MonkeyPatch,
-                                                        backend: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("no database involved")
+@pytest.fixture
+def sqlite_config(tmp_path: Path) -> ConfigMaker:
+    """For the tests whose subject is not the database (the page, the server): SQLite only,
+    not parametrised over the databases (test_report_of_a_sweep_mid_run_with_errors is)."""
+    return config_maker(tmp_path, f"sqlite:///{tmp_path / 'experiments.db'}")
+
+
+def test_report_without_the_extra_says_what_to_install(sqlite_config: ConfigMaker,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "plotly.offline", None)
-    result = CliRunner().invoke(main, ["report", str(make_config())], prog_name="pyexp")
+    result = CliRunner().invoke(main, ["report", str(sqlite_config())], prog_name="pyexp")
     assert result.exit_code == 2
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "pip install 'pyexperimenter[report]'" in lines[0]
 
 
-def test_dashboard_updates_counts_without_a_reload(make_config: ConfigMaker, backend: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("the browser part is the same on both databases")
+def test_dashboard_updates_counts_without_a_reload(sqlite_config: ConfigMaker) -> None:
     from pyexperimenter.html.dashboard import Dashboard
     from pyexperimenter.report_data import ReportOptions
 
-    exp = mid_run(make_config)
+    exp = mid_run(sqlite_config)
     done_before = exp.counts()["done"]
     server = Dashboard(Experimenter(exp.config.path), ReportOptions(logtable="steps"), port=0, interval_seconds=1.0)
     assert server.server_address[0] == "127.0.0.1"
