@@ -66,6 +66,10 @@ class SqlType:
         """Convert a Python value into what the driver should bind for this column."""
         if value is None:
             return None
+        value = _plain(value)
+        if isinstance(value, Decimal):
+            # sqlite3 cannot bind a Decimal; its text keeps every digit for a DECIMAL column.
+            return float(value) if self.kind == "float" else str(value)
         if self.kind == "json":
             return json.dumps(value, sort_keys=True)
         if self.kind == "bool":
@@ -93,6 +97,15 @@ class SqlType:
         if self.kind == "str" and isinstance(value, bytes):
             return value.decode()
         return value
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar (np.float32, np.int64, np.bool_: what metrics often return) as the
+    Python value it holds. sqlite3 would otherwise bind its raw bytes as a BLOB, unreadable
+    later, and pymysql refuses it. Recognised by duck type, so numpy is never imported here."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
 
 
 def parse_sql_type(text: object) -> SqlType | None:

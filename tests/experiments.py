@@ -99,3 +99,15 @@ def chatty(parameters: dict[str, Any], result_processor: Any, custom: dict[str, 
             time.sleep(0.05)
         print("finished")
     return {"value": float(x)}
+
+
+def typed_results(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Results as numpy scalars and Decimals (tests/integration/test_fill_and_finish.py)."""
+    from decimal import Decimal
+
+    import numpy as np
+
+    x = parameters["x"]
+    result_processor.process_logs({"steps": {"step": np.int64(x), "loss": np.float32(x / 4)}})
+    return {"f32": np.float32(x / 2), "i64": np.int64(3 * x), "flag": np.bool_(x == 1),
+            "exact": Decimal("0.1234") * x, "fdec": Decimal("1.5") * x, "label": Decimal("1.25") * x}

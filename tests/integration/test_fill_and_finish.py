@@ -44,3 +44,27 @@ def test_a_batch_finishes_in_one_statement_and_stays_fenced_row_by_row(make_conf
         ("done", 0.5, "a'b"), ("running", None, None), ("done", None, "c"), ("done", None, None)]
     attempts = {a["experiment_id"]: a["outcome"] for a in store.rows(store.schema.attempts_table)}
     assert [attempts[i] for i in ids] == ["done", "running", "done", "done"]
+
+
+def test_numpy_scalars_and_decimals_are_stored_as_their_values(make_config: ConfigMaker) -> None:
+    """Metrics often come back as np.float32/np.int64/np.bool_ or Decimal: each lands as the
+    number it holds (sqlite3 would bind a numpy scalar's raw bytes as a BLOB, unreadable
+    afterwards, and refuse a Decimal), in results and in log rows alike."""
+    import numpy as np
+    from experiments import typed_results
+
+    results = {"f32": "FLOAT", "i64": "INT", "flag": "BOOLEAN", "exact": "DECIMAL(10,4)", "fdec": "DOUBLE", "label": "VARCHAR(20)"}
+    exp = Experimenter(make_config(parameters={"x": [1, 2]}, results=results,
+                                   logtables={"steps": {"step": "INT", "loss": "FLOAT"}}))
+    assert exp.fill_table_from_config() == 2
+    assert exp.execute(typed_results) == [0]
+    table = exp.get_table().sort_values("x")
+    assert list(table["status"]) == ["done", "done"], table["error"].tolist()
+    assert list(table["f32"]) == [0.5, 1.0] and list(table["i64"]) == [3, 6]
+    assert list(table["flag"]) == [1, 0] or list(table["flag"]) == [True, False]
+    assert list(table["exact"]) == [0.1234, 0.2468] and list(table["fdec"]) == [1.5, 3.0]
+    assert list(table["label"]) == ["1.25", "2.50"]
+    logs = exp.get_logtable("steps").sort_values("step")
+    assert list(logs["step"]) == [1, 2] and list(logs["loss"]) == [0.25, 0.5]
+    assert np.issubdtype(table["exact"].dtype, np.floating)
+    exp.close()
