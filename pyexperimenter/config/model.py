@@ -34,6 +34,10 @@ class SshTunnelConfig:
     local_host: str = "127.0.0.1"
     local_port: int = 0  # 0: a free port, so several processes on one node never collide
     source: str = "ssh"  # file and key, for messages
+    # The file that names the gateway (a PyExperimenter credentials file when `legacy`, else
+    # a native config): launched workers read it again, as the password, it is not in their script.
+    file: str | None = None
+    legacy: bool = False
 
     @property
     def gateway(self) -> str:

@@ -62,6 +62,8 @@ def _legacy_ssh(path: Path) -> SshTunnelConfig:
         local_host=sec.get("local_address", str, "127.0.0.1"),
         local_port=_port(sec, "local_port", 0, lowest=0),
         source=f"{path}: {sec.key}",
+        file=str(path.resolve()),
+        legacy=True,
     )
 
 
@@ -82,7 +84,21 @@ def native_ssh(database: Section) -> SshTunnelConfig | None:
         local_host=sec.get("local_host", str, "127.0.0.1"),
         local_port=_port(sec, "local_port", 0, lowest=0),
         source=f"{sec.file}: {sec.key}",
+        file=str(sec.file.resolve()),
     )
+
+
+def read_gateway(file: str, legacy: bool) -> SshTunnelConfig:
+    """The gateway a launched worker uses: read again from the file the launching process
+    read it from (`SshTunnelConfig.file`), whatever the config or its `--db` say."""
+    if legacy:
+        return legacy_ssh(Path(file))
+    path = Path(file)
+    data = read_yaml(path)
+    ssh = native_ssh(Section(path, "database", data.get("database") if isinstance(data, dict) else None))
+    if ssh is None:
+        raise SshSectionError(f"{path}: database.ssh: the workers' SSH gateway is missing")
+    return ssh
 
 
 def _port(sec: Section, key: str, default: int, lowest: int = 1) -> int:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pyexperimenter.config import load_config
-from pyexperimenter.config.ssh import SshSectionError, legacy_ssh
+from pyexperimenter.config.ssh import SshSectionError, legacy_ssh, read_gateway
 from pyexperimenter.errors import ConfigError
 from pyexperimenter.launch.script import worker_args, worker_environment
 
@@ -49,8 +49,12 @@ def test_native_ssh_needs_mysql_and_workers_keep_it(tmp_path: Path) -> None:
     config.write_text(yaml.safe_dump(body))
     loaded = load_config(config)
     assert loaded.database.ssh is not None and loaded.database.ssh.gateway == "ada@gw:22"
-    # A URL cannot carry the gateway: workers read the config instead of getting --db.
-    assert "--db" not in worker_args(loaded, "m:f")
+    # A URL cannot carry the gateway: workers get --db and the file to read the gateway from.
+    args = worker_args(loaded, "m:f")
+    assert args[args.index("--db") + 1] == "mysql://u@db:3306/exps"
+    assert args[args.index("--ssh-file") + 1] == str(config.resolve())
+    assert args[args.index("--ssh-format") + 1] == "native"
+    assert read_gateway(str(config.resolve()), legacy=False) == loaded.database.ssh
     tunnelled = replace(loaded.database, ssh=replace(loaded.database.ssh, key_password="kp"))
     assert worker_environment(tunnelled)["PYEXP_SSH_KEY_PASSWORD"] == "kp"  # the environment, not the script
     body["database"] = {"url": "sqlite:///x.db", "ssh": {"host": "gw"}}
