@@ -25,7 +25,7 @@ class SshTunnelConfig:
     stays out of repr(), like the database password."""
 
     host: str
-    port: int = 22
+    port: int | None = None  # None: the host's Port in ~/.ssh/config, else 22
     user: str | None = None  # None: ~/.ssh/config for the host, else the local user
     key_file: str | None = None  # None: ~/.ssh/config, the ssh agent and ~/.ssh/id_*
     key_password: str | None = field(default=None, repr=False)
@@ -42,7 +42,7 @@ class SshTunnelConfig:
     @property
     def gateway(self) -> str:
         user = f"{self.user}@" if self.user else ""
-        return f"{user}{self.host}:{self.port}"
+        return f"{user}{self.host}:{self.port}" if self.port else f"{user}{self.host}"
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,26 @@ def test_native_database_ssh(tmp_path: Path, mysql_url: str, gateway: Gateway) -
         ("1", "2"), ("2", "3"), ("3", "4")]
 
 
+def test_ssh_config_gives_the_gateway_port_and_hostname(tmp_path: Path, mysql_url: str, gateway: Gateway) -> None:
+    """`database.ssh` names only a `Host` alias and no port: HostName, Port and User come
+    from ~/.ssh/config (a temporary HOME), as the docs say; port 22 would find no sshd."""
+    url = urlsplit(mysql_url)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(f"Host pyexp-test-gateway\n  HostName {gateway.host}\n"
+                                          f"  Port {gateway.port}\n  User {gateway.user}\n")
+    write_native(tmp_path, mysql_url, gateway)
+    body = yaml.safe_load((tmp_path / "experiment.yml").read_text())
+    body["database"]["ssh"] = {"host": "pyexp-test-gateway", "key_file": str(gateway.key),
+                               "remote_host": url.hostname, "remote_port": url.port or 3306}
+    (tmp_path / "experiment.yml").write_text(yaml.safe_dump(body))
+    env = {**os.environ, "HOME": str(home), "PYEXP_DB_PASSWORD": url.password or ""}
+    for args in (["fill", "experiment.yml"], ["status", "experiment.yml", "--json"]):
+        result = pyexp(*args, cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+    assert '"total": 3' in result.stdout
+
+
 def test_without_the_extra_the_message_names_it(tmp_path: Path, mysql_url: str, gateway: Gateway) -> None:
     config, creds = write(tmp_path, mysql_url, gateway, use_ssh=True)
     block = tmp_path / "block"

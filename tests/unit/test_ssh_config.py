@@ -24,7 +24,8 @@ def credentials(tmp_path: Path, **ssh: object) -> Path:
 
 def test_pyexperimenter_defaults_and_the_passphrase_kept_out_of_repr(tmp_path: Path) -> None:
     ssh = legacy_ssh(credentials(tmp_path, address="gw", ssh_private_key_password="s3cret-pass"))
-    assert (ssh.host, ssh.port, ssh.remote_host, ssh.remote_port, ssh.local_host) == ("gw", 22, "127.0.0.1", 3306, "127.0.0.1")
+    # No port: ~/.ssh/config's Port for the host applies, else 22 (sshtunnel's lookup).
+    assert (ssh.host, ssh.port, ssh.remote_host, ssh.remote_port, ssh.local_host) == ("gw", None, "127.0.0.1", 3306, "127.0.0.1")
     assert ssh.local_port == 0  # 1.4.2 bound 3306; we take a free port unless told
     assert ssh.key_password == "s3cret-pass" and "s3cret-pass" not in repr(ssh)
     # 1.4.2's example file names the passphrase `passphrase`
@@ -48,7 +49,7 @@ def test_native_ssh_needs_mysql_and_workers_keep_it(tmp_path: Path) -> None:
             "database": {"url": "mysql://u@db:3306/exps", "ssh": {"host": "gw", "user": "ada", "local_port": 0}}}
     config.write_text(yaml.safe_dump(body))
     loaded = load_config(config)
-    assert loaded.database.ssh is not None and loaded.database.ssh.gateway == "ada@gw:22"
+    assert loaded.database.ssh is not None and loaded.database.ssh.gateway == "ada@gw"
     # A URL cannot carry the gateway: workers get --db and the file to read the gateway from.
     args = worker_args(loaded, "m:f")
     assert args[args.index("--db") + 1] == "mysql://u@db:3306/exps"
