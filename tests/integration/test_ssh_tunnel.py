@@ -118,12 +118,18 @@ def test_a_dropped_tunnel_is_opened_again(tmp_path: Path, mysql_url: str, gatewa
     assert exp.fill_table_from_config() == 6
     ssh = exp.config.database.ssh
     assert ssh is not None
-    before = tunnel.endpoint(ssh)
+    tunnel.endpoint(ssh)
+    before = tunnel._tunnels[ssh]  # held here, so a new forwarder cannot reuse its id
     owner = port_owner(server_side_port(exp))
     assert owner is not None and owner[1] == "sshd"
     os.kill(owner[0], signal.SIGKILL)
     assert len(exp.get_table()) == 6  # on the store's connection, which died with the tunnel
-    assert tunnel.endpoint(ssh) != before  # a new tunnel, on a new free port
+    # A new tunnel (the kernel may hand the same free port back, so not its port): a new
+    # forwarder, and the session now runs through a live sshd process.
+    tunnel.endpoint(ssh)
+    assert tunnel._tunnels[ssh] is not before and not before.is_alive
+    after = port_owner(server_side_port(exp))
+    assert after is not None and after[1] == "sshd" and after[0] != owner[0]
     exp.execute(experiment, max_experiments=2)
     assert sorted(exp.get_table().status) == ["created"] * 4 + ["done"] * 2
     exp.close_ssh()
