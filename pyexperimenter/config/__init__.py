@@ -37,11 +37,13 @@ def load_config(
     data = read_yaml(p)
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level, got {show(data)}")
-    if LEGACY_ROOT in data:
-        cfg = load_legacy(p, data, credentials_path, use_ssh)
-    else:
-        cfg = load_native(p, data, credentials_path)
     override = db or os.environ.get(URL_VARIABLE)
+    # An override replaces the database section whole: its credentials file is not read (a
+    # launched worker gets --db and may not see the file the launching process was given).
+    if LEGACY_ROOT in data:
+        cfg = load_legacy(p, data, credentials_path, use_ssh, replaced=bool(override))
+    else:
+        cfg = load_native(p, data, credentials_path, replaced=bool(override))
     if override:
         cfg = cfg.with_database(parse_database_url(override, "--db / PYEXP_DB_URL", cfg.base_dir, credentials=None))
     return cfg

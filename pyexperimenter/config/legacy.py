@@ -44,7 +44,7 @@ DEFAULT_KEYFIELD_TYPE = "VARCHAR(255)"
 
 
 def load_legacy(p: Path, data: dict[str, Any], credentials_path: str | os.PathLike[str] | None,
-                use_ssh: bool | None = None) -> ExperimentConfig:
+                use_ssh: bool | None = None, replaced: bool = False) -> ExperimentConfig:
     root = Section(p, LEGACY_ROOT, data[LEGACY_ROOT])
     dbsec = root.section("Database")
     provider = str(dbsec.get("provider", str, "sqlite")).lower()
@@ -54,7 +54,7 @@ def load_legacy(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
     params, factors = _keyfields(table.section("keyfields"))
     results = read_results(table.section("resultfields"), params)
     logtables = read_logtables(dbsec.section("logtables"))
-    database = _database(dbsec, provider, dbname, credentials_path, use_ssh)
+    database = _database(dbsec, provider, dbname, None if replaced else credentials_path, use_ssh, replaced)
     return ExperimentConfig(
         name=name,
         database=database,
@@ -93,8 +93,11 @@ def _keyfields(keyfields: Section) -> tuple[dict[str, SqlType], list[Factor]]:
 
 
 def _database(
-    dbsec: Section, provider: str, dbname: str, credentials_path: str | os.PathLike[str] | None, use_ssh: bool | None
+    dbsec: Section, provider: str, dbname: str, credentials_path: str | os.PathLike[str] | None, use_ssh: bool | None,
+    replaced: bool = False,
 ) -> DatabaseConfig:
+    if replaced and provider in ("sqlite", "mysql", "mariadb"):  # by --db / PYEXP_DB_URL: nothing to read
+        return DatabaseConfig(kind="sqlite" if provider == "sqlite" else "mysql")
     if provider == "sqlite":
         # PyExperimenter opens NAME.db in the working directory, not next to the config.
         return DatabaseConfig(kind="sqlite", path=(Path.cwd() / f"{dbname}.db").resolve())

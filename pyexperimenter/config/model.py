@@ -25,7 +25,7 @@ class SshTunnelConfig:
     stays out of repr(), like the database password."""
 
     host: str
-    port: int = 22
+    port: int | None = None  # None: the host's Port in ~/.ssh/config, else 22
     user: str | None = None  # None: ~/.ssh/config for the host, else the local user
     key_file: str | None = None  # None: ~/.ssh/config, the ssh agent and ~/.ssh/id_*
     key_password: str | None = field(default=None, repr=False)
@@ -34,11 +34,15 @@ class SshTunnelConfig:
     local_host: str = "127.0.0.1"
     local_port: int = 0  # 0: a free port, so several processes on one node never collide
     source: str = "ssh"  # file and key, for messages
+    # The file that names the gateway (a PyExperimenter credentials file when `legacy`, else
+    # a native config): launched workers read it again, as the password, it is not in their script.
+    file: str | None = None
+    legacy: bool = False
 
     @property
     def gateway(self) -> str:
         user = f"{self.user}@" if self.user else ""
-        return f"{user}{self.host}:{self.port}"
+        return f"{user}{self.host}:{self.port}" if self.port else f"{user}{self.host}"
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,10 @@ SLURM_KEYS: dict[str, Any] = {
 _POSITIVE_SLURM = ("time_minutes", "cpus_per_task", "array_parallelism", "mem_gb")
 
 
-def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLike[str] | None) -> ExperimentConfig:
-    """`credentials_path` (given by the caller) replaces the file's `database.credentials`."""
+def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLike[str] | None,
+                replaced: bool = False) -> ExperimentConfig:
+    """`credentials_path` (given by the caller) replaces the file's `database.credentials`;
+    `replaced` (by --db / PYEXP_DB_URL) skips reading the database section's files."""
     top = Section(p, "", data, NATIVE_TOP)
     exp = top.section("experiment", EXPERIMENT_KEYS)
     name = exp.identifier(exp.get("name", str, required=True), "table name", "name")
@@ -83,7 +85,8 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
     if function is not None and ":" not in function:
         raise exp.error("expected 'module:function'", function, "function")
     heartbeat, stale, retry_delay = _timing(exp)
-    database = _database(top.section("database", DATABASE_KEYS), name, credentials_path)
+    dbsec = top.section("database", DATABASE_KEYS)
+    database = DatabaseConfig(kind="sqlite") if replaced else _database(dbsec, name, credentials_path)
     params, grid = read_grids(top)
     results = read_results(top.section("results"), params)
     logtables = read_logtables(top.section("logtables"))

@@ -53,7 +53,7 @@ def _legacy_ssh(path: Path) -> SshTunnelConfig:
     password = sec.get("ssh_private_key_password", (str, int), sec.get("passphrase", (str, int)))
     return SshTunnelConfig(
         host=sec.get("address", str, required=True),
-        port=_port(sec, "port", 22),
+        port=_port(sec, "port", None),
         user=sec.get("user", str),
         key_file=_key_file(sec, "ssh_private_key"),
         key_password=str(password) if password is not None else os.environ.get(KEY_PASSWORD_VARIABLE),
@@ -62,6 +62,8 @@ def _legacy_ssh(path: Path) -> SshTunnelConfig:
         local_host=sec.get("local_address", str, "127.0.0.1"),
         local_port=_port(sec, "local_port", 0, lowest=0),
         source=f"{path}: {sec.key}",
+        file=str(path.resolve()),
+        legacy=True,
     )
 
 
@@ -73,7 +75,7 @@ def native_ssh(database: Section) -> SshTunnelConfig | None:
     sec = database.section("ssh", NATIVE_SSH_KEYS)
     return SshTunnelConfig(
         host=sec.get("host", str, required=True),
-        port=_port(sec, "port", 22),
+        port=_port(sec, "port", None),
         user=sec.get("user", str),
         key_file=_key_file(sec, "key_file"),
         key_password=os.environ.get(KEY_PASSWORD_VARIABLE),
@@ -82,11 +84,28 @@ def native_ssh(database: Section) -> SshTunnelConfig | None:
         local_host=sec.get("local_host", str, "127.0.0.1"),
         local_port=_port(sec, "local_port", 0, lowest=0),
         source=f"{sec.file}: {sec.key}",
+        file=str(sec.file.resolve()),
     )
 
 
-def _port(sec: Section, key: str, default: int, lowest: int = 1) -> int:
+def read_gateway(file: str, legacy: bool) -> SshTunnelConfig:
+    """The gateway a launched worker uses: read again from the file the launching process
+    read it from (`SshTunnelConfig.file`), whatever the config or its `--db` say."""
+    if legacy:
+        return legacy_ssh(Path(file))
+    path = Path(file)
+    data = read_yaml(path)
+    ssh = native_ssh(Section(path, "database", data.get("database") if isinstance(data, dict) else None))
+    if ssh is None:
+        raise SshSectionError(f"{path}: database.ssh: the workers' SSH gateway is missing")
+    return ssh
+
+
+def _port(sec: Section, key: str, default: Any, lowest: int = 1) -> Any:
+    """A port number; the gateway's defaults to None, so ~/.ssh/config's Port applies."""
     value: Any = sec.get(key, int, default)
+    if value is None:
+        return None
     if not lowest <= value <= 65535:
         raise sec.error(f"expected a port number in {lowest}..65535", value, key)
     return int(value)

@@ -1,7 +1,7 @@
 """The sbatch script every worker of a launch runs, rendered from a template.
 
 Its last line starts the worker (`python -m pyexperimenter.worker --config ... --db ...
---function ...`); nothing is pickled, so the text printed by `--dry-run` is byte for byte
+[--ssh-file ... --ssh-format ...] --function ...`); nothing is pickled, so the text printed by `--dry-run` is byte for byte
 what is submitted, and a site that must submit by hand can `sbatch` it. The default
 templates are package data (`pyexperimenter.slurm_templates`, the repository's top-level
 slurm_templates/ folder), read through importlib.resources so a wheel finds them too.
@@ -137,10 +137,19 @@ def worker_args(config: ExperimentConfig, spec: str) -> list[str]:
     """The arguments of `python -m pyexperimenter.worker`, the same for every worker."""
     assert config.path is not None
     where = [arg for text in config.where for arg in ("--where", text)]
-    # A URL cannot carry an SSH gateway: such workers read it from the config (and its
-    # credentials file) and open their own tunnels.
-    db = [] if config.database.ssh is not None else ["--db", node_database_url(config.database)]
-    return ["--config", str(config.path), *db, "--function", spec, *where]
+    return ["--config", str(config.path), "--db", node_database_url(config.database),
+            *gateway_args(config.database), "--function", spec, *where]
+
+
+def gateway_args(db: DatabaseConfig) -> list[str]:
+    """A URL cannot carry an SSH gateway: the workers read it again from the file this
+    process read it from (a passphrase stays out of the script, in the environment)."""
+    ssh = db.ssh
+    if ssh is None:
+        return []
+    if ssh.file is None:
+        raise InputError(f"{ssh.source}: launched workers cannot find this SSH gateway: it was not read from a file")
+    return ["--ssh-file", ssh.file, "--ssh-format", "pyexperimenter" if ssh.legacy else "native"]
 
 
 def worker_environment(db: DatabaseConfig) -> dict[str, str]:

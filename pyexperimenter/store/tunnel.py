@@ -63,7 +63,8 @@ def _open(ssh: SshTunnelConfig) -> Any:
         raise TunnelError(f"{ssh.source}: an SSH tunnel needs the sshtunnel extra: {EXTRA_HINT}") from None
     messages: deque[str] = deque(maxlen=8)
     kwargs: dict[str, Any] = {
-        "ssh_address_or_host": (ssh.host, ssh.port),
+        # Without a port, sshtunnel takes the host's HostName and Port from ~/.ssh/config (else 22).
+        "ssh_address_or_host": (ssh.host, ssh.port) if ssh.port else ssh.host,
         "ssh_username": ssh.user,
         "ssh_private_key_password": ssh.key_password,
         "remote_bind_address": (ssh.remote_host, ssh.remote_port),
@@ -83,15 +84,17 @@ def _open(ssh: SshTunnelConfig) -> Any:
             _discard(forwarder)
         raise TunnelError(
             f"{ssh.source}: cannot open the SSH tunnel through {ssh.gateway} to "
-            f"{ssh.remote_host}:{ssh.remote_port}: {_reason(ssh, e, messages)}"
+            f"{ssh.remote_host}:{ssh.remote_port}: {_reason(ssh, e, messages, forwarder)}"
         ) from None
     logging.getLogger("pyexperimenter").debug("ssh tunnel %s:%s -> %s -> %s:%s", ssh.local_host, port,
                                               ssh.gateway, ssh.remote_host, ssh.remote_port)
     return forwarder
 
 
-def _reason(ssh: SshTunnelConfig, error: BaseException, messages: deque[str]) -> str:
+def _reason(ssh: SshTunnelConfig, error: BaseException, messages: deque[str], forwarder: Any = None) -> str:
     """What went wrong, in the user's terms; sshtunnel says it only in its log."""
+    # The address it really tried, after ~/.ssh/config's HostName and Port.
+    host, port = getattr(forwarder, "ssh_host", ssh.host), getattr(forwarder, "ssh_port", ssh.port or 22)
     said = " | ".join(messages)
     if "Password is required" in said:
         return f"the key {ssh.key_file} is encrypted; give its passphrase (ssh_private_key_password or PYEXP_SSH_KEY_PASSWORD)"
@@ -103,10 +106,10 @@ def _reason(ssh: SshTunnelConfig, error: BaseException, messages: deque[str]) ->
         return f"unknown host {ssh.host!r}"
     if "Could not connect to gateway" in said:
         try:
-            socket.create_connection((ssh.host, ssh.port), timeout=5).close()
+            socket.create_connection((host, port), timeout=5).close()
         except OSError as e:
-            return f"cannot connect to {ssh.host}:{ssh.port}: {e.strerror or e}"
-        return f"{ssh.host}:{ssh.port} does not speak SSH"
+            return f"cannot connect to {host}:{port}: {e.strerror or e}"
+        return f"{host}:{port} does not speak SSH"
     if "Could not open connection to gateway" in said:
         return f"the gateway refused the key(s) for user {ssh.user or 'from ~/.ssh/config or the local user'}"
     if "Problem setting SSH Forwarder up" in said or isinstance(error, OSError):

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from .. import environment
 from ..config import ExperimentConfig, load_config
+from ..config.ssh import read_gateway
 from ..errors import PyexpError
 from ..store import WorkerIdentity
 from .function import ExperimentFunction, load_function
@@ -103,7 +104,7 @@ def summary(me: WorkerIdentity, stats: WorkerStats) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m pyexperimenter.worker --config PATH [--db URL] --function MODULE:FN`."""
+    """`python -m pyexperimenter.worker --config PATH [--db URL] [--ssh-file FILE --ssh-format F] --function MODULE:FN`."""
     early = EarlyStop.install()  # first thing: loading the config and the function takes a while
     parser = argparse.ArgumentParser(
         prog="python -m pyexperimenter.worker",
@@ -111,12 +112,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--config", required=True)
     parser.add_argument("--db", default=None)
+    parser.add_argument("--ssh-file", default=None, help="the file naming the SSH gateway to the database")
+    parser.add_argument("--ssh-format", choices=("native", "pyexperimenter"), default="native",
+                        help="that file is a native config (database.ssh) or a PyExperimenter credentials file")
     parser.add_argument("--function", required=True)
     parser.add_argument("--where", action="append", default=[], help="claim only rows where COL=VALUE (repeatable)")
     ns = parser.parse_args(argv)
 
     def load() -> tuple[ExperimentConfig, ExperimentFunction]:
         config = replace(load_config(ns.config, db=ns.db), where=tuple(ns.where))
+        if ns.ssh_file is not None:  # exactly the launching process's gateway, whatever the config says
+            ssh = read_gateway(ns.ssh_file, legacy=ns.ssh_format == "pyexperimenter")
+            config = config.with_database(replace(config.database, ssh=ssh))
         return config, load_function(ns.function, config.base_dir)
 
     return run_node(load, function=ns.function, early=early)

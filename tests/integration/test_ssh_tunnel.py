@@ -118,12 +118,18 @@ def test_a_dropped_tunnel_is_opened_again(tmp_path: Path, mysql_url: str, gatewa
     assert exp.fill_table_from_config() == 6
     ssh = exp.config.database.ssh
     assert ssh is not None
-    before = tunnel.endpoint(ssh)
+    tunnel.endpoint(ssh)
+    before = tunnel._tunnels[ssh]  # held here, so a new forwarder cannot reuse its id
     owner = port_owner(server_side_port(exp))
     assert owner is not None and owner[1] == "sshd"
     os.kill(owner[0], signal.SIGKILL)
     assert len(exp.get_table()) == 6  # on the store's connection, which died with the tunnel
-    assert tunnel.endpoint(ssh) != before  # a new tunnel, on a new free port
+    # A new tunnel (the kernel may hand the same free port back, so not its port): a new
+    # forwarder, and the session now runs through a live sshd process.
+    tunnel.endpoint(ssh)
+    assert tunnel._tunnels[ssh] is not before and not before.is_alive
+    after = port_owner(server_side_port(exp))
+    assert after is not None and after[1] == "sshd" and after[0] != owner[0]
     exp.execute(experiment, max_experiments=2)
     assert sorted(exp.get_table().status) == ["created"] * 4 + ["done"] * 2
     exp.close_ssh()
@@ -196,6 +202,47 @@ def test_passphrase_protected_key_and_the_cli(tmp_path: Path, mysql_url: str, ga
         assert gateway.passphrase not in out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("where", ["local", pytest.param("slurm", marks=pytest.mark.slurm)])
+def test_launched_workers_use_the_launching_process_tunnel(where: str, tmp_path: Path, mysql_url: str,
+                                                           gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`use_ssh_tunnel=True` (the config says nothing of SSH), a credentials file outside the
+    config's folder and a `database_name` override: launched workers (and forked ones) use
+    exactly that database through that gateway; the Standard route leads nowhere."""
+    from pyexperimenter.experimenter import PyExperimenter
+
+    if where == "slurm" and (shutil.which("sbatch") is None
+                             or subprocess.run(["sinfo", "-h"], capture_output=True).returncode != 0):
+        service_missing("SLURM", "sbatch/sinfo not usable (scripts/services.sh)")
+    monkeypatch.chdir(tmp_path)
+    project, secrets = tmp_path / "project", tmp_path / "secrets"
+    project.mkdir()
+    secrets.mkdir()
+    config, creds = write(project, mysql_url, gateway, ssh_private_key=str(gateway.key_with_passphrase),
+                          ssh_private_key_password=gateway.passphrase)
+    outside = creds.rename(secrets / "db.yml")
+    database = urlsplit(mysql_url).path.lstrip("/")
+    config.write_text(config.read_text().replace(f"database: {database}", "database: not_this_one"))
+    (project / "tunnel_exps.py").write_text("def run(parameters, result_processor, custom_config):\n"
+                                            "    result_processor.process_results({'y': parameters['x'] * 2})\n")
+    exp = PyExperimenter(str(config), str(outside), use_ssh_tunnel=True, database_name=database,
+                         use_codecarbon=False, log_file=None)
+    assert exp.fill_table_from_config() == 6
+    slurm = {} if where == "local" else {"partition": "debug", "time_minutes": 5, "mem_gb": 1}
+    result = exp.launch("tunnel_exps:run", workers=2, local=where == "local", wait=True, **slurm)
+    logs = "".join(p.read_text() for p in (result.log_dir or tmp_path).glob("*.log"))
+    assert result.exit_codes in ([0, 0], []), logs
+    for script in result.scripts:  # the gateway's file is named, its passphrase is not
+        assert f"--ssh-file {outside}" in script and "--ssh-format pyexperimenter" in script
+        assert gateway.passphrase not in script
+    table = exp.get_table()
+    assert sorted(zip(table.x, table.y)) == [(x, 2 * x) for x in range(6)], logs
+    if where == "local":  # forked workers keep the same database and gateway
+        assert exp.reset_experiments("done") == 6
+        exp.execute(experiment, n_jobs=2)
+        assert set(exp.get_table().status) == {"done"}
+    exp.close_ssh()
+
+
 def write_native(folder: Path, mysql_url: str, gateway: Gateway) -> None:
     url = urlsplit(mysql_url)
     (folder / "exps.py").write_text("def run(parameters, result_processor, custom_config):\n"
@@ -223,6 +270,26 @@ def test_native_database_ssh(tmp_path: Path, mysql_url: str, gateway: Gateway) -
     assert result.returncode == 0, result.stderr
     assert sorted((row["x"], row["y"]) for row in csv.DictReader(io.StringIO(result.stdout))) == [
         ("1", "2"), ("2", "3"), ("3", "4")]
+
+
+def test_ssh_config_gives_the_gateway_port_and_hostname(tmp_path: Path, mysql_url: str, gateway: Gateway) -> None:
+    """`database.ssh` names only a `Host` alias and no port: HostName, Port and User come
+    from ~/.ssh/config (a temporary HOME), as the docs say; port 22 would find no sshd."""
+    url = urlsplit(mysql_url)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(f"Host pyexp-test-gateway\n  HostName {gateway.host}\n"
+                                          f"  Port {gateway.port}\n  User {gateway.user}\n")
+    write_native(tmp_path, mysql_url, gateway)
+    body = yaml.safe_load((tmp_path / "experiment.yml").read_text())
+    body["database"]["ssh"] = {"host": "pyexp-test-gateway", "key_file": str(gateway.key),
+                               "remote_host": url.hostname, "remote_port": url.port or 3306}
+    (tmp_path / "experiment.yml").write_text(yaml.safe_dump(body))
+    env = {**os.environ, "HOME": str(home), "PYEXP_DB_PASSWORD": url.password or ""}
+    for args in (["fill", "experiment.yml"], ["status", "experiment.yml", "--json"]):
+        result = pyexp(*args, cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+    assert '"total": 3' in result.stdout
 
 
 def test_without_the_extra_the_message_names_it(tmp_path: Path, mysql_url: str, gateway: Gateway) -> None:
@@ -253,8 +320,8 @@ def test_without_the_extra_the_message_names_it(tmp_path: Path, mysql_url: str, 
 
 @pytest.mark.slurm
 def test_slurm_workers_open_their_own_tunnels(tmp_path: Path, mysql_url: str, gateway: Gateway) -> None:
-    """`pyexp launch` on the real cluster: the workers get no --db (a URL cannot carry the
-    gateway), read `database.ssh` from the config and reach the database only through it."""
+    """`pyexp launch` on the real cluster: the workers get --db and --ssh-file (a URL cannot
+    carry the gateway), read `database.ssh` from the config and reach the database only through it."""
     if shutil.which("sbatch") is None or subprocess.run(["sinfo", "-h"], capture_output=True).returncode != 0:
         service_missing("SLURM", "sbatch/sinfo not usable (scripts/services.sh)")
     write_native(tmp_path, mysql_url, gateway)

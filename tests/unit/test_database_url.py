@@ -269,6 +269,9 @@ def test_legacy_mysql_needs_its_credentials_file(tmp_path: Path) -> None:
     assert str(e.value) == (
         f"{cfg}: PY_EXPERIMENTER.Database.provider: mysql needs a credentials file; {creds} not found"
     )
+    # ... unless --db replaces the database (a launched worker whose credentials file lives elsewhere)
+    assert load_config(cfg, db="mysql://o@oh/odb").database == DatabaseConfig(kind="mysql", host="oh", user="o",
+                                                                              database="odb")
 
 
 def test_legacy_credentials_path_argument(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pyexperimenter.config import load_config
-from pyexperimenter.config.ssh import SshSectionError, legacy_ssh
+from pyexperimenter.config.ssh import SshSectionError, legacy_ssh, read_gateway
 from pyexperimenter.errors import ConfigError
 from pyexperimenter.launch.script import worker_args, worker_environment
 
@@ -24,7 +24,8 @@ def credentials(tmp_path: Path, **ssh: object) -> Path:
 
 def test_pyexperimenter_defaults_and_the_passphrase_kept_out_of_repr(tmp_path: Path) -> None:
     ssh = legacy_ssh(credentials(tmp_path, address="gw", ssh_private_key_password="s3cret-pass"))
-    assert (ssh.host, ssh.port, ssh.remote_host, ssh.remote_port, ssh.local_host) == ("gw", 22, "127.0.0.1", 3306, "127.0.0.1")
+    # No port: ~/.ssh/config's Port for the host applies, else 22 (sshtunnel's lookup).
+    assert (ssh.host, ssh.port, ssh.remote_host, ssh.remote_port, ssh.local_host) == ("gw", None, "127.0.0.1", 3306, "127.0.0.1")
     assert ssh.local_port == 0  # 1.4.2 bound 3306; we take a free port unless told
     assert ssh.key_password == "s3cret-pass" and "s3cret-pass" not in repr(ssh)
     # 1.4.2's example file names the passphrase `passphrase`
@@ -48,9 +49,13 @@ def test_native_ssh_needs_mysql_and_workers_keep_it(tmp_path: Path) -> None:
             "database": {"url": "mysql://u@db:3306/exps", "ssh": {"host": "gw", "user": "ada", "local_port": 0}}}
     config.write_text(yaml.safe_dump(body))
     loaded = load_config(config)
-    assert loaded.database.ssh is not None and loaded.database.ssh.gateway == "ada@gw:22"
-    # A URL cannot carry the gateway: workers read the config instead of getting --db.
-    assert "--db" not in worker_args(loaded, "m:f")
+    assert loaded.database.ssh is not None and loaded.database.ssh.gateway == "ada@gw"
+    # A URL cannot carry the gateway: workers get --db and the file to read the gateway from.
+    args = worker_args(loaded, "m:f")
+    assert args[args.index("--db") + 1] == "mysql://u@db:3306/exps"
+    assert args[args.index("--ssh-file") + 1] == str(config.resolve())
+    assert args[args.index("--ssh-format") + 1] == "native"
+    assert read_gateway(str(config.resolve()), legacy=False) == loaded.database.ssh
     tunnelled = replace(loaded.database, ssh=replace(loaded.database.ssh, key_password="kp"))
     assert worker_environment(tunnelled)["PYEXP_SSH_KEY_PASSWORD"] == "kp"  # the environment, not the script
     body["database"] = {"url": "sqlite:///x.db", "ssh": {"host": "gw"}}
