@@ -308,6 +308,10 @@ class Store(ABC):
     def end_launches(self, ids: Sequence[int]) -> None:
         raise NotImplementedError
 
+    def reopen_launches(self, ids: Sequence[int]) -> None:
+        """Undo `end_launches` for launches whose cancelling was cut short."""
+        raise NotImplementedError
+
     def launch_ended(self, job_id: str) -> bool:
         """Whether the recorded SLURM launch `job_id` was ended (`pyexp cancel` ends it before
         it signals the workers, so their releases say `cancelled`, not `time_limit`)."""

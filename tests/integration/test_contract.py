@@ -139,6 +139,8 @@ class TestStoreContract:
         store.end_launches(ids[:1])
         assert store.launch_ended("4242") and not store.launch_ended("4343") and not store.launch_ended("999")
         assert [r["job_id"] for r in store.launches()] == ["4343"]
+        store.reopen_launches(ids[:1])  # a cancel cut short: the next one must find it again
+        assert [r["job_id"] for r in store.launches()] == ["4242", "4343"] and not store.launch_ended("4242")
 
     def test_reset_by_status_and_by_id(self, store: Store) -> None:
         claims = store.claim(WHO, 3)
