@@ -12,7 +12,6 @@ its own, and a batch never waits more than a second to be written.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 import traceback
@@ -34,7 +33,7 @@ from . import signals
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
 from .isolation import AttemptEnded, Limits, run_isolated
-from .output import Capture, Tee, attempt_log_path
+from .output import Capture, Tee, attempt_log_path, worker_log_handler
 from .quarantine import QuarantineWatch
 from .tracking import tracked
 
@@ -127,7 +126,7 @@ class Worker:
     def run(self) -> WorkerStats:
         self.store.prepare_output()  # now, not when the first attempt's output is staged (store/output.py)
         previous = self._install_signals()
-        own_log = _log_to_real_stderr()
+        own_log = worker_log_handler(log)
         heartbeat = self._heartbeat = Heartbeat(self.store, self.config.heartbeat_seconds)
         heartbeat.start()
         try:
@@ -390,14 +389,3 @@ class Worker:
             self.stats.fenced += refused
             log.warning("%d result(s) refused: those rows were handed to another worker", refused)
 
-
-def _log_to_real_stderr() -> logging.Handler | None:
-    """The worker's log lines (its heartbeat's too) when nobody configured logging: to the
-    stderr of now, before an attempt swaps sys.stderr for its tee, not logging's last resort
-    (which writes to the sys.stderr of the moment: the experiment's captured output)."""
-    if log.hasHandlers():
-        return None
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)  # as the last resort would
-    log.addHandler(handler)
-    return handler

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import logging
 import os
 import sys
 import threading
@@ -209,6 +210,18 @@ def real_stream(stream: Any) -> Any:
     """The stream behind an attempt's tee: where the worker's own log lines go, so they never
     land in an experiment's output."""
     return stream._stream if isinstance(stream, _Tee) else stream
+
+
+def worker_log_handler(log: logging.Logger) -> logging.Handler | None:
+    """The worker's log lines (its heartbeat's too) when nobody configured logging: to the
+    stderr of now, before an attempt swaps sys.stderr for its tee, not logging's last resort
+    (which writes to the sys.stderr of the moment: the experiment's captured output)."""
+    if log.hasHandlers():
+        return None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)  # as the last resort would
+    log.addHandler(handler)
+    return handler
 
 
 def echo(stream: Any, data: bytes, decoder: Any = None) -> None:
