@@ -99,7 +99,7 @@ def test_a_cancel_cut_short_leaves_its_launches_for_the_next(make_config: Config
     exp = Experimenter(make_config())
     exp.fill_table_from_config()
     store = exp.store
-    submitted = subprocess.run(["sbatch", "--parsable", "--wrap", "trap '' USR2; sleep 300"],
+    submitted = subprocess.run(["sbatch", "--parsable", "--output=/dev/null", "--wrap", "trap '' USR2; sleep 300"],
                                capture_output=True, text=True, timeout=30)
     assert submitted.returncode == 0, submitted.stderr
     job = submitted.stdout.strip().split(";")[0]
