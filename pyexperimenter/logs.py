@@ -15,7 +15,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from .errors import InputError
@@ -76,10 +75,11 @@ def _path(row: dict[str, Any], folder: str | os.PathLike[str]) -> str:
 
 
 def read_attempt(store: Store, folder: str | os.PathLike[str], experiment_id: int,
-                 attempt: int | None = None) -> AttemptLog:
+                 attempt: int | None = None, with_text: bool = True) -> AttemptLog:
     """The output of one attempt (the latest by default): from its file if readable here;
     else what is stored with the attempt, which is the whole output when no file was needed
-    (`log_file` empty), and its last few KB otherwise."""
+    (`log_file` empty), and its last few KB otherwise. Without `with_text`, a readable file
+    is only named (`show` streams it)."""
     number, count, row = _pick(store, experiment_id, attempt)
     path, tail = _path(row, folder), row.get("log_tail")
     running = row["outcome"] == Outcome.RUNNING.value
@@ -87,52 +87,109 @@ def read_attempt(store: Store, folder: str | os.PathLike[str], experiment_id: in
                        path, text="", source="none",
                        note="nothing printed yet, or not since its last heartbeat" if running else "it printed nothing")
     try:
-        return replace(found, text=Path(path).read_bytes().decode("utf-8", "replace"), source="file", note=None)
+        with open(path, "rb") as f:
+            text = _read_text(f) if with_text else ""
+        return replace(found, text=text, source="file", note=None)
     except OSError:
         pass
     if tail and not row.get("log_file"):  # short output: kept whole with the attempt, no file needed
         return replace(found, text=tail, source="stored", note=None)
     if tail:
-        note = f"{path} is not readable here; showing the last {len(tail.encode())} bytes stored with the attempt"
-        return replace(found, text=tail, source="tail", note=note)
+        return replace(found, text=tail, source="tail", note=_unreadable(path, tail))
     return found
 
 
+def _unreadable(path: str, tail: str) -> str:
+    return f"{path} is not readable here; showing the last {len(tail.encode())} bytes stored with the attempt"
+
+
+def _read_text(f: Any) -> str:
+    decoder, parts = codecs.getincrementaldecoder("utf-8")("replace"), []
+    while data := f.read(CHUNK):
+        parts.append(decoder.decode(data))
+    parts.append(decoder.decode(b"", final=True))
+    return "".join(parts)
+
+
+def show(store: Store, folder: str | os.PathLike[str], experiment_id: int, attempt: int | None, follow_it: bool,
+         write: Callable[[str], None], warn: Callable[[str], None]) -> AttemptLog:
+    """`pyexp logs`: the header, then the output (a file streamed in chunks, never read
+    whole), and with `follow_it` what a running attempt prints next, until it ends.
+    `write` gets the output, `warn` the notes (stderr)."""
+    shown = read_attempt(store, folder, experiment_id, attempt, with_text=False)
+    write(shown.header() + "\n")
+    if shown.note:
+        warn(f"({shown.note})")
+    if follow_it and shown.running:
+        ended = follow(store, folder, experiment_id, shown.attempt, write, warn=warn)
+        warn(f"== attempt {ended.attempt}: {ended.outcome}")
+        return ended
+    text = shown.text
+    if shown.source == "file":
+        last = _copy_new(shown.log_file, 0, codecs.getincrementaldecoder("utf-8")("replace"), write, ends=True)[1]
+    else:
+        write(text)
+        last = text[-1:]
+    if last and last != "\n":
+        write("\n")
+    return shown
+
+
 def follow(store: Store, folder: str | os.PathLike[str], experiment_id: int, attempt: int | None,
-           write: Callable[[str], None], poll_seconds: float = 0.5) -> AttemptLog:
+           write: Callable[[str], None], poll_seconds: float = 0.5,
+           warn: Callable[[str], None] | None = None) -> AttemptLog:
     """Write the attempt's output as it grows, until the attempt ends (its outcome in the
     database is no longer `running`) or Ctrl-C; returns the attempt as last seen. Short
     output lives in the attempts row until it outgrows it (a file takes over from there,
-    starting with the same bytes): both are followed, by bytes written so far."""
+    starting with the same bytes): both are followed, the row by characters shown, and the
+    file, once readable, from the first character not shown yet (a byte offset would be
+    off wherever invalid bytes were stored as U+FFFD). A file never readable here (another
+    machine's disk) ends with a note and the tail stored with the attempt."""
     number, _, row = _pick(store, experiment_id, attempt)
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    done = 0  # bytes of the output written so far
+    offset = -1  # bytes of the file written; -1 while it was never readable
+    chars = 0  # characters of the stored output written
     try:
         while True:
             running = row["outcome"] == Outcome.RUNNING.value
-            done = _copy_new(_path(row, folder), done, decoder, write)
-            stored = (row.get("log_tail") or "").encode()
-            if not row.get("log_file") and len(stored) > done:
-                write(decoder.decode(stored[done:]))
-                done = len(stored)
+            got = _copy_new(_path(row, folder), max(offset, 0), decoder, write, skip=chars if offset < 0 else 0)[0]
+            offset = offset if got is None else got
+            stored = row.get("log_tail") or ""
+            if offset < 0 and not row.get("log_file") and len(stored) > chars:
+                write(stored[chars:])
+                chars = len(stored)
             if not running:
                 write(decoder.decode(b"", final=True))
-                if done == 0 and row.get("log_tail"):  # a file never readable here: its stored tail
+                if offset < 0 and row.get("log_file") and row.get("log_tail"):  # its stored tail instead
+                    (warn or write)(f"({_unreadable(_path(row, folder), row['log_tail'])})")
                     write(row["log_tail"])
-                return read_attempt(store, folder, experiment_id, number)
+                return read_attempt(store, folder, experiment_id, number, with_text=False)
             time.sleep(poll_seconds)
             row = _pick(store, experiment_id, number)[2]
     except KeyboardInterrupt:
-        return read_attempt(store, folder, experiment_id, number)
+        return read_attempt(store, folder, experiment_id, number, with_text=False)
 
-def _copy_new(path: str, offset: int, decoder: Any, write: Callable[[str], None]) -> int:
-    """Write what the file gained since `offset`; the new offset (unchanged while it is missing)."""
+
+def _copy_new(path: str, offset: int, decoder: Any, write: Callable[[str], None], skip: int = 0,
+              ends: bool = False) -> tuple[int | None, str]:
+    """Write what the file gained since byte `offset`, leaving out its first `skip`
+    characters (shown already); the new offset (None when the file is not readable) and
+    the last character written. `ends`: the file is complete, flush the decoder."""
+    last = ""
     try:
         with open(path, "rb") as f:
             f.seek(offset)
-            while data := f.read(CHUNK):
+            while True:
+                data = f.read(CHUNK)
                 offset += len(data)
-                write(decoder.decode(data))
+                text = decoder.decode(data, final=ends and not data)
+                if skip:
+                    text, skip = text[skip:], max(0, skip - len(text))
+                if text:
+                    write(text)
+                    last = text[-1]
+                if not data:
+                    break
     except OSError:
-        pass
-    return offset
+        return None, last
+    return offset, last

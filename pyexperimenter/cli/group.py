@@ -13,6 +13,7 @@ import click
 
 from .. import __version__
 from ..errors import PyexpError
+from ..worker.output import real_stream
 
 
 class _Group(click.Group):
@@ -101,11 +102,12 @@ def _setup_logging(level: int) -> None:
 
 
 class _StderrHandler(logging.Handler):
-    """Writes to whatever sys.stderr is at the time (click's test runner swaps it)."""
+    """Writes to whatever sys.stderr is at the time (click's test runner swaps it), but never
+    into an attempt's captured output: a tee'd stderr's own stream gets it."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            click.echo(self.format(record), err=True)
+            click.echo(self.format(record), file=real_stream(sys.stderr))
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
 

@@ -145,22 +145,8 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
 def logs(config: str, id: int, db: str | None, attempt: int | None, follow: bool) -> None:  # noqa: A002 - ID as documented
     """What an experiment printed (stdout and stderr, interleaved as written), per attempt;
     also while it runs."""
-    experiment_id = id
-    from ..logs import follow as follow_attempt
-    from ..logs import read_attempt
+    from ..logs import show
 
     exp = open_experiment(config, db)
-    shown = read_attempt(exp.store, exp.config.log_folder(), experiment_id, attempt)
-    click.echo(shown.header())
-    if shown.note:
-        click.echo(f"({shown.note})", err=True)
-    if not follow or not shown.running:
-        click.echo(shown.text, nl=bool(shown.text) and not shown.text.endswith("\n"))
-        return
-
-    def write(text: str) -> None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-
-    ended = follow_attempt(exp.store, exp.config.log_folder(), experiment_id, shown.attempt, write)
-    click.echo(f"== attempt {ended.attempt}: {ended.outcome}", err=True)
+    show(exp.store, exp.config.log_folder(), id, attempt, follow, lambda text: click.echo(text, nl=False),
+         lambda line: click.echo(line, err=True))

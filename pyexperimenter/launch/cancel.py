@@ -40,6 +40,18 @@ def cancel(table: str, store: Store, grace_seconds: float = 30.0) -> CancelResul
     local = [r for r in records if r["kind"] == "local"]
     ended = [int(r["ID"]) for r in slurm]
     store.end_launches(ended)  # first: a worker signalled below sees it and records `cancelled by pyexp cancel`
+    try:
+        _stop_all(result, slurm, local, host, ended, grace_seconds)
+    except BaseException:  # Ctrl-C in the grace wait: the jobs may run on, so a second cancel must see them
+        store.reopen_launches([int(r["ID"]) for r in slurm])
+        raise
+    store.end_launches(ended)
+    return result
+
+
+def _stop_all(result: CancelResult, slurm: list[dict], local: list[dict], host: str, ended: list[int],
+              grace_seconds: float) -> None:
+    """Signal every launch and wait out the grace; `ended` gains the local records stopped."""
     if slurm:
         jobs = [str(r["job_id"]) for r in slurm]
         result.slurm_jobs = [j for j in jobs if any(t.split("_")[0] == j for t in cluster.queued([j]))]  # one by one:
@@ -56,8 +68,6 @@ def cancel(table: str, store: Store, grace_seconds: float = 30.0) -> CancelResul
             pids.append(pid)
     result.local_pids = _stop_local(pids, grace_seconds)
     result.left += [str(p) for p in result.local_pids if _is_worker(p)]
-    store.end_launches(ended)
-    return result
 
 
 def _is_worker(pid: int) -> bool:

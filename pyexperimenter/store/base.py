@@ -191,6 +191,12 @@ class Store(ABC):
         quarantine), closing their attempts with `outcome` (default released) and why."""
 
     # -- what an experiment printed (worker/output.py captures it; store/output.py keeps it)
+    def prepare_output(self) -> None:
+        """Make the attempts' output columns exist (a table an older version made lacks
+        them); a worker calls it once at its start, so staging an attempt's output later
+        needs no database write that could fail. Nothing to do for a store without DDL."""
+        return None
+
     @abstractmethod
     def stage_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> None:
         """Keep an attempt's log file and output tail for the write that closes the attempt
@@ -300,6 +306,10 @@ class Store(ABC):
         raise NotImplementedError
 
     def end_launches(self, ids: Sequence[int]) -> None:
+        raise NotImplementedError
+
+    def reopen_launches(self, ids: Sequence[int]) -> None:
+        """Undo `end_launches` for launches whose cancelling was cut short."""
         raise NotImplementedError
 
     def launch_ended(self, job_id: str) -> bool:

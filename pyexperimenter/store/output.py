@@ -24,13 +24,16 @@ class OutputQueries:
     _side: Callable[..., Any]  # SideTables: the columns exist on a table an older version made
     _side_ready: bool
     _staged_token: str | None = None
-    _staged: dict[int, Output] = {}
+    _staged: dict[int, Output]
 
-    def stage_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> None:
-        """Keep this attempt's output for the transaction that closes it."""
+    def prepare_output(self) -> None:
         if not self._side_ready:
             self._side(lambda cur: None)  # once per store: the log columns exist
-        if token != self._staged_token:  # a new claim: the last one's are written or moot
+
+    def stage_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> None:
+        """Keep this attempt's output for the transaction that closes it: in memory only,
+        so it cannot fail (the columns were made by `prepare_output` at the worker's start)."""
+        if token != self._staged_token or not hasattr(self, "_staged"):  # a new claim: the last one's are written or moot
             self._staged, self._staged_token = {}, token
         self._staged[row_id] = (log_file, tail)
 
@@ -39,7 +42,7 @@ class OutputQueries:
         return bool(self._side(lambda cur: self._run(cur, "attempt_output", (log_file, tail, token, row_id)).rowcount))
 
     def _write_staged(self, cur: Cursor, token: str, ids: Sequence[int]) -> None:
-        staged = self._staged if token == self._staged_token else {}
+        staged = getattr(self, "_staged", {}) if token == self._staged_token else {}
         for row_id in ids:
             if row_id in staged:
                 log_file, tail = staged[row_id]

@@ -332,6 +332,10 @@ SELECT COUNT(*) FROM {launches} WHERE kind = 'slurm' AND job_id = ? AND ended IS
 -- Launches cancelled, or local workers that exited.
 UPDATE {launches} SET ended = {now} WHERE ID IN ({ids}) AND ended IS NULL
 
+-- reopen_launches --
+-- Launches a `pyexp cancel` ended but did not finish stopping (Ctrl-C): the next cancel must find them.
+UPDATE {launches} SET ended = NULL WHERE ID IN ({ids})
+
 -- sweeper_lock [mysql] --
 -- Become the table's one sweeper: a named lock that dies with the connection.
 SELECT GET_LOCK(?, 0)

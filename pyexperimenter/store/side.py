@@ -74,3 +74,8 @@ class SideTables:
         store: Any = self
         if ids:
             self._side(lambda cur: store._run(cur, "end_launches", list(ids), ids=len(ids)))
+
+    def reopen_launches(self, ids: Sequence[int]) -> None:
+        store: Any = self
+        if ids:
+            self._side(lambda cur: store._run(cur, "reopen_launches", list(ids), ids=len(ids)))

@@ -14,6 +14,7 @@ signals (the worker decides, and kills it) and dies with the worker (PR_SET_PDEA
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import multiprocessing
 import os
@@ -154,6 +155,7 @@ class _Pump:
         pipes = [ctx.Pipe(duplex=False) for _ in range(2)] if capture is not None else []
         self.readers: dict[Connection, Any] = {r: s for (r, _), s in zip(pipes, ("stdout", "stderr"))}
         self.writers: tuple[Connection, Connection] | None = (pipes[0][1], pipes[1][1]) if pipes else None
+        self.decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in ("stdout", "stderr")}
 
     def started(self) -> None:
         for w in self.writers or ():
@@ -166,7 +168,7 @@ class _Pump:
                 del self.readers[r]
                 r.close()
                 continue
-            echo(getattr(sys, self.readers[r]), data)
+            echo(getattr(sys, self.readers[r]), data, self.decoders[self.readers[r]])
             assert self.capture is not None
             self.capture.write(data)
 

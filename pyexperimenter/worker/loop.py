@@ -33,7 +33,7 @@ from . import signals
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
 from .isolation import AttemptEnded, Limits, run_isolated
-from .output import Capture, Tee, attempt_log_path
+from .output import Capture, Tee, attempt_log_path, worker_log_handler
 from .quarantine import QuarantineWatch
 from .tracking import tracked
 
@@ -100,6 +100,7 @@ class Worker:
         )
         self._log_folder = config.log_folder()  # each attempt's output goes under it (worker/output.py)
         self._heartbeat: Heartbeat | None = None
+        self._ran_out = False  # rows were left because the allocation ends soon
 
     # --- signals
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -123,13 +124,17 @@ class Worker:
 
     # --- main loop
     def run(self) -> WorkerStats:
+        self.store.prepare_output()  # now, not when the first attempt's output is staged (store/output.py)
         previous = self._install_signals()
+        own_log = worker_log_handler(log)
         heartbeat = self._heartbeat = Heartbeat(self.store, self.config.heartbeat_seconds)
         heartbeat.start()
         try:
             self._loop(heartbeat)
         finally:
             heartbeat.stop()
+            if own_log is not None:
+                log.removeHandler(own_log)
             signals.restore(previous)
             if previous:
                 self.store.on_call_end(None)
@@ -200,6 +205,8 @@ class Worker:
         if self.deadline is not None and self._cancelled():
             return Outcome.RELEASED, f"cancelled by pyexp cancel ({self._stop or 'deadline'})"
         if self.deadline is not None:
+            if self._stop is None and self._ran_out:  # the deadline is nearer than the rows' expected time
+                return Outcome.TIME_LIMIT, "time limit: the allocation ends (deadline)"
             if self._stop in ("SIGUSR2", "SIGTERM", None) and time.time() >= self.deadline - DEADLINE_SLACK:
                 return Outcome.TIME_LIMIT, f"time limit: the allocation ends ({self._stop or 'deadline'})"
             if self._stop == "SIGTERM":
@@ -251,6 +258,7 @@ class Worker:
                 if self._stop is not None or token in heartbeat.lost or self.watch.reason is not None:
                     break
                 if self._out_of_time():
+                    self._ran_out = True
                     break
                 self._execute(claim)
                 finished.add(claim.id)
@@ -328,7 +336,15 @@ class Worker:
                 self._heartbeat.capture = None
             capture.close()
             if capture.written:
-                self.store.stage_output(claim.token, claim.id, *capture.snapshot()[1:])
+                self._stage(claim, capture)
+
+    def _stage(self, claim: Claim, capture: Capture) -> None:
+        """Staging the output must not change how the experiment ended: a failure here is
+        a log line, and the attempt closes without its output."""
+        try:
+            self.store.stage_output(claim.token, claim.id, *capture.snapshot()[1:])
+        except Exception as e:  # noqa: BLE001 - the experiment's own outcome comes first
+            log.warning("experiment %d: its output was not kept: %s", claim.id, e)
 
     def _record(self, started: float) -> None:
         took = time.monotonic() - started
@@ -372,3 +388,4 @@ class Worker:
         if refused:
             self.stats.fenced += refused
             log.warning("%d result(s) refused: those rows were handed to another worker", refused)
+

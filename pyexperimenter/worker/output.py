@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import codecs
 import io
+import logging
 import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 TAIL_BYTES = 4096  # stored with the attempt
@@ -49,29 +52,37 @@ def decode_tail(data: bytes, cut: bool = True) -> str:
 class Capture:
     """One attempt's output: streamed whole to its file, the last `limit` bytes kept in memory.
 
-    Written from the worker's main thread; the heartbeat thread reads `snapshot` (copying a
-    bytearray is atomic under the GIL, so it never sees a half-trimmed tail)."""
+    The experiment's own threads print too, and the heartbeat thread reads `snapshot`: a
+    lock keeps the byte count, the tail and the file's first write consistent between them.
+    Once closed (the attempt ended), writes are dropped: they belong to no attempt."""
 
-    def __init__(self, path: str, limit: int = TAIL_BYTES, file_after_seconds: float = FILE_AFTER_SECONDS):
+    def __init__(self, path: str, limit: int = TAIL_BYTES, file_after_seconds: float = FILE_AFTER_SECONDS,
+                 clock: Callable[[], float] = time.monotonic):
         self.path, self.limit = path, limit
         self.written = 0  # bytes so far
         self.file_error: str | None = None  # why the file could not be written (the tail still is)
         self._tail = bytearray()  # everything, until the file is opened; then the last bytes
         self._file: IO[bytes] | None = None
         self._opened = False
-        self._file_at = time.monotonic() + file_after_seconds
+        self._closed = False
+        self._clock = clock
+        self._file_at = clock() + file_after_seconds
+        self._lock = threading.Lock()
 
     def write(self, data: bytes) -> None:
         if not data:
             return
-        self.written += len(data)
-        self._tail += data
-        if self._file is not None:
-            self._to_file(data)
-        elif not self._opened and (self.written > self.limit or time.monotonic() >= self._file_at):
-            self._open()
-        if self._opened and len(self._tail) > 2 * self.limit:  # trim now and then, not on every write
-            del self._tail[: len(self._tail) - self.limit]
+        with self._lock:
+            if self._closed:
+                return
+            self.written += len(data)
+            self._tail += data
+            if self._file is not None:
+                self._to_file(data)
+            elif not self._opened and (self.written > self.limit or self._clock() >= self._file_at):
+                self._open()
+            if self._opened and len(self._tail) > 2 * self.limit:  # trim now and then, not on every write
+                del self._tail[: len(self._tail) - self.limit]
 
     def _open(self) -> None:
         self._opened = True
@@ -89,40 +100,59 @@ class Capture:
             self._file.write(data)
         except OSError as e:  # a full disk: keep the tail, stop writing the file
             self.file_error = str(e)
-            self.close()
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
 
     def tail(self) -> str:
-        data = bytes(self._tail)
-        return decode_tail(data[-self.limit:], cut=self.written > self.limit)
+        with self._lock:
+            return self._tail_text()
+
+    def _tail_text(self) -> str:
+        return decode_tail(bytes(self._tail[-self.limit:]), cut=self.written > self.limit)
 
     def snapshot(self) -> tuple[int, str | None, str]:
         """(bytes so far, the file or None when the tail is the whole output, the tail) for
         the attempts table. A file that could not be written is named all the same: the
         tail is not the whole output then, and `pyexp logs` says the file is not readable."""
-        written = self.written
-        return written, self.path if self._opened else None, self.tail()
+        with self._lock:
+            return self.written, self.path if self._opened else None, self._tail_text()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self._lock:
+            self._closed = True
+            self._close_file()
+
+
+_current: Capture | None = None  # the running attempt's, while `Tee` is entered
 
 
 class _Tee:
     """sys.stdout or sys.stderr during an attempt: writes go on to the real stream and into
-    the capture. Anything else (buffer, name, ...) is the real stream's. A plain class, not an
-    io.TextIOBase: that one costs microseconds to make and flushes the stream when dropped,
-    and a no-op experiment makes two of these."""
+    the capture of the attempt running now, not the one it was made for: a logging handler
+    made during attempt 1 keeps this object for the worker's life, and what it writes in
+    attempt 2 is attempt 2's (between attempts, only the real stream gets it). Anything else
+    (buffer, name, ...) is the real stream's. A plain class, not an io.TextIOBase: that one
+    costs microseconds to make and flushes the stream when dropped, and a no-op experiment
+    makes two of these."""
 
-    __slots__ = ("_stream", "_capture")
+    __slots__ = ("_stream",)
 
-    def __init__(self, stream: Any, capture: Capture):
-        self._stream, self._capture = stream, capture
+    def __init__(self, stream: Any):
+        self._stream = stream
 
     def write(self, s: str) -> int:
         if self._stream is not None:
             self._stream.write(s)
-        self._capture.write(s.encode("utf-8", "backslashreplace"))
+        capture = _current
+        if capture is not None:
+            capture.write(s.encode("utf-8", "backslashreplace"))
         return len(s)
 
     def writelines(self, lines: Any) -> None:
@@ -164,16 +194,40 @@ class Tee:
         self._saved: tuple[Any, Any] = (None, None)
 
     def __enter__(self) -> Capture:
+        global _current
         self._saved = (sys.stdout, sys.stderr)
-        sys.stdout, sys.stderr = _Tee(sys.stdout, self.capture), _Tee(sys.stderr, self.capture)
+        sys.stdout, sys.stderr = _Tee(sys.stdout), _Tee(sys.stderr)
+        _current = self.capture
         return self.capture
 
     def __exit__(self, *exc: object) -> None:
+        global _current
+        _current = None
         sys.stdout, sys.stderr = self._saved
 
 
-def echo(stream: Any, data: bytes) -> None:
-    """Pass bytes a child printed on to the worker's own stream (the terminal, the SLURM log)."""
+def real_stream(stream: Any) -> Any:
+    """The stream behind an attempt's tee: where the worker's own log lines go, so they never
+    land in an experiment's output."""
+    return stream._stream if isinstance(stream, _Tee) else stream
+
+
+def worker_log_handler(log: logging.Logger) -> logging.Handler | None:
+    """The worker's log lines (its heartbeat's too) when nobody configured logging: to the
+    stderr of now, before an attempt swaps sys.stderr for its tee, not logging's last resort
+    (which writes to the sys.stderr of the moment: the experiment's captured output)."""
+    if log.hasHandlers():
+        return None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)  # as the last resort would
+    log.addHandler(handler)
+    return handler
+
+
+def echo(stream: Any, data: bytes, decoder: Any = None) -> None:
+    """Pass bytes a child printed on to the worker's own stream (the terminal, the SLURM log).
+    A text-only stream gets them through `decoder` (one per stream, kept by the caller), so a
+    character split between two chunks is not garbled."""
     if stream is None:
         return
     try:
@@ -183,7 +237,9 @@ def echo(stream: Any, data: bytes) -> None:
             buffer.write(data)
             buffer.flush()
         else:
-            stream.write(data.decode("utf-8", "replace"))
+            decoder = decoder or codecs.getincrementaldecoder("utf-8")("replace")
+            stream.write(decoder.decode(data))
             stream.flush()
     except (OSError, ValueError):
         pass  # a closed terminal must not end the attempt
+

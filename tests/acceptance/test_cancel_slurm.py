@@ -7,11 +7,13 @@ Needs `scripts/services.sh`; fails under CI=true without SLURM.
 
 from __future__ import annotations
 
+import _thread
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import service_missing
+from support.configs import ConfigMaker
 
 from pyexperimenter import Experimenter
+from pyexperimenter.launch.cancel import cancel
 
 pytestmark = [pytest.mark.slurm, pytest.mark.mysql]
 
@@ -86,4 +90,32 @@ def test_cancel_releases_every_row(mysql_url: str, tmp_path: Path, slurm_jobs: l
     assert exp.store.launches() == []  # ended: a second cancel finds nothing
     again = pyexp("cancel", str(path), cwd=tmp_path)
     assert again.returncode == 0 and "nothing to cancel" in again.stdout
+    exp.close()
+
+
+def test_a_cancel_cut_short_leaves_its_launches_for_the_next(make_config: ConfigMaker, slurm_jobs: list[str]) -> None:
+    """Ctrl-C while `pyexp cancel` waits out the grace: the job still runs, so its launch
+    record must stay open (a second cancel finds it), though cancel ended it before signalling."""
+    exp = Experimenter(make_config())
+    exp.fill_table_from_config()
+    store = exp.store
+    submitted = subprocess.run(["sbatch", "--parsable", "--output=/dev/null", "--wrap", "trap '' USR2; sleep 300"],
+                               capture_output=True, text=True, timeout=30)
+    assert submitted.returncode == 0, submitted.stderr
+    job = submitted.stdout.strip().split(";")[0]
+    slurm_jobs.append(job)
+    store.record_launch("slurm", [job], "login")
+    end = time.monotonic() + 60
+    while subprocess.run(["squeue", "-h", "-o", "%T", "-j", job], capture_output=True, text=True,
+                         timeout=30).stdout.strip() != "RUNNING":
+        assert time.monotonic() < end, "the job did not start"
+        time.sleep(0.5)
+    ctrl_c = threading.Timer(2.0, _thread.interrupt_main)  # in the grace wait: the job ignores USR2
+    ctrl_c.start()
+    with pytest.raises(KeyboardInterrupt):
+        cancel(store.schema.name, store, grace_seconds=60)
+    ctrl_c.join()
+    assert [r["job_id"] for r in store.launches()] == [job] and not store.launch_ended(job)
+    again = cancel(store.schema.name, store, grace_seconds=1)
+    assert again.slurm_jobs == [job] and store.launches() == []
     exp.close()

@@ -112,6 +112,36 @@ class TestStoreContract:
         assert (log["experiment_id"], log["step"], log["loss"]) == (claim.id, 1, 0.5)
         assert not store.write_results(claim.token, claim.id, {"label": "late"})  # no longer running
 
+    def test_output_while_running_and_with_the_closing_write(self, store: Store) -> None:
+        store.prepare_output()
+        done, failed = store.claim(WHO, 2)
+
+        def attempt(row_id: int) -> dict:
+            [found] = store.rows(store.schema.attempts_table, where={"experiment_id": row_id})
+            return found
+
+        assert store.attempt_output(done.token, done.id, None, "half-way\n")  # the heartbeat's
+        assert (attempt(done.id)["log_file"], attempt(done.id)["log_tail"]) == (None, "half-way\n")
+        store.stage_output(done.token, done.id, "/logs/output/1.log", "the end\n")
+        store.stage_output(failed.token, failed.id, None, "Traceback\n")
+        assert attempt(done.id)["log_tail"] == "half-way\n"  # staged: written with the closing write only
+        assert store.finish(done.token, [(done.id, {"value": 1.0})]) == {done.id}
+        assert store.fail(failed.token, failed.id, "boom", max_attempts=1)
+        assert (attempt(done.id)["log_file"], attempt(done.id)["log_tail"]) == ("/logs/output/1.log", "the end\n")
+        assert (attempt(failed.id)["log_file"], attempt(failed.id)["log_tail"]) == (None, "Traceback\n")
+        assert not store.attempt_output(done.token, done.id, None, "late\n")  # no longer running
+        assert attempt(done.id)["log_tail"] == "the end\n"
+
+    def test_a_launch_is_ended_once_for_everyone(self, store: Store) -> None:
+        ids = store.record_launch("slurm", ["4242", "4343"], "login1")
+        assert [r["job_id"] for r in store.launches()] == ["4242", "4343"]
+        assert not store.launch_ended("4242")
+        store.end_launches(ids[:1])
+        assert store.launch_ended("4242") and not store.launch_ended("4343") and not store.launch_ended("999")
+        assert [r["job_id"] for r in store.launches()] == ["4343"]
+        store.reopen_launches(ids[:1])  # a cancel cut short: the next one must find it again
+        assert [r["job_id"] for r in store.launches()] == ["4242", "4343"] and not store.launch_ended("4242")
+
     def test_reset_by_status_and_by_id(self, store: Store) -> None:
         claims = store.claim(WHO, 3)
         token = claims[0].token
@@ -261,8 +291,14 @@ class TestStoreContract:
         assert store.heartbeat(first.token) == 0
         assert not store.write_results(first.token, first.id, {"value": -1.0})
         assert not store.write_logs(first.token, first.id, {}) or True
+        assert store.attempt_output(second.token, second.id, None, "second\n")
+        assert not store.attempt_output(first.token, first.id, None, "zombie\n")  # its output too
+        store.stage_output(first.token, first.id, "/zombie.log", "zombie, staged\n")
         assert store.finish(first.token, [(first.id, {"value": -1.0})]) == set()
         assert not store.fail(first.token, first.id, "late", 3)
+        tails = {a["claim_token"]: (a["log_file"], a["log_tail"])
+                 for a in store.rows(store.schema.attempts_table, where={"experiment_id": first.id})}
+        assert tails == {first.token: (None, None), second.token: (None, "second\n")}
         assert store.finish(second.token, [(second.id, {"value": 42.0})]) == {second.id}
         row = exp.get_table().set_index("ID").loc[first.id]
         assert row["status"] == Status.DONE and row["value"] == 42.0 and row["worker"] == "second"

@@ -40,12 +40,15 @@ def test_short_output_needs_no_file(tmp_path: Path) -> None:
 
 
 def test_a_long_running_attempt_gets_its_file_at_its_next_write(tmp_path: Path) -> None:
-    capture = Capture(str(tmp_path / "a.log"), file_after_seconds=0.2)
+    now = [100.0]
+    capture = Capture(str(tmp_path / "a.log"), file_after_seconds=0.2, clock=lambda: now[0])
     capture.write(b"early\n")
+    now[0] += 0.19
+    capture.write(b"still\n")
     assert not (tmp_path / "a.log").exists()
-    time.sleep(0.25)
+    now[0] += 0.01
     capture.write(b"late\n")
-    assert (tmp_path / "a.log").read_bytes() == b"early\nlate\n"  # from the first byte on
+    assert (tmp_path / "a.log").read_bytes() == b"early\nstill\nlate\n"  # from the first byte on
     capture.close()
     assert capture.snapshot()[1] == str(tmp_path / "a.log")
 
@@ -147,3 +150,31 @@ def test_the_heartbeat_stores_a_running_attempts_output(tmp_path: Path, clock: C
 
     Worker(config, waits_to_be_seen, store=store, identity=ME, deadline=None, max_experiments=2).run()
     assert seen == ["started 1\n", "started 2\n"]  # stored while running, each with its own attempt
+
+
+def test_rows_left_because_the_allocation_ends_are_labelled_time_limit(tmp_path: Path, clock: Clock) -> None:
+    config, store = setup(tmp_path, clock)
+    worker = Worker(config, lambda *a: None, store=store, identity=ME, deadline=time.time() + 3600)
+    assert worker._release_reason()[0].value == "released"  # no stop, no deadline near: someone else's reason
+    worker._ran_out = True  # the loop's margin: the next row would not finish in time
+    assert worker._release_reason()[0].value == "time_limit"
+
+
+def test_output_that_cannot_be_staged_does_not_fail_the_experiment(tmp_path: Path, clock: Clock,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    config, store = setup(tmp_path, clock)
+
+    def broken(*args: Any) -> None:
+        raise ConnectionError("the database went away")
+
+    store.stage_output = broken  # type: ignore[method-assign]
+
+    def prints(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> dict[str, Any]:
+        print("something")
+        return {"value": 1.0}
+
+    stats = Worker(config, prints, store=store, identity=ME, deadline=None, max_experiments=1).run()
+    assert (stats.done, stats.failed) == (1, 0)
+    [attempt] = store.rows(store.schema.attempts_table)
+    assert attempt["outcome"] == "done" and attempt["log_tail"] is None
+    assert "its output was not kept: the database went away" in caplog.text
