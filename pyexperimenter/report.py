@@ -110,7 +110,8 @@ def finished_per_minute(exp: Experimenter, minutes: int | None) -> list[dict[str
 
 def sparkline_counts(exp: Experimenter) -> list[int]:
     """Rows finished in each of the last 60 minutes, oldest first (the status sparkline)."""
-    return [m["done"] + m["error"] for m in finished_per_minute(exp, SPARK_MINUTES)][-SPARK_MINUTES:]
+    found = {int(r["minutes_ago"] or 0): int(r["n"]) for r in exp.store.query("minute_counts", minutes=SPARK_MINUTES)}
+    return [found.get(ago, 0) for ago in range(SPARK_MINUTES - 1, -1, -1)]
 
 
 def _finished_since(exp: Experimenter, seconds: float) -> int:
