@@ -175,10 +175,14 @@ def main() -> None:
     if args.baseline:
         versions["baseline"] = baseline_env(args.baseline) / "bin" / "pyexp"
     results: dict[str, dict[str, Any]] = {}
+    load = [os.getloadavg()[0]]  # the machine is shared: say how busy it was
     for backend in args.backends.split(","):
         for label, pyexp in versions.items():
             results[f"{label}/{backend}"] = run_version(label, pyexp, backend, args.rows, target)
-    print(f"\n{args.rows:,} rows (40% done, 20% error); seconds / peak MiB\n")
+            load.append(os.getloadavg()[0])
+    results["load_1min"] = {"samples": load}  # type: ignore[dict-item]
+    print(f"\n{args.rows:,} rows (40% done, 20% error); seconds / peak MiB; 1-minute load "
+          f"{', '.join(f'{x:.1f}' for x in load)} on {os.cpu_count()} cores\n")
     print("| backend | command | this | baseline | ratio | target | met |")
     print("|---|---|---|---|---|---|---|")
     for backend in args.backends.split(","):

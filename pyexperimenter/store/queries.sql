@@ -226,10 +226,10 @@ SELECT * FROM {target}{where} ORDER BY ID
 SELECT ID FROM {table}{where_conditions} ORDER BY ID
 
 -- report_running --
--- `pyexp status`: running rows with runtime and heartbeat age; takes the stale limit.
+-- `pyexp status`: running rows with runtime and heartbeat age; takes the stale limit. Unordered: SQLite would walk the table in ID order.
 SELECT ID, worker, machine, slurm_job_id, attempts, start_date, heartbeat,
 {age:start_date} AS runtime_seconds, {age:heartbeat} AS heartbeat_age_seconds,
-CASE WHEN {lost} THEN 1 ELSE 0 END AS stale FROM {table} WHERE status = 'running' ORDER BY ID
+CASE WHEN {lost} THEN 1 ELSE 0 END AS stale FROM {table} WHERE status = 'running'
 
 -- report_outcomes --
 -- `pyexp status`: attempts per outcome.

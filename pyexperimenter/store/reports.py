@@ -143,6 +143,7 @@ def report(store: SqlStore, name: str, params: Mapping[str, Any]) -> list[dict[s
     def body(cur: Cursor) -> list[dict[str, Any]]:
         found = store._fetch_dicts(store._run(cur, query, args, **parts))
         if name == "running":
+            found.sort(key=lambda r: int(r["ID"]))  # sorted here: a few rows, and the index stays usable
             # The same lost runs as counts() and requeue_stale(): none right after a restart.
             possible = any(r["stale"] for r in found) and store._lost_runs_possible(cur, args[0])
             for r in found:
