@@ -178,10 +178,11 @@ def render_columns(dialect: Dialect, names: tuple[str, ...]) -> str:
 def render_csv_line(dialect: Dialect, columns: tuple[tuple[str, str], ...]) -> str:
     """One row as a line of CSV, made by the server (MariaDB): the client then decodes one
     string per row instead of every field in Python, which bound a million-row export to
-    pymysql's speed (18.6 s -> about 5 s, benchmarks/scale.py). Written as csv.writer writes
-    what the driver returns: missing values empty, booleans True/False, text quoted when it
-    holds a comma, quote or line break; numbers and dates are the server's own text of them,
-    the very text the driver would have parsed (floats round-trip, DECIMAL exact)."""
+    pymysql's speed (benchmarks/scale.py). What csv.writer writes of what the driver returns,
+    read back: missing values empty, booleans True/False, text in quotes (always: the file
+    reads the same, and finding the texts that need them cost the server 2 s a million rows);
+    numbers and dates are the server's own text of them, the very text the driver would have
+    parsed (floats round-trip, DECIMAL exact)."""
     if dialect.name != "mysql":
         raise InputError("rows are written as CSV by the server only on MariaDB")
     fields = []
@@ -190,10 +191,7 @@ def render_csv_line(dialect: Dialect, columns: tuple[tuple[str, str], ...]) -> s
         if kind == "bool":
             fields.append(f"CASE WHEN {c} IS NULL THEN '' WHEN {c} THEN 'True' ELSE 'False' END")
         elif kind in ("str", "json"):
-            special = " OR ".join(f"INSTR({c}, {ch}) > 0" for ch in ("','", "'\"'", "CHAR(10 USING utf8mb4)",
-                                                                      "CHAR(13 USING utf8mb4)"))
-            fields.append(f"IFNULL(CASE WHEN {special} THEN CONCAT('\"', REPLACE({c}, '\"', '\"\"'), '\"') "
-                          f"ELSE {c} END, '')")
+            fields.append(f"IFNULL(CONCAT('\"', REPLACE({c}, '\"', '\"\"'), '\"'), '')")
         else:
             fields.append(f"IFNULL({c}, '')")
     return f"CONCAT_WS(',', {', '.join(fields)})"
