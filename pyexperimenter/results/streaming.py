@@ -47,8 +47,8 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
     total = int(store.read("select_count", sel.args, **parts)[0][0]) if show else 0
     lines = fmt == "csv" and store.csv_in_sql()  # rows arrive as CSV lines (MariaDB)
     if lines:
-        chunks = store.stream("select_csv_page", sel.args, csv_line=tuple((c, sel.kinds[c]) for c in names),
-                              select_where=sel.where_parts(("cmp", "ID", ">"), ("cmp", "ID", "<=")))
+        chunks = store.stream("select_csv_lines", sel.args, chunk=CHUNK_ROWS,
+                              csv_line=tuple((c, sel.kinds[c]) for c in names), **parts)
     else:
         chunks = store.stream("select_rows", sel.args, chunk=CHUNK_ROWS, select_columns=names, **parts)
     with ProgressBar(total, f"export {fmt}", enabled=show) as bar:
@@ -58,9 +58,8 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
             nonlocal written
             for chunk in chunks:
                 yield chunk
-                rows = sum(int(page[1]) for page in chunk) if lines else len(chunk)  # pages: (text, rows)
-                written += rows
-                bar.advance(rows)
+                written += len(chunk)
+                bar.advance(len(chunk))
 
         if fmt == "parquet":
             assert output is not None
@@ -104,11 +103,10 @@ def _write_csv(store: Store, names: Sequence[str], kinds: Mapping[str, str], chu
 
 def _write_csv_lines(store: Store, names: Sequence[str], kinds: Mapping[str, str],
                      chunks: Iterator[list[tuple[Any, ...]]], out: IO[str]) -> None:
-    """Pages of lines the server wrote (store/select.py's render_csv_line, store/stream.py's
-    csv_pages): only written."""
+    """Rows the server wrote as CSV lines (store/select.py's render_csv_line): only joined."""
     csv.writer(out, lineterminator="\n").writerow(names)
     for chunk in chunks:
-        out.write("".join(page[0] for page in chunk))
+        out.write("".join(f"{row[0]}\n" for row in chunk))
 
 
 def _json_value(value: Any) -> Any:

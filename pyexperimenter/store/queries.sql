@@ -261,22 +261,6 @@ SELECT {select_columns} FROM {table}{select_where} ORDER BY ID
 -- `pyexp results --format csv` on MariaDB: the same rows as select_rows, each already a line of CSV.
 SELECT {csv_line} FROM {table}{select_where} ORDER BY ID
 
--- select_csv_page [mysql] --
--- The same for the rows of an id range (the last two `?`), as one text of lines, and how many rows.
-SELECT GROUP_CONCAT(CONCAT({csv_line}, CHAR(10 USING utf8mb4)) ORDER BY ID SEPARATOR ''), COUNT(*) FROM {table}{select_where}
-
--- select_id_range [mysql] --
--- The lowest and highest id: the id ranges an export reads page by page.
-SELECT MIN(ID), MAX(ID) FROM {table}
-
--- csv_page_limit [mysql] --
--- The longest page of CSV the server may send (a longer one is read row by row).
-SET SESSION group_concat_max_len = @@max_allowed_packet - 1024
-
--- csv_page_bytes [mysql] --
--- That length, to tell a page cut at it.
-SELECT @@group_concat_max_len
-
 -- select_count --
 -- How many rows an export writes (its progress bar).
 SELECT COUNT(*) FROM {table}{select_where}

@@ -233,25 +233,3 @@ def test_a_table_without_the_summary_column_gains_it(messy_exp: Experimenter) ->
     assert "error_summary" in again.store.columns()
     assert [g["count"] for g in status_report(again)["errors"]] == [2, 2]
 
-
-def test_csv_pages_read_row_by_row_what_the_server_cannot_send_whole(messy_exp: Experimenter, tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """MariaDB writes CSV a page of ids at a time; a page longer than its limit is read row by
-    row. Pages of 4 ids, then a 300-byte limit: the same file, every row once, in order."""
-    from pyexperimenter.store import stream
-
-    store: Any = messy_exp.store
-    assert store.csv_in_sql() == (messy_exp.config.database.kind == "mysql")
-    monkeypatch.setattr(stream, "PAGE_IDS", 4)
-    for filters in ({}, {"status": ["done"], "where": ["seed>=2"]}):
-        paged = tmp_path / "paged.csv"
-        assert export(store, "csv", str(paged), progress=False, **filters) == len(messy_exp.results(**filters))
-        if store.csv_in_sql():
-            monkeypatch.setitem(store._sql._static, "csv_page_limit", "SET SESSION group_concat_max_len = 300")
-        small = tmp_path / "small.csv"
-        assert export(store, "csv", str(small), progress=False, **filters) == len(messy_exp.results(**filters))
-        assert small.read_text() == paged.read_text()
-        monkeypatch.undo()
-        monkeypatch.setattr(stream, "PAGE_IDS", 4)
-        ids = list(pd.read_csv(paged)["ID"])
-        assert ids == list(messy_exp.results(**filters)["ID"]), filters
