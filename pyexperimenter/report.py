@@ -37,7 +37,8 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     running = [_running_entry(r) for r in found if ids is None or int(r["ID"]) in ids]
     running.sort(key=lambda r: (not r["lost"], r["id"]))  # lost ones first: they need attention
     errors = store.query("error_groups", where=selected)
-    rate_now = throughput(exp, window_seconds)
+    minutes = minute_counts(exp)
+    rate_now = throughput(exp, window_seconds, minutes)
     remaining = counts["created"] + counts["running"]
     rate = rate_now["per_minute"] / 60.0
     eta = remaining / rate if rate > 0 and remaining else None
@@ -58,7 +59,7 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "throughput": rate_now,
         "throughput_per_minute": rate_now["per_minute"],
         "throughput_window_seconds": rate_now["window_seconds"],
-        "finished_last_hour": sparkline_counts(exp),
+        "finished_last_hour": [minutes.get(ago, 0) for ago in range(SPARK_MINUTES - 1, -1, -1)],
         "eta_seconds": round(eta, 1) if eta is not None else None,
         "stale_after_seconds": cfg.stale_after_seconds,
         "heartbeat_seconds": cfg.heartbeat_seconds,
@@ -66,18 +67,20 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     }
 
 
-def throughput(exp: Experimenter, window_seconds: float) -> dict[str, Any]:
+def throughput(exp: Experimenter, window_seconds: float, minutes: dict[int, int] | None = None) -> dict[str, Any]:
     """Rows finished (done or error) per minute over the last `window_seconds`, measured
-    over the part of the window in which work actually finished. Server clock only."""
+    over the part of the window in which work actually finished. Server clock only. With
+    `minutes` (minute_counts), whole-minute windows are summed from it, not counted again:
+    at 10,000 workers the last five minutes hold 50,000 rows."""
     store = exp.store
-    finished = _finished_since(exp, window_seconds)
+    finished = _finished_since(exp, window_seconds, minutes)
     span = window_seconds
     if finished:
         first = store.query("first_end")[0]
         if first["age_seconds"] is not None:
             span = min(span, float(first["age_seconds"]))
         for probe in _PROBE_WINDOWS:
-            if probe < span and _finished_since(exp, probe) == finished:
+            if probe < span and _finished_since(exp, probe, minutes) == finished:
                 span = probe
                 break
         span = max(span, 1.0)
@@ -104,12 +107,22 @@ def finished_per_minute(exp: Experimenter, minutes: int | None) -> list[dict[str
             for ago in range(span, -1, -1)]
 
 
+def minute_counts(exp: Experimenter) -> dict[int, int]:
+    """Rows finished in each of the last 60 minutes, by minutes ago (0: the last 60 s): the
+    status sparkline, and the throughput's whole-minute windows."""
+    return {int(r["minutes_ago"] or 0): int(r["n"]) for r in exp.store.query("minute_counts", minutes=SPARK_MINUTES)}
+
+
 def sparkline_counts(exp: Experimenter) -> list[int]:
     """Rows finished in each of the last 60 minutes, oldest first (the status sparkline)."""
-    return [m["done"] + m["error"] for m in finished_per_minute(exp, SPARK_MINUTES)][-SPARK_MINUTES:]
+    found = minute_counts(exp)
+    return [found.get(ago, 0) for ago in range(SPARK_MINUTES - 1, -1, -1)]
 
 
-def _finished_since(exp: Experimenter, seconds: float) -> int:
+def _finished_since(exp: Experimenter, seconds: float, minutes: dict[int, int] | None = None) -> int:
+    whole = int(seconds // 60)
+    if minutes is not None and seconds == 60 * whole and 0 < whole <= SPARK_MINUTES:
+        return sum(n for ago, n in minutes.items() if ago < whole)
     return int(exp.store.query("finished_since", seconds=seconds)[0]["n"] or 0)
 
 

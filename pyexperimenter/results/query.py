@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -107,30 +107,25 @@ def aggregate_frame(store: Store, sel: Selection, group_by: Sequence[str], resul
     groups = tuple((c, sel.kinds[c]) for c in group_by)
     shapes = sel.where_parts(("in", "status", 1))  # only finished rows are aggregated
     args = [*sel.args, "done"]
-    in_sql = store.aggregates_in_sql()
-    plan: list[tuple[str, str]] = []  # (function, column) the database computes
-    streamed: dict[str, list[str]] = {}  # column -> functions computed here
-    empty: set[str] = set()  # columns holding nothing that reads as a number
-    for c in values:
-        kind = sel.kinds[c]
-        if kind in NUMBER_KINDS or kind == "bool":
-            plan += [(a, c) for a in names if a in in_sql]
-            if any(a not in in_sql for a in names):
-                streamed[c] = [a for a in names if a not in in_sql]
-        elif kind in ("str", "json") and store.read("select_any", [*args], select_where=(*shapes, ("maybe_number", c))):
-            streamed[c] = list(names)
-        else:
-            empty.add(c)
+    plan, streamed, texts = _plan(sel.kinds, values, names, store.aggregates_in_sql())
     parts: dict[str, Any] = {"group_columns": groups, "group_keys": groups, "select_where": shapes}
     key_decoders = [decoder(store, c) for c in group_by]
     answers: dict[tuple[Any, ...], dict[str, Any]] = {}
+    with_numbers: set[str] = set()
     for row in store.read("select_groups", args, aggregates=tuple(plan), **parts):
         key = tuple(_decoded(key_decoders, row[: len(groups)]))
         found = answers[key] = {size: int(row[len(groups)])}
         for (a, c), v in zip(plan, row[len(groups) + 1 :]):
-            found[f"{c}\0{a}"] = _plain(v)
-        for c in empty:
-            found.update({f"{c}\0{a}": 0 if a == "count" else math.nan for a in names})
+            if a == "numbers":
+                with_numbers.update([c] if v else [])
+            else:
+                found[f"{c}\0{a}"] = _plain(v)
+    for c in texts:
+        if c in with_numbers:
+            streamed[c] = list(names)
+        else:  # nothing reads as a number: what pandas gives for an all-NaN column
+            for found in answers.values():
+                found.update({f"{c}\0{a}": 0 if a == "count" else math.nan for a in names})
     for c, funcs in streamed.items():
         rows = (r for chunk in store.stream("select_group_values", args, value_column=c, **parts) for r in chunk)
         convert = decoder(store, c)
@@ -141,6 +136,26 @@ def aggregate_frame(store: Store, sel: Selection, group_by: Sequence[str], resul
     if frame.empty:
         return pd.DataFrame(columns=[*group_by, size, *out_values])
     return frame.sort_values(group_by, na_position="last", kind="mergesort").reset_index(drop=True)
+
+
+def _plan(kinds: Mapping[str, str], values: Sequence[str], names: Sequence[str],
+          in_sql: frozenset[str]) -> tuple[list[tuple[str, str]], dict[str, list[str]], list[str]]:
+    """What the one GROUP BY computes, as (function, column); the columns whose functions are
+    computed here from their streamed values; and the columns that are no numbers (dates, text),
+    aggregated only if the GROUP BY finds a text in them that reads as one."""
+    plan: list[tuple[str, str]] = []
+    streamed: dict[str, list[str]] = {}
+    texts: list[str] = []
+    for c in values:
+        kind = kinds[c]
+        if kind in NUMBER_KINDS or kind == "bool":
+            plan += [(a, c) for a in names if a in in_sql]
+            if any(a not in in_sql for a in names):
+                streamed[c] = [a for a in names if a not in in_sql]
+        else:  # dates read as NaN in pandas; texts may hold numbers
+            plan += [("numbers", c)] if kind in ("str", "json") else []
+            texts.append(c)
+    return plan, streamed, texts
 
 
 def _decoded(decoders: Sequence[Decoder | None], values: Sequence[Any]) -> list[Any]:

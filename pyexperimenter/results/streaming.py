@@ -45,7 +45,12 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
     parts = {"select_where": sel.where_parts()}
     show = sys.stderr.isatty() if progress is None else progress
     total = int(store.read("select_count", sel.args, **parts)[0][0]) if show else 0
-    chunks = store.stream("select_rows", sel.args, chunk=CHUNK_ROWS, select_columns=names, **parts)
+    lines = fmt == "csv" and store.csv_in_sql()  # rows arrive as CSV lines (MariaDB)
+    if lines:
+        chunks = store.stream("select_csv_lines", sel.args, chunk=CHUNK_ROWS,
+                              csv_line=tuple((c, sel.kinds[c]) for c in names), **parts)
+    else:
+        chunks = store.stream("select_rows", sel.args, chunk=CHUNK_ROWS, select_columns=names, **parts)
     with ProgressBar(total, f"export {fmt}", enabled=show) as bar:
         written = 0
 
@@ -60,7 +65,7 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
             assert output is not None
             _write_parquet(store, names, sel.kinds, counted(), output)
         else:
-            write = _write_csv if fmt == "csv" else _write_jsonl
+            write = _write_csv_lines if lines else _write_csv if fmt == "csv" else _write_jsonl
             with _open(output) as out:
                 write(store, names, sel.kinds, counted(), out)
     return written
@@ -94,6 +99,14 @@ def _write_csv(store: Store, names: Sequence[str], kinds: Mapping[str, str], chu
     plain = all(f is None for f in decoders)
     for chunk in chunks:
         writer.writerows(chunk if plain else decode_rows(chunk, decoders))
+
+
+def _write_csv_lines(store: Store, names: Sequence[str], kinds: Mapping[str, str],
+                     chunks: Iterator[list[tuple[Any, ...]]], out: IO[str]) -> None:
+    """Rows the server wrote as CSV lines (store/select.py's render_csv_line): only joined."""
+    csv.writer(out, lineterminator="\n").writerow(names)
+    for chunk in chunks:
+        out.write("".join(f"{row[0]}\n" for row in chunk))
 
 
 def _json_value(value: Any) -> Any:

@@ -265,6 +265,10 @@ class Store(ABC):
         """The `--agg` functions this database computes itself (the rest are streamed)."""
         return frozenset()
 
+    def csv_in_sql(self) -> bool:
+        """Whether the database writes each row as a line of CSV itself (select_csv_lines)."""
+        return False
+
     def columns(self) -> list[str]:
         """The experiment table's columns, in order ([] when it does not exist)."""
         raise NotImplementedError

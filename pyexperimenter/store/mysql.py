@@ -302,6 +302,9 @@ class MySQLStore(SqlStore):
         cur.executemany(self.dialect.placeholders(sql), rows)
         return int(cur.rowcount)
 
+    def csv_in_sql(self) -> bool:
+        return True
+
     def _server_up_seconds(self, cur: Cursor) -> float | None:
         row = self._run(cur, "server_uptime").fetchone()
         return float(row[1]) if row else None

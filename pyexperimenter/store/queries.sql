@@ -230,10 +230,10 @@ SELECT * FROM {target}{where} ORDER BY ID
 SELECT ID FROM {table}{where_conditions} ORDER BY ID
 
 -- report_running --
--- `pyexp status`: running rows with runtime and heartbeat age; takes the stale limit.
+-- `pyexp status`: running rows with runtime and heartbeat age; takes the stale limit. Unordered: SQLite would walk the table in ID order.
 SELECT ID, worker, machine, slurm_job_id, attempts, start_date, heartbeat,
 {age:start_date} AS runtime_seconds, {age:heartbeat} AS heartbeat_age_seconds,
-CASE WHEN {lost} THEN 1 ELSE 0 END AS stale FROM {table} WHERE status = 'running' ORDER BY ID
+CASE WHEN {lost} THEN 1 ELSE 0 END AS stale FROM {table} WHERE status = 'running'
 
 -- report_outcomes --
 -- `pyexp status`: attempts per outcome.
@@ -261,13 +261,13 @@ SELECT ID, error FROM {table} WHERE status = 'error' AND error_summary IS NULL{c
 -- `pyexp results`, `get_table(where=...)` and exports: the rows and columns asked for, filtered here.
 SELECT {select_columns} FROM {table}{select_where} ORDER BY ID
 
+-- select_csv_lines [mysql] --
+-- `pyexp results --format csv` on MariaDB: the same rows as select_rows, each already a line of CSV.
+SELECT {csv_line} FROM {table}{select_where} ORDER BY ID
+
 -- select_count --
 -- How many rows an export writes (its progress bar).
 SELECT COUNT(*) FROM {table}{select_where}
-
--- select_any --
--- Whether any row matches (a text column holding something that reads as a number).
-SELECT 1 FROM {table}{select_where} LIMIT 1
 
 -- select_groups --
 -- `pyexp results --group-by`: group sizes and aggregates computed by the database.
@@ -282,9 +282,14 @@ SELECT {group_columns}, {value_column} FROM {table}{select_where} ORDER BY {grou
 SELECT COUNT(*) AS n FROM {table} WHERE status IN ('done', 'error') AND end_date >= {ago}
 
 -- report_first_end --
--- `pyexp status`: when the first row finished (the throughput window).
-SELECT MIN(end_date) AS first_end, {age:MIN(end_date)} AS age_seconds FROM {table}
-WHERE status IN ('done', 'error')
+-- `pyexp status`: when the first row finished (the throughput window); one index lookup per status.
+SELECT MIN(first_end) AS first_end, {age:MIN(first_end)} AS age_seconds FROM
+(SELECT MIN(end_date) AS first_end FROM {table} WHERE status = 'done'
+UNION ALL SELECT MIN(end_date) FROM {table} WHERE status = 'error') f
+
+-- report_minute_counts --
+-- `pyexp status`, the sparkline: rows finished per minute ago in the last `?` seconds (store/reports.py).
+{minute_ranges}
 
 -- attempt_columns [sqlite] --
 -- The attempts table's columns (an older one lacks the provenance columns).
@@ -375,7 +380,7 @@ WHERE status IN ('done', 'error') AND end_date >= {ago} GROUP BY minutes_ago, st
 
 -- report_minutes [mysql] --
 -- `pyexp report`, the status sparkline: rows finished per minute ago and status in the last `?` seconds.
-SELECT FLOOR({age:end_date} / 60) AS minutes_ago, status, COUNT(*) AS n FROM {table}
+SELECT TIMESTAMPDIFF(SECOND, end_date, NOW(6)) DIV 60 AS minutes_ago, status, COUNT(*) AS n FROM {table}
 WHERE status IN ('done', 'error') AND end_date >= {ago} GROUP BY minutes_ago, status
 
 -- report_host_outcomes --

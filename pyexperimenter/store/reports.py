@@ -16,6 +16,9 @@ from .filters import NO_FILTER, Filter
 from .schema import error_summary, is_date_column
 
 if TYPE_CHECKING:
+    from .dialect import Dialect
+
+if TYPE_CHECKING:
     from .sql import SqlStore
 
 Cursor = Any
@@ -29,6 +32,7 @@ REPORTS: dict[str, tuple[str, Callable[[Params], tuple[Any, ...]]]] = {
     "quarantined": ("report_quarantined", lambda p: ()),
     "finished_since": ("report_finished_since", lambda p: (float(p.get("seconds", 300)),)),
     "first_end": ("report_first_end", lambda p: ()),
+    "minute_counts": ("report_minute_counts", lambda p: (60.0 * int(p["minutes"]),)),
     # the aggregates of `pyexp report` (pyexperimenter/report_data.py)
     "minutes": ("report_minutes", lambda p: (float(p["seconds"]),)),
     "host_outcomes": ("report_host_outcomes", lambda p: ()),
@@ -38,9 +42,27 @@ REPORTS: dict[str, tuple[str, Callable[[Params], tuple[Any, ...]]]] = {
 
 # report name -> its per-call parts (column names), validated by store/statements.py
 REPORT_PARTS: dict[str, Callable[[Params], dict[str, Any]]] = {
+    "minute_counts": lambda p: {"minute_ranges": int(p["minutes"])},
     "best": lambda p: {"select": tuple(p["columns"]), "nonnull": p["by"], "order": (p["by"], bool(p["descending"]))},
     "sample": lambda p: {"select": tuple(p["columns"])},
 }
+
+
+def minute_ranges(dialect: Dialect, table: str, minutes: int) -> str:
+    """Rows finished per minute ago over the last `minutes` (the oldest bound a parameter, in
+    seconds). MariaDB: one range count of ix_status_end per minute, glued by UNION ALL; grouping
+    the last hour's 600,000 rows on a computed minute took twice as long (a temporary table).
+    SQLite groups."""
+    finished = f"FROM {table} WHERE status IN ('done', 'error') AND end_date >= {{oldest}}"
+    if dialect.name != "mysql":
+        return (f"SELECT CAST({dialect.age_of('end_date')} / 60 AS INTEGER) AS minutes_ago, COUNT(*) AS n "
+                + finished.format(oldest=dialect.ago) + " GROUP BY minutes_ago")
+    pieces = []
+    for k in range(max(int(minutes), 1)):
+        oldest = dialect.ago if k == minutes - 1 else f"NOW(6) - INTERVAL {60 * (k + 1)} SECOND"
+        newest = f" AND end_date < NOW(6) - INTERVAL {60 * k} SECOND" if k else ""
+        pieces.append(f"SELECT {k} AS minutes_ago, COUNT(*) AS n " + finished.format(oldest=oldest) + newest)
+    return " UNION ALL ".join(pieces)
 
 
 def counts(store: SqlStore, cur: Cursor, stale_after_seconds: float | None, where: Filter) -> dict[str, int]:
@@ -118,6 +140,7 @@ def report(store: SqlStore, name: str, params: Mapping[str, Any]) -> list[dict[s
     def body(cur: Cursor) -> list[dict[str, Any]]:
         found = store._fetch_dicts(store._run(cur, query, args, **parts))
         if name == "running":
+            found.sort(key=lambda r: int(r["ID"]))  # sorted here: a few rows, and the index stays usable
             # The same lost runs as counts() and requeue_stale(): none right after a restart.
             possible = any(r["stale"] for r in found) and store._lost_runs_possible(cur, args[0])
             for r in found:

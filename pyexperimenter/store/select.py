@@ -36,7 +36,6 @@ _INTERNAL_KINDS = {"pk": "int", "int": "int", "bigint": "int", "datetime": "date
 #   text_eq / text_ne            exact text, case and trailing spaces included
 #   in, n                        c IN (?, ...)
 #   never / always               1 = 0 / 1 = 1                (text against a number column)
-#   maybe_number                 the text could read as a number (digits, inf)
 Shape = tuple[Any, ...]
 
 
@@ -131,8 +130,10 @@ class Selection:
 
 
 def _text(dialect: Dialect, expr: str) -> str:
-    """Exact text for comparing and grouping: MariaDB's default collation ignores case."""
-    return f"CAST({expr} AS BINARY)" if dialect.name == "mysql" else expr
+    """Exact text for comparing and grouping: MariaDB's default collation ignores case and
+    trailing spaces. A binary collation without padding, not CAST(... AS BINARY): grouping
+    a million rows on the cast costs a second more (1.9 s -> 2.9 s, benchmarks/scale.py)."""
+    return f"CONVERT({expr} USING utf8mb4) COLLATE utf8mb4_nopad_bin" if dialect.name == "mysql" else expr
 
 
 def _number(dialect: Dialect, expr: str) -> str:
@@ -163,10 +164,6 @@ def render_condition(dialect: Dialect, shape: Shape) -> str:
         return f"({c} IS NULL OR {_text(dialect, c)} != {_text(dialect, '?')})"
     if form == "in":
         return f"{c} IN ({','.join('?' * int(shape[2]))})"
-    if form == "maybe_number":
-        # bytes, not characters: MariaDB's regular expression is three times faster on them
-        digits = f"CAST({c} AS BINARY) REGEXP '[0-9]'" if dialect.name == "mysql" else f"{c} GLOB '*[0-9]*'"
-        return f"({digits} OR {c} LIKE '%inf%')"
     raise InputError(f"unknown condition {form!r}")
 
 
@@ -176,6 +173,28 @@ def render_where(dialect: Dialect, shapes: tuple[Shape, ...]) -> str:
 
 def render_columns(dialect: Dialect, names: tuple[str, ...]) -> str:
     return ", ".join(dialect.q(_identifier(n)) for n in names)
+
+
+def render_csv_line(dialect: Dialect, columns: tuple[tuple[str, str], ...]) -> str:
+    """One row as a line of CSV, made by the server (MariaDB): the client then decodes one
+    string per row instead of every field in Python, which bound a million-row export to
+    pymysql's speed (benchmarks/scale.py). What csv.writer writes of what the driver returns,
+    read back: missing values empty, booleans True/False, text in quotes (always: the file
+    reads the same, and finding the texts that need them cost the server 2 s a million rows);
+    numbers and dates are the server's own text of them, the very text the driver would have
+    parsed (floats round-trip, DECIMAL exact)."""
+    if dialect.name != "mysql":
+        raise InputError("rows are written as CSV by the server only on MariaDB")
+    fields = []
+    for name, kind in columns:
+        c = dialect.q(_identifier(name))
+        if kind == "bool":
+            fields.append(f"CASE WHEN {c} IS NULL THEN '' WHEN {c} THEN 'True' ELSE 'False' END")
+        elif kind in ("str", "json"):
+            fields.append(f"IFNULL(CONCAT('\"', REPLACE({c}, '\"', '\"\"'), '\"'), '')")
+        else:
+            fields.append(f"IFNULL({c}, '')")
+    return f"CONCAT_WS(',', {', '.join(fields)})"
 
 
 def group_expression(dialect: Dialect, column: str, kind: str) -> str:
@@ -190,12 +209,24 @@ def group_keys(dialect: Dialect, groups: tuple[tuple[str, str], ...]) -> str:
     )
 
 
+def maybe_number(dialect: Dialect, c: str) -> str:
+    """Whether a text could read as a number (has a digit, or is inf): pandas' to_numeric
+    would take it, so a text column holding one is aggregated value by value."""
+    # bytes, not characters: MariaDB's regular expression is three times faster on them
+    digits = f"CAST({c} AS BINARY) REGEXP '[0-9]'" if dialect.name == "mysql" else f"{c} GLOB '*[0-9]*'"
+    return f"({digits} OR {c} LIKE '%inf%')"
+
+
 def render_aggregates(dialect: Dialect, aggregates: tuple[tuple[str, str], ...]) -> str:
-    """`, COUNT(*), AVG(x), ...`: the group size first, then one expression per (function, column)."""
+    """`, COUNT(*), AVG(x), ...`: the group size first, then one expression per (function, column).
+    `numbers` is 1 where a text column of the group holds something that may read as a number,
+    asked in the same pass as the aggregates rather than by a scan of its own."""
     out = [", COUNT(*)"]
     for func, column in aggregates:
         c = dialect.q(_identifier(column))
-        if func == "mean":
+        if func == "numbers":
+            out.append(f", MAX(CASE WHEN {maybe_number(dialect, c)} THEN 1 ELSE 0 END)")
+        elif func == "mean":
             out.append(f", AVG({_number(dialect, c)})")
         elif func in ("min", "max"):
             out.append(f", {func.upper()}({c})")

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..sqltypes import is_identifier
-from . import adopt, ddl, select
+from . import adopt, ddl, reports, select
 from .base import TableSchema
 from .dialect import Dialect
 from .filters import OPERATORS
@@ -120,6 +120,8 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "group_keys": lambda st, groups: select.group_keys(st.dialect, groups),
     "aggregates": lambda st, aggs: select.render_aggregates(st.dialect, aggs),
     "value_column": lambda st, name: st.dialect.q(_identifiers([name])[0]),
+    "csv_line": lambda st, columns: select.render_csv_line(st.dialect, columns),
+    "minute_ranges": lambda st, n: reports.minute_ranges(st.dialect, st.dialect.q(st.schema.name), n),
     "select": lambda st, names: ", ".join(st.dialect.q(c) for c in _identifiers(names)),
     "nonnull": lambda st, name: f"{st.dialect.q(_identifiers([name])[0])} IS NOT NULL",
     "order": lambda st, by: f"{st.dialect.q(_identifiers([by[0]])[0])} {'DESC' if by[1] else 'ASC'}",

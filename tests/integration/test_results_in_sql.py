@@ -3,9 +3,12 @@ groups) give pandas' answers on the same data, on SQLite and MariaDB."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,9 @@ from pyexperimenter.results import AGGREGATIONS, format_frame, select_results
 from pyexperimenter.results.streaming import export
 from pyexperimenter.store.schema import is_date_column
 
-RESULTS = ["acc", "loss", "k", "note"]
+RESULTS = ["acc", "loss", "k", "note", "tag", "ok"]
+# text no number reads in, made to be quoted in CSV (commas, quotes, line breaks, non-ASCII)
+TAGS = ['café, "ü"', 'say "hi"', "two\nlines\r\n", None]
 
 
 def messy(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
@@ -34,6 +39,8 @@ def messy(parameters: dict[str, Any], result_processor: Any, custom: dict[str, A
         "loss": None if seed == 1 else f"{seed * 1.25 + (dataset == 'b'):.4f}",
         "k": seed * (2 if dataset == "a" else 3),
         "note": "oops" if seed % 2 else str(seed / 4),
+        "tag": "" if seed == 7 else TAGS[seed % 4],
+        "ok": [None, True, False][seed % 3],
     }
 
 
@@ -42,11 +49,14 @@ def messy_exp(make_config: ConfigMaker) -> Experimenter:
     path = make_config(
         experiment={"max_attempts": 1},
         parameters={"dataset": ["a", "b"], "seed": {"start": 0, "stop": 12}},
-        results={"acc": "DOUBLE", "loss": "DECIMAL(10,4)", "k": "INT", "note": "VARCHAR(32)"},
+        results={"acc": "DOUBLE", "loss": "DECIMAL(10,4)", "k": "INT", "note": "VARCHAR(32)", "tag": "TEXT",
+                 "ok": "BOOLEAN"},
     )
     exp = Experimenter(path)
     exp.fill_table_from_config()
-    exp.fill_table_with_rows([{"dataset": None, "seed": 100}, {"dataset": "A", "seed": 101}])
+    # a missing key, and keys that differ from `a` only in case or a trailing space: own groups
+    exp.fill_table_with_rows([{"dataset": None, "seed": 100}, {"dataset": "A", "seed": 101},
+                              {"dataset": "a ", "seed": 102}])
     assert exp.execute(messy) == [0]
     return exp
 
@@ -140,6 +150,33 @@ def test_streamed_exports_equal_the_frame(messy_exp: Experimenter, tmp_path: Pat
     pd.testing.assert_frame_equal(comparable(streamed), comparable(whole), check_dtype=False, rtol=1e-12)
 
 
+def test_csv_export_keeps_every_value(messy_exp: Experimenter, tmp_path: Path) -> None:
+    """Field by field against get_table(): floats to the last bit, DECIMALs exact, quoted text
+    intact, missing values empty (on MariaDB the server writes these lines itself)."""
+    path = tmp_path / "all.csv"
+    export(messy_exp.store, "csv", str(path), progress=False)
+    with path.open(newline="", encoding="utf-8") as f:
+        written = list(csv.DictReader(f))
+    table = messy_exp.get_table()
+    assert [int(r["ID"]) for r in written] == list(table["ID"])
+    checked = 0
+    for row, expected in zip(written, table.to_dict("records")):
+        for column, value in expected.items():
+            text = row[column]
+            if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+                assert text == "", (column, text)
+            elif isinstance(value, bool):
+                assert text == str(value), (column, text)
+            elif isinstance(value, (float, int, Decimal)):
+                assert type(value)(text) == value, (column, text, value)
+            elif isinstance(value, datetime):
+                assert datetime.fromisoformat(text) == value, (column, text)
+            else:
+                assert text == str(value), (column, text)
+            checked += 1
+    assert checked and {"two\nlines\r\n", 'say "hi"', 'café, "ü"'} <= {r["tag"] for r in written}
+
+
 def _written(tmp_path: Path, frame: pd.DataFrame, fmt: str) -> Path:
     path = tmp_path / f"whole.{fmt}"
     path.write_text(format_frame(frame, fmt))
@@ -195,3 +232,4 @@ def test_a_table_without_the_summary_column_gains_it(messy_exp: Experimenter) ->
     again = Experimenter(messy_exp.config)
     assert "error_summary" in again.store.columns()
     assert [g["count"] for g in status_report(again)["errors"]] == [2, 2]
+
