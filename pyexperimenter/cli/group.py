@@ -13,7 +13,6 @@ import click
 
 from .. import __version__
 from ..errors import PyexpError
-from ..worker.output import real_stream
 
 
 class _Group(click.Group):
@@ -107,6 +106,8 @@ class _StderrHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            from ..worker.output import real_stream  # here: importing the worker package costs `pyexp --help` 0.1 s
+
             click.echo(self.format(record), file=real_stream(sys.stderr))
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)

@@ -117,3 +117,15 @@ def test_the_package_has_no_import_cycle() -> None:
 def test_the_cycle_finder_finds_cycles() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_the_cli_loads_no_heavy_module() -> None:
+    """`pyexp --help` and tab completion stay fast: the commands import pandas, pymysql, the
+    worker package (and what it pulls in) only when they run."""
+    import subprocess
+    import sys
+
+    heavy = ("pandas", "numpy", "pymysql", "submitit", "sshtunnel", "pyexperimenter.worker", "pyexperimenter.store")
+    code = f"import sys, pyexperimenter.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
