@@ -210,7 +210,12 @@ def filter_index(column: str) -> Index:
     return Index(name, ("status", column, "priority", "ID"), descending=("priority",))
 
 
-ATTEMPT_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)), Index("ix_claim_token", ("claim_token",)))
+# ix_outcome: `pyexp status` counts attempts per outcome off this index alone and finds the
+# quarantined ones by range; without it both read every attempt (one per finished row, or
+# more). Made with the others by `pyexp fill` (ddl.create), never by a read-only command: on
+# an attempts table of millions of rows that first fill builds it (docs/scale.md).
+ATTEMPT_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)), Index("ix_claim_token", ("claim_token",)),
+                                      Index("ix_outcome", ("outcome",)))
 PACKAGE_INDEXES: tuple[Index, ...] = (Index("ux_packages_hash", ("packages_hash",), unique=True),)
 LOG_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)),)
 
