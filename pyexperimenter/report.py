@@ -12,6 +12,7 @@ from typing import Any
 from .errors import InputError
 from .experiment import Experimenter
 from .selection import where_filter
+from .status import ALL_STATUSES
 from .store.schema import error_summary
 
 THROUGHPUT_WINDOW_SECONDS = 300.0
@@ -29,15 +30,21 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     throughput stays the table's: the workers share it)."""
     store, cfg = exp.store, exp.config
     selected = where_filter(store, where)
-    counts = store.counts(cfg.stale_after_seconds, selected)
+    # One transaction: the finished rows per minute (the sparkline, the throughput's whole
+    # minutes and, without --where, the done count), then the counts and error groups of
+    # the other statuses in one GROUP BY (store/reports.py status_groups).
+    statuses = list(ALL_STATUSES) if selected else [s for s in ALL_STATUSES if s != "done"]
+    summary = store.query("status_groups", stale_after_seconds=cfg.stale_after_seconds, where=selected,
+                          statuses=statuses, minutes=SPARK_MINUTES)[0]
+    counts, errors, minutes = summary["counts"], summary["errors"], summary["minutes"]
+    if not selected:  # rows finishing between the two statements may shift it by a few
+        counts["done"] = max(sum(minutes.values()) - counts["error"], 0)
     stale = counts.pop("stale", 0)
     total = sum(counts.values())
     ids = set(store.ids(selected)) if selected else None
     found = store.query("running", stale_after_seconds=cfg.stale_after_seconds)
     running = [_running_entry(r) for r in found if ids is None or int(r["ID"]) in ids]
     running.sort(key=lambda r: (not r["lost"], r["id"]))  # lost ones first: they need attention
-    errors = store.query("error_groups", where=selected)
-    minutes = minute_counts(exp)
     rate_now = throughput(exp, window_seconds, minutes)
     remaining = counts["created"] + counts["running"]
     rate = rate_now["per_minute"] / 60.0
@@ -108,8 +115,9 @@ def finished_per_minute(exp: Experimenter, minutes: int | None) -> list[dict[str
 
 
 def minute_counts(exp: Experimenter) -> dict[int, int]:
-    """Rows finished in each of the last 60 minutes, by minutes ago (0: the last 60 s): the
-    status sparkline, and the throughput's whole-minute windows."""
+    """Rows finished in each of the last 60 minutes, by minutes ago (0: the last 60 s), and
+    as minute 60 all finished before: the status sparkline, the throughput's whole-minute
+    windows, the done count."""
     return {int(r["minutes_ago"] or 0): int(r["n"]) for r in exp.store.query("minute_counts", minutes=SPARK_MINUTES)}
 
 

@@ -249,6 +249,10 @@ WHERE outcome = 'quarantined' GROUP BY machine, worker ORDER BY machine, worker
 SELECT error_summary, COUNT(*) AS n, MIN(ID) AS first_id FROM {table} WHERE status = 'error'{conditions}
 GROUP BY error_summary
 
+-- report_status_counts --
+-- `pyexp status`: rows per status, of the given statuses (matching `--where`); the errors are counted by their groups.
+SELECT status, COUNT(*) AS n FROM {table} WHERE status IN ({statuses}){conditions} GROUP BY status
+
 -- report_error_examples --
 -- `pyexp status`: the first few ids of one error group; takes the summary, the --where values, the limit.
 SELECT ID FROM {table} WHERE status = 'error' AND error_summary = ?{conditions} ORDER BY ID LIMIT ?
@@ -288,7 +292,7 @@ SELECT MIN(first_end) AS first_end, {age:MIN(first_end)} AS age_seconds FROM
 UNION ALL SELECT MIN(end_date) FROM {table} WHERE status = 'error') f
 
 -- report_minute_counts --
--- `pyexp status`, the sparkline: rows finished per minute ago in the last `?` seconds (store/reports.py).
+-- `pyexp status`, the sparkline and the done count: rows finished per minute ago in the last `?` seconds, and before (store/reports.py).
 {minute_ranges}
 
 -- attempt_columns [sqlite] --
