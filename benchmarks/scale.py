@@ -3,11 +3,13 @@
 
     python benchmarks/scale.py [--rows 1000000] [--backends mysql,sqlite]
                                [--baseline REV] [--mysql URL] [--json out.json]
+                               [--buffer-pool-mb MIB]
 
 For each backend and each code version (this checkout, and --baseline installed into its own
 virtualenv under benchmarks/.envs/ from `git archive REV`), a table of N rows is filled by that
 version's own `pyexp fill`, then set by SQL to the issue's mix: 40% done with results, 20% error
-with a realistic traceback, the rest open. SQL is used only to make the rows (a worker writing
+with a realistic traceback, the rest open, and the attempt history those rows would have left
+(one attempt per done row, three failed ones per error row). SQL is used only to make the rows (a worker writing
 200,000 errors would take minutes and measure nothing of interest); where this version stores an
 error summary column, it is filled the way a worker fills it. Then each command runs in a fresh
 process under /usr/bin/time, which gives its wall time and peak resident memory:
@@ -52,9 +54,12 @@ COMMANDS: dict[str, list[str]] = {
                                               "--agg", "mean"],
     "results --format csv -o all.csv": ["results", "{config}", "--format", "csv", "-o", "{out}"],
     "status": ["status", "{config}"],
+    # the same again: its indexes now in the buffer pool (the first one follows the CSV export,
+    # which read the whole table through it)
+    "status, again": ["status", "{config}"],
 }
 TARGETS = {"results --group-by dataset --agg mean": (2.0, 200), "results --format csv -o all.csv": (6.0, 200),
-           "status": (0.5, None)}
+           "status": (0.5, None), "status, again": (0.5, None)}
 
 
 def log(message: str) -> None:
@@ -117,10 +122,28 @@ def shape_rows(backend: str, url: str, db_path: Path | None, target: MySQLTarget
         args = [TRACEBACK + last] + ([last] if has_summary else [])
         cur.execute(f"UPDATE scale SET status = 'error', start_date = {now}, end_date = {now}, attempts = 3, "
                     f"machine = 'node2', error = {p}{summary} WHERE {mod(10)} IN (4, 5) AND {mod(3)} = {i}", args)
+    fill_attempts(cur, backend, now)
     conn.commit()
     if backend == "mysql":
         settle(cur)
     conn.close()
+
+
+def fill_attempts(cur: Any, backend: str, now: str) -> None:
+    """The attempt history those rows would have left: one attempt per finished row with its
+    outcome, two more failed ones per error row (its three attempts), and a quarantined host.
+    `pyexp status` counts attempts per outcome, so a table without them would hide that cost."""
+    token = "MD5(ID)" if backend == "mysql" else "printf('%032d', ID)"
+    history = ("INSERT INTO scale__attempts (experiment_id, attempt, claim_token, worker, machine, start_date, "
+               f"end_date, outcome, error) SELECT ID, {{n}}, {token}, 'w1', {{machine}}, {now}, {now}, {{outcome}}, "
+               "{error} FROM scale WHERE {rows}")
+    cur.execute(history.format(n=1, outcome="CASE status WHEN 'done' THEN 'done' ELSE 'failed' END", error="error", machine="machine",
+                               rows="status IN ('done', 'error')"))
+    for n in (2, 3):
+        cur.execute(history.format(n=n, outcome="'failed'", error="error", machine="machine",
+                                   rows="status = 'error'"))
+    cur.execute(history.format(n=4, outcome="'quarantined'", error="'node3 quarantined'",
+                               machine="'node3'", rows="ID <= 20"))
 
 
 def settle(cur: Any, most_seconds: float = 180.0) -> None:
@@ -134,6 +157,23 @@ def settle(cur: Any, most_seconds: float = 180.0) -> None:
             return
         time.sleep(2)
     log("InnoDB purge still behind after the wait; measuring anyway")
+
+
+def buffer_pool(target: MySQLTarget, mib: int | None) -> int:
+    """MariaDB's buffer pool size in bytes before this call; with `mib`, set to that. Both code
+    versions run on the one server, so both see the same pool."""
+    conn = target.connect(autocommit=True)
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT @@innodb_buffer_pool_size")
+        before = int(cur.fetchone()[0])
+        if mib is not None and mib * 2**20 != before:
+            log(f"innodb_buffer_pool_size {before // 2**20} -> {mib} MiB")
+            cur.execute(f"SET GLOBAL innodb_buffer_pool_size = {int(mib) * 2**20}")
+            time.sleep(5)  # the resize runs in the background
+        return before
+    finally:
+        conn.close()
 
 
 def measure(pyexp: Path, argv: list[str], cwd: Path) -> dict[str, Any]:
@@ -184,6 +224,8 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="git revision to compare with (e.g. ece1649)")
     parser.add_argument("--mysql", default=DEFAULT_MYSQL)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--buffer-pool-mb", type=int, default=None,
+                        help="run with MariaDB's innodb_buffer_pool_size at this size, restored afterwards")
     args = parser.parse_args()
     target = MySQLTarget(args.mysql)
     versions = {"this": Path(sys.executable).with_name("pyexp")}
@@ -191,10 +233,21 @@ def main() -> None:
         versions["baseline"] = baseline_env(args.baseline) / "bin" / "pyexp"
     results: dict[str, dict[str, Any]] = {}
     load = [os.getloadavg()[0]]  # the machine is shared: say how busy it was
-    for backend in args.backends.split(","):
-        for label, pyexp in versions.items():
-            results[f"{label}/{backend}"] = run_version(label, pyexp, backend, args.rows, target)
-            load.append(os.getloadavg()[0])
+    pool = buffer_pool(target, args.buffer_pool_mb) if "mysql" in args.backends else None
+    try:
+        for backend in args.backends.split(","):
+            for label, pyexp in versions.items():
+                results[f"{label}/{backend}"] = run_version(label, pyexp, backend, args.rows, target)
+                load.append(os.getloadavg()[0])
+    finally:
+        if pool is not None and args.buffer_pool_mb is not None:
+            buffer_pool(target, pool // 2**20)
+    used = buffer_pool(target, None) if pool is not None else None
+    if used is not None:
+        results["innodb_buffer_pool_mib"] = {"during": args.buffer_pool_mb or pool // 2**20,
+                                             "after": used // 2**20}
+        print(f"MariaDB innodb_buffer_pool_size: {args.buffer_pool_mb or pool // 2**20} MiB during the run "
+              f"(both versions), {used // 2**20} MiB after")
     results["load_1min"] = {"samples": load}  # type: ignore[dict-item]
     print(f"\n{args.rows:,} rows (40% done, 20% error); seconds / peak MiB; 1-minute load "
           f"{', '.join(f'{x:.1f}' for x in load)} on {os.cpu_count()} cores\n")
