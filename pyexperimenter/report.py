@@ -31,8 +31,8 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     store, cfg = exp.store, exp.config
     selected = where_filter(store, where)
     # One transaction: the finished rows per minute (the sparkline, the throughput's whole
-    # minutes and, without --where, the done count), then the counts and error groups of
-    # the other statuses in one GROUP BY (store/reports.py status_groups).
+    # minutes and, without --where, the done count), the counts of the other statuses, the
+    # error groups (their sum the error count) and the lost runs (store/reports.py).
     statuses = list(ALL_STATUSES) if selected else [s for s in ALL_STATUSES if s != "done"]
     summary = store.query("status_groups", stale_after_seconds=cfg.stale_after_seconds, where=selected,
                           statuses=statuses, minutes=SPARK_MINUTES)[0]

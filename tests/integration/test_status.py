@@ -181,3 +181,24 @@ def test_format_helpers() -> None:
     assert format_duration(75) == "1m15s"
     assert format_duration(3 * 3600 + 60) == "3h01m"
     assert format_duration(3 * 86400) == "3d00h"
+
+
+def test_status_counts_rows_finished_long_ago_or_without_an_end_date(mixed: tuple[Path, dict[str, Any]]) -> None:
+    """Without --where, status takes the done count from the finished rows' minute counts
+    (their last bucket: before the hour, or no end date) less the errors: it must agree with
+    a plain count per status, with --where too."""
+    path, ids = mixed
+    exp = Experimenter(path)
+    store: Any = exp.store
+    done, error = ids["done"], ids["error"]
+    for sql in (f"UPDATE {exp.config.name} SET end_date = '2020-01-01 00:00:00' WHERE ID IN ({done[0]}, {error[0]})",
+                f"UPDATE {exp.config.name} SET end_date = NULL WHERE ID = {done[1]}"):
+        store._transaction(lambda cur, sql=sql: store._execute(cur, sql))
+    expected = {k: v for k, v in store.counts().items() if k != "stale"}
+    report = status_report(exp)
+    assert report["counts"] == expected and expected["done"] == 5 and expected["error"] == 3
+    assert sum(report["finished_last_hour"]) == 5  # the old and the undated ones are not in the last hour
+    row = exp.get_table().set_index("ID").loc[done[0]]
+    only = status_report(exp, where=[f"x={row['x']}", f"y={row['y']}"])
+    assert only["counts"]["done"] == 1 and sum(only["counts"].values()) == 1
+    exp.close()
