@@ -17,6 +17,7 @@ from rich.text import Text
 
 from .report import format_duration
 from .sparkline import sparkline
+from .status import HANDED_BACK
 
 _COLORS = {"created": "blue", "running": "yellow", "done": "green", "error": "red", "paused": "magenta"}
 BAR_WIDTH = 30
@@ -46,8 +47,7 @@ def _outcomes_line(report: dict[str, Any]) -> Text:
     line = Text("attempts: ", style="bold")
     for i, (outcome, n) in enumerate(sorted(report["outcomes"].items(), key=lambda kv: -kv[1])):
         line.append(", " if i else "")
-        stopped = outcome in ("released", "time_limit", "preempted")  # handed back, no attempt spent
-        line.append(f"{outcome} {n}", style=_COLORS.get(outcome, "blue" if stopped else "red"))
+        line.append(f"{outcome} {n}", style=_COLORS.get(outcome, "blue" if outcome in HANDED_BACK else "red"))
     return line
 
 

@@ -77,8 +77,8 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
 def throughput(exp: Experimenter, window_seconds: float, minutes: dict[int, int] | None = None) -> dict[str, Any]:
     """Rows finished (done or error) per minute over the last `window_seconds`, measured
     over the part of the window in which work actually finished. Server clock only. With
-    `minutes` (minute_counts), whole-minute windows are summed from it, not counted again:
-    at 10,000 workers the last five minutes hold 50,000 rows."""
+    `minutes` (the per-minute counts status read already), whole-minute windows are summed
+    from it, not counted again: at 10,000 workers the last five minutes hold 50,000 rows."""
     store = exp.store
     finished = _finished_since(exp, window_seconds, minutes)
     span = window_seconds
@@ -112,19 +112,6 @@ def finished_per_minute(exp: Experimenter, minutes: int | None) -> list[dict[str
     span = max([(minutes or 1) - 1, *found])
     return [{"minutes_ago": -ago, "done": found.get(ago, {}).get("done", 0), "error": found.get(ago, {}).get("error", 0)}
             for ago in range(span, -1, -1)]
-
-
-def minute_counts(exp: Experimenter) -> dict[int, int]:
-    """Rows finished in each of the last 60 minutes, by minutes ago (0: the last 60 s), and
-    as minute 60 all finished before: the status sparkline, the throughput's whole-minute
-    windows, the done count."""
-    return {int(r["minutes_ago"] or 0): int(r["n"]) for r in exp.store.query("minute_counts", minutes=SPARK_MINUTES)}
-
-
-def sparkline_counts(exp: Experimenter) -> list[int]:
-    """Rows finished in each of the last 60 minutes, oldest first (the status sparkline)."""
-    found = minute_counts(exp)
-    return [found.get(ago, 0) for ago in range(SPARK_MINUTES - 1, -1, -1)]
 
 
 def _finished_since(exp: Experimenter, seconds: float, minutes: dict[int, int] | None = None) -> int:

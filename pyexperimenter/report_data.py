@@ -228,16 +228,6 @@ def batches(params: Sequence[str], sizes: Mapping[str, int], over: str | None) -
     return out
 
 
-def effects(exp: Experimenter, opts: ReportOptions) -> list[dict[str, Any]]:
-    """Per parameter (but --over's) and numeric result: mean and error bar per value.
-
-    Without --over the bar spans the done rows of each value (averaged over the other
-    parameters); with --over P, each value of P first gives one mean, and the bar spans those
-    means, so that (say) seeds are what the bar measures."""
-    reads, combine = effect_queries(exp, opts)
-    return combine([read(exp) for read in reads])
-
-
 def effect_queries(exp: Experimenter, opts: ReportOptions) -> tuple[list[Task], Callable[[list[Any]], Any]]:
     """The GROUP BYs behind `effects` (one per batch of parameters, to run on any connection)
     and the function combining their rows, in the same order, into the effects."""

@@ -50,3 +50,8 @@ class Outcome(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+HANDED_BACK: frozenset[str] = frozenset(o.value for o in (Outcome.RELEASED, Outcome.TIME_LIMIT, Outcome.PREEMPTED))
+"""Attempts whose row went back unrun by the worker's stop, not the experiment's fault:
+shown as stopped, not failed."""

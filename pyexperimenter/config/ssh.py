@@ -25,6 +25,9 @@ LEGACY_SSH_KEYS = frozenset({
     "remote_port", "local_address", "local_port", "user", "ssh_private_key",
 })
 NATIVE_SSH_KEYS = frozenset({"host", "port", "user", "key_file", "remote_host", "remote_port", "local_host", "local_port"})
+# The keys that differ: field -> key, per format.
+LEGACY_NAMES = {"host": "address", "key_file": "ssh_private_key", "remote_host": "remote_address", "local_host": "local_address"}
+NATIVE_NAMES = {"host": "host", "key_file": "key_file", "remote_host": "remote_host", "local_host": "local_host"}
 
 
 class SshSectionError(ConfigError):
@@ -51,20 +54,8 @@ def _legacy_ssh(path: Path) -> SshTunnelConfig:
                           "section, with at least the gateway's `address`")
     sec = conn.section("Ssh", LEGACY_SSH_KEYS)
     password = sec.get("ssh_private_key_password", (str, int), sec.get("passphrase", (str, int)))
-    return SshTunnelConfig(
-        host=sec.get("address", str, required=True),
-        port=_port(sec, "port", None),
-        user=sec.get("user", str),
-        key_file=_key_file(sec, "ssh_private_key"),
-        key_password=str(password) if password is not None else os.environ.get(KEY_PASSWORD_VARIABLE),
-        remote_host=sec.get("remote_address", str, "127.0.0.1"),
-        remote_port=_port(sec, "remote_port", 3306),
-        local_host=sec.get("local_address", str, "127.0.0.1"),
-        local_port=_port(sec, "local_port", 0, lowest=0),
-        source=f"{path}: {sec.key}",
-        file=str(path.resolve()),
-        legacy=True,
-    )
+    key_password = str(password) if password is not None else os.environ.get(KEY_PASSWORD_VARIABLE)
+    return _gateway(sec, LEGACY_NAMES, key_password, legacy=True)
 
 
 def native_ssh(database: Section) -> SshTunnelConfig | None:
@@ -73,18 +64,24 @@ def native_ssh(database: Section) -> SshTunnelConfig | None:
     if database.data.get("ssh") is None:
         return None
     sec = database.section("ssh", NATIVE_SSH_KEYS)
+    return _gateway(sec, NATIVE_NAMES, os.environ.get(KEY_PASSWORD_VARIABLE), legacy=False)
+
+
+def _gateway(sec: Section, names: dict[str, str], key_password: str | None, legacy: bool) -> SshTunnelConfig:
+    """One SshTunnelConfig from either section: `names` maps its fields to the section's keys."""
     return SshTunnelConfig(
-        host=sec.get("host", str, required=True),
+        host=sec.get(names["host"], str, required=True),
         port=_port(sec, "port", None),
         user=sec.get("user", str),
-        key_file=_key_file(sec, "key_file"),
-        key_password=os.environ.get(KEY_PASSWORD_VARIABLE),
-        remote_host=sec.get("remote_host", str, "127.0.0.1"),
+        key_file=_key_file(sec, names["key_file"]),
+        key_password=key_password,
+        remote_host=sec.get(names["remote_host"], str, "127.0.0.1"),
         remote_port=_port(sec, "remote_port", 3306),
-        local_host=sec.get("local_host", str, "127.0.0.1"),
+        local_host=sec.get(names["local_host"], str, "127.0.0.1"),
         local_port=_port(sec, "local_port", 0, lowest=0),
         source=f"{sec.file}: {sec.key}",
         file=str(sec.file.resolve()),
+        legacy=legacy,
     )
 
 

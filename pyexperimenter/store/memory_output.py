@@ -8,21 +8,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..status import Outcome
+from .output import StagedOutput
 
 RUNNING = Outcome.RUNNING.value
 
 
-class MemoryOutput:
+class MemoryOutput(StagedOutput):
     _lock: threading.RLock
     _attempts: list[dict[str, Any]]
-    _staged_token: str | None = None
-    _staged: dict[int, tuple[str | None, str]]
 
     def stage_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> None:
         with self._lock:
-            if token != self._staged_token or not hasattr(self, "_staged"):
-                self._staged, self._staged_token = {}, token
-            self._staged[row_id] = (log_file, tail)
+            super().stage_output(token, row_id, log_file, tail)
 
     def attempt_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> bool:
         with self._lock:
@@ -37,7 +34,7 @@ class MemoryOutput:
         return found
 
     def _apply_staged(self, token: str, ids: Iterable[int]) -> None:
-        staged = getattr(self, "_staged", {}) if token == self._staged_token else {}
+        staged = self._staged_for(token)
         for row_id in ids:
             if row_id in staged:
                 self._set_output(token, row_id, *staged[row_id])

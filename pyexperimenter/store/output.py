@@ -19,31 +19,38 @@ Cursor = Any
 Output = tuple[str | None, str]  # (the log file, if one was written; the tail)
 
 
-class OutputQueries:
-    _run: Callable[..., Any]
-    _side: Callable[..., Any]  # SideTables: the columns exist on a table an older version made
-    _side_ready: bool
-    _staged_token: str | None = None
-    _staged: dict[int, Output]
+class StagedOutput:
+    """The output staged for the write that closes an attempt, shared by both stores: the
+    staged attempts of one claim (one token) at a time, kept per instance."""
 
-    def prepare_output(self) -> None:
-        if not self._side_ready:
-            self._side(lambda cur: None)  # once per store: the log columns exist
+    _staged: tuple[str | None, dict[int, Output]] = (None, {})  # replaced, never changed in place
 
     def stage_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> None:
         """Keep this attempt's output for the transaction that closes it: in memory only,
         so it cannot fail (the columns were made by `prepare_output` at the worker's start)."""
-        if token != self._staged_token or not hasattr(self, "_staged"):  # a new claim: the last one's are written or moot
-            self._staged, self._staged_token = {}, token
-        self._staged[row_id] = (log_file, tail)
+        if self._staged[0] != token:  # a new claim: the last one's are written or moot
+            self._staged = (token, {})
+        self._staged[1][row_id] = (log_file, tail)
+
+    def _staged_for(self, token: str) -> dict[int, Output]:
+        return self._staged[1] if self._staged[0] == token else {}
+
+
+class OutputQueries(StagedOutput):
+    _run: Callable[..., Any]
+    _side: Callable[..., Any]  # SideTables: the columns exist on a table an older version made
+    _side_ready: bool
+
+    def prepare_output(self) -> None:
+        if not self._side_ready:
+            self._side(lambda cur: None)  # once per store: the log columns exist
 
     def attempt_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> bool:
         """A running attempt's output so far; False when the attempt is no longer running."""
         return bool(self._side(lambda cur: self._run(cur, "attempt_output", (log_file, tail, token, row_id)).rowcount))
 
     def _write_staged(self, cur: Cursor, token: str, ids: Sequence[int]) -> None:
-        staged = getattr(self, "_staged", {}) if token == self._staged_token else {}
+        staged = self._staged_for(token)
         for row_id in ids:
             if row_id in staged:
-                log_file, tail = staged[row_id]
-                self._run(cur, "attempt_output", (log_file, tail, token, row_id))
+                self._run(cur, "attempt_output", (*staged[row_id], token, row_id))

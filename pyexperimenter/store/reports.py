@@ -17,8 +17,6 @@ from .schema import error_summary, is_date_column
 
 if TYPE_CHECKING:
     from .dialect import Dialect
-
-if TYPE_CHECKING:
     from .sql import SqlStore
 
 Cursor = Any
@@ -32,7 +30,6 @@ REPORTS: dict[str, tuple[str, Callable[[Params], tuple[Any, ...]]]] = {
     "quarantined": ("report_quarantined", lambda p: ()),
     "finished_since": ("report_finished_since", lambda p: (float(p.get("seconds", 300)),)),
     "first_end": ("report_first_end", lambda p: ()),
-    "minute_counts": ("report_minute_counts", lambda p: (60.0 * int(p["minutes"]),)),
     # the aggregates of `pyexp report` (pyexperimenter/report_data.py)
     "minutes": ("report_minutes", lambda p: (float(p["seconds"]),)),
     "host_outcomes": ("report_host_outcomes", lambda p: ()),
@@ -42,7 +39,6 @@ REPORTS: dict[str, tuple[str, Callable[[Params], tuple[Any, ...]]]] = {
 
 # report name -> its per-call parts (column names), validated by store/statements.py
 REPORT_PARTS: dict[str, Callable[[Params], dict[str, Any]]] = {
-    "minute_counts": lambda p: {"minute_ranges": int(p["minutes"])},
     "best": lambda p: {"select": tuple(p["columns"]), "nonnull": p["by"], "order": (p["by"], bool(p["descending"]))},
     "sample": lambda p: {"select": tuple(p["columns"])},
 }

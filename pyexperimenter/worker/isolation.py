@@ -83,11 +83,7 @@ def _redirect(outputs: tuple[Connection, Connection] | None) -> None:
     captured too), and sys.stdout/err line-buffered on them, whatever they were before."""
     if outputs is None:
         return
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (AttributeError, OSError, ValueError):
-            pass
+    _flush_python()
     for fd, conn in zip((1, 2), outputs):
         os.dup2(conn.fileno(), fd)
         conn.close()
@@ -95,13 +91,17 @@ def _redirect(outputs: tuple[Connection, Connection] | None) -> None:
     sys.stderr = open(2, "w", buffering=1, errors="backslashreplace", closefd=False)
 
 
-def _flush_all() -> None:
-    """Python's and C's buffers out before the child reports (it ends with os._exit)."""
+def _flush_python() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (AttributeError, OSError, ValueError):
             pass
+
+
+def _flush_all() -> None:
+    """Python's and C's buffers out before the child reports (it ends with os._exit)."""
+    _flush_python()
     try:
         ctypes.CDLL(None).fflush(None)
     except (OSError, AttributeError):
