@@ -129,7 +129,11 @@ def filter_frame(
 
 
 def _column_list(frame: pd.DataFrame) -> str:
-    return ", ".join(map(str, frame.columns)) if len(frame.columns) else "(the table is empty)"
+    return _listing(list(frame.columns))
+
+
+def _listing(names: Sequence[str]) -> str:
+    return ", ".join(map(str, names)) if len(names) else "(the table is empty)"
 
 
 def aggregations(agg: str | Sequence[str]) -> list[str]:
@@ -214,13 +218,18 @@ def select_results(
 
 def pick_aggregates(frame: pd.DataFrame, group_by: Sequence[str], size: str, columns: Sequence[str]) -> pd.DataFrame:
     """`--columns` after aggregation: a result column's name keeps all of its aggregates."""
+    return frame[picked_aggregates(list(frame.columns), group_by, size, columns)]
+
+
+def picked_aggregates(available: Sequence[str], group_by: Sequence[str], size: str, columns: Sequence[str]) -> list[str]:
+    """The columns `pick_aggregates` keeps, from the aggregated columns' names alone."""
     keep: list[str] = [*dict.fromkeys(group_by), size]
     for c in columns:
-        found = [c] if c in frame.columns else [f for f in frame.columns if f.startswith(f"{c}_") and f[len(c) + 1 :] in AGGREGATIONS]
+        found = [c] if c in available else [f for f in available if f.startswith(f"{c}_") and f[len(c) + 1 :] in AGGREGATIONS]
         if not found:
-            raise InputError(f"--columns: unknown column {c!r}; expected one of {_column_list(frame)}")
+            raise InputError(f"--columns: unknown column {c!r}; expected one of {_listing(available)}")
         keep += [f for f in found if f not in keep]
-    return frame[keep]
+    return keep
 
 
 def _listed(value: str | Sequence[str]) -> list[str]:

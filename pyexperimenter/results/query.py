@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..store.schema import is_date_column
 from ..store.select import NUMBER_KINDS, Selection, column_kinds
-from .filtering import aggregations, parse_condition, pick_aggregates, size_column
+from .filtering import aggregations, parse_condition, picked_aggregates, size_column
+from .records import Records, sort_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,19 +88,33 @@ def results_frame(store: Store, result_columns: Sequence[str], status: Sequence[
                   columns: Sequence[str] = (), group_by: Sequence[str] = (),
                   agg: str | Sequence[str] = "mean") -> pd.DataFrame:
     """`select_results` of filtering.py, with the filtering and aggregating done in SQL."""
+    if not listed(group_by):
+        return select_frame(store, status, where, columns)
+    return results_records(store, result_columns, status, where, columns, group_by, agg).frame()
+
+
+def results_records(store: Store, result_columns: Sequence[str], status: Sequence[str] = (),
+                    where: Sequence[str] = (), columns: Sequence[str] = (), group_by: Sequence[str] = (),
+                    agg: str | Sequence[str] = "mean") -> Records:
+    """`results_frame` with `group_by`, as plain rows: no pandas is imported."""
     group_by = listed(group_by)
     if not group_by:
-        return select_frame(store, status, where, columns)
+        raise InputError("results as records need --group-by COL")
     sel = selection(store, status, where)
     size = size_column(sel.kinds)
-    frame = aggregate_frame(store, sel, group_by, result_columns, aggregations(agg))
-    return pick_aggregates(frame, group_by, size, listed(columns)) if columns else frame
+    records = aggregate_records(store, sel, group_by, result_columns, aggregations(agg))
+    return records.pick(picked_aggregates(records.columns, group_by, size, listed(columns))) if columns else records
 
 
 def aggregate_frame(store: Store, sel: Selection, group_by: Sequence[str], result_columns: Sequence[str],
                     names: Sequence[str]) -> pd.DataFrame:
-    import pandas as pd
+    return aggregate_records(store, sel, group_by, result_columns, names).frame()
 
+
+def aggregate_records(store: Store, sel: Selection, group_by: Sequence[str], result_columns: Sequence[str],
+                      names: Sequence[str]) -> Records:
+    """One row per group: its keys, its size, then each result column's aggregates; sorted by
+    the keys, missing keys last."""
     group_by = [sel.known(c, "--group-by") for c in dict.fromkeys(group_by)]
     size = size_column(sel.kinds)
     values = [c for c in result_columns if c in sel.kinds and c not in group_by]
@@ -132,10 +147,7 @@ def aggregate_frame(store: Store, sel: Selection, group_by: Sequence[str], resul
         for key, numbers in _groups(rows, key_decoders, convert):
             answers.setdefault(key, {size: len(numbers)}).update({f"{c}\0{a}": _compute(a, numbers) for a in funcs})
     records = [[*key, found[size], *(found[f"{c}\0{a}"] for c in values for a in names)] for key, found in answers.items()]
-    frame = pd.DataFrame(records, columns=[*group_by, size, *out_values])
-    if frame.empty:
-        return pd.DataFrame(columns=[*group_by, size, *out_values])
-    return frame.sort_values(group_by, na_position="last", kind="mergesort").reset_index(drop=True)
+    return Records([*group_by, size, *out_values], sort_rows(records, len(group_by)))
 
 
 def _plan(kinds: Mapping[str, str], values: Sequence[str], names: Sequence[str],
