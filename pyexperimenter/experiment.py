@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from .launch import CancelResult, LaunchResult
     from .logs import AttemptLog
+    from .results.records import Records
     from .worker import ExperimentFunction
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -293,6 +294,14 @@ class Experimenter:
             table = join_provenance(self.get_table(), self.store.provenance())
             return select_results(table, self._result_columns(), status, where, columns, group_by, agg)
         return results_frame(self.store, self._result_columns(), status, where, columns, group_by, agg)
+
+    def results_records(self, group_by: Sequence[str], status: Sequence[str] = (), where: Sequence[str] = (),
+                        columns: Sequence[str] = (), agg: str | Sequence[str] = "mean") -> Records:
+        """`results(group_by=...)` as plain rows (`.columns`, `.rows`; `.frame()` is the
+        DataFrame), without importing pandas: `pyexp results --group-by` prints them."""
+        from .results.query import results_records
+
+        return results_records(self.store, self._result_columns(), status, where, columns, group_by, agg)
 
     def _result_columns(self) -> list[str]:
         return list(self.config.results)
