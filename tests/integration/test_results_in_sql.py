@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import math
+import subprocess
+import sys
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +24,7 @@ from pyexperimenter.cli import main
 from pyexperimenter.report import status_report
 from pyexperimenter.results import AGGREGATIONS, format_frame, select_results
 from pyexperimenter.results.streaming import export
+from pyexperimenter.results.text import TEXT_FORMATS, column_kind, format_records
 from pyexperimenter.store.schema import is_date_column
 
 RESULTS = ["acc", "loss", "k", "note", "tag", "ok"]
@@ -233,3 +236,58 @@ def test_a_table_without_the_summary_column_gains_it(messy_exp: Experimenter) ->
     assert "error_summary" in again.store.columns()
     assert [g["count"] for g in status_report(again)["errors"]] == [2, 2]
 
+
+
+GROUPINGS: list[tuple[list[str], Any, dict[str, Any]]] = [
+    (["dataset"], ["mean", "std", "count", "median", "min", "max"], {}),
+    (["dataset", "seed"], "mean", {"status": ["done", "error"]}),
+    (["ok"], ["min", "max"], {"where": ["seed<9"]}),
+    (["dataset"], ["median", "std"], {"columns": ["acc", "loss", "tag"]}),
+    (["tag"], "count", {}),
+    (["loss"], "mean", {}),  # DECIMAL keys: written through pandas
+]
+
+
+@pytest.mark.parametrize("fmt", TEXT_FORMATS)
+def test_group_by_text_without_pandas_equals_the_frames(messy_exp: Experimenter, fmt: str) -> None:
+    """NULLs, DECIMALs, text and booleans, several aggregates: the text written from the records
+    is the text pandas writes for the DataFrame `results()` returns."""
+    written_here = 0
+    for group_by, agg, filters in GROUPINGS:
+        records = messy_exp.results_records(group_by, agg=agg, **filters)
+        frame = messy_exp.results(group_by=group_by, agg=agg, **filters)
+        pd.testing.assert_frame_equal(records.frame(), frame)
+        assert format_records(records, fmt) == format_frame(frame, fmt), (group_by, agg, filters)
+        kinds = [column_kind([row[i] for row in records.rows]) for i in range(len(records.columns))]
+        written_here += all(k is not None for k in kinds)
+    assert written_here == len(GROUPINGS) - 1  # only the DECIMAL keys went to pandas
+
+
+_NO_PANDAS = """
+import sys
+from pyexperimenter.cli import main
+try:
+    main(sys.argv[1:], prog_name="pyexp")
+finally:
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pandas", "numpy", "pyarrow"))
+    print("LOADED", loaded, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("fmt", TEXT_FORMATS)
+def test_group_by_on_the_command_line_imports_no_pandas(messy_exp: Experimenter, tmp_path: Path, fmt: str) -> None:
+    config = str(messy_exp.config.path)
+    aggs = ["--agg", "mean,std,count", "--agg", "median", "--agg", "min,max"]
+    done = subprocess.run([sys.executable, "-c", _NO_PANDAS, "results", config, "--group-by", "dataset", *aggs,
+                           "--format", fmt], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stderr
+    frame = messy_exp.results(group_by="dataset", agg=["mean", "std", "count", "median", "min", "max"])
+    text = format_frame(frame, fmt)
+    assert done.stdout == text + ("" if text.endswith("\n") else "\n")
+    out = tmp_path / f"groups.{fmt}"
+    done = subprocess.run([sys.executable, "-c", _NO_PANDAS, "results", config, "--group-by", "dataset",
+                           "--status", "done", "--format", fmt, "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0 and "LOADED []" in done.stderr, done.stderr
+    assert f"wrote {len(frame)} row(s)" in done.stderr
+    assert out.read_text() == format_frame(messy_exp.results(group_by="dataset", status="done"), fmt)
