@@ -5,6 +5,7 @@ Built here rather than in the CLI so `--json`, the rich view and Python callers 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,6 @@ from typing import Any
 from .errors import InputError
 from .experiment import Experimenter
 from .selection import where_filter
-from .status import ALL_STATUSES
 from .store.schema import error_summary
 
 THROUGHPUT_WINDOW_SECONDS = 300.0
@@ -30,22 +30,19 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     throughput stays the table's: the workers share it)."""
     store, cfg = exp.store, exp.config
     selected = where_filter(store, where)
-    # One transaction: the finished rows per minute (the sparkline, the throughput's whole
-    # minutes and, without --where, the done count), the counts of the other statuses, the
-    # error groups (their sum the error count) and the lost runs (store/reports.py).
-    statuses = list(ALL_STATUSES) if selected else [s for s in ALL_STATUSES if s != "done"]
+    # One transaction: the counts (off the counters kept with the table, store/counters.py,
+    # or counted in it), the error groups, the finished rows per minute (the sparkline and the
+    # throughput) and the lost runs (store/reports.py).
     summary = store.query("status_groups", stale_after_seconds=cfg.stale_after_seconds, where=selected,
-                          statuses=statuses, minutes=SPARK_MINUTES)[0]
+                          minutes=SPARK_MINUTES)[0]
     counts, errors, minutes = summary["counts"], summary["errors"], summary["minutes"]
-    if not selected:  # rows finishing between the two statements may shift it by a few
-        counts["done"] = max(sum(minutes.values()) - counts["error"], 0)
     stale = counts.pop("stale", 0)
     total = sum(counts.values())
     ids = set(store.ids(selected)) if selected else None
     found = store.query("running", stale_after_seconds=cfg.stale_after_seconds)
     running = [_running_entry(r) for r in found if ids is None or int(r["ID"]) in ids]
     running.sort(key=lambda r: (not r["lost"], r["id"]))  # lost ones first: they need attention
-    rate_now = throughput(exp, window_seconds, minutes)
+    rate_now = throughput(exp, window_seconds, minutes, summary.get("second"))
     remaining = counts["created"] + counts["running"]
     rate = rate_now["per_minute"] / 60.0
     eta = remaining / rate if rate > 0 and remaining else None
@@ -61,7 +58,8 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "running": running,
         "lost_ids": [r["id"] for r in running if r["lost"]],
         "errors": errors,
-        "outcomes": {str(r["outcome"]): int(r["n"]) for r in store.query("outcomes")},
+        "outcomes": summary["outcomes"] if "outcomes" in summary else
+        {str(r["outcome"]): int(r["n"]) for r in store.query("outcomes")},
         "quarantined": [_quarantined_entry(r) for r in store.query("quarantined")],
         "throughput": rate_now,
         "throughput_per_minute": rate_now["per_minute"],
@@ -74,23 +72,46 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     }
 
 
-def throughput(exp: Experimenter, window_seconds: float, minutes: dict[int, int] | None = None) -> dict[str, Any]:
+def throughput(exp: Experimenter, window_seconds: float, minutes: dict[int, int] | None = None,
+               second: float | None = None) -> dict[str, Any]:
     """Rows finished (done or error) per minute over the last `window_seconds`, measured
     over the part of the window in which work actually finished. Server clock only. With
     `minutes` (the per-minute counts status read already), whole-minute windows are summed
-    from it, not counted again: at 10,000 workers the last five minutes hold 50,000 rows."""
-    store = exp.store
+    from it, not counted again: at 10,000 workers the last five minutes hold 50,000 rows.
+    With `second` those minutes are the clock's (the counters'), minute 0 `second` seconds
+    old: the window is whole minutes plus the current one's part, and nothing is counted."""
+    if minutes is not None and second is not None:
+        return _throughput_of_minutes(exp, window_seconds, minutes, second)
     finished = _finished_since(exp, window_seconds, minutes)
     span = window_seconds
     if finished:
-        first = store.query("first_end")[0]
-        if first["age_seconds"] is not None:
-            span = min(span, float(first["age_seconds"]))
+        span = _since_first_end(exp, span)
         for probe in _PROBE_WINDOWS:
             if probe < span and _finished_since(exp, probe, minutes) == finished:
                 span = probe
                 break
         span = max(span, 1.0)
+    return _rate(finished, span, window_seconds)
+
+
+def _throughput_of_minutes(exp: Experimenter, window_seconds: float, minutes: dict[int, int],
+                           second: float) -> dict[str, Any]:
+    whole = max(math.ceil(window_seconds / 60.0) - 1, 0)  # 300 s: this minute and the 4 before
+    recent = [ago for ago in range(whole + 1) if minutes.get(ago)]
+    finished = sum(minutes[ago] for ago in recent)
+    span = 60.0 * whole + second
+    if finished:  # from the start of the oldest minute in which something finished
+        span = max(_since_first_end(exp, 60.0 * max(recent) + second), 1.0)
+    return _rate(finished, span, window_seconds)
+
+
+def _since_first_end(exp: Experimenter, span: float) -> float:
+    """`span`, or less if the first row finished more recently (a run that just started)."""
+    first = exp.store.query("first_end")[0]
+    return span if first["age_seconds"] is None else min(span, float(first["age_seconds"]))
+
+
+def _rate(finished: int, span: float, window_seconds: float) -> dict[str, Any]:
     per_minute = 60.0 * finished / span if finished else 0.0
     return {
         "finished": finished,

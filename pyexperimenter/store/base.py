@@ -50,6 +50,10 @@ class TableSchema:
     def launches_table(self) -> str:
         return f"{self.name}_launches"
 
+    @property
+    def counts_table(self) -> str:
+        return f"{self.name}_counts"
+
     def logtable(self, name: str) -> str:
         return f"{self.name}__{name}"
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, TableMismatch
-from . import adopt
+from . import adopt, counters
 from .base import TableSchema
 from .dialect import Dialect
 from .schema import (
@@ -137,6 +137,7 @@ def create(store: SqlStore, cur: Cursor, rank: Callable[[], int]) -> None:
         if table != schema.packages_table:
             _create_index(store, cur, table, index)
     ensure_side(store, cur)
+    counters.install(store, cur)
 
 
 def ensure_side(store: SqlStore, cur: Cursor) -> None:
@@ -188,5 +189,6 @@ def check_structure(store: SqlStore, cur: Cursor, existing: list[str]) -> None:
 
 def drop(store: SqlStore, cur: Cursor) -> None:
     schema = store.schema
-    for table in [schema.packages_table, schema.launches_table, *reversed(extra_tables(schema)), schema.name]:
+    tables = [schema.counts_table, schema.packages_table, schema.launches_table, *reversed(extra_tables(schema))]
+    for table in [*tables, schema.name]:
         store._run(cur, "drop_table", target=table)

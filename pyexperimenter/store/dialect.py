@@ -41,6 +41,13 @@ class Dialect:
     insert_or_ignore: str  # insert `{fill_columns}` unless the parameter hash exists
     global_index_names: bool  # index names are per database, not per table (SQLite)
     quoted_index_columns: bool
+    # `pyexp status`'s counters (store/counters.py)
+    minute: str  # whole minutes from a fixed origin to `{column}`, the same for every session
+    second_micros: str  # microseconds into the server clock's current minute
+    slot: str  # which of the counters' slots this connection adds to
+    dual: str  # what a SELECT with a WHERE but no table needs
+    or_ignore: str  # an INSERT that skips a row whose key exists
+    upsert_counts: str  # after an INSERT into the counters: add `n` to an existing row
 
     def q(self, identifier: str) -> str:
         """Quote an identifier that was checked against `sqltypes.IDENTIFIER`."""
@@ -52,6 +59,9 @@ class Dialect:
 
     def age_of(self, column: str) -> str:
         return self.age.format(column=column)
+
+    def minute_of(self, column: str) -> str:
+        return self.minute.format(column=column)
 
     def hint(self, index: str) -> str:
         return self.index_hint.format(index=index)
@@ -115,6 +125,12 @@ SQLITE = Dialect(
     insert_or_ignore="INSERT INTO {table} ({fill_columns}) VALUES ({fill_marks}) ON CONFLICT(param_hash) DO NOTHING",
     global_index_names=True,
     quoted_index_columns=False,
+    minute="(CAST(strftime('%s', {column}) AS INTEGER) / 60)",
+    second_micros="CAST(strftime('%f', 'now') * 1000000 AS INTEGER)",
+    slot="0",  # one writer at a time: nobody waits on a counter row
+    dual="",
+    or_ignore="INSERT OR IGNORE",
+    upsert_counts="ON CONFLICT (kind, label, minute, slot) DO UPDATE SET n = n + excluded.n",
 )
 
 MYSQL = Dialect(
@@ -136,4 +152,12 @@ MYSQL = Dialect(
     insert_or_ignore="INSERT IGNORE INTO {table} ({fill_columns}) VALUES ({fill_marks})",
     global_index_names=False,
     quoted_index_columns=True,
+    minute="TIMESTAMPDIFF(MINUTE, '2000-01-01', {column})",  # DATETIME arithmetic: no time zone
+    second_micros="(SECOND(NOW(6)) * 1000000 + MICROSECOND(NOW(6)))",
+    # Workers' transactions hold the counter rows they change until they commit: 16 slots
+    # per key, by connection, so that two claims rarely wait on the same row.
+    slot="MOD(CONNECTION_ID(), 16)",
+    dual=" FROM DUAL",
+    or_ignore="INSERT IGNORE",
+    upsert_counts="ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
 )

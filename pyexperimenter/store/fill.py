@@ -130,6 +130,7 @@ class Filler:
         self.columns = [*store.schema.parameters, *FILL_COLUMNS]  # the order of `fill_insert`
         self.encoder = RowEncoder(store.schema.parameters)
         self.rand = random.Random()
+        self._counted: bool | None = None
 
     def chunks(self, rows: Iterable[Mapping[str, Any]]) -> Iterator[Chunk]:
         encode, bits, priority = self.encoder.encode, self.rand.getrandbits, self.priority
@@ -147,7 +148,18 @@ class Filler:
             yield Chunk(len(values), hashes, values)
 
     def write(self, cur: Any, chunk: Chunk) -> int:
-        return int(self.store._run(cur, "fill_insert", chunk.payload, many=True).rowcount)
+        added = int(self.store._run(cur, "fill_insert", chunk.payload, many=True).rowcount)
+        if added and self.counted(cur):  # in the same transaction: the counters never miss a row
+            self.store._run(cur, "counts_add", (added,))
+        return added
+
+    def counted(self, cur: Any) -> bool:
+        """Whether the table has counters (store/counters.py): asked once per fill."""
+        if self._counted is None:
+            from .counters import exists
+
+            self._counted = exists(self.store, cur)
+        return self._counted
 
 
 class MySQLFiller(Filler):

@@ -15,6 +15,7 @@ a lost COMMIT, "my token, no longer running" proves that my own write landed.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,29 @@ FRAGMENTS: dict[str, str] = {
     "take": "status = 'running', claim_token = ?, worker = ?, machine = ?, name = ?, slurm_job_id = ?, "
     "start_date = {now}, heartbeat = {now}, end_date = NULL, attempts = attempts + 1",
 }
+
+
+def counted(row: str) -> str:
+    """What one row of the experiment table adds to the counters (store/counters.py), as
+    rows of (kind, label, minute, d): its status; its error summary if in `error` ('u' for an
+    error written before summaries); its finishing minute if done or failed. `row` is
+    `OLD` (d = -1) or `NEW` (d = +1) of a trigger."""
+    d = "-1" if row == "OLD" else "1"
+    return (f"SELECT 's' AS kind, {row}.status AS label, 0 AS minute, {d} AS d "
+            f"UNION ALL SELECT CASE WHEN {row}.error_summary IS NULL THEN 'u' ELSE 'e' END, "
+            f"COALESCE({row}.error_summary, ''), 0, {d}{{dual}} WHERE {row}.status = 'error' "
+            f"UNION ALL SELECT 'm', {row}.status, {{minute:{row}.end_date}}, {d}{{dual}} "
+            f"WHERE {row}.status IN ('done', 'error') AND {row}.end_date IS NOT NULL")
+
+
+def trigger_name(table: str, kind: str) -> str:
+    """`<table>__count_<kind>`, or, where that passes MariaDB's 64 characters, a name made
+    from a hash of the table's (triggers are named per database, not per table)."""
+    name = f"{table}__count_{kind}"
+    if len(name) <= 64:
+        return name
+    return f"pyexp_{hashlib.sha1(table.encode()).hexdigest()[:24]}__count_{kind}"
+
 
 # The statements themselves, in blocks of `-- name [dialect] --`, `-- purpose`, statement:
 # one file a reviewer reads from top to bottom.

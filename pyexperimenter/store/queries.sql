@@ -419,3 +419,118 @@ COMMIT
 -- rollback [sqlite] --
 -- Abandon a transaction.
 ROLLBACK
+
+-- counts_table [sqlite] --
+-- `pyexp status`'s counters (store/counters.py): rows per status, per error summary and per finishing minute, attempts per outcome.
+CREATE TABLE IF NOT EXISTS {counts} (kind TEXT NOT NULL, label TEXT NOT NULL, minute INTEGER NOT NULL,
+slot INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (kind, label, minute, slot))
+
+-- counts_table [mysql] --
+-- The same; a key has one row per slot, so that workers adding to it rarely wait on each other.
+CREATE TABLE IF NOT EXISTS {counts} (kind CHAR(1) NOT NULL, label VARCHAR(255) NOT NULL, minute INT NOT NULL,
+slot SMALLINT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (kind, label, minute, slot)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+
+-- counts_exists [sqlite] --
+-- Whether the counters table exists (tables of earlier versions lack it); takes its name.
+SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?
+
+-- counts_exists [mysql] --
+-- The same.
+SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+
+-- counts_on_update [sqlite] --
+-- Counters follow every change of a row's status, error summary or end date, whoever makes it (heartbeats do not fire it).
+CREATE TRIGGER IF NOT EXISTS {trigger:upd} AFTER UPDATE OF status, error_summary, end_date ON {table} FOR EACH ROW
+WHEN NOT (OLD.status IS NEW.status AND OLD.error_summary IS NEW.error_summary AND OLD.end_date IS NEW.end_date)
+BEGIN INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, {slot}, SUM(d)
+FROM ({counted:OLD} UNION ALL {counted:NEW}) AS c WHERE true GROUP BY kind, label, minute HAVING SUM(d) <> 0
+ORDER BY kind, label, minute {upsert_counts}; END
+
+-- counts_on_update [mysql] --
+-- The same; the changed keys are taken in key order, so two transactions never wait on each other's counters in a circle.
+CREATE TRIGGER IF NOT EXISTS {trigger:upd} AFTER UPDATE ON {table} FOR EACH ROW BEGIN
+IF NOT (OLD.status <=> NEW.status AND OLD.error_summary <=> NEW.error_summary AND OLD.end_date <=> NEW.end_date) THEN
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, {slot}, SUM(d)
+FROM ({counted:OLD} UNION ALL {counted:NEW}) AS c WHERE true GROUP BY kind, label, minute HAVING SUM(d) <> 0
+ORDER BY kind, label, minute {upsert_counts}; END IF; END
+
+-- counts_on_delete [sqlite] --
+-- A deleted row leaves the counters.
+CREATE TRIGGER IF NOT EXISTS {trigger:del} AFTER DELETE ON {table} FOR EACH ROW
+BEGIN INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, {slot}, SUM(d)
+FROM ({counted:OLD}) AS c WHERE true GROUP BY kind, label, minute ORDER BY kind, label, minute {upsert_counts}; END
+
+-- counts_on_delete [mysql] --
+-- The same.
+CREATE TRIGGER IF NOT EXISTS {trigger:del} AFTER DELETE ON {table} FOR EACH ROW
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, {slot}, SUM(d)
+FROM ({counted:OLD}) AS c WHERE true GROUP BY kind, label, minute ORDER BY kind, label, minute {upsert_counts}
+
+-- counts_on_attempt [sqlite] --
+-- Attempts per outcome: a claim's new attempt.
+CREATE TRIGGER IF NOT EXISTS {trigger:ains} AFTER INSERT ON {attempts} FOR EACH ROW
+BEGIN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(NEW.outcome, ''), 0, {slot}, 1) {upsert_counts}; END
+
+-- counts_on_attempt [mysql] --
+-- The same.
+CREATE TRIGGER IF NOT EXISTS {trigger:ains} AFTER INSERT ON {attempts} FOR EACH ROW
+INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(NEW.outcome, ''), 0, {slot}, 1) {upsert_counts}
+
+-- counts_on_outcome [sqlite] --
+-- An attempt that ends moves from one outcome to another.
+CREATE TRIGGER IF NOT EXISTS {trigger:aupd} AFTER UPDATE OF outcome ON {attempts} FOR EACH ROW
+WHEN OLD.outcome IS NOT NEW.outcome BEGIN INSERT INTO {counts} (kind, label, minute, slot, n)
+SELECT 'o', label, 0, {slot}, d FROM (SELECT COALESCE(OLD.outcome, '') AS label, -1 AS d
+UNION ALL SELECT COALESCE(NEW.outcome, ''), 1) AS c WHERE true ORDER BY label {upsert_counts}; END
+
+-- counts_on_outcome [mysql] --
+-- The same, in key order.
+CREATE TRIGGER IF NOT EXISTS {trigger:aupd} AFTER UPDATE ON {attempts} FOR EACH ROW BEGIN
+IF NOT (OLD.outcome <=> NEW.outcome) THEN INSERT INTO {counts} (kind, label, minute, slot, n)
+SELECT 'o', label, 0, {slot}, d FROM (SELECT COALESCE(OLD.outcome, '') AS label, -1 AS d
+UNION ALL SELECT COALESCE(NEW.outcome, ''), 1) AS c WHERE true ORDER BY label {upsert_counts}; END IF; END
+
+-- counts_on_attempt_delete [sqlite] --
+-- A deleted attempt leaves the counters.
+CREATE TRIGGER IF NOT EXISTS {trigger:adel} AFTER DELETE ON {attempts} FOR EACH ROW
+BEGIN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(OLD.outcome, ''), 0, {slot}, -1) {upsert_counts}; END
+
+-- counts_on_attempt_delete [mysql] --
+-- The same.
+CREATE TRIGGER IF NOT EXISTS {trigger:adel} AFTER DELETE ON {attempts} FOR EACH ROW
+INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(OLD.outcome, ''), 0, {slot}, -1) {upsert_counts}
+
+-- counts_mark --
+-- The counters are complete: the first process to add this row seeds them (counts_seed); others find it there.
+{or_ignore} INTO {counts} (kind, label, minute, slot, n) VALUES ('r', '', 0, -1, 1)
+
+-- counts_lock --
+-- Counting again waits for another process's count to commit first (SQLite: the writer lock does).
+SELECT n FROM {counts} WHERE kind = 'r'{for_update}
+
+-- counts_seed --
+-- Counters for the rows already there, in one statement (one read view): what the tables hold less what the triggers added since they were made.
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, -1, SUM(n) FROM (
+SELECT 's' AS kind, status AS label, 0 AS minute, COUNT(*) AS n FROM {table} GROUP BY status
+UNION ALL SELECT CASE WHEN error_summary IS NULL THEN 'u' ELSE 'e' END, COALESCE(error_summary, ''), 0, COUNT(*)
+FROM {table} WHERE status = 'error' GROUP BY CASE WHEN error_summary IS NULL THEN 'u' ELSE 'e' END, COALESCE(error_summary, '')
+UNION ALL SELECT 'm', status, {minute:end_date}, COUNT(*) FROM {table}
+WHERE status IN ('done', 'error') AND end_date IS NOT NULL GROUP BY status, {minute:end_date}
+UNION ALL SELECT 'o', COALESCE(outcome, ''), 0, COUNT(*) FROM {attempts} GROUP BY COALESCE(outcome, '')
+UNION ALL SELECT kind, label, minute, -SUM(n) FROM {counts} WHERE kind <> 'r' GROUP BY kind, label, minute) AS c
+WHERE true GROUP BY kind, label, minute HAVING SUM(n) <> 0 {upsert_counts}
+
+-- counts_ready --
+-- Whether the counters were seeded (counts_mark), so they hold every row.
+SELECT COUNT(*) FROM {counts} WHERE kind = 'r'
+
+-- counts_add --
+-- A fill's new rows (fills add no triggers' cost per row); takes how many.
+INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('s', 'created', 0, {slot}, ?) {upsert_counts}
+
+-- counts_read --
+-- `pyexp status` off the counters: rows per status and error summary, attempts per outcome, rows finished per minute since `?` minutes ago, and the server's clock ('c': this minute, microseconds into it).
+SELECT kind, label, minute, SUM(n) AS n FROM {counts} WHERE kind IN ('s', 'e', 'u', 'o') GROUP BY kind, label, minute
+UNION ALL SELECT kind, label, minute, SUM(n) FROM {counts}
+WHERE kind = 'm' AND label IN ('done', 'error') AND minute >= {minute_now} - ? GROUP BY kind, label, minute
+UNION ALL SELECT 'c', '', {minute_now}, {second_micros}

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..sqltypes import is_identifier
 from ..status import ALL_STATUSES
+from . import counters
 from .filters import NO_FILTER, Filter
 from .schema import error_summary, is_date_column
 
@@ -108,34 +109,69 @@ def error_groups(store: SqlStore, examples: int = 5, where: Filter = NO_FILTER) 
 
 
 def status_groups(store: SqlStore, params: Params) -> dict[str, Any]:
-    """`pyexp status`'s counts of the `statuses` asked for, its error groups (whose sum is the
-    error count), the lost runs, and with `minutes` the finished rows per minute ago
-    (minute_ranges). Leaving out `done` and taking its count from the minutes (their sum
-    less the errors) spares walking the done rows twice: at a million rows 400,000 index
-    entries of 1.8 million (docs/scale.md). Grouping by status and summary in one statement
-    took longer than the two (a two-column GROUP BY per entry)."""
-    statuses = tuple(s for s in params["statuses"] if s != "error")
+    """`pyexp status`'s counts of every status, its error groups, the lost runs, with
+    `minutes` the finished rows per minute ago, and (off the counters) the attempts per
+    outcome and the seconds into the current minute. Off the counters (store/counters.py)
+    when the table has them and no `where` narrows the rows; else counted in the tables."""
     where: Filter = params.get("where", NO_FILTER)
     stale_after = params.get("stale_after_seconds")
+    minutes = params.get("minutes")
 
     def body(cur: Cursor) -> dict[str, Any]:
-        minutes = params.get("minutes")
-        found_minutes = [] if minutes is None else store._fetch_dicts(
-            store._run(cur, "report_minute_counts", (60.0 * int(minutes),), minute_ranges=int(minutes)))
-        counts = dict.fromkeys(ALL_STATUSES, 0)
-        for status, n in store._run(cur, "report_status_counts", (*statuses, *where.args), statuses=len(statuses),
-                                    conditions=where.shape).fetchall():
-            counts[str(status)] = int(n)
-        found = store._run(cur, "report_error_groups", where.args, conditions=where.shape).fetchall()
-        counts["error"] = sum(int(n) for _, n, _ in found)
+        found = counters.read(store, cur, int(minutes)) if minutes is not None and not where else None
+        out = _counted(store, cur, found, params) if found is not None else _scanned(store, cur, params)
         if stale_after is not None:
             lost = store._lost_runs_possible(cur, float(stale_after))
             args = (float(stale_after), *where.args)
-            counts["stale"] = int(store._run(cur, "count_lost", args, conditions=where.shape).fetchone()[0]) if lost else 0
-        return {"counts": counts, "errors": _grouped_errors(store, cur, found, int(params.get("examples", 5)), where),
-                "minutes": {int(r["minutes_ago"] or 0): int(r["n"]) for r in found_minutes}}
+            out["counts"]["stale"] = int(store._run(cur, "count_lost", args, conditions=where.shape).fetchone()[0]) \
+                if lost else 0
+        return out
 
     return store._transaction(body)
+
+
+def _counted(store: SqlStore, cur: Cursor, found: dict[str, Any], params: Params) -> dict[str, Any]:
+    """status_groups off the counters. Error groups need their first ids (ties are ordered by
+    them): one index dive per group; with more groups than are shown, the groups are counted
+    in the table instead."""
+    counts = {s: int(found["statuses"].get(s, 0)) for s in ALL_STATUSES}
+    examples = int(params.get("examples", 5))
+    errors = found["errors"]
+    if len(errors) > EXAMPLE_GROUPS:
+        rows = store._run(cur, "report_error_groups", ()).fetchall()
+    else:
+        rows = []
+        for summary, n in errors.items():
+            first = None if summary is None else store._run(cur, "report_error_examples", (summary, 1),
+                                                                  conditions=NO_FILTER.shape).fetchone()
+            rows.append((summary, n, first[0] if first else 0))
+    return {"counts": counts, "errors": _grouped_errors(store, cur, rows, examples, NO_FILTER),
+            "minutes": found["minutes"], "outcomes": found["outcomes"], "second": found["second"]}
+
+
+def _scanned(store: SqlStore, cur: Cursor, params: Params) -> dict[str, Any]:
+    """status_groups counted in the tables. Without `where`, `done` is not counted but taken
+    from the minute counts (their sum less the errors), sparing a walk over the done rows: at
+    a million rows 400,000 index entries of 1.8 million; rows finishing between the two
+    statements may shift it by a few. Grouping by status and summary in one statement took
+    longer than the two (a two-column GROUP BY per entry)."""
+    where: Filter = params.get("where", NO_FILTER)
+    minutes = params.get("minutes")
+    derive_done = minutes is not None and not where
+    statuses = tuple(s for s in ALL_STATUSES if s != "error" and not (derive_done and s == "done"))
+    found_minutes = [] if minutes is None else store._fetch_dicts(
+        store._run(cur, "report_minute_counts", (60.0 * int(minutes),), minute_ranges=int(minutes)))
+    counts = dict.fromkeys(ALL_STATUSES, 0)
+    for status, n in store._run(cur, "report_status_counts", (*statuses, *where.args), statuses=len(statuses),
+                                conditions=where.shape).fetchall():
+        counts[str(status)] = int(n)
+    found = store._run(cur, "report_error_groups", where.args, conditions=where.shape).fetchall()
+    counts["error"] = sum(int(n) for _, n, _ in found)
+    by_minute = {int(r["minutes_ago"] or 0): int(r["n"]) for r in found_minutes}
+    if derive_done:
+        counts["done"] = max(sum(by_minute.values()) - counts["error"], 0)
+    return {"counts": counts, "errors": _grouped_errors(store, cur, found, int(params.get("examples", 5)), where),
+            "minutes": by_minute}
 
 
 def _grouped_errors(store: SqlStore, cur: Cursor, found: Any, examples: int, where: Filter) -> list[dict[str, Any]]:

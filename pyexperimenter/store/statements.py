@@ -18,7 +18,7 @@ from . import adopt, ddl, reports, select
 from .base import TableSchema
 from .dialect import Dialect
 from .filters import OPERATORS
-from .queries import FRAGMENTS, QUERIES
+from .queries import FRAGMENTS, QUERIES, counted, trigger_name
 from .schema import CODECARBON_COLUMNS, FILL_COLUMNS, RANK_INDEX, STATUS_INDEX, filter_index
 
 
@@ -155,7 +155,7 @@ class Statements:
         self.schema: TableSchema = schema
         extra = [schema.codecarbon_table] if schema.codecarbon else []
         self.tables = frozenset([schema.name, schema.attempts_table, *map(schema.logtable, schema.logtables), *extra,
-                                 schema.packages_table, schema.launches_table])
+                                 schema.packages_table, schema.launches_table, schema.counts_table])
         q = dialect.q
         pieces = _KeepUnknown(
             FRAGMENTS,
@@ -163,6 +163,16 @@ class Statements:
             attempts=q(schema.attempts_table),
             packages=q(schema.packages_table),
             launches=q(schema.launches_table),
+            counts=q(schema.counts_table),
+            counted=_Spec(counted),
+            trigger=_Spec(lambda kind: q(trigger_name(schema.name, kind))),
+            minute=_Spec(dialect.minute_of),
+            minute_now=dialect.minute_of(dialect.now),
+            second_micros=dialect.second_micros,
+            slot=dialect.slot,
+            dual=dialect.dual,
+            or_ignore=dialect.or_ignore,
+            upsert_counts=dialect.upsert_counts,
             now=dialect.now,
             ago=dialect.ago,
             later=dialect.later,

@@ -1,0 +1,197 @@
+"""`pyexp status`'s counters (store/counters.py) against the tables they count, on SQLite and
+MariaDB: after workers' claims, finishes, failures and requeues, after edits made by hand in
+SQL, after a refill, and when an earlier version's table is seeded while workers run."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+from support.configs import ConfigMaker
+from support.services import mysql_connect
+from support.tables import without_counters
+
+from pyexperimenter import Experimenter
+from pyexperimenter.report import status_report
+from pyexperimenter.store import WorkerIdentity, counters, reports
+
+TRACEBACK = 'Traceback (most recent call last):\n  File "fn.py", line 3, in run\n{}\n'
+
+
+def counted(exp: Experimenter) -> dict[str, Any]:
+    store: Any = exp.store
+    found = store._transaction(lambda cur: counters.read(store, cur, 60))
+    assert found is not None, "the counters are not ready"
+    return found
+
+
+def truth(exp: Experimenter) -> dict[str, Any]:
+    """What the counters should hold, counted in the tables by plain SQL."""
+    store: Any = exp.store
+    t, a = store.t, store.q(store.schema.attempts_table)
+
+    def body(cur: Any) -> dict[str, Any]:
+        rows = store._execute(cur, f"SELECT status, error_summary, end_date FROM {t}").fetchall()
+        outcomes = store._execute(cur, f"SELECT outcome, COUNT(*) FROM {a} GROUP BY outcome").fetchall()
+        return {"statuses": Counter(str(r[0]) for r in rows),
+                "errors": Counter(r[1] for r in rows if r[0] == "error"),
+                "finished": sum(1 for r in rows if r[0] in ("done", "error") and r[2] is not None),
+                "outcomes": {str(o): int(n) for o, n in outcomes if n}}
+
+    return store._transaction(body)
+
+
+def assert_counted(exp: Experimenter) -> None:
+    found, expected = counted(exp), truth(exp)
+    assert found["statuses"] == dict(expected["statuses"])
+    assert found["errors"] == dict(expected["errors"])
+    assert found["outcomes"] == expected["outcomes"]
+    assert sum(found["minutes"].values()) == expected["finished"]  # all finished within the hour
+
+
+def test_counters_follow_workers_and_hand_edits(make_config: ConfigMaker) -> None:
+    path = make_config(parameters={"x": {"start": 0, "stop": 40}}, experiment={"max_attempts": 2})
+    exp = Experimenter(path)
+    assert exp.fill_table_from_config() == 40
+    store: Any = exp.store
+    me = WorkerIdentity(worker="tester:1", machine="tester", pid=1)
+    assert counted(exp)["statuses"] == {"created": 40}
+
+    done = store.claim(me, 10)
+    store.finish(done[0].token, [(c.id, {"value": 1.0}) for c in done])
+    for message in ["ValueError: odd", "ValueError: odd", "MemoryError", "KeyError: 'a'"]:
+        claim = store.claim(me, 1)[0]  # the first failure requeues (max_attempts 2), the second is final
+        assert store.fail(claim.token, claim.id, TRACEBACK.format(message), max_attempts=2)
+    running = store.claim(me, 3)
+    assert_counted(exp)
+    status = counted(exp)["statuses"]
+    assert status["done"] == 10 and status["running"] == 3 and sum(status.values()) == 40
+
+    exp.reset_experiments("error")
+    assert_counted(exp)
+    t, a = store.t, store.q(store.schema.attempts_table)
+    edits = [f"UPDATE {t} SET status = 'paused' WHERE status = 'created' AND ID % 3 = 0",
+             f"UPDATE {t} SET status = 'error', error = 'by hand', error_summary = NULL, end_date = NULL "
+             "WHERE status = 'created' AND ID % 5 = 0",
+             f"UPDATE {t} SET error_summary = 'renamed' WHERE status = 'error' AND ID % 2 = 0",
+             f"DELETE FROM {t} WHERE status = 'done' AND ID % 2 = 1",
+             f"UPDATE {a} SET outcome = 'lost' WHERE outcome = 'running'",
+             f"DELETE FROM {a} WHERE outcome = 'failed'"]
+    for sql in edits:
+        store._transaction(lambda cur, sql=sql: store._execute(cur, sql))
+        assert_counted(exp)
+    store.finish(running[0].token, [(c.id, {"value": 2.0}) for c in running])
+    assert_counted(exp)
+
+    # status off the counters says what status off the tables says
+    fast = status_report(exp)
+    scanned = store._transaction(lambda cur: reports._scanned(store, cur, {"minutes": 60}))
+    assert fast["counts"] == scanned["counts"]
+    assert [(g["message"], g["count"], g["example_ids"]) for g in fast["errors"]] == \
+        [(g["message"], g["count"], g["example_ids"]) for g in scanned["errors"]]
+    assert fast["outcomes"] == {str(r["outcome"]): int(r["n"]) for r in store.query("outcomes")}
+    exp.close()
+
+
+def test_a_refill_counts_only_the_new_rows(make_config: ConfigMaker) -> None:
+    path = make_config(parameters={"x": {"start": 0, "stop": 20}})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    assert exp.fill_table_from_config() == 0
+    assert counted(exp)["statuses"] == {"created": 20}
+    exp.close()
+    path = make_config(parameters={"x": {"start": 0, "stop": 30}})
+    exp = Experimenter(path)
+    assert exp.fill_table_from_config() == 10
+    assert_counted(exp)
+    # a row inserted by hand fires no trigger (inserts are counted by the fill): the next fill counts it
+    store: Any = exp.store
+    store._transaction(lambda cur: store._execute(
+        cur, f"INSERT INTO {store.t} (x, param_hash, rank_key, priority) VALUES (999, '{'f' * 40}', 1, 0)"))
+    assert counted(exp)["statuses"] == {"created": 30}
+    assert exp.fill_table_from_config() == 0
+    assert counted(exp)["statuses"] == {"created": 31}
+    assert_counted(exp)
+    exp.close()
+
+
+def test_an_earlier_versions_table_is_seeded_while_workers_run(make_config: ConfigMaker) -> None:
+    """The triggers are made, then one statement seeds what the tables hold less what the
+    triggers counted meanwhile: workers claiming and finishing all along lose no count."""
+    path = make_config(parameters={"x": {"start": 0, "stop": 3000}}, experiment={"max_attempts": 1})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    without_counters(exp)
+    assert exp.store._transaction(lambda cur: counters.read(exp.store, cur, 60)) is None  # type: ignore[attr-defined]
+    assert status_report(exp)["counts"]["created"] == 3000  # counted in the table meanwhile
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        worker = Experimenter(path)
+        store: Any = worker.store
+        me = WorkerIdentity(worker=f"w{n}", machine="tester", pid=n)
+        try:
+            while not stop.is_set():
+                claims = store.claim(me, 2)
+                if not claims:
+                    return
+                time.sleep(0.01)
+                if claims[0].id % 7 == 0:
+                    store.fail(claims[0].token, claims[0].id, TRACEBACK.format(f"E{claims[0].id % 3}"), max_attempts=1)
+                    claims = claims[1:]
+                if claims:
+                    store.finish(claims[0].token, [(c.id, {"value": 1.0}) for c in claims])
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            worker.close()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    exp.store.create()  # what `pyexp fill` does: makes and seeds the counters, workers running
+    time.sleep(0.3)
+    in_flight = truth(exp)["statuses"]
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert_counted(exp)
+    assert in_flight["done"] > 0 and in_flight["created"] > 0  # the seed met workers at work
+    exp.close()
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)
+def test_a_database_refusing_triggers_leaves_status_counting_the_table(
+        make_config: ConfigMaker, mysql_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A cluster's database often grants no TRIGGER privilege: fill still works and warns,
+    and status counts the tables."""
+    database = mysql_url.rsplit("/", 1)[1]
+    user = f"pyexp_notrig_{database[-8:]}"
+    admin = mysql_connect()
+    cur = admin.cursor()
+    cur.execute(f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY 'pw'")
+    cur.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER ON `{database}`.* TO '{user}'@'%'")
+    try:
+        url = mysql_url.replace("://root@", f"://{user}:pw@")
+        path = make_config(parameters={"x": {"start": 0, "stop": 12}}, database={"url": url})
+        exp = Experimenter(path)
+        with caplog.at_level("WARNING"):
+            assert exp.fill_table_from_config() == 12
+        assert any("refused a trigger" in r.getMessage() for r in caplog.records)
+        store: Any = exp.store
+        assert store._transaction(lambda c: counters.read(store, c, 60)) is None
+        me = WorkerIdentity(worker="tester:1", machine="tester", pid=1)
+        done = store.claim(me, 5)
+        store.finish(done[0].token, [(c.id, {"value": 1.0}) for c in done])
+        report = status_report(exp)
+        assert report["counts"]["done"] == 5 and report["counts"]["created"] == 7
+        exp.close()
+    finally:
+        cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()
