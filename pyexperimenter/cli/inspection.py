@@ -108,9 +108,9 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
     group size in column n.
     """
     from ..errors import InputError
-    from ..results import aggregations, choose_format, compact_frame, write_frame
+    from ..results import choose_format
+    from ..results.export import results_text
     from ..results.streaming import STREAMED_FORMATS, export
-    from ..results.text import TEXT_FORMATS, write_records
 
     if aggs and not group_by:
         raise InputError("--agg needs --group-by COL (the columns to keep; the others are aggregated over)")
@@ -123,20 +123,7 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
         if output:
             click.echo(f"wrote {written} row(s) to {output}", err=True)
         return
-    if fmt in TEXT_FORMATS and group_by and not with_provenance:  # a few rows: printed without pandas
-        records = exp.results_records(group_by, statuses, where, cols, aggregations(aggs or ("mean",)))
-        text = write_records(records, fmt, output)
-        written = len(records)
-    else:
-        frame = exp.results(status=statuses, where=where, columns=cols, group_by=group_by,
-                            agg=aggregations(aggs or ("mean",)), with_provenance=with_provenance)
-        if fmt == "table" and not cols and not group_by:
-            from ..provenance import PROVENANCE_COLUMNS
-
-            frame = compact_frame(frame, list(exp.config.parameters), list(exp.config.results),
-                                  PROVENANCE_COLUMNS if with_provenance else ())
-        text = write_frame(frame, fmt, output)
-        written = len(frame)
+    text, written = results_text(exp, fmt, output, statuses, where, cols, group_by, aggs, with_provenance)
     if text is None:
         click.echo(f"wrote {written} row(s) to {output}", err=True)
     else:
