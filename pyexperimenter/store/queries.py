@@ -20,6 +20,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+# The counters' pieces (store/counters.py), as `{error_kind:OLD}` or `{finished:NEW}` of a
+# trigger's row: the kind an error counts under ('u': written before error summaries);
+# whether the row has finished (it then counts in its end date's minute); whether its status
+# is counted (not the open and running rows, whose claims and requeues are the hot path);
+# whether an attempt has ended (is counted).
+ERROR_KIND = "CASE WHEN {row}.error_summary IS NULL THEN 'u' ELSE 'e' END"
+FINISHED = "{row}.status IN ('done', 'error') AND {row}.end_date IS NOT NULL"
+COUNTED = "{row}.status NOT IN ('created', 'running')"
+ENDED = "COALESCE({row}.outcome, '') <> 'running'"
+
 FRAGMENTS: dict[str, str] = {
     # Rows one claim still holds; takes the token.
     "held": "claim_token = ? AND status = 'running'",
@@ -39,19 +49,6 @@ FRAGMENTS: dict[str, str] = {
     "take": "status = 'running', claim_token = ?, worker = ?, machine = ?, name = ?, slurm_job_id = ?, "
     "start_date = {now}, heartbeat = {now}, end_date = NULL, attempts = attempts + 1",
 }
-
-
-def counted(row: str) -> str:
-    """What one row of the experiment table adds to the counters (store/counters.py), as
-    rows of (kind, label, minute, d): its status; its error summary if in `error` ('u' for an
-    error written before summaries); its finishing minute if done or failed. `row` is
-    `OLD` (d = -1) or `NEW` (d = +1) of a trigger."""
-    d = "-1" if row == "OLD" else "1"
-    return (f"SELECT 's' AS kind, {row}.status AS label, 0 AS minute, {d} AS d "
-            f"UNION ALL SELECT CASE WHEN {row}.error_summary IS NULL THEN 'u' ELSE 'e' END, "
-            f"COALESCE({row}.error_summary, ''), 0, {d}{{dual}} WHERE {row}.status = 'error' "
-            f"UNION ALL SELECT 'm', {row}.status, {{minute:{row}.end_date}}, {d}{{dual}} "
-            f"WHERE {row}.status IN ('done', 'error') AND {row}.end_date IS NOT NULL")
 
 
 def trigger_name(table: str, kind: str) -> str:

@@ -439,66 +439,100 @@ SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?
 SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
 
 -- counts_on_update [sqlite] --
--- Counters follow every change of a row's status, error summary or end date, whoever makes it (heartbeats do not fire it).
+-- Counters follow every change of a row's status, error summary or end date, whoever makes it: -1 for what the row was, +1 for what it is. Claims and requeues (created <-> running) change none: the running rows are counted when read, the open ones are what is left.
 CREATE TRIGGER IF NOT EXISTS {trigger:upd} AFTER UPDATE OF status, error_summary, end_date ON {table} FOR EACH ROW
-WHEN NOT (OLD.status IS NEW.status AND OLD.error_summary IS NEW.error_summary AND OLD.end_date IS NEW.end_date)
-BEGIN INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, {slot}, SUM(d)
-FROM ({counted:OLD} UNION ALL {counted:NEW}) AS c WHERE true GROUP BY kind, label, minute HAVING SUM(d) <> 0
-ORDER BY kind, label, minute {upsert_counts}; END
+WHEN {counted:OLD} OR {counted:NEW} BEGIN
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT {error_kind:OLD}, COALESCE(OLD.error_summary, ''), 0, 0, -1
+WHERE OLD.status = 'error' AND NOT (NEW.status = 'error' AND OLD.error_summary IS NEW.error_summary) {upsert_counts};
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT {error_kind:NEW}, COALESCE(NEW.error_summary, ''), 0, 0, 1
+WHERE NEW.status = 'error' AND NOT (OLD.status = 'error' AND OLD.error_summary IS NEW.error_summary) {upsert_counts};
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'm', OLD.status, {minute:OLD.end_date}, 0, -1
+WHERE {finished:OLD} AND NOT (OLD.status IS NEW.status AND OLD.end_date IS NEW.end_date) {upsert_counts};
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'm', NEW.status, {minute:NEW.end_date}, 0, 1
+WHERE {finished:NEW} AND NOT (OLD.status IS NEW.status AND OLD.end_date IS NEW.end_date) {upsert_counts};
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 's', OLD.status, 0, 0, -1
+WHERE {counted:OLD} AND OLD.status IS NOT NEW.status {upsert_counts};
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 's', NEW.status, 0, 0, 1
+WHERE {counted:NEW} AND OLD.status IS NOT NEW.status {upsert_counts}; END
 
 -- counts_on_update [mysql] --
--- The same; the changed keys are taken in key order, so two transactions never wait on each other's counters in a circle.
+-- The same; keys are taken in key order (e, m, s), so that two transactions rarely wait on each other's in a circle.
 CREATE TRIGGER IF NOT EXISTS {trigger:upd} AFTER UPDATE ON {table} FOR EACH ROW BEGIN
-IF NOT (OLD.status <=> NEW.status AND OLD.error_summary <=> NEW.error_summary AND OLD.end_date <=> NEW.end_date) THEN
-INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, {slot}, SUM(d)
-FROM ({counted:OLD} UNION ALL {counted:NEW}) AS c WHERE true GROUP BY kind, label, minute HAVING SUM(d) <> 0
-ORDER BY kind, label, minute {upsert_counts}; END IF; END
+DECLARE s SMALLINT DEFAULT {slot};
+IF {counted:OLD} OR {counted:NEW} THEN
+IF NOT (OLD.status <=> NEW.status AND OLD.error_summary <=> NEW.error_summary) THEN
+IF OLD.status = 'error' THEN INSERT INTO {counts} (kind, label, minute, slot, n)
+VALUES ({error_kind:OLD}, COALESCE(OLD.error_summary, ''), 0, s, -1) {upsert_counts}; END IF;
+IF NEW.status = 'error' THEN INSERT INTO {counts} (kind, label, minute, slot, n)
+VALUES ({error_kind:NEW}, COALESCE(NEW.error_summary, ''), 0, s, 1) {upsert_counts}; END IF; END IF;
+IF NOT (OLD.status <=> NEW.status AND OLD.end_date <=> NEW.end_date) THEN
+IF {finished:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n)
+VALUES ('m', OLD.status, {minute:OLD.end_date}, s, -1) {upsert_counts}; END IF;
+IF {finished:NEW} THEN INSERT INTO {counts} (kind, label, minute, slot, n)
+VALUES ('m', NEW.status, {minute:NEW.end_date}, s, 1) {upsert_counts}; END IF; END IF;
+IF NOT (OLD.status <=> NEW.status) THEN
+IF {counted:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('s', OLD.status, 0, s, -1) {upsert_counts}; END IF;
+IF {counted:NEW} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('s', NEW.status, 0, s, 1) {upsert_counts}; END IF;
+END IF; END IF; END
 
 -- counts_on_delete [sqlite] --
 -- A deleted row leaves the counters.
-CREATE TRIGGER IF NOT EXISTS {trigger:del} AFTER DELETE ON {table} FOR EACH ROW
-BEGIN INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, {slot}, SUM(d)
-FROM ({counted:OLD}) AS c WHERE true GROUP BY kind, label, minute ORDER BY kind, label, minute {upsert_counts}; END
+CREATE TRIGGER IF NOT EXISTS {trigger:del} AFTER DELETE ON {table} FOR EACH ROW BEGIN
+INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('t', '', 0, 0, -1) {upsert_counts};
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 's', OLD.status, 0, 0, -1 WHERE {counted:OLD} {upsert_counts};
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT {error_kind:OLD}, COALESCE(OLD.error_summary, ''), 0, 0, -1
+WHERE OLD.status = 'error' {upsert_counts};
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'm', OLD.status, {minute:OLD.end_date}, 0, -1
+WHERE {finished:OLD} {upsert_counts}; END
 
 -- counts_on_delete [mysql] --
 -- The same.
-CREATE TRIGGER IF NOT EXISTS {trigger:del} AFTER DELETE ON {table} FOR EACH ROW
-INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, {slot}, SUM(d)
-FROM ({counted:OLD}) AS c WHERE true GROUP BY kind, label, minute ORDER BY kind, label, minute {upsert_counts}
+CREATE TRIGGER IF NOT EXISTS {trigger:del} AFTER DELETE ON {table} FOR EACH ROW BEGIN
+DECLARE s SMALLINT DEFAULT {slot};
+IF OLD.status = 'error' THEN INSERT INTO {counts} (kind, label, minute, slot, n)
+VALUES ({error_kind:OLD}, COALESCE(OLD.error_summary, ''), 0, s, -1) {upsert_counts}; END IF;
+IF {finished:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n)
+VALUES ('m', OLD.status, {minute:OLD.end_date}, s, -1) {upsert_counts}; END IF;
+IF {counted:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('s', OLD.status, 0, s, -1) {upsert_counts}; END IF;
+INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('t', '', 0, s, -1) {upsert_counts}; END
 
 -- counts_on_attempt [sqlite] --
--- Attempts per outcome: a claim's new attempt.
-CREATE TRIGGER IF NOT EXISTS {trigger:ains} AFTER INSERT ON {attempts} FOR EACH ROW
-BEGIN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(NEW.outcome, ''), 0, {slot}, 1) {upsert_counts}; END
+-- Attempts per outcome, but `running` (counted when read: one per running row): a claim's new attempt adds nothing.
+CREATE TRIGGER IF NOT EXISTS {trigger:ains} AFTER INSERT ON {attempts} FOR EACH ROW WHEN {ended:NEW}
+BEGIN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(NEW.outcome, ''), 0, 0, 1) {upsert_counts}; END
 
 -- counts_on_attempt [mysql] --
 -- The same.
 CREATE TRIGGER IF NOT EXISTS {trigger:ains} AFTER INSERT ON {attempts} FOR EACH ROW
-INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(NEW.outcome, ''), 0, {slot}, 1) {upsert_counts}
+IF {ended:NEW} THEN INSERT INTO {counts} (kind, label, minute, slot, n)
+VALUES ('o', COALESCE(NEW.outcome, ''), 0, {slot}, 1) {upsert_counts}; END IF
 
 -- counts_on_outcome [sqlite] --
 -- An attempt that ends moves from one outcome to another.
 CREATE TRIGGER IF NOT EXISTS {trigger:aupd} AFTER UPDATE OF outcome ON {attempts} FOR EACH ROW
-WHEN OLD.outcome IS NOT NEW.outcome BEGIN INSERT INTO {counts} (kind, label, minute, slot, n)
-SELECT 'o', label, 0, {slot}, d FROM (SELECT COALESCE(OLD.outcome, '') AS label, -1 AS d
-UNION ALL SELECT COALESCE(NEW.outcome, ''), 1) AS c WHERE true ORDER BY label {upsert_counts}; END
+WHEN OLD.outcome IS NOT NEW.outcome BEGIN
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'o', COALESCE(OLD.outcome, ''), 0, 0, -1 WHERE {ended:OLD} {upsert_counts};
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'o', COALESCE(NEW.outcome, ''), 0, 0, 1 WHERE {ended:NEW} {upsert_counts}; END
 
 -- counts_on_outcome [mysql] --
--- The same, in key order.
+-- The same.
 CREATE TRIGGER IF NOT EXISTS {trigger:aupd} AFTER UPDATE ON {attempts} FOR EACH ROW BEGIN
-IF NOT (OLD.outcome <=> NEW.outcome) THEN INSERT INTO {counts} (kind, label, minute, slot, n)
-SELECT 'o', label, 0, {slot}, d FROM (SELECT COALESCE(OLD.outcome, '') AS label, -1 AS d
-UNION ALL SELECT COALESCE(NEW.outcome, ''), 1) AS c WHERE true ORDER BY label {upsert_counts}; END IF; END
+DECLARE s SMALLINT DEFAULT {slot};
+IF NOT (OLD.outcome <=> NEW.outcome) THEN
+IF {ended:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(OLD.outcome, ''), 0, s, -1) {upsert_counts}; END IF;
+IF {ended:NEW} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(NEW.outcome, ''), 0, s, 1) {upsert_counts}; END IF;
+END IF; END
 
 -- counts_on_attempt_delete [sqlite] --
 -- A deleted attempt leaves the counters.
-CREATE TRIGGER IF NOT EXISTS {trigger:adel} AFTER DELETE ON {attempts} FOR EACH ROW
-BEGIN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(OLD.outcome, ''), 0, {slot}, -1) {upsert_counts}; END
+CREATE TRIGGER IF NOT EXISTS {trigger:adel} AFTER DELETE ON {attempts} FOR EACH ROW WHEN {ended:OLD}
+BEGIN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(OLD.outcome, ''), 0, 0, -1) {upsert_counts}; END
 
 -- counts_on_attempt_delete [mysql] --
 -- The same.
 CREATE TRIGGER IF NOT EXISTS {trigger:adel} AFTER DELETE ON {attempts} FOR EACH ROW
-INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(OLD.outcome, ''), 0, {slot}, -1) {upsert_counts}
+IF {ended:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n)
+VALUES ('o', COALESCE(OLD.outcome, ''), 0, {slot}, -1) {upsert_counts}; END IF
 
 -- counts_mark --
 -- The counters are complete: the first process to add this row seeds them (counts_seed); others find it there.
@@ -509,14 +543,16 @@ INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(OLD.ou
 SELECT n FROM {counts} WHERE kind = 'r'{for_update}
 
 -- counts_seed --
--- Counters for the rows already there, in one statement (one read view): what the tables hold less what the triggers added since they were made.
+-- Counters for the rows already there, in one statement (one read view): what the tables hold less what all slots hold, added to slot -1.
 INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, -1, SUM(n) FROM (
-SELECT 's' AS kind, status AS label, 0 AS minute, COUNT(*) AS n FROM {table} GROUP BY status
+SELECT 't' AS kind, '' AS label, 0 AS minute, COUNT(*) AS n FROM {table}
+UNION ALL SELECT 's', status, 0, COUNT(*) FROM {table} WHERE status NOT IN ('created', 'running') GROUP BY status
 UNION ALL SELECT CASE WHEN error_summary IS NULL THEN 'u' ELSE 'e' END, COALESCE(error_summary, ''), 0, COUNT(*)
 FROM {table} WHERE status = 'error' GROUP BY CASE WHEN error_summary IS NULL THEN 'u' ELSE 'e' END, COALESCE(error_summary, '')
 UNION ALL SELECT 'm', status, {minute:end_date}, COUNT(*) FROM {table}
 WHERE status IN ('done', 'error') AND end_date IS NOT NULL GROUP BY status, {minute:end_date}
-UNION ALL SELECT 'o', COALESCE(outcome, ''), 0, COUNT(*) FROM {attempts} GROUP BY COALESCE(outcome, '')
+UNION ALL SELECT 'o', COALESCE(outcome, ''), 0, COUNT(*) FROM {attempts} WHERE COALESCE(outcome, '') <> 'running'
+GROUP BY COALESCE(outcome, '')
 UNION ALL SELECT kind, label, minute, -SUM(n) FROM {counts} WHERE kind <> 'r' GROUP BY kind, label, minute) AS c
 WHERE true GROUP BY kind, label, minute HAVING SUM(n) <> 0 {upsert_counts}
 
@@ -526,11 +562,13 @@ SELECT COUNT(*) FROM {counts} WHERE kind = 'r'
 
 -- counts_add --
 -- A fill's new rows (fills add no triggers' cost per row); takes how many.
-INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('s', 'created', 0, {slot}, ?) {upsert_counts}
+INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('t', '', 0, {slot}, ?) {upsert_counts}
 
 -- counts_read --
--- `pyexp status` off the counters: rows per status and error summary, attempts per outcome, rows finished per minute since `?` minutes ago, and the server's clock ('c': this minute, microseconds into it).
-SELECT kind, label, minute, SUM(n) AS n FROM {counts} WHERE kind IN ('s', 'e', 'u', 'o') GROUP BY kind, label, minute
+-- `pyexp status` off the counters: all rows, rows per finished or paused status and error summary, ended attempts per outcome, rows finished per minute since `?` minutes ago; the running rows and attempts (index ranges as long as the workers); the server's clock ('c': this minute, microseconds into it).
+SELECT kind, label, minute, SUM(n) AS n FROM {counts} WHERE kind IN ('t', 's', 'e', 'u', 'o') GROUP BY kind, label, minute
+UNION ALL SELECT 'n', 'running', 0, COUNT(*) FROM {table} WHERE status = 'running'
+UNION ALL SELECT 'a', 'running', 0, COUNT(*) FROM {attempts} WHERE outcome = 'running'
 UNION ALL SELECT kind, label, minute, SUM(n) FROM {counts}
 WHERE kind = 'm' AND label IN ('done', 'error') AND minute >= {minute_now} - ? GROUP BY kind, label, minute
 UNION ALL SELECT 'c', '', {minute_now}, {second_micros}

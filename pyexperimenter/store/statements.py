@@ -18,7 +18,7 @@ from . import adopt, ddl, reports, select
 from .base import TableSchema
 from .dialect import Dialect
 from .filters import OPERATORS
-from .queries import FRAGMENTS, QUERIES, counted, trigger_name
+from .queries import COUNTED, ENDED, ERROR_KIND, FINISHED, FRAGMENTS, QUERIES, trigger_name
 from .schema import CODECARBON_COLUMNS, FILL_COLUMNS, RANK_INDEX, STATUS_INDEX, filter_index
 
 
@@ -164,7 +164,10 @@ class Statements:
             packages=q(schema.packages_table),
             launches=q(schema.launches_table),
             counts=q(schema.counts_table),
-            counted=_Spec(counted),
+            error_kind=_Spec(lambda row: ERROR_KIND.format(row=row)),
+            finished=_Spec(lambda row: FINISHED.format(row=row)),
+            counted=_Spec(lambda row: COUNTED.format(row=row)),
+            ended=_Spec(lambda row: ENDED.format(row=row)),
             trigger=_Spec(lambda kind: q(trigger_name(schema.name, kind))),
             minute=_Spec(dialect.minute_of),
             minute_now=dialect.minute_of(dialect.now),
