@@ -138,7 +138,7 @@ def _counted(store: SqlStore, cur: Cursor, found: dict[str, Any], params: Params
     examples = int(params.get("examples", 5))
     errors = found["errors"]
     if len(errors) > EXAMPLE_GROUPS:
-        rows = store._run(cur, "report_error_groups", ()).fetchall()
+        rows = store._run(cur, "report_error_groups", (), conditions=NO_FILTER.shape).fetchall()
     else:
         rows = []
         for summary, n in errors.items():

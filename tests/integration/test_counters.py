@@ -96,6 +96,24 @@ def test_counters_follow_workers_and_hand_edits(make_config: ConfigMaker) -> Non
     exp.close()
 
 
+def test_more_error_groups_than_status_shows(make_config: ConfigMaker) -> None:
+    """Past the 20 groups whose examples status looks up, the groups are counted in the
+    table; the view is the same either way."""
+    path = make_config(parameters={"x": {"start": 0, "stop": 60}}, experiment={"max_attempts": 1})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    store: Any = exp.store
+    me = WorkerIdentity(worker="tester:1", machine="tester", pid=1)
+    for claim in store.claim(me, 50):
+        assert store.fail(claim.token, claim.id, TRACEBACK.format(f"ValueError: {claim.id % 25}"), max_attempts=1)
+    assert len(counted(exp)["errors"]) == 25
+    fast = status_report(exp)
+    scanned = store._transaction(lambda cur: reports._scanned(store, cur, {"minutes": 60}))
+    assert fast["counts"] == scanned["counts"] and fast["counts"]["error"] == 50
+    assert fast["errors"] == scanned["errors"] and len(fast["errors"]) == 25
+    exp.close()
+
+
 def test_a_refill_counts_only_the_new_rows(make_config: ConfigMaker) -> None:
     path = make_config(parameters={"x": {"start": 0, "stop": 20}})
     exp = Experimenter(path)
