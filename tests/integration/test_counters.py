@@ -213,3 +213,21 @@ def test_a_database_refusing_triggers_leaves_status_counting_the_table(
     finally:
         cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
         admin.close()
+
+
+def test_delete_drops_the_counters_and_their_triggers(make_config: ConfigMaker) -> None:
+    path = make_config(parameters={"x": {"start": 0, "stop": 5}})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    store: Any = exp.store
+    mysql = exp.config.database.kind == "mysql"
+    triggers = ("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()" if mysql
+                else "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'")
+
+    def state() -> tuple[bool, int]:
+        return store._transaction(lambda cur: (counters.exists(store, cur), store._execute(cur, triggers).fetchone()[0]))
+
+    assert state() == (True, 5)
+    store.drop()
+    assert state() == (False, 0)
+    exp.close()
