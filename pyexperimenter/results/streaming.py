@@ -10,7 +10,6 @@ the way pandas writes it (tests read both back and compare).
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 import sys
@@ -46,8 +45,7 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
     parts = {"select_where": sel.where_parts()}
     show = sys.stderr.isatty() if progress is None else progress
     total = int(store.read("select_count", sel.args, **parts)[0][0]) if show else 0
-    # rows arrive as CSV lines; a single field is left to csv.writer (it quotes an empty one)
-    lines = fmt == "csv" and store.csv_in_sql() and len(names) > 1
+    lines = fmt == "csv" and store.csv_in_sql()  # rows arrive as CSV lines (MariaDB)
     if lines:
         chunks = store.stream("select_csv_lines", sel.args, chunk=CHUNK_ROWS,
                               csv_line=tuple((c, sel.kinds[c]) for c in names), **parts)
@@ -105,40 +103,10 @@ def _write_csv(store: Store, names: Sequence[str], kinds: Mapping[str, str], chu
 
 def _write_csv_lines(store: Store, names: Sequence[str], kinds: Mapping[str, str],
                      chunks: Iterator[list[tuple[Any, ...]]], out: IO[str]) -> None:
-    """Rows the database wrote as CSV lines (store/select.py's render_csv_line): only joined,
-    SQLite's REAL values put in as repr() writes them."""
+    """Rows the server wrote as CSV lines (store/select.py's render_csv_line): only joined."""
     csv.writer(out, lineterminator="\n").writerow(names)
     for chunk in chunks:
-        if chunk and isinstance(chunk[0][0], bytes):
-            out.write(_sqlite_lines(chunk))
-        else:
-            out.write("".join(f"{row[0]}\n" for row in chunk))
-
-
-_REAL = "\udcff"  # byte 0xFF, where SQLite left a REAL or a BLOB, decoded with surrogateescape
-
-
-def _sqlite_lines(chunk: list[tuple[Any, ...]]) -> str:
-    """A chunk's lines, each `(line, value or None, ...)`, the k-th 0xFF of the chunk replaced
-    by its k-th value; decoded at once, in C, and split only where a value goes."""
-    data = b"\n".join([row[0] for row in chunk]) + b"\n"
-    if b"\xff" not in data:
-        return data.decode()
-    pieces = data.decode("utf-8", "surrogateescape").split(_REAL)
-    values = [repr(v) if type(v) is float else _field(v) for row in chunk for v in row[1:] if v is not None]
-    if len(values) != len(pieces) - 1:
-        raise InputError("a text in the table is not UTF-8; cannot write it as CSV")
-    joined = [""] * (2 * len(pieces) - 1)
-    joined[::2] = pieces
-    joined[1::2] = values
-    return "".join(joined)
-
-
-def _field(value: Any) -> str:
-    """One field as csv.writer writes it (a BLOB: the text of the bytes object, quoted if need be)."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([value, None])
-    return buf.getvalue()[:-2]
+        out.write("".join(f"{row[0]}\n" for row in chunk))
 
 
 def _json_value(value: Any) -> Any:

@@ -265,8 +265,8 @@ SELECT ID, error FROM {table} WHERE status = 'error' AND error_summary IS NULL{c
 -- `pyexp results`, `get_table(where=...)` and exports: the rows and columns asked for, filtered here.
 SELECT {select_columns} FROM {table}{select_where} ORDER BY ID
 
--- select_csv_lines --
--- `pyexp results --format csv`: the same rows as select_rows, each already a line of CSV (SQLite: and its REALs).
+-- select_csv_lines [mysql] --
+-- `pyexp results --format csv` on MariaDB: the same rows as select_rows, each already a line of CSV.
 SELECT {csv_line} FROM {table}{select_where} ORDER BY ID
 
 -- select_count --

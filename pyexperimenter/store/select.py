@@ -11,11 +11,8 @@ validated identifiers and the fixed shapes rendered by `render_*` below.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from ..errors import InputError
@@ -30,7 +27,6 @@ SQL_AGGREGATES = frozenset({"mean", "min", "max", "count", "std"})
 _NULLS = {"", "null", "none", "nan"}
 _TRUTH = {"true": 1, "1": 1, "yes": 1, "false": 0, "0": 0, "no": 0}
 _OPERATORS = ("=", "<", "<=", ">", ">=")
-CSV_SPECIALS = ',"\n\r'  # what may make csv.writer quote a field
 _INTERNAL_KINDS = {"pk": "int", "int": "int", "bigint": "int", "datetime": "datetime"}
 
 # A condition's shape: (form, column, ...). Forms and what they render to (`c` the quoted column):
@@ -180,19 +176,15 @@ def render_columns(dialect: Dialect, names: tuple[str, ...]) -> str:
 
 
 def render_csv_line(dialect: Dialect, columns: tuple[tuple[str, str], ...]) -> str:
-    """One row as a line of CSV, made by the database: the client then decodes one string per
-    row instead of every field, and csv.writer no longer runs in Python (a million-row export
-    was bound to the driver's and the writer's speed, benchmarks/scale.py)."""
-    if dialect.name == "sqlite":
-        return _sqlite_csv_line(dialect, columns)
-    return _mysql_csv_line(dialect, columns)
-
-
-def _mysql_csv_line(dialect: Dialect, columns: tuple[tuple[str, str], ...]) -> str:
-    """What csv.writer writes of what the driver returns, read back: missing values empty,
-    booleans True/False, text in quotes (always: the file reads the same, and finding the texts
-    that need them cost the server 2 s a million rows); numbers and dates are the server's own
-    text of them, the very text the driver would have parsed (floats round-trip, DECIMAL exact)."""
+    """One row as a line of CSV, made by the server (MariaDB): the client then decodes one
+    string per row instead of every field in Python, which bound a million-row export to
+    pymysql's speed (benchmarks/scale.py). What csv.writer writes of what the driver returns,
+    read back: missing values empty, booleans True/False, text in quotes (always: the file
+    reads the same, and finding the texts that need them cost the server 2 s a million rows);
+    numbers and dates are the server's own text of them, the very text the driver would have
+    parsed (floats round-trip, DECIMAL exact)."""
+    if dialect.name != "mysql":
+        raise InputError("rows are written as CSV by the server only on MariaDB")
     fields = []
     for name, kind in columns:
         c = dialect.q(_identifier(name))
@@ -203,48 +195,6 @@ def _mysql_csv_line(dialect: Dialect, columns: tuple[tuple[str, str], ...]) -> s
         else:
             fields.append(f"IFNULL({c}, '')")
     return f"CONCAT_WS(',', {', '.join(fields)})"
-
-
-# SQLite's printf takes at most 127 arguments; wider rows are several printf joined.
-_PRINTF_ARGS = 100
-
-
-@cache
-def csv_quoted() -> str:
-    """The characters that make this Python's csv.writer quote a field (QUOTE_MINIMAL, line
-    ending "\\n"), asked of the writer itself: the rule for "\\r" differs between versions."""
-    def quotes(ch: str) -> bool:
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerow([f"a{ch}b", ""])
-        return out.getvalue().startswith('"')
-
-    return "".join(ch for ch in CSV_SPECIALS if quotes(ch))
-
-
-def _sqlite_csv_line(dialect: Dialect, columns: tuple[tuple[str, str], ...]) -> str:
-    """The line `csv.writer` would write of the row (SQLite), as `line, real, real, ...`: a REAL
-    or a BLOB is written as byte 0xFF (never in UTF-8 text) and returned beside the line, in
-    column order, for Python to write: SQLite cannot print a double the way repr() does
-    (0.30000000000000004 is '0.3' to it). Text is quoted, its quotes doubled, when it holds a
-    character csv.writer quotes for (`csv_quoted`); integers are their digits, NULL is empty,
-    booleans True/False as bool() reads them."""
-    if not columns:
-        raise InputError("no columns to write")
-    needs_quotes = f"'*[{csv_quoted()}]*'"  # a GLOB character class of constants
-    fields, values = [], []
-    for name, kind in columns:
-        c = dialect.q(_identifier(name))
-        if kind == "bool":
-            fields.append(f"CASE WHEN {c} IS NULL THEN NULL WHEN typeof({c}) IN ('text', 'blob') "
-                          f"THEN IIF(length(CAST({c} AS BLOB)) > 0, 'True', 'False') "
-                          f"WHEN {c} = 0 THEN 'False' ELSE 'True' END")
-            continue
-        fields.append(f"CASE typeof({c}) WHEN 'text' THEN IIF({c} GLOB {needs_quotes}, printf('\"%w\"', {c}), {c}) "
-                      f"WHEN 'real' THEN X'FF' WHEN 'blob' THEN X'FF' ELSE {c} END")
-        values.append(f"IIF(typeof({c}) IN ('real', 'blob'), {c}, NULL)")
-    parts = [fields[i:i + _PRINTF_ARGS] for i in range(0, len(fields), _PRINTF_ARGS)]
-    line = " || ',' || ".join(f"printf('{','.join(['%s'] * len(p))}', {', '.join(p)})" for p in parts)
-    return ", ".join([line, *values])
 
 
 def group_expression(dialect: Dialect, column: str, kind: str) -> str:

@@ -393,7 +393,7 @@ class SqlStore(OutputQueries, QuarantineQueries, SideTables, Store):
         """The rows of a read-only named query in chunks, on a connection of their own with a
         server-side cursor: constant memory, and no lock held that workers would wait for."""
         stream.check_read(name)
-        return stream.chunks(self, self._sql.text(name, parts), args, chunk, name)
+        return stream.chunks(self, self._sql.text(name, parts), args, chunk)
 
     def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
         """Read-only reports for `pyexp status` (store/reports.py)."""

@@ -118,9 +118,6 @@ class SQLiteStore(SqlStore):
         return sorted(found, key=lambda r: r["ID"])
 
     # --- one sweeper per table, by an advisory file lock next to the database
-    def csv_in_sql(self) -> bool:
-        return True
-
     def try_sweeper_lock(self) -> bool:
         if self._sweeper_fd is not None:
             return True

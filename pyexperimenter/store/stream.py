@@ -24,28 +24,20 @@ READ_QUERIES = frozenset({
 })
 
 
-# Text read as bytes, undecoded: SQLite's CSV lines carry a byte no UTF-8 text holds (0xFF,
-# store/select.py's render_csv_line), and a chunk's lines are decoded at once.
-BYTES_QUERIES = frozenset({"select_csv_lines"})
-
-
 def check_read(name: str) -> None:
     if name not in READ_QUERIES:
         raise InputError(f"{name} is not a read-only query")
 
 
-def chunks(store: SqlStore, sql: str, args: Sequence[Any], size: int, name: str = "") -> Iterator[list[tuple[Any, ...]]]:
+def chunks(store: SqlStore, sql: str, args: Sequence[Any], size: int) -> Iterator[list[tuple[Any, ...]]]:
     if store.dialect.name == "sqlite":
-        yield from _sqlite_chunks(store, sql, args, size, as_bytes=name in BYTES_QUERIES)
+        yield from _sqlite_chunks(store, sql, args, size)
     else:
         yield from _mysql_chunks(store, sql, args, size)
 
 
-def _sqlite_chunks(store: Any, sql: str, args: Sequence[Any], size: int,
-                   as_bytes: bool = False) -> Iterator[list[tuple[Any, ...]]]:
+def _sqlite_chunks(store: Any, sql: str, args: Sequence[Any], size: int) -> Iterator[list[tuple[Any, ...]]]:
     conn = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, timeout=60, isolation_level=None)
-    if as_bytes:
-        conn.text_factory = bytes
     try:
         cur = conn.execute(sql, tuple(args))
         while rows := cur.fetchmany(size):
