@@ -1,6 +1,7 @@
 """`pyexp results --format csv` on SQLite, byte for byte: the file is what csv.writer writes of
 the rows a plain SELECT returns (booleans as bool() reads them), whatever SQLite's dynamic
-typing left in the columns. SQLite only: the expected text is computed from its own rows."""
+typing left in the columns, written by one process or by two (results/halves.py). SQLite only:
+the expected text is computed from its own rows, and only SQLite exports in two halves."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pytest
 from conftest import config_maker
 
 from pyexperimenter import Experimenter
+from pyexperimenter.errors import InputError
+from pyexperimenter.results import streaming
 from pyexperimenter.results.streaming import export
 
 TEXTS = ["", " lead", "trail ", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "crlf\r\n", "café ü 漢字 🙂", ",",
@@ -57,10 +60,18 @@ def tricky(tmp_path: Path) -> Experimenter:
     return exp
 
 
-def expected_csv(db: Path, table: str, names: list[str], bools: set[str]) -> str:
+@pytest.fixture(params=["one process", "two halves"])
+def halves(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    if request.param == "two halves":
+        monkeypatch.setattr(streaming, "HALVES_ROWS", 2)
+        monkeypatch.setattr(streaming, "_can_fork", lambda: True)
+    return bool(request.param == "two halves")
+
+
+def expected_csv(db: Path, table: str, names: list[str], bools: set[str], where: str = "") -> str:
     """What csv.writer writes of a plain SELECT of the same rows, booleans as bool() reads them."""
     conn = sqlite3.connect(db)
-    rows = conn.execute(f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "{table}" ORDER BY ID')
+    rows = conn.execute(f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "{table}"{where} ORDER BY ID')
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(names)
@@ -71,7 +82,8 @@ def expected_csv(db: Path, table: str, names: list[str], bools: set[str]) -> str
 
 
 @pytest.mark.parametrize("columns", [(), ("t",), ("f", "r"), ("b", "t", "i"), ("j", "day", "at", "d")])
-def test_csv_is_what_csv_writer_writes(tricky: Experimenter, tmp_path: Path, columns: tuple[str, ...]) -> None:
+def test_csv_is_what_csv_writer_writes(tricky: Experimenter, tmp_path: Path, columns: tuple[str, ...],
+                                       halves: bool) -> None:
     path = tmp_path / "all.csv"
     assert export(tricky.store, "csv", str(path), columns=columns, progress=False) == 40
     written = path.read_bytes()
@@ -80,3 +92,39 @@ def test_csv_is_what_csv_writer_writes(tricky: Experimenter, tmp_path: Path, col
     expected = expected_csv(tmp_path / "csv.db", tricky.store.schema.name, names, {"b"})
     assert written == expected.encode()
     assert b"0.30000000000000004" in written or "f" not in names  # a float SQLite would print as 0.3
+
+
+@pytest.mark.parametrize("where", [["seed>=7"], ["seed<3"], ["seed>100"]])
+def test_filtered_csv_in_halves(tricky: Experimenter, tmp_path: Path, halves: bool, where: list[str]) -> None:
+    """The rows cut at the middle of the selection, not of the table; none written twice; no
+    temporary file left beside the output."""
+    path = tmp_path / "out" / "some.csv"
+    path.parent.mkdir()
+    n = export(tricky.store, "csv", str(path), where=where, progress=False)
+    names = path.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
+    condition = " WHERE seed " + where[0].removeprefix("seed")
+    expected = expected_csv(tmp_path / "csv.db", tricky.store.schema.name, names, {"b"}, condition)
+    assert path.read_bytes() == expected.encode()
+    conn = sqlite3.connect(tmp_path / "csv.db")
+    assert n == conn.execute(f'SELECT COUNT(*) FROM "{tricky.store.schema.name}"{condition}').fetchone()[0]
+    conn.close()
+    assert [p.name for p in path.parent.iterdir()] == ["some.csv"]
+
+
+def test_a_failed_half_fails_the_export(tricky: Experimenter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child's failure is the export's: an error, and no temporary file left behind."""
+    monkeypatch.setattr(streaming, "HALVES_ROWS", 2)
+    monkeypatch.setattr(streaming, "_can_fork", lambda: True)
+    write = streaming._write_csv
+
+    def failing(*args: Any, header: bool = True) -> None:
+        if not header:  # the second half, in the child
+            raise OSError("disk full")
+        write(*args, header=header)
+
+    monkeypatch.setattr(streaming, "_write_csv", failing)
+    path = tmp_path / "out" / "all.csv"
+    path.parent.mkdir()
+    with pytest.raises(InputError, match="second half"):
+        export(tricky.store, "csv", str(path), progress=False)
+    assert [p.name for p in path.parent.iterdir()] == ["all.csv"]
