@@ -5,6 +5,11 @@ a few thousand at a time and are written at once. pandas is not imported here at
 alone would cost more memory than the whole export); Parquet needs the optional pyarrow
 (`pip install 'pyexperimenter[parquet]'`). The files hold what `results()` returns, written
 the way pandas writes it (tests read both back and compare).
+
+CSV is the format a million rows are most often read back in, and gets two shortcuts: MariaDB
+writes each row as a line itself (store/select.py's render_csv_line); from SQLite a large file
+is written by two processes, half the rows each (results/halves.py), as one process is bound
+to one core by sqlite3's fetching and csv.writer's formatting together.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ _DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
 def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (), where: Sequence[str] = (),
            columns: Sequence[str] = (), progress: bool | None = None) -> int:
     """Write the rows `results()` would return to `output` (stdout when None) in `fmt`;
-    returns how many. A progress bar shows on stderr when it is a terminal."""
+    returns how many. A progress bar shows on stderr when it is a terminal. A CSV file from
+    SQLite of HALVES_ROWS rows or more is written in two processes (the same bytes)."""
     from ..render import ProgressBar
 
     if fmt not in STREAMED_FORMATS:
