@@ -55,6 +55,7 @@ def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], out
     if child == 0:  # the second half into `part`; its row count down the pipe
         code = 1
         try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends us
             os.close(reader)
             with open(part, "w", newline="", encoding="utf-8") as f:
                 count = [0]

@@ -55,7 +55,8 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
     parts = {"select_where": sel.where_parts()}
     show = sys.stderr.isatty() if progress is None else progress
     lines = fmt == "csv" and store.csv_in_sql()  # rows arrive as CSV lines (MariaDB)
-    halves = fmt == "csv" and not lines and output is not None and store.exports_in_halves() and _can_fork()
+    halves = (fmt == "csv" and not lines and output is not None and store.exports_in_halves() and _can_fork()
+              and (Path(output).is_file() or not Path(output).exists()))  # not a pipe or a device
     total = int(store.read("select_count", sel.args, **parts)[0][0]) if show or halves else 0
     if halves and total >= HALVES_ROWS:
         from .halves import export_csv_in_halves
