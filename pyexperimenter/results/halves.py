@@ -19,11 +19,11 @@ import signal
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
+from ..errors import PyexpError
 from ..store.select import Selection
 
 if TYPE_CHECKING:
@@ -34,8 +34,7 @@ def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], out
                          show: bool) -> int | None:
     """Write `total` rows of `sel` to `output` as CSV in two processes; returns how many were
     written, or None (nothing written) when the rows cannot be cut in two."""
-    from ..render import ProgressBar
-    from .streaming import CHUNK_ROWS, _open, _write_csv
+    from .streaming import CHUNK_ROWS
 
     found = store.read("select_nth_id", [*sel.args, total // 2], select_where=sel.where_parts())
     if not found:  # rows went away since they were counted
@@ -48,6 +47,17 @@ def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], out
 
     fd, part = tempfile.mkstemp(prefix=".pyexp-export-", suffix=".csv", dir=Path(output).resolve().parent)
     os.close(fd)
+    try:
+        return _in_two(store, sel, names, output, total, show, part, rows)
+    finally:
+        Path(part).unlink(missing_ok=True)
+
+
+def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, total: int, show: bool, part: str,
+            rows: Callable[[str], Iterator[list[tuple[Any, ...]]]]) -> int:
+    from ..render import ProgressBar
+    from .streaming import _open, _write_csv
+
     reader, writer = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -76,7 +86,7 @@ def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], out
             _, status = os.waitpid(child, 0)
             child = 0
             if status != 0 or not reply.isdigit():
-                raise InputError(f"writing the second half of the rows to {part} failed (see above)")
+                raise PyexpError(f"writing the second half of the rows to {part} failed (see above)")
             with open(part, "rb") as src, open(output, "ab") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             bar.advance(int(reply))
@@ -86,7 +96,6 @@ def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], out
             os.kill(child, signal.SIGTERM)
             os.waitpid(child, 0)
         os.close(reader)
-        Path(part).unlink(missing_ok=True)
 
 
 def _counted(chunks: Iterator[list[tuple[Any, ...]]], count: list[int],

@@ -15,7 +15,7 @@ import pytest
 from conftest import config_maker
 
 from pyexperimenter import Experimenter
-from pyexperimenter.errors import InputError
+from pyexperimenter.errors import PyexpError
 from pyexperimenter.results import streaming
 from pyexperimenter.results.streaming import export
 
@@ -125,6 +125,6 @@ def test_a_failed_half_fails_the_export(tricky: Experimenter, tmp_path: Path, mo
     monkeypatch.setattr(streaming, "_write_csv", failing)
     path = tmp_path / "out" / "all.csv"
     path.parent.mkdir()
-    with pytest.raises(InputError, match="second half"):
+    with pytest.raises(PyexpError, match="second half"):  # exit code 1, not an input error
         export(tricky.store, "csv", str(path), progress=False)
     assert [p.name for p in path.parent.iterdir()] == ["all.csv"]
