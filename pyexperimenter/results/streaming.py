@@ -5,12 +5,18 @@ a few thousand at a time and are written at once. pandas is not imported here at
 alone would cost more memory than the whole export); Parquet needs the optional pyarrow
 (`pip install 'pyexperimenter[parquet]'`). The files hold what `results()` returns, written
 the way pandas writes it (tests read both back and compare).
+
+CSV is the format a million rows are most often read back in, and gets two shortcuts: MariaDB
+writes each row as a line itself (store/select.py's render_csv_line); from SQLite a large file
+is written by two processes, half the rows each (results/halves.py), as one process is bound
+to one core by sqlite3's fetching and csv.writer's formatting together.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,13 +33,17 @@ if TYPE_CHECKING:
 
 STREAMED_FORMATS = ("csv", "jsonl", "parquet")
 CHUNK_ROWS = 5000
+# From this many rows a CSV file from SQLite is written by two processes (results/halves.py);
+# below it forking and joining the halves costs more than it saves.
+HALVES_ROWS = 100_000
 _DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
 
 
 def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (), where: Sequence[str] = (),
            columns: Sequence[str] = (), progress: bool | None = None) -> int:
     """Write the rows `results()` would return to `output` (stdout when None) in `fmt`;
-    returns how many. A progress bar shows on stderr when it is a terminal."""
+    returns how many. A progress bar shows on stderr when it is a terminal. A CSV file from
+    SQLite of HALVES_ROWS rows or more is written in two processes (the same bytes)."""
     from ..render import ProgressBar
 
     if fmt not in STREAMED_FORMATS:
@@ -44,8 +54,17 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
     names = sel.columns(listed(columns))
     parts = {"select_where": sel.where_parts()}
     show = sys.stderr.isatty() if progress is None else progress
-    total = int(store.read("select_count", sel.args, **parts)[0][0]) if show else 0
     lines = fmt == "csv" and store.csv_in_sql()  # rows arrive as CSV lines (MariaDB)
+    halves = (fmt == "csv" and not lines and output is not None and store.exports_in_halves() and _can_fork()
+              and (Path(output).is_file() or not Path(output).exists()))  # not a pipe or a device
+    total = int(store.read("select_count", sel.args, **parts)[0][0]) if show or halves else 0
+    if halves and total >= HALVES_ROWS:
+        from .halves import export_csv_in_halves
+
+        assert output is not None
+        both = export_csv_in_halves(store, sel, names, output, total, show)
+        if both is not None:
+            return both
     if lines:
         chunks = store.stream("select_csv_lines", sel.args, chunk=CHUNK_ROWS,
                               csv_line=tuple((c, sel.kinds[c]) for c in names), **parts)
@@ -89,12 +108,17 @@ class _open:
             self.file.close()
 
 
+def _can_fork() -> bool:
+    return hasattr(os, "fork") and (os.cpu_count() or 1) > 1
+
+
 def _write_csv(store: Store, names: Sequence[str], kinds: Mapping[str, str], chunks: Iterator[list[tuple[Any, ...]]],
-               out: IO[str]) -> None:
+               out: IO[str], header: bool = True) -> None:
     # As pandas writes CSV: a header, empty fields for missing values, fields quoted when
     # needed, True/False for booleans. Only booleans need decoding; the rest is written as read.
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
+    if header:
+        writer.writerow(names)
     decoders: list[Decoder | None] = [decoder(store, c) if kinds[c] == "bool" else None for c in names]
     plain = all(f is None for f in decoders)
     for chunk in chunks:

@@ -273,6 +273,10 @@ class Store(ABC):
         """Whether the database writes each row as a line of CSV itself (select_csv_lines)."""
         return False
 
+    def exports_in_halves(self) -> bool:
+        """Whether a second process may read the rows beside this one for a CSV export."""
+        return False
+
     def columns(self) -> list[str]:
         """The experiment table's columns, in order ([] when it does not exist)."""
         raise NotImplementedError

@@ -269,6 +269,10 @@ SELECT {select_columns} FROM {table}{select_where} ORDER BY ID
 -- `pyexp results --format csv` on MariaDB: the same rows as select_rows, each already a line of CSV.
 SELECT {csv_line} FROM {table}{select_where} ORDER BY ID
 
+-- select_nth_id --
+-- Where a CSV export written by two processes splits its rows: the ID `?` rows into the selection.
+SELECT ID FROM {table}{select_where} ORDER BY ID LIMIT 1 OFFSET ?
+
 -- select_count --
 -- How many rows an export writes (its progress bar).
 SELECT COUNT(*) FROM {table}{select_where}

@@ -118,6 +118,9 @@ class SQLiteStore(SqlStore):
         return sorted(found, key=lambda r: r["ID"])
 
     # --- one sweeper per table, by an advisory file lock next to the database
+    def exports_in_halves(self) -> bool:
+        return True  # a file any process opens read-only, each on a snapshot of its own
+
     def try_sweeper_lock(self) -> bool:
         if self._sweeper_fd is not None:
             return True

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # The named queries that only read; `read` and `stream` refuse any other.
 READ_QUERIES = frozenset({
-    "select_rows", "select_csv_lines", "select_count", "select_groups", "select_group_values",
+    "select_rows", "select_csv_lines", "select_nth_id", "select_count", "select_groups", "select_group_values",
     "report_error_groups", "report_error_examples", "report_unsummarized_errors", "report_log_curve",
 })
 

@@ -1,0 +1,114 @@
+"""A large CSV export from SQLite written by two processes, each half of the rows.
+
+One process is bound to one core: fetching a million rows from sqlite3 and formatting them
+with csv.writer take 5.2-6.6 s together, and a thread would not help (the GIL). Building the
+lines in SQL is slower still on SQLite (its per-field expressions cost more than csv.writer's
+C; docs/performance.md). So the rows are cut at the ID in their middle: a forked child writes
+the second half to a temporary file beside the output while this process writes the header
+and the first half, then appends the child's file. The bytes are those one process writes.
+
+Each process reads its own read-only snapshot: while workers write, the two halves may be
+read a moment apart (each row is still written once, as it was when its half was read).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PyexpError
+from ..store.select import Selection
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+
+def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], output: str, total: int,
+                         show: bool) -> int | None:
+    """Write `total` rows of `sel` to `output` as CSV in two processes; returns how many were
+    written, or None (nothing written) when the rows cannot be cut in two."""
+    from .streaming import CHUNK_ROWS
+
+    found = store.read("select_nth_id", [*sel.args, total // 2], select_where=sel.where_parts())
+    if not found:  # rows went away since they were counted
+        return None
+    middle = int(found[0][0])
+
+    def rows(op: str) -> Iterator[list[tuple[Any, ...]]]:
+        return store.stream("select_rows", [*sel.args, middle], chunk=CHUNK_ROWS, select_columns=names,
+                            select_where=sel.where_parts(("cmp", "ID", op)))
+
+    fd, part = tempfile.mkstemp(prefix=".pyexp-export-", suffix=".csv", dir=Path(output).resolve().parent)
+    os.close(fd)
+    try:
+        return _in_two(store, sel, names, output, total, show, part, rows)
+    finally:
+        Path(part).unlink(missing_ok=True)
+
+
+def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, total: int, show: bool, part: str,
+            rows: Callable[[str], Iterator[list[tuple[Any, ...]]]]) -> int:
+    from ..render import ProgressBar
+    from .streaming import _open, _write_csv
+
+    reader, writer = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:  # the second half into `part`; its row count down the pipe
+        code = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends us
+            os.close(reader)
+            with open(part, "w", newline="", encoding="utf-8") as f:
+                count = [0]
+                _write_csv(store, names, sel.kinds, _counted(rows(">="), count), f, header=False)
+            os.write(writer, str(count[0]).encode())
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    os.close(writer)
+    try:
+        with ProgressBar(total, "export csv", enabled=show) as bar:
+            first = [0]
+            with _open(output) as out:
+                _write_csv(store, names, sel.kinds, _counted(rows("<"), first, bar.advance), out)
+            reply = _read_all(reader)
+            _, status = os.waitpid(child, 0)
+            child = 0
+            if status != 0 or not reply.isdigit():
+                raise PyexpError(f"writing the second half of the rows to {part} failed (see above)")
+            with open(part, "rb") as src, open(output, "ab") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            bar.advance(int(reply))
+        return first[0] + int(reply)
+    finally:
+        if child:  # interrupted: the child goes too
+            os.kill(child, signal.SIGTERM)
+            os.waitpid(child, 0)
+        os.close(reader)
+
+
+def _counted(chunks: Iterator[list[tuple[Any, ...]]], count: list[int],
+             advance: Any = None) -> Iterator[list[tuple[Any, ...]]]:
+    for chunk in chunks:
+        yield chunk
+        count[0] += len(chunk)
+        if advance is not None:
+            advance(len(chunk))
+
+
+def _read_all(fd: int) -> str:
+    data = b""
+    while block := os.read(fd, 64):
+        data += block
+    return data.decode()
