@@ -37,6 +37,9 @@ from .fill import MySQLFiller, RowPriority
 from .sql import Cursor, SqlStore
 from .timeouts import DEFAULT_TIMEOUTS, ConnectionTimeouts
 
+if TYPE_CHECKING:
+    from ..config import DatabaseConfig
+
 _CAN_DISABLE_TLS = "ssl_disabled" in inspect.signature(pymysql.connections.Connection.__init__).parameters
 
 
@@ -44,8 +47,6 @@ def _local(host: str, kwargs: dict[str, Any]) -> bool:
     """A connection that never leaves this machine: a Unix socket or a loopback address."""
     return "unix_socket" in kwargs or host in ("localhost", "::1") or host.startswith("127.")
 
-if TYPE_CHECKING:
-    from ..config import DatabaseConfig
 
 T = TypeVar("T")
 log = logging.getLogger("pyexperimenter")

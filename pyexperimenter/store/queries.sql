@@ -425,7 +425,7 @@ COMMIT
 ROLLBACK
 
 -- counts_table [sqlite] --
--- `pyexp status`'s counters (store/counters.py): rows per status, per error summary and per finishing minute, attempts per outcome.
+-- `pyexp status`'s counters (store/counters.py): all rows, rows per status but created and running, per error summary and per finishing minute, ended attempts per outcome.
 CREATE TABLE IF NOT EXISTS {counts} (kind TEXT NOT NULL, label TEXT NOT NULL, minute INTEGER NOT NULL,
 slot INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (kind, label, minute, slot))
 
