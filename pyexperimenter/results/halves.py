@@ -56,7 +56,7 @@ def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], out
 def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, total: int, show: bool, part: str,
             rows: Callable[[str], Iterator[list[tuple[Any, ...]]]]) -> int:
     from ..render import ProgressBar
-    from .streaming import _open, _write_csv
+    from .streaming import _open, _write_csv, counted
 
     reader, writer = os.pipe()
     sys.stdout.flush()
@@ -69,7 +69,7 @@ def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, tot
             os.close(reader)
             with open(part, "w", newline="", encoding="utf-8") as f:
                 count = [0]
-                _write_csv(store, names, sel.kinds, _counted(rows(">="), count), f, header=False)
+                _write_csv(store, names, sel.kinds, counted(rows(">="), count), f, header=False)
             os.write(writer, str(count[0]).encode())
             code = 0
         except BaseException:
@@ -81,7 +81,7 @@ def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, tot
         with ProgressBar(total, "export csv", enabled=show) as bar:
             first = [0]
             with _open(output) as out:
-                _write_csv(store, names, sel.kinds, _counted(rows("<"), first, bar.advance), out)
+                _write_csv(store, names, sel.kinds, counted(rows("<"), first, bar.advance), out)
             reply = _read_all(reader)
             _, status = os.waitpid(child, 0)
             child = 0
@@ -96,15 +96,6 @@ def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, tot
             os.kill(child, signal.SIGTERM)
             os.waitpid(child, 0)
         os.close(reader)
-
-
-def _counted(chunks: Iterator[list[tuple[Any, ...]]], count: list[int],
-             advance: Any = None) -> Iterator[list[tuple[Any, ...]]]:
-    for chunk in chunks:
-        yield chunk
-        count[0] += len(chunk)
-        if advance is not None:
-            advance(len(chunk))
 
 
 def _read_all(fd: int) -> str:

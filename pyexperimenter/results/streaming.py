@@ -71,23 +71,25 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
     else:
         chunks = store.stream("select_rows", sel.args, chunk=CHUNK_ROWS, select_columns=names, **parts)
     with ProgressBar(total, f"export {fmt}", enabled=show) as bar:
-        written = 0
-
-        def counted() -> Iterator[list[tuple[Any, ...]]]:
-            nonlocal written
-            for chunk in chunks:
-                yield chunk
-                written += len(chunk)
-                bar.advance(len(chunk))
-
+        written = [0]
         if fmt == "parquet":
             assert output is not None
-            _write_parquet(store, names, sel.kinds, counted(), output)
+            _write_parquet(store, names, sel.kinds, counted(chunks, written, bar.advance), output)
         else:
             write = _write_csv_lines if lines else _write_csv if fmt == "csv" else _write_jsonl
             with _open(output) as out:
-                write(store, names, sel.kinds, counted(), out)
-    return written
+                write(store, names, sel.kinds, counted(chunks, written, bar.advance), out)
+    return written[0]
+
+
+def counted(chunks: Iterator[list[tuple[Any, ...]]], count: list[int],
+            advance: Callable[[int], Any] | None = None) -> Iterator[list[tuple[Any, ...]]]:
+    """`chunks` passed on, their rows added to `count[0]` (and to a progress bar) as written."""
+    for chunk in chunks:
+        yield chunk
+        count[0] += len(chunk)
+        if advance is not None:
+            advance(len(chunk))
 
 
 class _open:

@@ -53,7 +53,7 @@ def install(store: SqlStore, cur: Cursor) -> bool:
     them. Runs in `ddl.create`, so every `pyexp fill` counts again: an earlier version's
     table gains counters, and rows inserted or truncated by hand are counted right."""
     store._run(cur, "counts_table")
-    if not ready(store, cur):
+    if not store._run(cur, "counts_ready").fetchone()[0]:
         try:
             for name in TRIGGERS:
                 store._run(cur, name)

@@ -132,20 +132,22 @@ def status_groups(store: SqlStore, params: Params) -> dict[str, Any]:
 
 def _counted(store: SqlStore, cur: Cursor, found: dict[str, Any], params: Params) -> dict[str, Any]:
     """status_groups off the counters. Error groups need their first ids (ties are ordered by
-    them): one index dive per group; with more groups than are shown, the groups are counted
-    in the table instead."""
+    them): one index dive per group, which also gives its example ids; with more groups than
+    are shown, the groups are counted in the table instead."""
     counts = {s: int(found["statuses"].get(s, 0)) for s in ALL_STATUSES}
     examples = int(params.get("examples", 5))
     errors = found["errors"]
+    known: dict[str, list[int]] = {}
     if len(errors) > EXAMPLE_GROUPS:
         rows = store._run(cur, "report_error_groups", (), conditions=NO_FILTER.shape).fetchall()
     else:
         rows = []
         for summary, n in errors.items():
-            first = None if summary is None else store._run(cur, "report_error_examples", (summary, 1),
-                                                                  conditions=NO_FILTER.shape).fetchone()
-            rows.append((summary, n, first[0] if first else 0))
-    return {"counts": counts, "errors": _grouped_errors(store, cur, rows, examples, NO_FILTER),
+            if summary is not None:
+                known[summary] = [int(r[0]) for r in store._run(cur, "report_error_examples", (summary, examples),
+                                                                conditions=NO_FILTER.shape)]
+            rows.append((summary, n, known[summary][0] if known.get(summary) else 0))
+    return {"counts": counts, "errors": _grouped_errors(store, cur, rows, examples, NO_FILTER, known),
             "minutes": found["minutes"], "outcomes": found["outcomes"], "second": found["second"]}
 
 
@@ -174,8 +176,10 @@ def _scanned(store: SqlStore, cur: Cursor, params: Params) -> dict[str, Any]:
             "minutes": by_minute}
 
 
-def _grouped_errors(store: SqlStore, cur: Cursor, found: Any, examples: int, where: Filter) -> list[dict[str, Any]]:
-    """Error groups from (summary, count, first id) rows, with a few example ids each."""
+def _grouped_errors(store: SqlStore, cur: Cursor, found: Any, examples: int, where: Filter,
+                    known: Mapping[str, list[int]] | None = None) -> list[dict[str, Any]]:
+    """Error groups from (summary, count, first id) rows, with a few example ids each (those
+    `known` already, or looked up for the largest groups)."""
     groups: dict[str, dict[str, Any]] = {}
     unsummarized = False
     for summary, n, first in found:
@@ -194,7 +198,9 @@ def _grouped_errors(store: SqlStore, cur: Cursor, found: Any, examples: int, whe
     ordered = sorted(groups.values(), key=lambda g: (-g["count"], g["first"]))  # ties: first error first
     for i, group in enumerate(ordered):
         ids = group.pop("ids")
-        if i < EXAMPLE_GROUPS:
+        if known and group["message"] in known:
+            ids += known[group["message"]]
+        elif i < EXAMPLE_GROUPS:
             ids += [int(r[0]) for r in store._run(cur, "report_error_examples", (group["message"], *where.args, examples),
                                                   conditions=where.shape)]
         group["example_ids"] = sorted(set(ids) | {group.pop("first")})[:examples]
