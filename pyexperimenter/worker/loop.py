@@ -286,8 +286,7 @@ class Worker:
             self._in_user_code = True
             if self._stop is not None:  # a signal between claim and here
                 raise WorkerInterrupted(self._stop)
-            returned = self._call(claim, rp)
-            self._in_user_code = False
+            returned = self._call(claim, rp)  # it leaves user code (its finally clears the flag)
             status, results = self._interpret(returned)
         except WorkerInterrupted:
             self._in_user_code = False
@@ -388,4 +387,3 @@ class Worker:
         if refused:
             self.stats.fenced += refused
             log.warning("%d result(s) refused: those rows were handed to another worker", refused)
-
