@@ -20,6 +20,7 @@ import inspect
 import os
 import platform
 import subprocess
+import sys
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
@@ -84,12 +85,30 @@ def attach(identity: WorkerIdentity, fn: Any, store: Store) -> WorkerIdentity:
 
 
 def installed_packages() -> str:
-    """`name==version` per installed distribution, sorted, one a line."""
+    """`name==version` per installed distribution, sorted, one a line.
+
+    Read from the `<name>-<version>.dist-info` folder names on sys.path, as installers write
+    them: parsing every distribution's METADATA took 0.5 s at each worker start (260
+    packages), the time of a thousand no-op experiments, paid again by every SLURM task.
+    Only folders whose names carry no version (egg-info) have their metadata read."""
     seen = set()
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"] if dist.metadata else None
-        if name:
-            seen.add(f"{name.lower().replace('_', '-')}=={dist.version}")
+    for entry in dict.fromkeys(sys.path):
+        try:
+            folders = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for folder in folders:
+            stem, _, kind = folder.rpartition(".")
+            if kind == "dist-info" and "-" in stem:
+                name: str | None
+                name, version = stem.split("-", 1)
+            elif kind == "egg-info":
+                dist = metadata.PathDistribution(Path(entry or ".", folder))
+                name, version = (dist.metadata["Name"] if dist.metadata else None), dist.version
+            else:
+                continue
+            if name:
+                seen.add(f"{name.lower().replace('_', '-')}=={version}")
     return "\n".join(sorted(seen))
 
 
