@@ -175,3 +175,44 @@ def test_status_loads_neither_pandas_nor_the_runners() -> None:
     code = f"import sys, pyexperimenter.report, pyexperimenter.render; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# Private names of other modules that are read on purpose, each with its reason beside the read.
+PRIVATE_READS_ALLOWED = {
+    "os._exit",  # the documented way out of a forked child without atexit handlers
+    "executor._submit_command",  # submitit has no public way to submit our own script: launch/slurm.py
+}
+
+
+def private_reads(path: Path) -> list[str]:
+    """`x._name` and `from m import _name` in the module at `path` where `_name` is none of
+    its own (defined there, or set or read as `self._name`/`cls._name` there)."""
+    tree = ast.parse(path.read_text(), str(path))
+    own: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+            own.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            own.add(node.value)  # __slots__ entries
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            read = ast.unparse(node)
+            if node.attr not in own and read not in PRIVATE_READS_ALLOWED:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {read}")
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            found += [f"{path.relative_to(ROOT)}:{node.lineno}: from {module} import {alias.name}"
+                      for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+    return found
+
+
+def test_no_module_reads_another_modules_private_names() -> None:
+    """Helpers get a small public object to work through, never another module's privates
+    (store/ is held to it once its rebuild lands: PENDING_MODULES)."""
+    found = [read for name, path in modules().items()
+             if not any(name == p or name.startswith(p + ".") for p in PENDING_MODULES)
+             for read in private_reads(path)]
+    assert not found, "private names read from another module:\n" + "\n".join(found)
