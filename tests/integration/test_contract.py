@@ -173,6 +173,17 @@ class TestStoreContract:
         assert store.fail(b.token, b.id, "boom", max_attempts=3)
         assert store.fail(b.token, b.id, "boom", max_attempts=3)
         assert store.rows(where={"ID": b.id})[0]["attempts"] == 1
+        with pytest.raises(KeyError):  # a result the table has no column for
+            store.finish(a.token, [(a.id, {"nope": 1})])
+
+    def test_a_table_not_made_yet_does_not_exist(self, make_config: ConfigMaker) -> None:
+        store = open_store(Experimenter(make_config(name="later")).config, create=True)
+        try:
+            assert not store.exists()
+            store.create()
+            assert store.exists() and store.counts()["created"] == 0
+        finally:
+            store.close()
 
     def test_lost_runs_follow_the_heartbeat_age_and_the_retry_delay(self, exp: Experimenter, store: Store) -> None:
         [first] = store.claim(WHO, 1)
