@@ -221,3 +221,19 @@ def test_a_stop_flag_ends_the_loop_after_the_current_row(tmp_path: Path, monkeyp
     assert (stats.executed, stats.done) == (1, 1)
     counts = store.counts()
     assert (counts["done"], counts["created"], counts["running"]) == (1, 9, 0)
+
+
+def test_run_claim_runs_one_row_claimed_elsewhere_to_its_end(tmp_path: Path) -> None:
+    """PyExperimenter's add-and-run and unpause claim one given row, then hand it to a worker."""
+    config, store = setup(tmp_path, max_attempts=1)
+    ok_id, bad_id = by_params(store)[(4, "a")]["ID"], by_params(store)[(4, "b")]["ID"]
+    worker = Worker(config, lambda p, rp, c: {"value": 8.0} if p["y"] == "a" else 1 / 0, store=store, identity=ME)
+    for row_id in (ok_id, bad_id):
+        claim = store.claim_id(ME, row_id, ["created"])
+        assert claim is not None
+        stats = worker.run_claim(claim)
+    assert (stats.executed, stats.done, stats.failed) == (2, 1, 1)
+    [ok], [bad] = store.rows(where={"ID": ok_id}), store.rows(where={"ID": bad_id})
+    assert (ok["status"], ok["value"], bad["status"]) == ("done", 8.0, "error")
+    assert "ZeroDivisionError" in bad["error"]
+    assert store.counts()["created"] == 8  # nothing else was claimed
