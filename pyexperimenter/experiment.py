@@ -149,7 +149,9 @@ class Experimenter:
         return checked
 
     # --- running
-    def _function(self, fn: ExperimentFunction | str | None) -> ExperimentFunction:
+    def experiment_function(self, fn: ExperimentFunction | str | None = None) -> ExperimentFunction:
+        """The function the workers run: `fn` itself, or imported from `module:function`
+        (`fn`, else experiment.function); a bad one is bad input, found before any worker starts."""
         if callable(fn):
             return fn
         spec = fn or self.config.function
@@ -173,7 +175,7 @@ class Experimenter:
         from .devices import resolve as devices_of
         from .worker import run_workers
 
-        function = self._function(fn)
+        function = self.experiment_function(fn)
         n_jobs = n_jobs or self.config.n_jobs
         devices = None
         if gpus is not None:
@@ -306,10 +308,3 @@ class Experimenter:
     def _result_columns(self) -> list[str]:
         return list(self.config.results)
 
-
-def __getattr__(name: str) -> Any:
-    if name == "PyExperimenter":  # its old home; it lives in the compatibility tree now
-        from .compat.experimenter import PyExperimenter
-
-        return PyExperimenter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

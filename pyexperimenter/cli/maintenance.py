@@ -52,11 +52,11 @@ def reset(config: str, db: str | None, statuses: tuple[str, ...], ids: tuple[int
 
 
 def _can_ask() -> bool:
-    # Looked up on the package at call time: `pyexperimenter.cli._stdin_interactive` is the
-    # seam through which the tests pretend that stdin is a terminal.
-    from . import _stdin_interactive
+    # Looked up on its module at call time: `pyexperimenter.cli.options.stdin_interactive` is
+    # the seam through which the tests pretend that stdin is a terminal.
+    from . import options
 
-    return _stdin_interactive()
+    return options.stdin_interactive()
 
 
 @main.command()

@@ -39,7 +39,7 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
     from ..render import ProgressBar, follow_counts, run_summary, workers_note
 
     exp = open_experiment(config, db, max_attempts)
-    fn = exp._function(function)
+    fn = exp.experiment_function(function)
     before = exp.counts(where)
     n_jobs = jobs or exp.config.n_jobs
     todo = before["created"] + before["stale"]

@@ -14,7 +14,6 @@ from ..config import ExperimentConfig
 from ..results import ResultProcessor as NativeResultProcessor
 from ..store import Claim, Store, WorkerIdentity
 from ..worker import Worker
-from ..worker.heartbeat import Heartbeat
 from .exceptions import NoPausedExperimentsException
 from .result_processor import ResultProcessor
 
@@ -51,15 +50,7 @@ class RunMixin:
         claim = store.claim_id(WorkerIdentity.current(), row_id, statuses)
         if claim is None:
             return False
-        worker = Worker(self.config, self._wrapped(fn), store=store)
-        heartbeat = Heartbeat(store, self.config.heartbeat_seconds)
-        heartbeat.token = claim.token
-        heartbeat.start()
-        try:
-            worker._execute(claim)
-            worker._flush(claim.token)
-        finally:
-            heartbeat.stop()
+        Worker(self.config, self._wrapped(fn), store=store).run_claim(claim)
         return True
 
     def add_experiment_and_execute(self, keyfield_values: Mapping[str, Any], experiment_function: ExperimentFunction) -> None:

@@ -130,12 +130,26 @@ def cancel_jobs(job_ids: Sequence[str], grace_seconds: float = 30.0, poll: float
 
 # ----------------------------------------------------------------------------- submitting
 
+# The submitit releases ScriptExecutor was written against, as pinned in pyproject.toml.
+SUBMITIT_VERSIONS = ">=1.5,<1.6"
 _SUBMITIT_EXECUTOR: Any = None
 
 
-def _script_executor_class() -> Any:
+def script_executor_class() -> Any:
     """submitit's SlurmExecutor, handing sbatch our rendered script instead of its own.
-    Built on first use: importing submitit costs time every other command would pay."""
+    Built on first use: importing submitit costs time every other command would pay.
+
+    Why a subclass that calls submitit's private `_submit_command` (whose docstring advises
+    against it): submitit has no public way to submit a script of one's own. Its public API
+    (`submit`, `map_array`, `submit_array`) pickles a callable and writes its own sbatch
+    script around `python -m submitit.core._submit`; ours `exec`s `pyexp-worker` with the
+    signal lead, the deadline and the environment `--dry-run` prints byte for byte (tests/data/
+    *.sbatch), and nothing is pickled. The advice is about the returned Job expecting pickled
+    results; we never read them (the table is the source of truth). `_submit_command` is the
+    one place that writes the script, runs sbatch, parses the job id and keeps the script as
+    <job id>_submission.sh, and `_make_submission_file_text` is the abstract hook it calls.
+    Both are private to submitit 1.5.x: pyproject.toml pins SUBMITIT_VERSIONS, and
+    tests/unit/test_submitit_pin.py fails on another release or changed hooks."""
     global _SUBMITIT_EXECUTOR
     if _SUBMITIT_EXECUTOR is None:
         import submitit
@@ -160,7 +174,7 @@ def submit_script(script: str, folder: Path) -> str:
     submitit writes it to FOLDER/<job id>_submission.sh (kept: the exact script of each job),
     runs sbatch and parses the id.
     """
-    executor = _script_executor_class()(folder, script)
+    executor = script_executor_class()(folder, script)
     with contextlib.redirect_stderr(io.StringIO()):  # submitit echoes sbatch's errors; we raise them
         job = executor._submit_command("pyexp-worker")
     for uid in executor.uids:  # submitit leaves a dot-file symlink to the script behind

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import InputError
-from .query import Decoder, decode_rows, decoder, listed, selection
+from .csvfile import CHUNK_ROWS, OutputFile, counted, write_csv
+from .query import decode_rows, decoder, listed, selection
 
 if TYPE_CHECKING:
     from ..store import Store
 
 STREAMED_FORMATS = ("csv", "jsonl", "parquet")
-CHUNK_ROWS = 5000
 # From this many rows a CSV file from SQLite is written by two processes (results/halves.py);
 # below it forking and joining the halves costs more than it saves.
 HALVES_ROWS = 100_000
@@ -76,55 +76,14 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
             assert output is not None
             _write_parquet(store, names, sel.kinds, counted(chunks, written, bar.advance), output)
         else:
-            write = _write_csv_lines if lines else _write_csv if fmt == "csv" else _write_jsonl
-            with _open(output) as out:
+            write = _write_csv_lines if lines else write_csv if fmt == "csv" else _write_jsonl
+            with OutputFile(output) as out:
                 write(store, names, sel.kinds, counted(chunks, written, bar.advance), out)
     return written[0]
 
 
-def counted(chunks: Iterator[list[tuple[Any, ...]]], count: list[int],
-            advance: Callable[[int], Any] | None = None) -> Iterator[list[tuple[Any, ...]]]:
-    """`chunks` passed on, their rows added to `count[0]` (and to a progress bar) as written."""
-    for chunk in chunks:
-        yield chunk
-        count[0] += len(chunk)
-        if advance is not None:
-            advance(len(chunk))
-
-
-class _open:
-    """The output file, or stdout left open."""
-
-    def __init__(self, output: str | None):
-        self.output = output
-        self.file: IO[str] | None = None
-
-    def __enter__(self) -> IO[str]:
-        if self.output is None:
-            return sys.stdout
-        self.file = Path(self.output).open("w", newline="", encoding="utf-8")
-        return self.file
-
-    def __exit__(self, *exc: object) -> None:
-        if self.file is not None:
-            self.file.close()
-
-
 def _can_fork() -> bool:
     return hasattr(os, "fork") and (os.cpu_count() or 1) > 1
-
-
-def _write_csv(store: Store, names: Sequence[str], kinds: Mapping[str, str], chunks: Iterator[list[tuple[Any, ...]]],
-               out: IO[str], header: bool = True) -> None:
-    # As pandas writes CSV: a header, empty fields for missing values, fields quoted when
-    # needed, True/False for booleans. Only booleans need decoding; the rest is written as read.
-    writer = csv.writer(out, lineterminator="\n")
-    if header:
-        writer.writerow(names)
-    decoders: list[Decoder | None] = [decoder(store, c) if kinds[c] == "bool" else None for c in names]
-    plain = all(f is None for f in decoders)
-    for chunk in chunks:
-        writer.writerows(chunk if plain else decode_rows(chunk, decoders))
 
 
 def _write_csv_lines(store: Store, names: Sequence[str], kinds: Mapping[str, str],

@@ -76,8 +76,7 @@ class Worker:
         identity: WorkerIdentity | None = None,
     ):
         self.config, self.fn = config, tracked(config, fn)  # fn itself unless CodeCarbon is on
-        self.max_experiments = max_experiments
-        self.random_order = random_order
+        self.max_experiments, self.random_order = max_experiments, random_order
         self._own_store = store is None
         self.store = store if store is not None else open_store(config, worker=True)
         self.identity = attach_provenance(identity or WorkerIdentity.current(), fn, self.store)
@@ -278,6 +277,18 @@ class Worker:
                 self.stats.released += n
                 if self._stop is not None and n:
                     log.warning("%s: released %d row(s) back to created", self._stop, n)
+
+    def run_claim(self, claim: Claim) -> WorkerStats:
+        """Run one row claimed elsewhere (PyExperimenter's add-and-run) to its end, beating for it."""
+        heartbeat = Heartbeat(self.store, self.config.heartbeat_seconds)
+        heartbeat.token = claim.token
+        heartbeat.start()
+        try:
+            self._execute(claim)
+            self._flush(claim.token)
+        finally:
+            heartbeat.stop()
+        return self.stats
 
     def _execute(self, claim: Claim) -> None:
         rp = ResultProcessor(self.store, claim)

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import experiments
 import pytest
+from support.aging import age
 from support.configs import ConfigMaker
 
 from pyexperimenter import Experimenter, Status
+from pyexperimenter.errors import InputError
 from pyexperimenter.status import ALL_STATUSES
-from pyexperimenter.store import Store, WorkerIdentity
+from pyexperimenter.store import Store, WorkerIdentity, open_store
 
 
 def executions(path: Path) -> Counter[int]:
@@ -162,6 +164,84 @@ class TestStoreContract:
         assert store.counts(5.0)["stale"] == 0
         store.claim(WHO, 1)
         assert store.counts(5.0)["stale"] == 0 and store.requeue_stale(5.0, max_attempts=3) == 0
+
+    def test_a_retried_finish_or_fail_reports_what_landed(self, store: Store) -> None:
+        a, b = store.claim(WHO, 2)
+        assert store.finish(a.token, [(a.id, {"value": 1.0})]) == {a.id}
+        assert store.finish(a.token, [(a.id, {"value": 2.0})]) == {a.id}  # landed before; unchanged
+        assert store.rows(where={"ID": a.id})[0]["value"] == 1.0
+        assert store.fail(b.token, b.id, "boom", max_attempts=3)
+        assert store.fail(b.token, b.id, "boom", max_attempts=3)
+        assert store.rows(where={"ID": b.id})[0]["attempts"] == 1
+        with pytest.raises(KeyError):  # a result the table has no column for
+            store.finish(a.token, [(a.id, {"nope": 1})])
+
+    def test_a_table_not_made_yet_does_not_exist(self, make_config: ConfigMaker) -> None:
+        store = open_store(Experimenter(make_config(name="later")).config, create=True)
+        try:
+            assert not store.exists()
+            store.create()
+            assert store.exists() and store.counts()["created"] == 0
+        finally:
+            store.close()
+
+    def test_lost_runs_follow_the_heartbeat_age_and_the_retry_delay(self, exp: Experimenter, store: Store) -> None:
+        [first] = store.claim(WHO, 1)
+        assert age(exp.config, "heartbeat", 10) == 1  # ten seconds without a beat, on the server's clock
+        assert store.counts(5)["stale"] == 1 and store.query("running", stale_after_seconds=5)[0]["stale"]
+        assert store.requeue_stale(5, max_attempts=3, retry_delay_seconds=30) == 1
+        assert store.requeue_stale(5, max_attempts=3) == 0
+        assert store.heartbeat(first.token) == 0
+        assert first.id not in {c.id for c in store.claim(WHO, 4)}
+        assert age(exp.config, "available_at", 31, [first.id]) == 1  # the retry delay has passed
+        [again] = store.claim(WHO, 1)
+        assert again.id == first.id and again.attempt == 2
+        history = [a["outcome"] for a in store.rows(store.schema.attempts_table) if a["experiment_id"] == first.id]
+        assert history == ["lost", "running"]
+
+    def test_release_gives_the_attempt_back_and_fences_later_writes(self, store: Store) -> None:
+        claims = store.claim(WHO, 3)
+        token = claims[0].token
+        assert store.release(token, [c.id for c in claims]) == 3
+        assert store.counts()["created"] == 20
+        assert {r["attempts"] for r in store.rows()} == {0}
+        assert not store.write_results(token, claims[0].id, {"value": 1.0})
+        assert not store.write_logs(token, claims[0].id, {"steps": {"step": 1, "loss": 0.5}})
+        assert store.finish(token, [(claims[0].id, {})]) == set()
+
+    def test_reset_closes_running_attempts_and_drops_their_logs(self, store: Store) -> None:
+        [claim] = store.claim(WHO, 1)
+        assert store.write_logs(claim.token, claim.id, {"steps": {"step": 1, "loss": 0.5}})
+        assert store.reset(["running"]) == 1
+        assert store.rows(store.schema.logtable("steps")) == []
+        assert [a["outcome"] for a in store.rows(store.schema.attempts_table)] == ["reset"]
+        with pytest.raises(InputError, match="unknown table"):
+            store.rows("other")
+
+    def test_one_sweeper_per_table_and_its_holder_may_take_it_again(self, exp: Experimenter, store: Store) -> None:
+        other = open_store(exp.config)
+        try:
+            assert store.try_sweeper_lock() and store.try_sweeper_lock()
+            assert not other.try_sweeper_lock()
+            store.release_sweeper_lock()
+            assert other.try_sweeper_lock()
+            other.release_sweeper_lock()
+        finally:
+            other.close()
+        store.drop()
+        assert not store.exists()
+
+    def test_claims_follow_priority_then_id_and_where(self, store: Store) -> None:
+        store.insert_missing([{"x": 10, "y": "a"}, {"x": 11, "y": "a"}], priority=5)
+        first = {c.parameters["x"]: c for c in store.claim(WHO, 3)}
+        assert sorted(first) == [0, 10, 11]  # the higher priority first, then the lowest id
+        where = store.filter([("x", "<", "3")])
+        store.index_filter(where)  # as Experimenter does before its workers claim by it
+        assert sorted((c.parameters["x"], c.parameters["y"]) for c in store.claim(WHO, 6, where=where)) == \
+            sorted({(x, y) for x in range(3) for y in "ab"} - {(0, first[0].parameters["y"])})
+        assert store.counts(where=store.filter([("x", "!=", "1")]))["running"] == 6  # 10, 11 and x 0, 2
+        assert store.ids(store.filter([("priority", ">=", "5")])) == [first[10].id, first[11].id]
+        assert store.reset(["running"], where=where) == 6
 
     # ------------------------------------------------------------------ through Experimenter and workers
 

@@ -1,7 +1,8 @@
-"""The package's shape: no module over 400 lines, and no import cycle between its modules.
-
-Only imports that run when a module loads count: imports inside functions and under
-`if TYPE_CHECKING:` are how a lower layer names a higher one without depending on it.
+"""The package's shape: no module over 400 lines, and no import cycle between its modules,
+counting every import wherever it stands (inside functions and under `if TYPE_CHECKING:`
+too): a lower layer gets what it needs from a higher one as an argument or a protocol
+defined low, never by importing it late. A second walk counts only the imports that run
+when a module loads, for the parts still waiting on their rebuild (PENDING).
 """
 
 from __future__ import annotations
@@ -48,11 +49,17 @@ def load_time_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
     return found
 
 
-def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
-    """The package's modules that `name` imports when it loads."""
+def every_import(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement of the module, wherever it stands."""
+    return [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def imported_modules(name: str, path: Path, known: set[str], load_time_only: bool = False) -> set[str]:
+    """The package's modules that `name` imports (only when it loads, with `load_time_only`)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
-    for node in load_time_imports(ast.parse(path.read_text(), str(path))):
+    tree = ast.parse(path.read_text(), str(path))
+    for node in load_time_imports(tree) if load_time_only else every_import(tree):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         else:
@@ -71,10 +78,29 @@ def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
     return out
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(load_time_only: bool = False) -> dict[str, set[str]]:
     found = modules()
     known = set(found)
-    return {name: imported_modules(name, path, known) for name, path in found.items()}
+    return {name: imported_modules(name, path, known, load_time_only) for name, path in found.items()}
+
+
+# Parts being rebuilt in parallel (issue 21), held to the load-time rule until they land:
+# store/ becomes sql/, engine/ and backends/; results_text (results/export.py, which names
+# the Experimenter it is handed) moves to cli/, and with it results/export.py's import of
+# results/text.py. Remove an entry when its rebuild is merged.
+PENDING_MODULES = ("pyexperimenter.store",)
+PENDING_EDGES = {
+    ("pyexperimenter.results.export", "pyexperimenter.experiment"),
+    ("pyexperimenter.results.export", "pyexperimenter.results.text"),
+}
+
+
+def without_pending(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    def pending(module: str) -> bool:
+        return any(module == p or module.startswith(p + ".") for p in PENDING_MODULES)
+
+    return {name: {t for t in targets if not pending(t) and (name, t) not in PENDING_EDGES}
+            for name, targets in graph.items() if not pending(name)}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -106,10 +132,18 @@ def test_no_module_is_over_400_lines() -> None:
     assert not too_long, f"modules over {MAX_LINES} lines: {too_long}"
 
 
-def test_the_package_has_no_import_cycle() -> None:
+def test_the_package_has_no_import_cycle_counting_every_import() -> None:
     graph = import_graph()
     assert "pyexperimenter.store.base" in graph["pyexperimenter.store"]  # the walk sees relative imports
-    assert "pyexperimenter.config" not in graph["pyexperimenter.store"]  # ... and skips TYPE_CHECKING ones
+    assert "pyexperimenter.config" in graph["pyexperimenter.store"]  # ... and TYPE_CHECKING ones
+    assert "pyexperimenter.worker" in graph["pyexperimenter.experiment"]  # ... and those inside functions
+    cycle = find_cycle(without_pending(graph))
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_the_package_has_no_import_cycle_when_it_loads() -> None:
+    graph = import_graph(load_time_only=True)
+    assert "pyexperimenter.config" not in graph["pyexperimenter.store"]  # the walk skips TYPE_CHECKING imports
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
@@ -141,3 +175,44 @@ def test_status_loads_neither_pandas_nor_the_runners() -> None:
     code = f"import sys, pyexperimenter.report, pyexperimenter.render; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# Private names of other modules that are read on purpose, each with its reason beside the read.
+PRIVATE_READS_ALLOWED = {
+    "os._exit",  # the documented way out of a forked child without atexit handlers
+    "executor._submit_command",  # submitit has no public way to submit our own script: launch/slurm.py
+}
+
+
+def private_reads(path: Path) -> list[str]:
+    """`x._name` and `from m import _name` in the module at `path` where `_name` is none of
+    its own (defined there, or set or read as `self._name`/`cls._name` there)."""
+    tree = ast.parse(path.read_text(), str(path))
+    own: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+            own.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            own.add(node.value)  # __slots__ entries
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            read = ast.unparse(node)
+            if node.attr not in own and read not in PRIVATE_READS_ALLOWED:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {read}")
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            found += [f"{path.relative_to(ROOT)}:{node.lineno}: from {module} import {alias.name}"
+                      for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+    return found
+
+
+def test_no_module_reads_another_modules_private_names() -> None:
+    """Helpers get a small public object to work through, never another module's privates
+    (store/ is held to it once its rebuild lands: PENDING_MODULES)."""
+    found = [read for name, path in modules().items()
+             if not any(name == p or name.startswith(p + ".") for p in PENDING_MODULES)
+             for read in private_reads(path)]
+    assert not found, "private names read from another module:\n" + "\n".join(found)

@@ -1,4 +1,4 @@
-"""`pyexp logs` (logs.py) over the in-memory store: what `show` writes where, and `--follow`
+"""`pyexp logs` (logs.py) over a SQLite store in a temporary folder: what `show` writes where, and `--follow`
 through the handover from the stored output to the file, and a file not readable here."""
 
 from __future__ import annotations
@@ -8,15 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from test_worker import ME, Clock, setup
+from test_worker import ME, setup
 
 from pyexperimenter import logs
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def later(seconds: float, *steps: Callable[[], object]) -> threading.Thread:
@@ -30,9 +24,8 @@ def later(seconds: float, *steps: Callable[[], object]) -> threading.Thread:
     return thread
 
 
-def test_follow_picks_the_file_up_after_the_stored_output_even_past_invalid_bytes(tmp_path: Path,
-                                                                                 clock: Clock) -> None:
-    _, store = setup(tmp_path, clock)
+def test_follow_picks_the_file_up_after_the_stored_output_even_past_invalid_bytes(tmp_path: Path) -> None:
+    _, store = setup(tmp_path)
     [claim] = store.claim(ME, 1)
     store.attempt_output(claim.token, claim.id, None, "a\ufffdb\n")  # b"a\xffb\n" printed: 4 bytes, not 6
     path = tmp_path / "attempt.log"
@@ -48,9 +41,8 @@ def test_follow_picks_the_file_up_after_the_stored_output_even_past_invalid_byte
     assert "".join(out) == "a\ufffdb\nmore\n" and ended.outcome == "done"
 
 
-def test_follow_of_a_file_on_another_machine_ends_with_a_note_and_the_stored_tail(tmp_path: Path,
-                                                                                  clock: Clock) -> None:
-    _, store = setup(tmp_path, clock)
+def test_follow_of_a_file_on_another_machine_ends_with_a_note_and_the_stored_tail(tmp_path: Path) -> None:
+    _, store = setup(tmp_path)
     [claim] = store.claim(ME, 1)
     store.attempt_output(claim.token, claim.id, "/elsewhere/attempt.log", "the last bit\n")
     thread = later(0.2, lambda: store.finish(claim.token, [(claim.id, {})]))
@@ -62,8 +54,8 @@ def test_follow_of_a_file_on_another_machine_ends_with_a_note_and_the_stored_tai
     assert len(notes) == 1 and "/elsewhere/attempt.log is not readable here" in notes[0]
 
 
-def test_show_streams_a_file_and_ends_the_last_line(tmp_path: Path, clock: Clock) -> None:
-    _, store = setup(tmp_path, clock)
+def test_show_streams_a_file_and_ends_the_last_line(tmp_path: Path) -> None:
+    _, store = setup(tmp_path)
     [claim] = store.claim(ME, 1)
     path = tmp_path / "attempt.log"
     path.write_bytes(b"x" * (3 * logs.CHUNK) + "é".encode() + b"no newline")

@@ -1,5 +1,5 @@
 """The capture of what an experiment prints (worker/output.py), its tail and tee, and how a
-stop signal is labelled (time_limit, preempted, released), on the in-memory store."""
+stop signal is labelled (time_limit, preempted, released), on a SQLite store in a temporary folder."""
 
 from __future__ import annotations
 
@@ -11,15 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_worker import ME, Clock, setup
+from test_worker import ME, setup
 
 from pyexperimenter.worker import Worker
 from pyexperimenter.worker.output import Capture, Tee, attempt_log_path, decode_tail
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def test_a_tail_never_starts_or_ends_inside_a_character() -> None:
@@ -77,8 +72,8 @@ def test_tee_passes_output_on_and_restores_the_streams(tmp_path: Path, capsys: p
     assert capture.tail() == "to stdout\nto stderr\n"  # interleaved as written
 
 
-def test_the_worker_stores_each_attempts_output_with_it(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock, max_attempts=2)
+def test_the_worker_stores_each_attempts_output_with_it(tmp_path: Path) -> None:
+    config, store = setup(tmp_path, max_attempts=2)
 
     def prints(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> dict[str, Any]:
         if parameters["x"] == 0:
@@ -115,9 +110,9 @@ def test_the_worker_stores_each_attempts_output_with_it(tmp_path: Path, clock: C
     (signal.SIGUSR2, 3600, "released"),  # an hour early and no time limit: someone stopped it
     (signal.SIGINT, 30, "released"),  # Ctrl-C is never the scheduler
 ])
-def test_a_stop_signal_is_labelled_by_when_it_comes(tmp_path: Path, clock: Clock, signum: int, to_deadline: float,
+def test_a_stop_signal_is_labelled_by_when_it_comes(tmp_path: Path, signum: int, to_deadline: float,
                                                    expected: str) -> None:
-    config, store = setup(tmp_path, clock)
+    config, store = setup(tmp_path)
 
     def stopped(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> None:
         print("working")
@@ -134,8 +129,8 @@ def test_a_stop_signal_is_labelled_by_when_it_comes(tmp_path: Path, clock: Clock
     assert row["status"] == "created" and row["attempts"] == 0  # none of them spends an attempt
 
 
-def test_the_heartbeat_stores_a_running_attempts_output(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock, heartbeat_seconds=0.1)
+def test_the_heartbeat_stores_a_running_attempts_output(tmp_path: Path) -> None:
+    config, store = setup(tmp_path, heartbeat_seconds=0.1)
     seen: list[str | None] = []
 
     def waits_to_be_seen(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> None:
@@ -152,17 +147,17 @@ def test_the_heartbeat_stores_a_running_attempts_output(tmp_path: Path, clock: C
     assert seen == ["started 1\n", "started 2\n"]  # stored while running, each with its own attempt
 
 
-def test_rows_left_because_the_allocation_ends_are_labelled_time_limit(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock)
+def test_rows_left_because_the_allocation_ends_are_labelled_time_limit(tmp_path: Path) -> None:
+    config, store = setup(tmp_path)
     worker = Worker(config, lambda *a: None, store=store, identity=ME, deadline=time.time() + 3600)
     assert worker._release_reason()[0].value == "released"  # no stop, no deadline near: someone else's reason
     worker._ran_out = True  # the loop's margin: the next row would not finish in time
     assert worker._release_reason()[0].value == "time_limit"
 
 
-def test_output_that_cannot_be_staged_does_not_fail_the_experiment(tmp_path: Path, clock: Clock,
+def test_output_that_cannot_be_staged_does_not_fail_the_experiment(tmp_path: Path,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
-    config, store = setup(tmp_path, clock)
+    config, store = setup(tmp_path)
 
     def broken(*args: Any) -> None:
         raise ConnectionError("the database went away")

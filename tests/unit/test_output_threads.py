@@ -12,15 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_worker import ME, Clock, setup
+from test_worker import ME, setup
 
 from pyexperimenter.worker import Worker
 from pyexperimenter.worker.output import Capture, Tee, echo
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def test_writes_after_close_belong_to_no_attempt(tmp_path: Path) -> None:
@@ -86,8 +81,8 @@ def test_a_character_split_between_two_chunks_reaches_a_text_stream_whole() -> N
     assert stream.getvalue() == "é€"
 
 
-def test_the_workers_own_log_lines_stay_out_of_the_output(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock)
+def test_the_workers_own_log_lines_stay_out_of_the_output(tmp_path: Path) -> None:
+    config, store = setup(tmp_path)
     log = logging.getLogger("pyexperimenter")
 
     def logs(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> None:

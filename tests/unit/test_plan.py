@@ -1,11 +1,13 @@
 """launch/plan.py: arrays under MaxArraySize and MaxJobCount, parallelism shares, and the
-worker count capped at the open rows. Pure decisions: no cluster, no database."""
+worker count capped at the open rows. Pure decisions: no cluster; the open rows are counted
+in a real SQLite table in a temporary folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from support.aging import age
 from support.configs import config_maker
 
 from pyexperimenter.config import ExperimentConfig, load_config
@@ -19,8 +21,7 @@ from pyexperimenter.launch import (
     split_arrays,
 )
 from pyexperimenter.launch.plan import assumed_limits
-from pyexperimenter.store import WorkerIdentity, schema_of
-from pyexperimenter.store.memory import MemoryStore
+from pyexperimenter.store import Store, WorkerIdentity, open_store
 
 
 def test_split_respects_max_array_size_conservatively() -> None:
@@ -77,19 +78,19 @@ def test_no_workers_no_arrays() -> None:
 
 
 @pytest.fixture
-def filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ExperimentConfig, MemoryStore]:
-    """A 20-row table in memory, and a cluster of one node that allows arrays of 100."""
+def filled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ExperimentConfig, Store]:
+    """A 20-row SQLite table, and a cluster of one node that allows arrays of 100."""
     monkeypatch.setattr(slurm, "partition_nodes", lambda partition: {"node1"})
     monkeypatch.setattr(slurm, "cluster_limits", lambda: ClusterLimits(101, None, "scontrol show config"))
-    path = config_maker(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")(experiment={"function": "experiments:noop"})
+    path = config_maker(tmp_path, f"sqlite:///{tmp_path / 'experiments.db'}")(experiment={"function": "experiments:noop"})
     config = load_config(path)
-    store = MemoryStore(schema_of(config))
+    store = open_store(config, create=True)
     store.create()
     store.insert_missing({"x": x, "y": y} for x in range(10) for y in "ab")
     return config, store
 
 
-def test_workers_are_capped_at_the_open_rows(filled: tuple[ExperimentConfig, MemoryStore]) -> None:
+def test_workers_are_capped_at_the_open_rows(filled: tuple[ExperimentConfig, Store]) -> None:
     config, store = filled
     result = launch(config, store, workers=500, dry_run=True)
     assert (result.open_rows, result.requested, result.workers) == (20, 500, 20)
@@ -97,19 +98,17 @@ def test_workers_are_capped_at_the_open_rows(filled: tuple[ExperimentConfig, Mem
     assert "capped at 20 worker(s): only 20 open row(s); more would idle" in result.notes
 
 
-def test_lost_runs_count_as_open_rows(filled: tuple[ExperimentConfig, MemoryStore]) -> None:
+def test_lost_runs_count_as_open_rows(filled: tuple[ExperimentConfig, Store]) -> None:
     config, store = filled
-    clock = [1000.0]
-    store.clock = lambda: clock[0]
-    store.claim(WorkerIdentity("gone", "h", 1), 5)
+    gone = store.claim(WorkerIdentity("gone", "h", 1), 5)
     done = store.claim(WorkerIdentity("w", "h", 2), 5)
     assert store.finish(done[0].token, [(c.id, {}) for c in done]) == {c.id for c in done}
-    clock[0] += 3600
+    assert age(config, "heartbeat", 3600, [c.id for c in gone]) == 5  # an hour without a heartbeat
     result = launch(config, store, workers=500, dry_run=True)
     assert (result.open_rows, result.workers) == (15, 15)  # 10 created + 5 lost
 
 
-def test_no_open_rows_plans_nothing(filled: tuple[ExperimentConfig, MemoryStore]) -> None:
+def test_no_open_rows_plans_nothing(filled: tuple[ExperimentConfig, Store]) -> None:
     config, store = filled
     token = store.claim(WorkerIdentity("w", "h", 1), 20)[0].token
     store.finish(token, [(r["ID"], {}) for r in store.rows()])

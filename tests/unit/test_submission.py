@@ -17,8 +17,7 @@ from pyexperimenter.config import ExperimentConfig, load_config
 from pyexperimenter.errors import InputError
 from pyexperimenter.launch import launch
 from pyexperimenter.launch.slurm import cluster_limits, jobs_alive, partition_nodes
-from pyexperimenter.store import schema_of
-from pyexperimenter.store.memory import MemoryStore
+from pyexperimenter.store import Store, open_store
 
 FAKES = {
     "sbatch": r"""#!/bin/bash
@@ -72,11 +71,14 @@ def fake_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return record
 
 
-def filled(tmp_path: Path, url: str, rows: int) -> tuple[ExperimentConfig, MemoryStore]:
-    path = config_maker(tmp_path, url)(experiment={"function": "experiments:noop"},
-                                       parameters={"x": {"start": 0, "stop": rows}}, slurm={"partition": "debug"})
-    config = load_config(path)
-    store = MemoryStore(schema_of(config))
+def filled(tmp_path: Path, url: str, rows: int) -> tuple[ExperimentConfig, Store]:
+    """The config the launch reads (its database URL goes into the script) and a filled
+    table: in SQLite in tmp_path, whatever the URL, since no worker ever connects here."""
+    sections = {"experiment": {"function": "experiments:noop"}, "parameters": {"x": {"start": 0, "stop": rows}},
+                "slurm": {"partition": "debug"}}
+    config = load_config(config_maker(tmp_path, url)(**sections))
+    table = load_config(config_maker(tmp_path, f"sqlite:///{tmp_path / 'experiments.db'}")(file="table.yml", **sections))
+    store = open_store(table, create=True)
     store.create()
     store.insert_missing({"x": x} for x in range(rows))
     return config, store
@@ -120,7 +122,7 @@ def test_arrays_are_submitted_with_the_rendered_scripts(fake_slurm: Path, tmp_pa
 
 def test_a_refused_first_array_is_bad_input_and_a_later_one_an_error(fake_slurm: Path, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    config, store = filled(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}", rows=40)
+    config, store = filled(tmp_path, f"sqlite:///{tmp_path / 'experiments.db'}", rows=40)
     monkeypatch.setenv("FAKE_SBATCH_REFUSE", "1")
     with pytest.raises(InputError, match=r"sbatch refused array 1 of 3 \(10 tasks\): .*QOSMaxSubmitJobPerUserLimit"):
         launch(config, store, workers=25)
@@ -136,7 +138,7 @@ def test_a_refused_first_array_is_bad_input_and_a_later_one_an_error(fake_slurm:
 
 
 def test_no_sbatch_on_path_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config, store = filled(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}", rows=3)
+    config, store = filled(tmp_path, f"sqlite:///{tmp_path / 'experiments.db'}", rows=3)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(InputError, match="sbatch not found"):
         launch(config, store, workers=2)

@@ -1,7 +1,8 @@
-"""The worker loop (worker/loop.py) on the in-memory store: results, failures and retries,
-fencing, max_experiments and stop signals, in milliseconds and without a database.
+"""The worker loop (worker/loop.py) on a real SQLite store in a temporary folder: results,
+failures and retries, fencing, max_experiments and stop signals, in well under a second each.
 
-The store's clock is a list the tests move forward, so a run is "lost" without sleeping.
+A run is made "lost" without sleeping: the test ages its heartbeat in the database file
+(support/aging.py), and the store's own sweep finds it stale by the database's time.
 """
 
 from __future__ import annotations
@@ -13,54 +14,49 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.aging import age
 from support.configs import config_maker
 
 from pyexperimenter.config import ExperimentConfig, load_config
 from pyexperimenter.errors import FencedOut
 from pyexperimenter.status import Status
-from pyexperimenter.store import WorkerIdentity, schema_of
-from pyexperimenter.store.memory import MemoryStore
+from pyexperimenter.store import Store, WorkerIdentity, open_store
 from pyexperimenter.worker import Worker
 
 ME = WorkerIdentity("me", "host", 1)
 OTHER = WorkerIdentity("other", "host", 2)
+# Beats far apart: a test that ages the heartbeat is not undone by a beat before its sweep.
+SLOW_BEATS = {"heartbeat_seconds": 60, "stale_after_seconds": 120}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-def setup(tmp_path: Path, clock: Clock, **experiment: Any) -> tuple[ExperimentConfig, MemoryStore]:
-    """A config (never connected to: the store is handed to the Worker) and a filled store."""
-    path = config_maker(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}")(
+def setup(tmp_path: Path, **experiment: Any) -> tuple[ExperimentConfig, Store]:
+    """A config and its SQLite table, filled with 10 rows, as `pyexp fill` leaves them."""
+    path = config_maker(tmp_path, f"sqlite:///{tmp_path / 'experiments.db'}")(
         experiment=experiment, parameters={"x": {"start": 0, "stop": 5}, "y": ["a", "b"]},
         logtables={"steps": {"step": "INT"}})
     config = load_config(path)
-    store = MemoryStore(schema_of(config), clock=clock)
+    store = open_store(config, create=True)
     store.create()
     assert store.insert_missing({"x": x, "y": y} for x in range(5) for y in "ab") == 10
     return config, store
 
 
-def run(config: ExperimentConfig, store: MemoryStore, fn: Any, **kwargs: Any) -> Any:
+def run(config: ExperimentConfig, store: Store, fn: Any, **kwargs: Any) -> Any:
     return Worker(config, fn, store=store, identity=ME, deadline=None, **kwargs).run()
 
 
-def by_params(store: MemoryStore) -> dict[tuple[int, str], dict[str, Any]]:
+def by_params(store: Store) -> dict[tuple[int, str], dict[str, Any]]:
     return {(r["x"], r["y"]): r for r in store.rows()}
 
 
-def test_results_are_written_and_every_row_runs_once(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock)
+def lose_the_running_row(config: ExperimentConfig, store: Store) -> int:
+    """An hour without a heartbeat for the running row, then the real sweep requeues it."""
+    assert age(config, "heartbeat", 3600) == 1
+    return store.requeue_stale(config.stale_after_seconds, config.max_attempts)
+
+
+def test_results_are_written_and_every_row_runs_once(tmp_path: Path) -> None:
+    config, store = setup(tmp_path)
     seen: list[tuple[int, str]] = []
 
     def double(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> dict[str, Any]:
@@ -78,14 +74,22 @@ def test_results_are_written_and_every_row_runs_once(tmp_path: Path, clock: Cloc
     assert store.counts() == {**store.counts(), "done": 10, "created": 0, "running": 0}
 
 
-def test_short_experiments_are_claimed_in_batches(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock)
+def test_short_experiments_are_claimed_in_batches(tmp_path: Path) -> None:
+    config, store = setup(tmp_path)
+    claims: list[int] = []
+    claim = store.claim
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        claims.append(1)
+        return claim(*args, **kwargs)
+
+    store.claim = counted  # type: ignore[method-assign]
     assert run(config, store, lambda p, rp, c: None).done == 10
-    assert store.calls.count("claim") < 10
+    assert len(claims) < 10
 
 
-def test_an_exception_fails_the_row_with_its_traceback(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock, max_attempts=1)
+def test_an_exception_fails_the_row_with_its_traceback(tmp_path: Path) -> None:
+    config, store = setup(tmp_path, max_attempts=1)
 
     def odd_fails(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> None:
         if parameters["x"] == 3:
@@ -102,8 +106,8 @@ def test_an_exception_fails_the_row_with_its_traceback(tmp_path: Path, clock: Cl
     assert store.counts()["done"] == 8
 
 
-def test_a_failing_row_is_retried_up_to_max_attempts(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock, max_attempts=3)
+def test_a_failing_row_is_retried_up_to_max_attempts(tmp_path: Path) -> None:
+    config, store = setup(tmp_path, max_attempts=3)
     calls: Counter[tuple[int, str]] = Counter()
 
     def flaky(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> None:
@@ -122,15 +126,14 @@ def test_a_failing_row_is_retried_up_to_max_attempts(tmp_path: Path, clock: Cloc
     assert history == ["failed", "failed", "failed"]
 
 
-def test_late_writes_after_a_requeue_are_refused(tmp_path: Path, clock: Clock) -> None:
+def test_late_writes_after_a_requeue_are_refused(tmp_path: Path) -> None:
     """The row is declared lost and handed to another worker while it still runs here: this
     worker's results, logs and final write are all refused, the other worker's stand."""
-    config, store = setup(tmp_path, clock)
+    config, store = setup(tmp_path, **SLOW_BEATS)
     refused: list[str] = []
 
     def overtaken(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> dict[str, Any]:
-        clock.now += 3600  # an hour without a heartbeat
-        assert store.requeue_stale(config.stale_after_seconds, config.max_attempts) == 1
+        assert lose_the_running_row(config, store) == 1
         [other] = store.claim(OTHER, 1)
         assert store.finish(other.token, [(other.id, {"value": 42.0})]) == {other.id}
         for what, write in (("results", lambda: rp.process_results({"label": "late"})),
@@ -151,12 +154,11 @@ def test_late_writes_after_a_requeue_are_refused(tmp_path: Path, clock: Clock) -
     assert outcomes == ["lost", "done"]
 
 
-def test_a_fenced_out_experiment_is_counted_not_failed(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock)
+def test_a_fenced_out_experiment_is_counted_not_failed(tmp_path: Path) -> None:
+    config, store = setup(tmp_path, **SLOW_BEATS)
 
     def overtaken(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> None:
-        clock.now += 3600
-        store.requeue_stale(config.stale_after_seconds, config.max_attempts)
+        lose_the_running_row(config, store)
         store.claim(OTHER, 1)
         rp.process_results({"label": "late"})  # raises FencedOut: the worker moves on
 
@@ -165,16 +167,16 @@ def test_a_fenced_out_experiment_is_counted_not_failed(tmp_path: Path, clock: Cl
     assert store.counts()["running"] == 1 and store.counts()["error"] == 0
 
 
-def test_max_experiments_stops_the_worker(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock)
+def test_max_experiments_stops_the_worker(tmp_path: Path) -> None:
+    config, store = setup(tmp_path)
     stats = run(config, store, lambda p, rp, c: {"value": 1.0}, max_experiments=3)
     assert stats.executed == 3
     counts = store.counts()
     assert (counts["done"], counts["created"], counts["running"]) == (3, 7, 0)
 
 
-def test_a_status_returned_by_the_experiment_is_kept(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock, max_attempts=1)
+def test_a_status_returned_by_the_experiment_is_kept(tmp_path: Path) -> None:
+    config, store = setup(tmp_path, max_attempts=1)
     stats = run(config, store, lambda p, rp, c: Status.PAUSED if p["y"] == "a" else 3)
     assert stats.failed == 5  # an int is no result: those rows fail, one line saying why
     assert store.counts()["paused"] == 5
@@ -182,8 +184,8 @@ def test_a_status_returned_by_the_experiment_is_kept(tmp_path: Path, clock: Cloc
     assert all("the experiment function returned int" in e for e in errors)
 
 
-def test_a_signal_during_an_experiment_releases_its_row(tmp_path: Path, clock: Clock) -> None:
-    config, store = setup(tmp_path, clock)
+def test_a_signal_during_an_experiment_releases_its_row(tmp_path: Path) -> None:
+    config, store = setup(tmp_path)
     started: list[int] = []
     before = signal.getsignal(signal.SIGUSR2)
 
@@ -204,11 +206,10 @@ def test_a_signal_during_an_experiment_releases_its_row(tmp_path: Path, clock: C
     assert signal.getsignal(signal.SIGUSR2) == before  # the previous handler is back
 
 
-def test_a_stop_flag_ends_the_loop_after_the_current_row(tmp_path: Path, clock: Clock,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stop_flag_ends_the_loop_after_the_current_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A signal that lands inside a database call only sets the flag: the running experiment
     ends normally, its result is written, and no further row is claimed."""
-    config, store = setup(tmp_path, clock)
+    config, store = setup(tmp_path)
     monkeypatch.setattr(store, "in_call", lambda: True)
 
     def signalled(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> dict[str, Any]:
@@ -220,3 +221,19 @@ def test_a_stop_flag_ends_the_loop_after_the_current_row(tmp_path: Path, clock: 
     assert (stats.executed, stats.done) == (1, 1)
     counts = store.counts()
     assert (counts["done"], counts["created"], counts["running"]) == (1, 9, 0)
+
+
+def test_run_claim_runs_one_row_claimed_elsewhere_to_its_end(tmp_path: Path) -> None:
+    """PyExperimenter's add-and-run and unpause claim one given row, then hand it to a worker."""
+    config, store = setup(tmp_path, max_attempts=1)
+    ok_id, bad_id = by_params(store)[(4, "a")]["ID"], by_params(store)[(4, "b")]["ID"]
+    worker = Worker(config, lambda p, rp, c: {"value": 8.0} if p["y"] == "a" else 1 / 0, store=store, identity=ME)
+    for row_id in (ok_id, bad_id):
+        claim = store.claim_id(ME, row_id, ["created"])
+        assert claim is not None
+        stats = worker.run_claim(claim)
+    assert (stats.executed, stats.done, stats.failed) == (2, 1, 1)
+    [ok], [bad] = store.rows(where={"ID": ok_id}), store.rows(where={"ID": bad_id})
+    assert (ok["status"], ok["value"], bad["status"]) == ("done", 8.0, "error")
+    assert "ZeroDivisionError" in bad["error"]
+    assert store.counts()["created"] == 8  # nothing else was claimed
