@@ -30,7 +30,9 @@ def test_each_misbehaviour_is_one_attempt_with_its_outcome(make_config: ConfigMa
     stats = Worker(exp.config, cluster_fns.misbehave).run()
     took = time.monotonic() - started
     assert stats.executed == 7 and stats.done == 2 and stats.failed == 5
-    assert took < 2 + 5, took  # the endless sleep costs its 2 s, the rest next to nothing
+    # The endless sleep was ended by its 2 s timeout: a bound far below endless, and far enough
+    # above 2 s that a machine running other work (load 30 on 2 cores was seen) still passes.
+    assert took < 60, took
     table = exp.get_table().set_index("ID")
     attempts = exp.store.rows(exp.store.schema.attempts_table)  # type: ignore[attr-defined]
     by_x = {int(table.loc[int(a["experiment_id"]), "x"]): a for a in attempts}
@@ -39,7 +41,7 @@ def test_each_misbehaviour_is_one_attempt_with_its_outcome(make_config: ConfigMa
     assert "memory_limit_mb=1536" in by_x[3]["error"] and "timeout_seconds=2" in by_x[4]["error"]
     assert "ValueError: bad value" in by_x[5]["error"]
     for a in attempts:
-        assert (a["end_date"] - a["start_date"]).total_seconds() < 5, a
+        assert (a["end_date"] - a["start_date"]).total_seconds() < 30, a  # none ran on unbounded
     assert list(table.sort_values("x")["status"]) == ["done", "error", "error", "error", "error", "error", "done"]
     exp.close()
 
