@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import ExperimentConfig, load_config
 from .errors import ConfigError, InputError
-from .priority import PriorityError, row_priority
+from .params.priority import PriorityError, row_priority
 from .selection import where_filter
 from .store import Store, open_store
 

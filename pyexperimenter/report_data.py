@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import InputError
 from .experiment import Experimenter
-from .grid import AnyGrid, Grid
+from .params.grid import AnyGrid, Grid
 from .report import finished_per_minute
 from .results.query import decoder, selection
 

@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..priority import Priority, PriorityError, parse_priority
+from ..params.priority import Priority, PriorityError, parse_priority
 from ..sqltypes import SqlType
 from .database_url import parse_database_url
 from .grids import read_grids
