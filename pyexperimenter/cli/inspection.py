@@ -32,7 +32,7 @@ def status(config: str, db: str | None, as_json: bool, watch: float | None, wher
     (of the rows matching --where, if given)."""
     from functools import partial
 
-    from ..report import status_report as report_of
+    from ..views.status_data import status_report as report_of
 
     exp = open_experiment(config, db)
     status_report = partial(report_of, where=where)
@@ -49,7 +49,7 @@ def status(config: str, db: str | None, as_json: bool, watch: float | None, wher
     from rich.console import Console
     from rich.live import Live
 
-    from ..render import status_view
+    from ..views.terminal import status_view
 
     console = Console()
     if watch is None:

@@ -30,7 +30,8 @@ def reset(config: str, db: str | None, statuses: tuple[str, ...], ids: tuple[int
       pyexp reset experiment.yml --status all --yes    # start over
       pyexp reset experiment.yml --status done --where dataset=iris
     """
-    from ..report import format_ids, reset_selection
+    from ..views.formatting import format_ids
+    from ..views.status_data import reset_selection
 
     if not statuses and not ids:
         raise InputError("nothing to reset: give --status S (e.g. --status error) and/or --id N")

@@ -45,7 +45,8 @@ def fill(config: str, db: str | None, priority: int | None) -> None:
 
     Rows already in the table keep their priority: `pyexp fill --priority 10` after adding
     a sub-grid puts only the new rows first in line."""
-    from ..render import ProgressBar, fill_summary
+    from ..results.progress import ProgressBar
+    from ..views.terminal import fill_summary
 
     exp = open_experiment(config, db)
     total = len(exp.config.grid)

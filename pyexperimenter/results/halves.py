@@ -55,7 +55,7 @@ def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], out
 
 def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, total: int, show: bool, part: str,
             rows: Callable[[str], Iterator[list[tuple[Any, ...]]]]) -> int:
-    from ..render import ProgressBar
+    from .progress import ProgressBar
     from .streaming import _open, _write_csv, counted
 
     reader, writer = os.pipe()

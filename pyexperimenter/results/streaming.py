@@ -44,7 +44,7 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
     """Write the rows `results()` would return to `output` (stdout when None) in `fmt`;
     returns how many. A progress bar shows on stderr when it is a terminal. A CSV file from
     SQLite of HALVES_ROWS rows or more is written in two processes (the same bytes)."""
-    from ..render import ProgressBar
+    from .progress import ProgressBar
 
     if fmt not in STREAMED_FORMATS:
         raise InputError(f"--format: expected one of {', '.join(STREAMED_FORMATS)} to stream, got {fmt!r}")

@@ -132,12 +132,12 @@ def test_the_cli_loads_no_heavy_module() -> None:
 
 
 def test_status_loads_neither_pandas_nor_the_runners() -> None:
-    """`pyexp status` (pyexperimenter.report and the Experimenter it opens) starts without
+    """`pyexp status` (pyexperimenter.views.status_data and the Experimenter it opens) starts without
     pandas, the worker or the launcher: they cost 0.06-0.1 s of its start-up."""
     import subprocess
     import sys
 
-    heavy = ("pandas", "numpy", "submitit", "pyexperimenter.worker", "pyexperimenter.launch", "pyexperimenter.provenance")
-    code = f"import sys, pyexperimenter.report, pyexperimenter.render; print([m for m in {heavy!r} if m in sys.modules])"
+    heavy = ("pandas", "numpy", "submitit", "pyexperimenter.worker", "pyexperimenter.launch")
+    code = f"import sys, pyexperimenter.views.status_data, pyexperimenter.views.terminal; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
