@@ -140,7 +140,7 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
 def logs(config: str, id: int, db: str | None, attempt: int | None, follow: bool) -> None:  # noqa: A002 - ID as documented
     """What an experiment printed (stdout and stderr, interleaved as written), per attempt;
     also while it runs."""
-    from ..logs import show
+    from ..results.logs import show
 
     exp = open_experiment(config, db)
     show(exp.store, exp.config.log_folder(), id, attempt, follow, lambda text: click.echo(text, nl=False),

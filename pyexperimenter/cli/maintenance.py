@@ -102,7 +102,7 @@ def cancel(config: str, db: str | None, grace: float) -> None:
     Running workers get the signal of a time limit first (SLURM: USR2; local: SIGTERM) and
     hand their rows back to `created` without spending an attempt; what still runs after
     --grace seconds is cancelled outright."""
-    from ..render_launch import cancel_text
+    from ..launch.render import cancel_text
 
     exp = open_experiment(config, db)
     result = exp.cancel(grace_seconds=grace)

@@ -22,7 +22,7 @@ def init(directory: str, force: bool) -> None:
     The example estimates pi by sampling, on SQLite: a grid of 2 methods x 3 sample sizes
     x 5 seeds that runs in seconds. Read experiment.yml: its comments explain the format.
     """
-    from ..scaffold import write_example
+    from ..config.scaffold import write_example
 
     written = write_example(directory, force=force)
     for path in written:

@@ -88,7 +88,7 @@ def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool
     Returns once the jobs are accepted; worker logs go to pyexp_logs/<table>/ next to CONFIG.
     --local runs the N workers on this machine and returns when they are done."""
     from ..launch import parse_sbatch_options
-    from ..render_launch import launch_text
+    from ..launch.render import launch_text
 
     exp = open_experiment(config, db)
     slurm = {k: v for k, v in overrides.items() if v is not None}

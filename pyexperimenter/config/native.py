@@ -118,7 +118,7 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
 
 
 def _priority(exp: Section, params: Mapping[str, SqlType]) -> Priority:
-    """An integer, or an expression over the parameters checked now (priority.py)."""
+    """An integer, or an expression over the parameters checked now (params/priority.py)."""
     value = exp.get("priority", (int, str), 0)
     if isinstance(value, int):
         return value

@@ -106,7 +106,7 @@ def results_text(exp: Experimenter, fmt: str, output: str | None, statuses: Sequ
     frame = exp.results(status=statuses, where=where, columns=columns, group_by=group_by, agg=agg,
                         with_provenance=with_provenance)
     if fmt == "table" and not columns and not group_by:
-        from ..provenance import PROVENANCE_COLUMNS
+        from ..worker.provenance import PROVENANCE_COLUMNS
 
         frame = compact_frame(frame, list(exp.config.parameters), list(exp.config.results),
                               PROVENANCE_COLUMNS if with_provenance else ())

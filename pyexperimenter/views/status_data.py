@@ -12,8 +12,8 @@ from typing import Any
 
 from ..errors import InputError
 from ..experiment import Experimenter
-from ..selection import where_filter
 from ..store.schema import error_summary
+from ..where import where_filter
 
 THROUGHPUT_WINDOW_SECONDS = 300.0
 # Shorter windows tried when everything recent finished inside one of them: a run that

@@ -1,4 +1,4 @@
-"""`pyexp logs` (logs.py) over the in-memory store: what `show` writes where, and `--follow`
+"""`pyexp logs` (results/logs.py) over the in-memory store: what `show` writes where, and `--follow`
 through the handover from the stored output to the file, and a file not readable here."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_worker import ME, Clock, setup
 
-from pyexperimenter import logs
+from pyexperimenter.results import logs
 
 
 @pytest.fixture
