@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PyexpError
 from ..store.select import Selection
+from . import writers
+from .writers import CHUNK_ROWS, counted, open_output
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -34,8 +36,6 @@ def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], out
                          show: bool) -> int | None:
     """Write `total` rows of `sel` to `output` as CSV in two processes; returns how many were
     written, or None (nothing written) when the rows cannot be cut in two."""
-    from .streaming import CHUNK_ROWS
-
     found = store.read("select_nth_id", [*sel.args, total // 2], select_where=sel.where_parts())
     if not found:  # rows went away since they were counted
         return None
@@ -56,7 +56,6 @@ def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], out
 def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, total: int, show: bool, part: str,
             rows: Callable[[str], Iterator[list[tuple[Any, ...]]]]) -> int:
     from .progress import ProgressBar
-    from .streaming import _open, _write_csv, counted
 
     reader, writer = os.pipe()
     sys.stdout.flush()
@@ -69,7 +68,7 @@ def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, tot
             os.close(reader)
             with open(part, "w", newline="", encoding="utf-8") as f:
                 count = [0]
-                _write_csv(store, names, sel.kinds, counted(rows(">="), count), f, header=False)
+                writers.write_csv(store, names, sel.kinds, counted(rows(">="), count), f, header=False)
             os.write(writer, str(count[0]).encode())
             code = 0
         except BaseException:
@@ -80,8 +79,8 @@ def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, tot
     try:
         with ProgressBar(total, "export csv", enabled=show) as bar:
             first = [0]
-            with _open(output) as out:
-                _write_csv(store, names, sel.kinds, counted(rows("<"), first, bar.advance), out)
+            with open_output(output) as out:
+                writers.write_csv(store, names, sel.kinds, counted(rows("<"), first, bar.advance), out)
             reply = _read_all(reader)
             _, status = os.waitpid(child, 0)
             child = 0
