@@ -11,6 +11,5 @@ from __future__ import annotations
 
 from . import completion, inspection, maintenance, prepare, reporting, running  # noqa: F401 - each registers its commands
 from .group import main
-from .options import stdin_interactive as _stdin_interactive  # noqa: F401 - reset asks through this name; tests swap it
 
 __all__ = ["main"]

@@ -302,7 +302,7 @@ def test_reset_prints_what_it_reset_and_asks_above_10_rows(filled: Path, db_url:
     before = snapshot(db_url)
     line = one_line_error(cli("reset", str(filled), "--status", "done"))
     assert "would reset 18 rows" in line and "--yes" in line
-    monkeypatch.setattr("pyexperimenter.cli._stdin_interactive", lambda: True)
+    monkeypatch.setattr("pyexperimenter.cli.options.stdin_interactive", lambda: True)
     no = cli("reset", str(filled), "--status", "done", input="n\n")
     assert no.exit_code == 1 and "Reset 18 rows of exp (done 18) to created?" in no.stdout
     assert snapshot(db_url) == before
