@@ -48,11 +48,17 @@ def load_time_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
     return found
 
 
-def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
-    """The package's modules that `name` imports when it loads."""
+def every_import(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Every import of a module, also inside functions and under TYPE_CHECKING."""
+    return [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+
+def imported_modules(name: str, path: Path, known: set[str], every: bool = False) -> set[str]:
+    """The package's modules that `name` imports when it loads (with `every`, at any time)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
-    for node in load_time_imports(ast.parse(path.read_text(), str(path))):
+    tree = ast.parse(path.read_text(), str(path))
+    for node in every_import(tree) if every else load_time_imports(tree):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         else:
@@ -71,10 +77,10 @@ def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
     return out
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(every: bool = False) -> dict[str, set[str]]:
     found = modules()
     known = set(found)
-    return {name: imported_modules(name, path, known) for name, path in found.items()}
+    return {name: imported_modules(name, path, known, every) for name, path in found.items()}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -110,6 +116,19 @@ def test_the_package_has_no_import_cycle() -> None:
     graph = import_graph()
     assert "pyexperimenter.store.base" in graph["pyexperimenter.store"]  # the walk sees relative imports
     assert "pyexperimenter.config" not in graph["pyexperimenter.store"]  # ... and skips TYPE_CHECKING ones
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_no_cycle_counting_every_import_outside_the_store_and_compat() -> None:
+    """Function-local and TYPE_CHECKING imports count too: a cycle hidden in a function is
+    still two modules that cannot be understood apart. The store and compat/ are left out
+    while they are rebuilt (issue 21); their cycles are theirs to break."""
+    def kept(name: str) -> bool:
+        return not name.startswith(("pyexperimenter.store", "pyexperimenter.compat"))
+
+    graph = {name: {t for t in targets if kept(t)} for name, targets in import_graph(every=True).items() if kept(name)}
+    assert "pyexperimenter.results.halves" in graph["pyexperimenter.results.streaming"]  # a function-local import
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
