@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from .config import ExperimentConfig, load_config
 from .errors import ConfigError, InputError
-from .priority import PriorityError, row_priority
-from .selection import where_filter
+from .params.priority import PriorityError, row_priority
 from .store import Store, open_store
+from .where import where_filter
 
 # Launching, running and the DataFrame readers are imported where used: `pyexp status` and
 # `pyexp results` need none of them, and importing them made every command 0.1-0.2 s slower.
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .launch import CancelResult, LaunchResult
-    from .logs import AttemptLog
+    from .results.logs import AttemptLog
     from .results.records import Records
     from .worker import ExperimentFunction
 
@@ -171,9 +171,9 @@ class Experimenter:
         Experimenter). `where` (`COL=VALUE`, ...) limits the workers to matching rows.
         `gpus` (`"auto"`, `"0,1"` or a list of device ids) pins each worker to `gpus_per_job`
         devices of its own through CUDA_VISIBLE_DEVICES."""
-        from .devices import assign as assign_devices
-        from .devices import resolve as devices_of
         from .worker import run_workers
+        from .worker.devices import assign as assign_devices
+        from .worker.devices import resolve as devices_of
 
         function = self.experiment_function(fn)
         n_jobs = n_jobs or self.config.n_jobs
@@ -274,7 +274,7 @@ class Experimenter:
     def get_logs(self, experiment_id: int, attempt: int | None = None) -> AttemptLog:
         """What one attempt of an experiment printed (the latest by default; 1 is its first
         claim), read from its log file, or the stored tail when the file is not readable here."""
-        from .logs import read_attempt
+        from .results.logs import read_attempt
 
         return read_attempt(self.store, self.config.log_folder(), experiment_id, attempt)
 
@@ -289,7 +289,7 @@ class Experimenter:
         from .results.query import results_frame
 
         if with_provenance:
-            from .provenance import join_provenance
+            from .worker.provenance import join_provenance
 
             if group_by:
                 raise InputError("--with-provenance gives each row's own attempt; it does not combine with --group-by")

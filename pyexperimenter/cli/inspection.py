@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +22,9 @@ from .options import (
     where_option,
 )
 
+if TYPE_CHECKING:
+    from ..experiment import Experimenter
+
 
 @main.command()
 @config_arg
@@ -32,7 +37,7 @@ def status(config: str, db: str | None, as_json: bool, watch: float | None, wher
     (of the rows matching --where, if given)."""
     from functools import partial
 
-    from ..report import status_report as report_of
+    from ..views.status_data import status_report as report_of
 
     exp = open_experiment(config, db)
     status_report = partial(report_of, where=where)
@@ -49,7 +54,7 @@ def status(config: str, db: str | None, as_json: bool, watch: float | None, wher
     from rich.console import Console
     from rich.live import Live
 
-    from ..render import status_view
+    from ..views.terminal import status_view
 
     console = Console()
     if watch is None:
@@ -109,7 +114,6 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
     """
     from ..errors import InputError
     from ..results import choose_format
-    from ..results.export import results_text
     from ..results.streaming import STREAMED_FORMATS, export
 
     if aggs and not group_by:
@@ -130,6 +134,29 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
         click.echo(text, nl=not text.endswith("\n"))
 
 
+def results_text(exp: Experimenter, fmt: str, output: str | None, statuses: Sequence[str], where: Sequence[str],
+                 columns: Sequence[str], group_by: Sequence[str], aggs: Sequence[str],
+                 with_provenance: bool) -> tuple[str | None, int]:
+    """`pyexp results` that is not streamed: (the text to print or None when written to
+    `output`, the rows). Aggregates, a few rows, are printed without pandas (its import
+    alone took a third of a million-row group-by); the rest goes through a DataFrame."""
+    from ..results import aggregations, compact_frame, write_frame
+    from ..results.text import TEXT_FORMATS, write_records
+
+    agg = aggregations(aggs or ("mean",))
+    if fmt in TEXT_FORMATS and group_by and not with_provenance:
+        records = exp.results_records(group_by, statuses, where, columns, agg)
+        return write_records(records, fmt, output), len(records)
+    frame = exp.results(status=statuses, where=where, columns=columns, group_by=group_by, agg=agg,
+                        with_provenance=with_provenance)
+    if fmt == "table" and not columns and not group_by:
+        from ..worker.provenance import PROVENANCE_COLUMNS
+
+        frame = compact_frame(frame, list(exp.config.parameters), list(exp.config.results),
+                              PROVENANCE_COLUMNS if with_provenance else ())
+    return write_frame(frame, fmt, output), len(frame)
+
+
 @main.command()
 @config_arg
 @click.argument("id", metavar="ID", type=int)
@@ -140,7 +167,7 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
 def logs(config: str, id: int, db: str | None, attempt: int | None, follow: bool) -> None:  # noqa: A002 - ID as documented
     """What an experiment printed (stdout and stderr, interleaved as written), per attempt;
     also while it runs."""
-    from ..logs import show
+    from ..results.logs import show
 
     exp = open_experiment(config, db)
     show(exp.store, exp.config.log_folder(), id, attempt, follow, lambda text: click.echo(text, nl=False),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import InputError
+from . import options
 from .group import main
 from .options import ALL_STATUSES, config_arg, db_option, max_attempts_option, open_experiment, where_option
 
@@ -30,7 +31,8 @@ def reset(config: str, db: str | None, statuses: tuple[str, ...], ids: tuple[int
       pyexp reset experiment.yml --status all --yes    # start over
       pyexp reset experiment.yml --status done --where dataset=iris
     """
-    from ..report import format_ids, reset_selection
+    from ..views.formatting import format_ids
+    from ..views.status_data import reset_selection
 
     if not statuses and not ids:
         raise InputError("nothing to reset: give --status S (e.g. --status error) and/or --id N")
@@ -42,21 +44,13 @@ def reset(config: str, db: str | None, statuses: tuple[str, ...], ids: tuple[int
         return
     if affected > CONFIRM_ABOVE_ROWS and not yes:
         summary = ", ".join(f"{s} {len(v)}" for s, v in selected.items())
-        if not _can_ask():
+        if not options.stdin_interactive():  # an attribute lookup at call time: tests swap it
             raise InputError(f"this would reset {affected} rows ({summary}); add --yes to confirm")
         click.confirm(f"Reset {affected} rows of {exp.config.name} ({summary}) to created?", abort=True)
     n = exp.reset_experiments(*(statuses or ("all",)), ids=list(ids) if ids else None, where=where)
     click.echo(f"{exp.config.name}: reset {n} row(s) to created")
     for s, row_ids in selected.items():
         click.echo(f"  {s:<8} {len(row_ids):>6}  ids {format_ids(row_ids)}")
-
-
-def _can_ask() -> bool:
-    # Looked up on its module at call time: `pyexperimenter.cli.options.stdin_interactive` is
-    # the seam through which the tests pretend that stdin is a terminal.
-    from . import options
-
-    return options.stdin_interactive()
 
 
 @main.command()
@@ -101,7 +95,7 @@ def cancel(config: str, db: str | None, grace: float) -> None:
     Running workers get the signal of a time limit first (SLURM: USR2; local: SIGTERM) and
     hand their rows back to `created` without spending an attempt; what still runs after
     --grace seconds is cancelled outright."""
-    from ..render_launch import cancel_text
+    from ..launch.render import cancel_text
 
     exp = open_experiment(config, db)
     result = exp.cancel(grace_seconds=grace)

@@ -22,7 +22,7 @@ def init(directory: str, force: bool) -> None:
     The example estimates pi by sampling, on SQLite: a grid of 2 methods x 3 sample sizes
     x 5 seeds that runs in seconds. Read experiment.yml: its comments explain the format.
     """
-    from ..scaffold import write_example
+    from ..config.scaffold import write_example
 
     written = write_example(directory, force=force)
     for path in written:
@@ -45,7 +45,8 @@ def fill(config: str, db: str | None, priority: int | None) -> None:
 
     Rows already in the table keep their priority: `pyexp fill --priority 10` after adding
     a sub-grid puts only the new rows first in line."""
-    from ..render import ProgressBar, fill_summary
+    from ..results.progress import ProgressBar
+    from ..views.terminal import fill_summary
 
     exp = open_experiment(config, db)
     total = len(exp.config.grid)

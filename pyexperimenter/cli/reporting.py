@@ -29,7 +29,7 @@ def report_options(f: Any) -> Any:
 
 
 def _options(kw: dict[str, Any]) -> Any:
-    from ..report_data import ReportOptions
+    from ..views.report_data import ReportOptions
 
     return ReportOptions(over=kw["over"], error_bars=kw["error_bars"], logtable=kw["logtable"], best=kw["best"],
                          best_by=kw["best_by"], minimize=kw["minimize"])
@@ -49,7 +49,7 @@ def report(config: str, db: str | None, output: str, **kw: Any) -> None:
       pyexp report experiment.yml -o report.html
       pyexp report experiment.yml --over seed --error-bars ci95 --logtable losses
     """
-    from ..html.report import write_report
+    from ..views.html.report import write_report
 
     done = write_report(open_experiment(config, db), output, _options(kw))
     click.echo(f"wrote {done['path']}: {done['charts']} chart(s) for {done['total']} row(s), "
@@ -67,7 +67,7 @@ def report(config: str, db: str | None, output: str, **kw: Any) -> None:
 @report_options
 def dashboard(config: str, db: str | None, port: int, host: str, interval: float, **kw: Any) -> None:
     """The report's views served live and read-only; prints the URL and the ssh forward line."""
-    from ..html.dashboard import serve, tunnel_hint
+    from ..views.html.dashboard import serve, tunnel_hint
 
     def ready(server: Any) -> None:
         bound = int(server.server_address[1])

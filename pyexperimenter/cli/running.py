@@ -36,7 +36,8 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
 
     With --where, the workers claim only matching rows (e.g. --where dataset=iris --where 'seed<3').
     Rows are claimed by priority (pyexp fill --priority), then by id."""
-    from ..render import ProgressBar, follow_counts, run_summary, workers_note
+    from ..results.progress import ProgressBar, follow_counts
+    from ..views.terminal import run_summary, workers_note
 
     exp = open_experiment(config, db, max_attempts)
     fn = exp.experiment_function(function)
@@ -87,7 +88,7 @@ def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool
     Returns once the jobs are accepted; worker logs go to pyexp_logs/<table>/ next to CONFIG.
     --local runs the N workers on this machine and returns when they are done."""
     from ..launch import parse_sbatch_options
-    from ..render_launch import launch_text
+    from ..launch.render import launch_text
 
     exp = open_experiment(config, db)
     slurm = {k: v for k, v in overrides.items() if v is not None}
@@ -105,7 +106,8 @@ def _wait_until_drained(exp: Experimenter, result: LaunchResult) -> int:
     """`launch.wait_for_jobs` behind a progress bar of the table; returns how many rows were
     left open or running."""
     from ..launch import wait_for_jobs
-    from ..render import ProgressBar, drained_summary, follow_counts
+    from ..results.progress import ProgressBar, follow_counts
+    from ..views.terminal import drained_summary
 
     counts = exp.counts()
     with ProgressBar(counts["created"] + counts["running"], "draining", enabled=interactive()) as bar:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from ..grid import AnyGrid, Factor, Grid, GridUnion, integer_or_float_range
-from ..sampling import DISTRIBUTIONS, OPTIONAL_KEYS, Sampled, problem
+from ..params.grid import AnyGrid, Factor, Grid, GridUnion, integer_or_float_range
+from ..params.sampling import DISTRIBUTIONS, OPTIONAL_KEYS, Sampled, problem
 from ..sqltypes import SqlType, infer_type
 from .sections import Section
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..grid import Factor, Grid
+from ..params.grid import Factor, Grid
 from ..sqltypes import SqlType
 from .database_url import read_credentials, resolve_password
 from .grids import read_domain

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..grid import AnyGrid
-from ..priority import Priority
+from ..params.grid import AnyGrid
+from ..params.priority import Priority
 from ..sqltypes import SqlType
 
 

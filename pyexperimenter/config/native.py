@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..priority import Priority, PriorityError, parse_priority
+from ..params.priority import Priority, PriorityError, parse_priority
 from ..sqltypes import SqlType
 from .database_url import parse_database_url
 from .grids import read_grids
@@ -118,7 +118,7 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
 
 
 def _priority(exp: Section, params: Mapping[str, SqlType]) -> Priority:
-    """An integer, or an expression over the parameters checked now (priority.py)."""
+    """An integer, or an expression over the parameters checked now (params/priority.py)."""
     value = exp.get("priority", (int, str), 0)
     if isinstance(value, int):
         return value

@@ -5,7 +5,7 @@ line is `python -m pyexperimenter.worker --config ... --db ... --function ...`. 
 pickled: the table is the only channel between the launcher and the workers, and the only
 source of truth afterwards (no sacct). `launch` checks (`preflight.py`), plans (`plan.py`),
 renders, and submits (`slurm.py`, the only module that runs SLURM commands) or runs the
-workers here (`local.py`); `LaunchResult` is what it did, `render_launch.launch_text` prints it.
+workers here (`local.py`); `LaunchResult` is what it did, `render.launch_text` prints it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What a launch did (or would do), as plain data: `render_launch.launch_text` prints it and
+"""What a launch did (or would do), as plain data: `render.launch_text` prints it and
 `wait_for_jobs` follows it, so neither printing nor polling lives here."""
 
 from __future__ import annotations

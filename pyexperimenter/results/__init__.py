@@ -1,7 +1,9 @@
 """What an experiment function writes (`processor.py`), how results are filtered and
 aggregated in pandas (`filtering.py`) or in the database (`query.py`, whose aggregates are
 plain rows, `records.py`), and how they are written out (`export.py`; `streaming.py` for
-exports of any size, in constant memory; `text.py` for aggregates, without pandas).
+exports of any size, in constant memory; `text.py` for aggregates, without pandas), and
+what an experiment printed (`logs.py`, `pyexp logs`). `progress.py` draws the progress bars
+of exports and of the commands that wait for workers.
 
 Nothing here imports pandas at load time: `pyexp --help` reads AGGREGATIONS from here.
 """

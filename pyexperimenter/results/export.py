@@ -1,7 +1,7 @@
 """Results as text: the compact table a researcher reads, or every column as CSV or JSON.
 
-`pyexp results` only parses flags and prints what this returns, so the choice of format
-(from --format, else from the extension of -o FILE) is made here and can be tested alone.
+`pyexp results` parses flags and prints what these return, so the choice of format (from
+--format, else from the extension of -o FILE) is made here and can be tested alone.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from ..errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from ..experiment import Experimenter
 
 FORMATS = ("table", "csv", "json", "jsonl", "parquet")
 _BY_SUFFIX = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
@@ -88,26 +86,3 @@ def write_frame(frame: pd.DataFrame, fmt: str, output: str | None) -> str | None
         return text
     Path(output).write_text(text)
     return None
-
-
-def results_text(exp: Experimenter, fmt: str, output: str | None, statuses: Sequence[str], where: Sequence[str],
-                 columns: Sequence[str], group_by: Sequence[str], aggs: Sequence[str],
-                 with_provenance: bool) -> tuple[str | None, int]:
-    """`pyexp results` that is not streamed: (the text to print or None when written to
-    `output`, the rows). Aggregates, a few rows, are printed without pandas (its import
-    alone took a third of a million-row group-by); the rest goes through a DataFrame."""
-    from .filtering import aggregations
-    from .text import TEXT_FORMATS, write_records
-
-    agg = aggregations(aggs or ("mean",))
-    if fmt in TEXT_FORMATS and group_by and not with_provenance:
-        records = exp.results_records(group_by, statuses, where, columns, agg)
-        return write_records(records, fmt, output), len(records)
-    frame = exp.results(status=statuses, where=where, columns=columns, group_by=group_by, agg=agg,
-                        with_provenance=with_provenance)
-    if fmt == "table" and not columns and not group_by:
-        from ..provenance import PROVENANCE_COLUMNS
-
-        frame = compact_frame(frame, list(exp.config.parameters), list(exp.config.results),
-                              PROVENANCE_COLUMNS if with_provenance else ())
-    return write_frame(frame, fmt, output), len(frame)

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import PyexpError
 from ..store.select import Selection
-from . import csvfile
-from .csvfile import CHUNK_ROWS, OutputFile, counted
+from . import writers
+from .writers import CHUNK_ROWS, counted, open_output
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -55,7 +55,7 @@ def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], out
 
 def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, total: int, show: bool, part: str,
             rows: Callable[[str], Iterator[list[tuple[Any, ...]]]]) -> int:
-    from ..render import ProgressBar
+    from .progress import ProgressBar
 
     reader, writer = os.pipe()
     sys.stdout.flush()
@@ -68,7 +68,7 @@ def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, tot
             os.close(reader)
             with open(part, "w", newline="", encoding="utf-8") as f:
                 count = [0]
-                csvfile.write_csv(store, names, sel.kinds, counted(rows(">="), count), f, header=False)
+                writers.write_csv(store, names, sel.kinds, counted(rows(">="), count), f, header=False)
             os.write(writer, str(count[0]).encode())
             code = 0
         except BaseException:
@@ -79,8 +79,8 @@ def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, tot
     try:
         with ProgressBar(total, "export csv", enabled=show) as bar:
             first = [0]
-            with OutputFile(output) as out:
-                csvfile.write_csv(store, names, sel.kinds, counted(rows("<"), first, bar.advance), out)
+            with open_output(output) as out:
+                writers.write_csv(store, names, sel.kinds, counted(rows("<"), first, bar.advance), out)
             reply = _read_all(reader)
             _, status = os.waitpid(child, 0)
             child = 0

@@ -14,20 +14,15 @@ to one core by sqlite3's fetching and csv.writer's formatting together.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
-import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from .csvfile import CHUNK_ROWS, OutputFile, counted, write_csv
-from .query import decode_rows, decoder, listed, selection
+from .query import listed, selection
+from .writers import CHUNK_ROWS, counted, open_output, write_csv, write_csv_lines, write_jsonl, write_parquet
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -36,7 +31,6 @@ STREAMED_FORMATS = ("csv", "jsonl", "parquet")
 # From this many rows a CSV file from SQLite is written by two processes (results/halves.py);
 # below it forking and joining the halves costs more than it saves.
 HALVES_ROWS = 100_000
-_DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
 
 
 def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (), where: Sequence[str] = (),
@@ -44,7 +38,7 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
     """Write the rows `results()` would return to `output` (stdout when None) in `fmt`;
     returns how many. A progress bar shows on stderr when it is a terminal. A CSV file from
     SQLite of HALVES_ROWS rows or more is written in two processes (the same bytes)."""
-    from ..render import ProgressBar
+    from .progress import ProgressBar
 
     if fmt not in STREAMED_FORMATS:
         raise InputError(f"--format: expected one of {', '.join(STREAMED_FORMATS)} to stream, got {fmt!r}")
@@ -74,71 +68,13 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
         written = [0]
         if fmt == "parquet":
             assert output is not None
-            _write_parquet(store, names, sel.kinds, counted(chunks, written, bar.advance), output)
+            write_parquet(store, names, sel.kinds, counted(chunks, written, bar.advance), output)
         else:
-            write = _write_csv_lines if lines else write_csv if fmt == "csv" else _write_jsonl
-            with OutputFile(output) as out:
+            write = write_csv_lines if lines else write_csv if fmt == "csv" else write_jsonl
+            with open_output(output) as out:
                 write(store, names, sel.kinds, counted(chunks, written, bar.advance), out)
     return written[0]
 
 
 def _can_fork() -> bool:
     return hasattr(os, "fork") and (os.cpu_count() or 1) > 1
-
-
-def _write_csv_lines(store: Store, names: Sequence[str], kinds: Mapping[str, str],
-                     chunks: Iterator[list[tuple[Any, ...]]], out: IO[str]) -> None:
-    """Rows the server wrote as CSV lines (store/select.py's render_csv_line): only joined."""
-    csv.writer(out, lineterminator="\n").writerow(names)
-    for chunk in chunks:
-        out.write("".join(f"{row[0]}\n" for row in chunk))
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="milliseconds")  # as pandas' date_format="iso"
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (bytes, bytearray)):
-        return value.decode()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
-def _write_jsonl(store: Store, names: Sequence[str], kinds: Mapping[str, str], chunks: Iterator[list[tuple[Any, ...]]],
-                 out: IO[str]) -> None:
-    decoders = [decoder(store, c) for c in names]
-    for chunk in chunks:
-        out.write("".join(json.dumps(dict(zip(names, row)), default=_json_value) + "\n"
-                          for row in decode_rows(chunk, decoders)))
-
-
-def _arrow_type(store: Store, column: str, kind: str) -> Any:
-    import pyarrow as pa
-
-    sql_type = store.schema.parameters.get(column) or store.schema.results.get(column)
-    if kind == "decimal" and sql_type is not None and (m := _DECIMAL.fullmatch(sql_type.name)):
-        return pa.decimal128(int(m.group(1)), int(m.group(2)))
-    types: dict[str, Callable[[], Any]] = {
-        "int": pa.int64, "float": pa.float64, "bool": pa.bool_, "date": pa.date32,
-        "datetime": lambda: pa.timestamp("us"), "decimal": pa.float64,
-    }
-    return types.get(kind, pa.string)()
-
-
-def _write_parquet(store: Store, names: Sequence[str], kinds: Mapping[str, str], chunks: Iterator[list[tuple[Any, ...]]],
-                   output: str) -> None:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise InputError("--format parquet needs pyarrow: pip install 'pyexperimenter[parquet]'") from None
-    schema = pa.schema([(c, _arrow_type(store, c, kinds[c])) for c in names])
-    # JSON stays its text (Parquet has no column of arbitrary values); the rest decoded.
-    decoders = [None if kinds[c] == "json" else decoder(store, c) for c in names]
-    with pq.ParquetWriter(output, schema) as writer:
-        for chunk in chunks:
-            rows = list(decode_rows(chunk, decoders))
-            arrays = [pa.array([r[i] for r in rows], type=schema.field(i).type) for i in range(len(names))]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))

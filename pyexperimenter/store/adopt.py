@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from ..grid import parameter_hash
+from ..params.grid import parameter_hash
 from ..sqltypes import SqlType
 from .base import Claim, WorkerIdentity, new_token
 from .dialect import Dialect

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..grid import _normalise, parameter_hash
+from ..params.grid import normalise, parameter_hash
 from ..sqltypes import SqlType
 from .schema import FILL_COLUMNS
 
@@ -62,7 +62,7 @@ class RowEncoder:
     def _piece(self, index: int, value: Any) -> tuple[str, Any]:
         name = self.names[index]
         sql_type = self.types[name]
-        text = json.dumps(_normalise(value, sql_type), sort_keys=True, separators=(",", ":"), default=str)
+        text = json.dumps(normalise(value, sql_type), sort_keys=True, separators=(",", ":"), default=str)
         db_value = sql_type.to_db(value)
         return f"{json.dumps(name)}:{text}", db_value
 

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.process import BaseProcess
 
 from ..config import ExperimentConfig
-from ..devices import CUDA_VARIABLE
 from ..store import Store, open_store
 from . import signals
+from .devices import CUDA_VARIABLE
 from .function import ExperimentFunction
 from .loop import Worker, WorkerInterrupted
 from .node import exit_code, run_node

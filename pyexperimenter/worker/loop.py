@@ -24,16 +24,16 @@ from typing import Any
 from .. import environment
 from ..config import ExperimentConfig
 from ..errors import FencedOut
-from ..provenance import attach as attach_provenance
 from ..results import InvalidResultError, ResultProcessor, check_result_keys
-from ..selection import where_filter
 from ..status import Outcome, Status
 from ..store import Claim, Store, WorkerIdentity, open_store
+from ..where import where_filter
 from . import signals
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
 from .isolation import AttemptEnded, Limits, run_isolated
 from .output import Capture, Tee, attempt_log_path, worker_log_handler
+from .provenance import attach as attach_provenance
 from .quarantine import QuarantineWatch
 from .tracking import tracked
 

@@ -191,8 +191,8 @@ def test_report_without_the_extra_says_what_to_install(sqlite_config: ConfigMake
 
 
 def test_dashboard_updates_counts_without_a_reload(sqlite_config: ConfigMaker) -> None:
-    from pyexperimenter.html.dashboard import Dashboard
-    from pyexperimenter.report_data import ReportOptions
+    from pyexperimenter.views.html.dashboard import Dashboard
+    from pyexperimenter.views.report_data import ReportOptions
 
     exp = mid_run(sqlite_config)
     done_before = exp.counts()["done"]

@@ -15,8 +15,8 @@ from support.services import mysql_connect
 from support.tables import without_counters
 
 from pyexperimenter import Experimenter
-from pyexperimenter.report import status_report
 from pyexperimenter.store import WorkerIdentity, counters, reports
+from pyexperimenter.views.status_data import status_report
 
 TRACEBACK = 'Traceback (most recent call last):\n  File "fn.py", line 3, in run\n{}\n'
 

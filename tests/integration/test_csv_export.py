@@ -16,7 +16,7 @@ from conftest import config_maker
 
 from pyexperimenter import Experimenter
 from pyexperimenter.errors import PyexpError
-from pyexperimenter.results import csvfile, streaming
+from pyexperimenter.results import streaming, writers
 from pyexperimenter.results.streaming import export
 
 TEXTS = ["", " lead", "trail ", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "crlf\r\n", "café ü 漢字 🙂", ",",
@@ -115,14 +115,14 @@ def test_a_failed_half_fails_the_export(tricky: Experimenter, tmp_path: Path, mo
     """The child's failure is the export's: an error, and no temporary file left behind."""
     monkeypatch.setattr(streaming, "HALVES_ROWS", 2)
     monkeypatch.setattr(streaming, "_can_fork", lambda: True)
-    write = csvfile.write_csv
+    write = writers.write_csv
 
     def failing(*args: Any, header: bool = True) -> None:
         if not header:  # the second half, in the child
             raise OSError("disk full")
         write(*args, header=header)
 
-    monkeypatch.setattr(csvfile, "write_csv", failing)
+    monkeypatch.setattr(writers, "write_csv", failing)
     path = tmp_path / "out" / "all.csv"
     path.parent.mkdir()
     with pytest.raises(PyexpError, match="second half"):  # exit code 1, not an input error

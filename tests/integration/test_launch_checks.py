@@ -8,7 +8,7 @@ from support.configs import ConfigMaker
 
 from pyexperimenter import Experimenter
 from pyexperimenter.errors import InputError
-from pyexperimenter.render_launch import launch_text
+from pyexperimenter.launch.render import launch_text
 
 
 def test_nothing_to_launch_without_open_rows(make_config: ConfigMaker) -> None:

@@ -134,7 +134,7 @@ def test_hosts_have_their_own_names(testbed: Testbed) -> None:
 @pytest.mark.faults
 def test_broken_host_is_quarantined_by_its_name(testbed: Testbed, tmp_path: Path) -> None:
     """The quarantine by host with real host names: h1's experiments all fail at once."""
-    from pyexperimenter.report import status_report
+    from pyexperimenter.views.status_data import status_report
 
     record = tmp_path / "record.txt"
     hosts_yml, local_yml = _configs(tmp_path, testbed, n=60, record=record, sleep=0.05)

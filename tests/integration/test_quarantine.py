@@ -12,8 +12,8 @@ from typing import Any
 from support.configs import ConfigMaker
 
 from pyexperimenter import Experimenter
-from pyexperimenter.report import status_report
 from pyexperimenter.store import WorkerIdentity
+from pyexperimenter.views.status_data import status_report
 from pyexperimenter.worker import Worker, WorkerStats
 
 

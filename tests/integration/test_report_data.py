@@ -1,4 +1,4 @@
-"""`pyexp report`'s numbers (pyexperimenter/report_data.py) give pandas' answers on the same
+"""`pyexp report`'s numbers (pyexperimenter/views/report_data.py) give pandas' answers on the same
 rows, on SQLite and MariaDB: means and sample standard deviations per parameter value of the
 done rows only, NULL results left out, DECIMAL results as numbers, and with --over the spread
 of the per-value means. Both ways the effects are read are checked: all parameters in one
@@ -14,8 +14,8 @@ import pytest
 from conftest import ConfigMaker
 
 from pyexperimenter import Experimenter
-from pyexperimenter import report_data as rd
-from pyexperimenter.report_data import ReportOptions, report_data
+from pyexperimenter.views import report_data as rd
+from pyexperimenter.views.report_data import ReportOptions, report_data
 
 PARAMETERS = {"x": {"start": 0, "stop": 6}, "y": ["a", "b", "B"], "seed": {"start": 0, "stop": 4}}
 

@@ -22,11 +22,11 @@ from support.tables import without_counters
 
 from pyexperimenter import Experimenter
 from pyexperimenter.cli import main
-from pyexperimenter.report import status_report
 from pyexperimenter.results import AGGREGATIONS, format_frame, select_results
 from pyexperimenter.results.streaming import export
 from pyexperimenter.results.text import TEXT_FORMATS, column_kind, format_records
 from pyexperimenter.store.schema import is_date_column
+from pyexperimenter.views.status_data import status_report
 
 RESULTS = ["acc", "loss", "k", "note", "tag", "ok"]
 # text no number reads in, made to be quoted in CSV (commas, quotes, line breaks, non-ASCII)

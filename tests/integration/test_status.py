@@ -18,8 +18,9 @@ from support.configs import ConfigMaker
 
 from pyexperimenter import Experimenter
 from pyexperimenter.cli import main
-from pyexperimenter.report import format_duration, format_ids, status_report
 from pyexperimenter.store import WorkerIdentity
+from pyexperimenter.views.formatting import format_duration, format_ids
+from pyexperimenter.views.status_data import status_report
 
 STALE = 1.0
 TRACEBACK = 'Traceback (most recent call last):\n  File "fn.py", line 3, in run\n{}\n'

@@ -10,7 +10,7 @@ import pytest
 from conftest import ConfigMaker
 
 from pyexperimenter import Experimenter
-from pyexperimenter.report import status_report
+from pyexperimenter.views.status_data import status_report
 
 ROWS = 6000
 TRACEBACK = "Traceback (most recent call last):\n" + '  File "run.py", line 1, in f\n' * 20

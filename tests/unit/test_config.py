@@ -20,7 +20,7 @@ from pyexperimenter.config import (
     load_config,
 )
 from pyexperimenter.errors import ConfigError
-from pyexperimenter.grid import Factor, Grid
+from pyexperimenter.params.grid import Factor, Grid
 from pyexperimenter.sqltypes import ALLOWED_TYPES_HINT, SqlType
 
 

@@ -7,7 +7,7 @@ import datetime
 import decimal
 import random
 
-from pyexperimenter.grid import parameter_hash
+from pyexperimenter.params.grid import parameter_hash
 from pyexperimenter.sqltypes import parse_sql_type
 from pyexperimenter.store.fill import CHECKED_ROWS, RowEncoder
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyexperimenter.grid import Factor, Grid, integer_or_float_range, parameter_hash
+from pyexperimenter.params.grid import Factor, Grid, integer_or_float_range, parameter_hash
 from pyexperimenter.sqltypes import SqlType
 
 FLOAT = SqlType("DOUBLE", "float")

@@ -1,4 +1,4 @@
-"""`pyexp logs` (logs.py) over a SQLite store in a temporary folder: what `show` writes where, and `--follow`
+"""`pyexp logs` (results/logs.py) over a SQLite store in a temporary folder: what `show` writes where, and `--follow`
 through the handover from the stored output to the file, and a file not readable here."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from test_worker import ME, setup
 
-from pyexperimenter import logs
+from pyexperimenter.results import logs
 
 
 def later(seconds: float, *steps: Callable[[], object]) -> threading.Thread:

@@ -9,7 +9,7 @@ import yaml
 
 from pyexperimenter.config import load_config
 from pyexperimenter.errors import ConfigError
-from pyexperimenter.priority import PriorityError, parse_priority
+from pyexperimenter.params.priority import PriorityError, parse_priority
 
 NAMES = ("seed", "dataset", "lr")
 

@@ -16,7 +16,7 @@ import yaml
 
 from pyexperimenter.config import load_config
 from pyexperimenter.errors import ConfigError
-from pyexperimenter.sampling import DISTRIBUTIONS, Sampled
+from pyexperimenter.params.sampling import DISTRIBUTIONS, Sampled
 
 UNIFORM_7_X_0 = 0.6836399990662645
 

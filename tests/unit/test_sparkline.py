@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyexperimenter.sparkline import sparkline
+from pyexperimenter.views.sparkline import sparkline
 
 
 def test_scaled_to_the_largest_and_a_single_row_still_shows() -> None:

@@ -15,7 +15,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ..experiment import Experimenter
+from ...experiment import Experimenter
 from ..report_data import ReportOptions, check_options, report_data
 from .report import page, payload, plotly_js
 

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from .errors import InputError
-from .experiment import Experimenter
-from .selection import where_filter
-from .store.schema import error_summary
+from ..errors import InputError
+from ..experiment import Experimenter
+from ..store.schema import error_summary
+from ..where import where_filter
 
 THROUGHPUT_WINDOW_SECONDS = 300.0
 # Shorter windows tried when everything recent finished inside one of them: a run that
@@ -170,30 +170,13 @@ def _running_entry(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 10:
-        return f"{max(seconds, 0):.1f}s"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, s = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{s:02d}s"
-    hours, m = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h{m:02d}m"
-    return f"{hours // 24}d{hours % 24:02d}h"
-
-
 def reset_selection(exp: Experimenter, statuses: Sequence[str], ids: Sequence[int],
                     where: Sequence[str] = ()) -> dict[str, list[int]]:
     """The ids `reset` would touch, by status, to confirm and to report what was reset.
 
     Statuses, ids and `where` combine like `Experimenter.reset_experiments`: a row must
     match all that are given; `all` (or no status) matches every status."""
-    from .status import ALL_STATUSES
+    from ..status import ALL_STATUSES
 
     for s in statuses:
         if s != "all" and s not in ALL_STATUSES:
@@ -208,19 +191,3 @@ def reset_selection(exp: Experimenter, statuses: Sequence[str], ids: Sequence[in
         if row["status"] in wanted and (not id_set or int(row["ID"]) in id_set):
             selected.setdefault(str(row["status"]), []).append(int(row["ID"]))
     return {s: selected[s] for s in ALL_STATUSES if s in selected}
-
-
-def format_ids(ids: Sequence[int], limit: int = 12) -> str:
-    """[1, 2, 3, 7, 9, 10] -> '1-3, 7, 9-10'; long lists end in '... (N ids)'."""
-    runs: list[str] = []
-    ordered = sorted(ids)
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        runs.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
-        i = j + 1
-    if len(runs) > limit:
-        return ", ".join(runs[:limit]) + f", ... ({len(ordered)} ids)"
-    return ", ".join(runs)

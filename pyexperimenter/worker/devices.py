@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 
-from .errors import InputError
+from ..errors import InputError
 
 CUDA_VARIABLE = "CUDA_VISIBLE_DEVICES"
 _GPU_LINE = re.compile(r"GPU (\d+):")

@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .sqltypes import SqlType
+from ..sqltypes import SqlType
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,9 @@ def integer_or_float_range(start: Any, stop: Any, step: Any) -> list[Any]:
     return [round(start + i * step, 12) for i in range(max(0, count))]
 
 
-def _normalise(value: Any, sql_type: SqlType | None) -> Any:
+def normalise(value: Any, sql_type: SqlType | None) -> Any:
+    """A value as its column type stores it, so that equal values hash alike here and in the
+    store's fill (1 and 1.0 in a FLOAT column are one row)."""
     kind = sql_type.kind if sql_type else None
     if value is None:
         return None
@@ -107,6 +109,6 @@ def parameter_hash(row: Mapping[str, Any], columns: Mapping[str, SqlType]) -> st
 
     Values are normalised by column type first (1 and 1.0 in a FLOAT column are one row).
     """
-    canonical = {name: _normalise(row.get(name), columns.get(name)) for name in sorted(columns)}
+    canonical = {name: normalise(row.get(name), columns.get(name)) for name in sorted(columns)}
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha1(text.encode()).hexdigest()

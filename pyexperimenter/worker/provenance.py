@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .store import Store, WorkerIdentity
+    from ..store import Store, WorkerIdentity
 
 GIT_TIMEOUT = 10.0
 

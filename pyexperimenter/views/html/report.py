@@ -12,8 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..experiment import Experimenter
+from ...errors import InputError
+from ...experiment import Experimenter
 from ..report_data import ReportOptions, check_options, report_data
 from . import figures, sections
 

@@ -1,23 +1,22 @@
-"""Rich renderings for the terminal: the status view, progress bars, and the summary lines
-that `pyexp fill`, `run` and `launch` print when they are done.
+"""Rich renderings for the terminal: the status view, and the summary lines that
+`pyexp fill`, `run` and `launch` print when they are done (their progress bars are
+results/progress.py's).
 
-The data comes from report.py; nothing here queries a database or decides anything.
+The data comes from status_data.py; nothing here queries a database or decides anything.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .report import format_duration
+from ..status import HANDED_BACK
+from .formatting import format_duration
 from .sparkline import sparkline
-from .status import HANDED_BACK
 
 _COLORS = {"created": "blue", "running": "yellow", "done": "green", "error": "red", "paused": "magenta"}
 BAR_WIDTH = 30
@@ -184,79 +183,6 @@ def _errors_table(report: dict[str, Any], config: str) -> list[Any]:
     out.append(Text(f"full tracebacks: pyexp results {config} --status error --columns ID,error --format json", style="dim"))
     out.append(Text(f"retry them: pyexp reset {config} --status error", style="dim"))
     return out
-
-
-# ----------------------------------------------------------------------------- progress
-
-
-class ProgressBar:
-    """A rich progress bar on stderr when it is a terminal; silent otherwise, so pipes and
-    log files get only the final summary line."""
-
-    def __init__(self, total: int, description: str, enabled: bool | None = None):
-        self.enabled = (sys.stderr.isatty() if enabled is None else enabled) and total > 0
-        self.total = total
-        self._lock = threading.Lock()
-        if not self.enabled:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        # No refresh thread: workers are forked while the bar is shown, and forking a
-        # process with extra threads is asking for deadlocks. We refresh on every update.
-        self._bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[extra]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-            auto_refresh=False,
-        )
-        self._task = self._bar.add_task(description, total=total, extra="")
-
-    def __enter__(self) -> ProgressBar:
-        if self.enabled:
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self._bar.stop()
-
-    def advance(self, n: int) -> None:
-        if self.enabled and n:
-            with self._lock:
-                self._bar.advance(self._task, n)
-                self._bar.refresh()
-
-    def update(self, completed: int, extra: str = "") -> None:
-        if self.enabled:
-            with self._lock:
-                total = max(self.total, completed)
-                self._bar.update(self._task, completed=completed, total=total, extra=extra)
-                self._bar.refresh()
-
-
-def follow_counts(bar: ProgressBar, before: Mapping[str, int], show_failed: bool = True) -> Callable[[dict[str, int]], None]:
-    """An `on_progress(counts)` callback that moves `bar` by the rows finished since `before`
-    (done or error), with the failures among them in red."""
-
-    def update(now: dict[str, int]) -> None:
-        failed = now["error"] - before["error"]
-        extra = f"[red]{failed} failed[/]" if show_failed and failed > 0 else ""
-        bar.update((now["done"] + now["error"]) - (before["done"] + before["error"]), extra=extra)
-
-    return update
 
 
 # ----------------------------------------------------------------------------- summaries

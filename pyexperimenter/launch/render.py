@@ -8,8 +8,8 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from .launch.result import LaunchResult
-from .launch.script import effective_signal_seconds, mem_text
+from .result import LaunchResult
+from .script import effective_signal_seconds, mem_text
 
 
 def launch_text(result: LaunchResult) -> str:

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import InputError
-from .status import Outcome
-from .store import Store
-from .worker.output import attempt_log_path
+from ..errors import InputError
+from ..status import Outcome
+from ..store import Store
+from ..worker.output import attempt_log_path
 
 CHUNK = 65536
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import InputError
-from .experiment import Experimenter
-from .grid import AnyGrid, Grid
-from .report import finished_per_minute
-from .results.query import decoder, selection
+from ..errors import InputError
+from ..experiment import Experimenter
+from ..params.grid import AnyGrid, Grid
+from ..results.query import decoder, selection
+from .status_data import finished_per_minute
 
 NUMERIC_KINDS = frozenset({"int", "float", "decimal"})
 ERROR_BARS = ("std", "ci95")
