@@ -41,24 +41,24 @@ def half_failed(make_config: ConfigMaker) -> Experimenter:
                 history.format(n=2, outcome="'failed'", error="error", rows="status = 'error'"),
                 history.format(n=3, outcome="'quarantined'", error="'quarantined'", rows="ID <= 3"),
                 f"ANALYZE TABLE {table}, {attempts}" if mysql else "ANALYZE"):
-        store._transaction(lambda cur, sql=sql: store._execute(cur, sql))
+        store.session.transaction(lambda cur, sql=sql: store.session.execute(cur, sql))
     return exp
 
 
 def statements_of_status(exp: Experimenter) -> list[tuple[str, tuple[Any, ...]]]:
     store: Any = exp.store
     sent: list[tuple[str, tuple[Any, ...]]] = []
-    execute = store._execute
+    execute = store.session.execute
 
     def recording(cur: Any, sql: str, args: Any = ()) -> Any:
         sent.append((sql, tuple(args)))
         return execute(cur, sql, args)
 
-    store._execute = recording
+    store.session.execute = recording
     try:
         report = status_report(exp)
     finally:
-        store._execute = execute
+        store.session.execute = execute
     assert report["counts"]["error"] == ROWS * 3 // 10
     assert sum(report["finished_last_hour"]) == ROWS * 7 // 10
     assert report["outcomes"]["failed"] == ROWS * 6 // 10 and len(report["quarantined"]) == 1
@@ -74,7 +74,7 @@ def test_status_reads_the_table_only_through_indexes(half_failed: Experimenter, 
     exp = half_failed
     store: Any = exp.store
     if not counters:
-        store._transaction(lambda cur: store._run(cur, "drop_table", target=store.schema.counts_table))
+        store.session.transaction(lambda cur: store.session.run(cur, "drop_table", target=store.schema.counts_table))
     statements = statements_of_status(exp)
     # the running rows and attempts, the lost runs and the quarantined workers are narrow
     # ranges of an index (as many entries as workers), counted always
@@ -89,7 +89,7 @@ def test_status_reads_the_table_only_through_indexes(half_failed: Experimenter, 
     for sql, args in statements:
         assert "error," not in sql.replace(" ", "") or "error_summary" in sql, sql  # no traceback read
         if exp.config.database.kind == "mysql":
-            plan = store._transaction(lambda cur, s=sql, a=args: store._execute(cur, "EXPLAIN " + s, a).fetchall())
+            plan = store.session.transaction(lambda cur, s=sql, a=args: store.session.execute(cur, "EXPLAIN " + s, a).fetchall())
             for row in plan:
                 table, access, key = row[2], row[3], row[5]
                 if table in tables:
@@ -97,7 +97,7 @@ def test_status_reads_the_table_only_through_indexes(half_failed: Experimenter, 
                     assert access != "ALL" and key, (sql, row)
                     assert "Using index" in str(row[9]) or access in ("range", "ref", "index"), (sql, row)
         else:
-            plan = store._transaction(lambda cur, s=sql, a=args: store._execute(cur, "EXPLAIN QUERY PLAN " + s,
+            plan = store.session.transaction(lambda cur, s=sql, a=args: store.session.execute(cur, "EXPLAIN QUERY PLAN " + s,
                                                                                a).fetchall())
             for row in plan:
                 detail = str(row[-1])
