@@ -50,9 +50,14 @@ def load_time_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
 
 def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
     """The package's modules that `name` imports when it loads."""
+    return targets(name, path, known, load_time_imports(ast.parse(path.read_text(), str(path))))
+
+
+def targets(name: str, path: Path, known: set[str], imports: list[ast.Import | ast.ImportFrom]) -> set[str]:
+    """The package's modules these import statements of module `name` load."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
-    for node in load_time_imports(ast.parse(path.read_text(), str(path))):
+    for node in imports:
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         else:
@@ -141,3 +146,90 @@ def test_status_loads_neither_pandas_nor_the_runners() -> None:
     code = f"import sys, pyexperimenter.report, pyexperimenter.render; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def every_import_graph() -> dict[str, set[str]]:
+    """Like import_graph, counting every import wherever it stands (in functions, under
+    TYPE_CHECKING): what the store's floors hold to."""
+    found = modules()
+    known = set(found)
+    graph: dict[str, set[str]] = {}
+    for name, path in found.items():
+        tree = ast.parse(path.read_text(), str(path))
+        direct = targets(name, path, known, [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))])
+        # Importing a.b.c first loads the packages a and a.b (those not already loading: ours).
+        ours = {name.rsplit(".", k)[0] for k in range(name.count(".") + 1)}
+        parents = {t.rsplit(".", k)[0] for t in direct for k in range(1, t.count(".") + 1)}
+        graph[name] = direct | {p for p in parents if p in known and p not in ours}
+    return graph
+
+
+def _components(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Strongly connected components (Tarjan, iterative enough for a package this size)."""
+    import sys
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[set[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = set()
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                part.add(w)
+                if w == v:
+                    break
+            out.append(part)
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+# store/memory*.py are on their way out (deleted on another branch); they are not held to this.
+_LEAVING = {"pyexperimenter.store.memory", "pyexperimenter.store.memory_output"}
+
+
+def test_the_store_is_in_no_import_cycle_counting_every_import() -> None:
+    graph = {k: v - _LEAVING for k, v in every_import_graph().items() if k not in _LEAVING}
+    cycles = [sorted(c) for c in _components(graph) if len(c) > 1 and any(m.startswith("pyexperimenter.store") for m in c)]
+    assert not cycles, cycles
+
+
+def test_no_store_module_reads_a_private_name_of_another() -> None:
+    """`from m import _x` and `m._x` on an imported module: helpers go through public names."""
+    found = []
+    for name, path in modules().items():
+        if not name.startswith("pyexperimenter.store") or name in _LEAVING:
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                for alias in node.names:
+                    if alias.name.startswith("_") and alias.name != "__all__":
+                        found.append(f"{name}: from {node.module} import {alias.name}")
+                    imported.add(alias.asname or alias.name)
+            elif isinstance(node, ast.Import):
+                imported.update((a.asname or a.name).split(".")[0] for a in node.names)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                    and isinstance(node.value, ast.Name) and node.value.id in imported):
+                found.append(f"{name}: {node.value.id}.{node.attr}")
+    allowed = {"pyexperimenter.store.engine.fill: from grid import _normalise"}  # public on the params/ branch
+    assert set(found) <= allowed, sorted(set(found) - allowed)
