@@ -87,7 +87,7 @@ class Store(ABC):
         """Give rows back to `created` without spending an attempt (signals, time limits,
         quarantine), closing their attempts with `outcome` (default released) and why."""
 
-    # -- what an experiment printed (worker/output.py captures it; store/output.py keeps it)
+    # -- what an experiment printed (worker/output.py captures it; store/engine/output.py keeps it)
     def prepare_output(self) -> None:
         """Make the attempts' output columns exist (a table an older version made lacks
         them); a worker calls it once at its start, so staging an attempt's output later
@@ -269,7 +269,7 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    # -- side tables: provenance and launches (store/side.py)
+    # -- side tables: provenance and launches (store/engine/side.py)
     def record_packages(self, packages_hash: str, packages: str) -> None:
         """Keep this list of installed packages once, under its hash (`<table>_packages`)."""
         raise NotImplementedError

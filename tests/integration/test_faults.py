@@ -4,7 +4,7 @@ connections than workers, lost COMMIT replies, deadlocks, lock waits, a locked S
 The `faults` tests start their own MariaDB (scripts/private_mariadb.sh) on a port in
 3407-3420 with a datadir under /tmp/pyexp-private-*, and stop it afterwards; the machine's
 own server is never touched. The other tests inject failures into the store's connection,
-or into one named query (store/queries.py) through the store's one run method.
+or into one named query (store/sql/queries.sql) through the Session's one run method.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ TRIGGER_KINDS = ("upd", "del", "ains", "aupd", "adel")
 
 
 def without_counters(exp: Any) -> None:
-    """No counters table and no triggers (store/counters.py), as before 2026-12-05."""
+    """No counters table and no triggers (store/engine/counters.py), as before 2026-12-05."""
     store: Any = exp.store
 
     def body(cur: Any) -> None:

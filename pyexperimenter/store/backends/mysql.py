@@ -12,7 +12,7 @@ waits for a free slot instead of failing. A worker rides out a server restart of
 `patience` (10 minutes).
 
 No call waits unboundedly: connect, read and write timeouts and TCP keepalive are sized from
-the experiment's heartbeat (store/timeouts.py), so a connection on a dead link fails within
+the experiment's heartbeat (store/backends/timeouts.py), so a connection on a dead link fails within
 half of `stale_after_seconds` and is replaced like any other dropped connection.
 """
 

@@ -32,7 +32,7 @@ class Dialect:
     ago: str  # the server's clock minus `?` seconds
     later: str  # the server's clock plus `?` seconds
     age: str  # seconds from `{column}` to the server's now
-    types: Mapping[str, str]  # abstract column kind (store/schema.py) -> DDL type
+    types: Mapping[str, str]  # abstract column kind (store/sql/schema.py) -> DDL type
     user_type: Callable[[SqlType], str]  # DDL of a column type the user named
     table_suffix: str  # after CREATE TABLE (...)
     skip_locked: str  # after a SELECT that picks rows to change, skipping rows others hold

@@ -23,7 +23,7 @@ UPDATE {table} SET param_hash = ?, rank_key = ? WHERE ID = ? AND param_hash IS N
 SELECT param_hash FROM {table} WHERE param_hash IN ({hashes})
 
 -- create_index --
--- One of the indexes of store/schema.py, if missing.
+-- One of the indexes of store/sql/schema.py, if missing.
 CREATE INDEX IF NOT EXISTS {index} ON {target} ({index_columns})
 
 -- create_unique_index --
@@ -442,7 +442,7 @@ COMMIT
 ROLLBACK
 
 -- counts_table [sqlite] --
--- `pyexp status`'s counters (store/counters.py): all rows, rows per status but created and running, per error summary and per finishing minute, ended attempts per outcome.
+-- `pyexp status`'s counters (store/engine/counters.py): all rows, rows per status but created and running, per error summary and per finishing minute, ended attempts per outcome.
 CREATE TABLE IF NOT EXISTS {counts} (kind TEXT NOT NULL, label TEXT NOT NULL, minute INTEGER NOT NULL,
 slot INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (kind, label, minute, slot))
 

@@ -4,7 +4,7 @@ The DDL, the names users may not take for parameters or results, the columns hid
 DataFrames, the columns decoded as dates and the names offered by shell completion are all
 derived from these tuples, so adding a bookkeeping column is a one-line change here.
 
-Kinds are abstract; the dialect (store/dialect.py) turns each into the database's type:
+Kinds are abstract; the dialect (store/sql/dialect.py) turns each into the database's type:
     pk         auto-increment primary key
     datetime   a timestamp with sub-second precision, on the server's clock
     status     a short word (VARCHAR(16))

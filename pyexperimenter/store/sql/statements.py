@@ -44,7 +44,7 @@ def _target(st: Statements, table: str) -> str:
 
 def _result_sets(st: Statements, names: tuple[str, ...], value: str = "?") -> list[str]:
     """`col = value` per result column, each followed by `col_timestamp = now` if kept (a
-    bound local stamp for PyExperimenter's tables, see SqlStore._stamped)."""
+    bound local stamp for PyExperimenter's tables, see store/engine/queue.py)."""
     stamp = "?" if st.schema.local_timestamps else st.dialect.now
     sets = []
     for name in _identifiers(names):
