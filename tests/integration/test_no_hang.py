@@ -52,7 +52,7 @@ def test_worker_connection_carries_keepalive_and_session_limits(tmp_path: Path, 
     try:
         sock = store.session.conn._sock  # type: ignore[union-attr]
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-        t = store.timeouts
+        t = store.session.timeouts
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == t.keepalive_idle
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == t.keepalive_interval
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == t.keepalive_probes
