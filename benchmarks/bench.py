@@ -296,7 +296,7 @@ def _latency_worker(config_path: str, barrier: Any, out_path: str) -> None:
 
 def _timed_claims(out_dir: Path) -> None:
     """Patch SqlStore.claim/finish (before the workers fork) to log each call's duration."""
-    from pyexperimenter.store.sql import SqlStore
+    from pyexperimenter.store.engine.sqlstore import SqlStore
 
     claim, finish = SqlStore.claim, SqlStore.finish
     log: dict[str, list[float]] = {"claim": [], "finish": [], "claimed": []}

@@ -35,8 +35,8 @@ import pymysql
 
 from pyexperimenter.config import DatabaseConfig
 from pyexperimenter.sqltypes import SqlType
-from pyexperimenter.store.base import TableSchema, WorkerIdentity
-from pyexperimenter.store.mysql import MySQLStore
+from pyexperimenter.store.backends.mysql import MySQLStore
+from pyexperimenter.store.types import TableSchema, WorkerIdentity
 
 TABLE = "sim"
 SCHEMA = TableSchema(name=TABLE, parameters={"dataset": SqlType("VARCHAR(32)", "str"), "seed": SqlType("INT", "int")},

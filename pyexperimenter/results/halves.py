@@ -36,14 +36,13 @@ def export_csv_in_halves(store: Store, sel: Selection, names: Sequence[str], out
                          show: bool) -> int | None:
     """Write `total` rows of `sel` to `output` as CSV in two processes; returns how many were
     written, or None (nothing written) when the rows cannot be cut in two."""
-    found = store.read("select_nth_id", [*sel.args, total // 2], select_where=sel.where_parts())
-    if not found:  # rows went away since they were counted
+    found = store.nth_id(sel.where_parts(), sel.args, total // 2)
+    if found is None:  # rows went away since they were counted
         return None
-    middle = int(found[0][0])
+    middle = found
 
     def rows(op: str) -> Iterator[list[tuple[Any, ...]]]:
-        return store.stream("select_rows", [*sel.args, middle], chunk=CHUNK_ROWS, select_columns=names,
-                            select_where=sel.where_parts(("cmp", "ID", op)))
+        return store.stream_rows(names, sel.where_parts(("cmp", "ID", op)), [*sel.args, middle], chunk=CHUNK_ROWS)
 
     fd, part = tempfile.mkstemp(prefix=".pyexp-export-", suffix=".csv", dir=Path(output).resolve().parent)
     os.close(fd)

@@ -79,7 +79,7 @@ def select_frame(store: Store, status: Sequence[str] = (), where: Sequence[str] 
 
     sel = selection(store, status, where)
     names = sel.columns(listed(columns))
-    rows = store.read("select_rows", sel.args, select_columns=names, select_where=sel.where_parts())
+    rows = store.select_rows(names, sel.where_parts(), sel.args)
     decoded = list(decode_rows(rows, [decoder(store, c) for c in names]))
     return pd.DataFrame(decoded, columns=list(names)) if decoded else pd.DataFrame(columns=list(names))
 
@@ -123,11 +123,10 @@ def aggregate_records(store: Store, sel: Selection, group_by: Sequence[str], res
     shapes = sel.where_parts(("in", "status", 1))  # only finished rows are aggregated
     args = [*sel.args, "done"]
     plan, streamed, texts = _plan(sel.kinds, values, names, store.aggregates_in_sql())
-    parts: dict[str, Any] = {"group_columns": groups, "group_keys": groups, "select_where": shapes}
     key_decoders = [decoder(store, c) for c in group_by]
     answers: dict[tuple[Any, ...], dict[str, Any]] = {}
     with_numbers: set[str] = set()
-    for row in store.read("select_groups", args, aggregates=tuple(plan), **parts):
+    for row in store.select_groups(groups, plan, shapes, args):
         key = tuple(_decoded(key_decoders, row[: len(groups)]))
         found = answers[key] = {size: int(row[len(groups)])}
         for (a, c), v in zip(plan, row[len(groups) + 1 :]):
@@ -142,7 +141,7 @@ def aggregate_records(store: Store, sel: Selection, group_by: Sequence[str], res
             for found in answers.values():
                 found.update({f"{c}\0{a}": 0 if a == "count" else math.nan for a in names})
     for c, funcs in streamed.items():
-        rows = (r for chunk in store.stream("select_group_values", args, value_column=c, **parts) for r in chunk)
+        rows = (r for chunk in store.stream_group_values(groups, c, shapes, args) for r in chunk)
         convert = decoder(store, c)
         for key, numbers in _groups(rows, key_decoders, convert):
             answers.setdefault(key, {size: len(numbers)}).update({f"{c}\0{a}": _compute(a, numbers) for a in funcs})

@@ -46,12 +46,11 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
         raise InputError("--format parquet: needs --output FILE (Parquet is not text)")
     sel = selection(store, status, where)
     names = sel.columns(listed(columns))
-    parts = {"select_where": sel.where_parts()}
     show = sys.stderr.isatty() if progress is None else progress
     lines = fmt == "csv" and store.csv_in_sql()  # rows arrive as CSV lines (MariaDB)
     halves = (fmt == "csv" and not lines and output is not None and store.exports_in_halves() and _can_fork()
               and (Path(output).is_file() or not Path(output).exists()))  # not a pipe or a device
-    total = int(store.read("select_count", sel.args, **parts)[0][0]) if show or halves else 0
+    total = store.count_rows(sel.where_parts(), sel.args) if show or halves else 0
     if halves and total >= HALVES_ROWS:
         from .halves import export_csv_in_halves
 
@@ -60,10 +59,10 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
         if both is not None:
             return both
     if lines:
-        chunks = store.stream("select_csv_lines", sel.args, chunk=CHUNK_ROWS,
-                              csv_line=tuple((c, sel.kinds[c]) for c in names), **parts)
+        chunks = store.stream_csv_lines([(c, sel.kinds[c]) for c in names], sel.where_parts(), sel.args,
+                                        chunk=CHUNK_ROWS)
     else:
-        chunks = store.stream("select_rows", sel.args, chunk=CHUNK_ROWS, select_columns=names, **parts)
+        chunks = store.stream_rows(names, sel.where_parts(), sel.args, chunk=CHUNK_ROWS)
     with ProgressBar(total, f"export {fmt}", enabled=show) as bar:
         written = [0]
         if fmt == "parquet":

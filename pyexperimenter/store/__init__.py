@@ -1,17 +1,19 @@
-"""The only package that speaks SQL. `open_store` picks the backend from the config."""
+"""The only package that speaks SQL. `open_store` picks the backend from the config.
+
+Floors, each importing only those below it: types.py and port.py (the contract); sql/ (the
+statements as text, run by nothing); engine/ (a Session and one module per concern, wired
+into a Store by engine/sqlstore.py); backends/ (SQLite, MariaDB, tunnels, timeouts). Nothing
+here imports the config: `open_store` reads what it needs of one (types.StoreSettings).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from .base import Claim, Store, TableSchema, WorkerIdentity
-from .filters import NO_FILTER, Filter
-
-if TYPE_CHECKING:  # config validation reads store.schema: no import of config at load time
-    from ..config import ExperimentConfig
+from .backends import tunnel
+from .port import Store
+from .types import NO_FILTER, Claim, Filter, StoreSettings, TableSchema, WorkerIdentity
 
 
-def schema_of(config: ExperimentConfig) -> TableSchema:
+def schema_of(config: StoreSettings) -> TableSchema:
     return TableSchema(
         name=config.name,
         parameters=dict(config.parameters),
@@ -23,7 +25,7 @@ def schema_of(config: ExperimentConfig) -> TableSchema:
     )
 
 
-def open_store(config: ExperimentConfig, create: bool = False, worker: bool = False) -> Store:
+def open_store(config: StoreSettings, create: bool = False, worker: bool = False) -> Store:
     """Connect to the experiment's database.
 
     `create` allows creating the SQLite file or the MySQL database (only `fill` does).
@@ -33,13 +35,13 @@ def open_store(config: ExperimentConfig, create: bool = False, worker: bool = Fa
     schema = schema_of(config)
     db = config.database
     if db.kind == "sqlite":
-        from .sqlite import SQLiteStore
+        from .backends.sqlite import SQLiteStore
 
         assert db.path is not None
         store: Store = SQLiteStore(schema, db.path, config.experimenter_name, create=create)
     else:
-        from .mysql import MySQLStore
-        from .timeouts import ConnectionTimeouts
+        from .backends.mysql import MySQLStore
+        from .backends.timeouts import ConnectionTimeouts
 
         timeouts = ConnectionTimeouts.for_timing(config.heartbeat_seconds, config.stale_after_seconds, worker=worker)
         store = MySQLStore(
@@ -50,4 +52,5 @@ def open_store(config: ExperimentConfig, create: bool = False, worker: bool = Fa
     return store
 
 
-__all__ = ["NO_FILTER", "Claim", "Filter", "Store", "TableSchema", "WorkerIdentity", "open_store", "schema_of"]
+__all__ = ["NO_FILTER", "Claim", "Filter", "Store", "TableSchema", "WorkerIdentity", "open_store", "schema_of",
+           "tunnel"]

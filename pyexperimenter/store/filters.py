@@ -1,71 +1,27 @@
-"""`--where` conditions as SQL: which rows a worker claims, `reset` resets, `status` counts.
+"""`--where` conditions checked and typed: which rows a worker claims, `reset` resets, `status` counts.
 
 The condition text is parsed above this package (`COL=VALUE`, the syntax of `pyexp
 results --where`); here each becomes a column checked against the table's own columns, an
-operator from a fixed list, and a value typed by the column and bound as a parameter. So
+operator from a fixed list, and a value typed by the column and bound as a parameter (store/sql/conditions.py renders them). So
 `seed<3` compares numbers, `flag=true` booleans, and `gamma=null` finds NULLs.
 """
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..errors import InputError
 from ..sqltypes import SqlType
-
-if TYPE_CHECKING:
-    from .base import TableSchema
+from .types import NO_FILTER, Filter, TableSchema
 
 # what the user writes -> what the SQL says (`IS [NOT] NULL` for a null value)
-OPERATORS = frozenset({"=", "<>", "<", "<=", ">", ">=", "IS NULL", "IS NOT NULL"})
 _SQL_OP = {"=": "=", "==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq, "<>": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}
 _NULLS = {"", "null", "none", "nan"}
 _TRUTH = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 # bookkeeping columns worth selecting on, with the kind of their values
 _BOOKKEEPING = {"priority": "int", "attempts": "int", "status": "str", "worker": "str", "machine": "str",
                 "slurm_job_id": "str"}
-
-
-@dataclass(frozen=True)
-class Filter:
-    """Checked conditions: `shape` (column, SQL operator) renders the SQL, `args` are bound."""
-
-    shape: tuple[tuple[str, str], ...] = ()
-    args: tuple[Any, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.shape)
-
-    @property
-    def columns(self) -> list[str]:
-        return list(dict.fromkeys(c for c, _ in self.shape))
-
-    def matches(self, row: Mapping[str, Any]) -> bool:
-        """The Python reading of the SQL this renders (for the in-memory store): a NULL fails
-        every comparison but `<>`, which keeps it, as `results --where` does."""
-        args = iter(self.args)
-        for column, op in self.shape:
-            value = row.get(column)
-            if op in ("IS NULL", "IS NOT NULL"):
-                if (value is None) != (op == "IS NULL"):
-                    return False
-                continue
-            wanted = next(args)
-            if value is None:
-                if op != "<>":
-                    return False
-            elif not _COMPARE[op](value, wanted):
-                return False
-        return True
-
-
-NO_FILTER = Filter()
 
 
 def compile_filter(schema: TableSchema, conditions: Iterable[tuple[str, str, str]]) -> Filter:
@@ -105,3 +61,6 @@ def _value(column: str, kind: str, op: str, text: str) -> Any:
     if op not in ("=", "<>"):
         raise InputError(f"--where: {op} needs a numeric column, {column} holds {kind}")
     return text
+
+
+__all__ = ["NO_FILTER", "Filter", "compile_filter"]  # Filter: store/types.py's, named here as before

@@ -142,7 +142,7 @@ def error_groups(exp: Experimenter, examples: int = 5) -> list[dict[str, Any]]:
     `pyexp status` groups them), with example ids and, for the largest groups, the last lines
     of the first example's traceback."""
     store = exp.store
-    groups = store.query("error_groups", examples=examples)
+    groups = store.error_groups(examples=examples)
     for i, group in enumerate(groups):
         group["tail"] = []
         if i < TAIL_GROUPS and group["example_ids"]:
@@ -158,7 +158,7 @@ def outcomes(exp: Experimenter) -> dict[str, Any]:
     hosts: dict[str, dict[str, int]] = {}
     workers: dict[str, dict[str, int]] = {}
     kinds: set[str] = set()
-    for row in exp.store.query("host_outcomes"):
+    for row in exp.store.host_outcomes():
         outcome, n = str(row["outcome"]), int(row["n"])
         kinds.add(outcome)
         for table, key in ((hosts, row["machine"]), (workers, row["worker"])):
@@ -247,8 +247,7 @@ def effect_queries(exp: Experimenter, opts: ReportOptions) -> tuple[list[Task], 
 
     def read(keys: list[str]) -> Task:
         groups = tuple((c, sel.kinds[c]) for c in keys)
-        return lambda e: e.store.read("select_groups", args, group_columns=groups, group_keys=groups,
-                                      select_where=sel.where_parts(), aggregates=plan)
+        return lambda e: e.store.select_groups(groups, plan, sel.where_parts(), args)
 
     def combine(answers: list[Any]) -> list[dict[str, Any]]:
         # (parameter, result) -> value -> moments; with --over, value -> over's value -> moments
@@ -280,7 +279,7 @@ def _shifts(exp: Experimenter, results: Sequence[str]) -> dict[str, float]:
     """Per result, a value of some done row: SQLite's mean squares are taken about it, since
     about zero a mean 1e6 times the spread leaves the spread no significant digit."""
     shifts = dict.fromkeys(results, 0.0)
-    for row in reversed(exp.store.query("sample", columns=list(results), limit=10)):
+    for row in reversed(exp.store.sample_rows(list(results), limit=10)):
         for r in results:
             if row[r] is not None and math.isfinite(float(row[r])):
                 shifts[r] = float(row[r])
@@ -332,7 +331,7 @@ def best_rows(exp: Experimenter, opts: ReportOptions) -> dict[str, Any] | None:
     if by is None or opts.best <= 0:
         return None
     columns = [*exp.config.parameters, *exp.config.results]
-    rows = exp.store.query("best", columns=columns, by=by, descending=not opts.minimize, limit=opts.best)
+    rows = exp.store.best_rows(columns, by, descending=not opts.minimize, limit=opts.best)
     return {"by": by, "minimize": opts.minimize, "columns": ["ID", *columns],
             "rows": [[_plain(r[c]) for c in ["ID", *columns]] for r in rows]}
 
@@ -346,8 +345,7 @@ def log_curves(exp: Experimenter, name: str) -> dict[str, Any]:
         spread = "std" if "std" in store.aggregates_in_sql() else "sq"
         plan = tuple((func, c) for c in columns for func in ("count", "mean", spread))
         shifts = [0.0] * (2 * len(columns) if spread == "sq" else 0)  # steps' spreads: about zero
-        rows = store.read("report_log_curve", (*shifts, 100_000), target=store.schema.logtable(name),
-                          log_columns=tuple(columns), aggregates=plan)
+        rows = store.log_curve(name, columns, plan, shifts, 100_000)
         for row in rows:
             for j, c in enumerate(columns):
                 m = _moments(row[2 + 3 * j: 5 + 3 * j], spread)  # after the step and COUNT(*)

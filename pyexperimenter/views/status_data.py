@@ -33,13 +33,13 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     # One transaction: the counts (off the counters kept with the table, store/counters.py,
     # or counted in it), the error groups, the finished rows per minute (the sparkline and the
     # throughput) and the lost runs (store/reports.py).
-    summary = store.query("status_groups", stale_after_seconds=cfg.stale_after_seconds, where=selected,
-                          minutes=SPARK_MINUTES)[0]
+    summary = store.status_groups(stale_after_seconds=cfg.stale_after_seconds, where=selected,
+                                  minutes=SPARK_MINUTES)
     counts, errors, minutes = summary["counts"], summary["errors"], summary["minutes"]
     stale = counts.pop("stale", 0)
     total = sum(counts.values())
     ids = set(store.ids(selected)) if selected else None
-    found = store.query("running", stale_after_seconds=cfg.stale_after_seconds)
+    found = store.running(stale_after_seconds=cfg.stale_after_seconds)
     running = [_running_entry(r) for r in found if ids is None or int(r["ID"]) in ids]
     running.sort(key=lambda r: (not r["lost"], r["id"]))  # lost ones first: they need attention
     rate_now = throughput(exp, window_seconds, minutes, summary.get("second"))
@@ -59,8 +59,8 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "lost_ids": [r["id"] for r in running if r["lost"]],
         "errors": errors,
         "outcomes": summary["outcomes"] if "outcomes" in summary else
-        {str(r["outcome"]): int(r["n"]) for r in store.query("outcomes")},
-        "quarantined": [_quarantined_entry(r) for r in store.query("quarantined")],
+        {str(r["outcome"]): int(r["n"]) for r in store.attempt_outcomes()},
+        "quarantined": [_quarantined_entry(r) for r in store.quarantined_workers()],
         "throughput": rate_now,
         "throughput_per_minute": rate_now["per_minute"],
         "throughput_window_seconds": rate_now["window_seconds"],
@@ -107,7 +107,7 @@ def _throughput_of_minutes(exp: Experimenter, window_seconds: float, minutes: di
 
 def _since_first_end(exp: Experimenter, span: float) -> float:
     """`span`, or less if the first row finished more recently (a run that just started)."""
-    first = exp.store.query("first_end")[0]
+    first = exp.store.first_end()
     return span if first["age_seconds"] is None else min(span, float(first["age_seconds"]))
 
 
@@ -125,7 +125,7 @@ def finished_per_minute(exp: Experimenter, minutes: int | None) -> list[dict[str
     """Rows done and failed per minute, oldest first, as minutes ago (the server's clock), every
     minute present; over the last `minutes`, or since the first row finished."""
     found: dict[int, dict[str, int]] = {}
-    for row in exp.store.query("minutes", seconds=60.0 * (minutes or _ALL_MINUTES)):
+    for row in exp.store.finished_per_minute(60.0 * (minutes or _ALL_MINUTES)):
         ago = int(row["minutes_ago"] or 0)
         found.setdefault(ago, {})[str(row["status"])] = int(row["n"])
     if minutes is None and not found:
@@ -139,7 +139,7 @@ def _finished_since(exp: Experimenter, seconds: float, minutes: dict[int, int] |
     whole = int(seconds // 60)
     if minutes is not None and seconds == 60 * whole and 0 < whole <= SPARK_MINUTES:
         return sum(n for ago, n in minutes.items() if ago < whole)
-    return int(exp.store.query("finished_since", seconds=seconds)[0]["n"] or 0)
+    return exp.store.finished_since(seconds)
 
 
 def _quarantined_entry(row: dict[str, Any]) -> dict[str, Any]:

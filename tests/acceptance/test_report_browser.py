@@ -28,7 +28,7 @@ from support.configs import config_maker
 
 from pyexperimenter import Experimenter
 from pyexperimenter.cli import main
-from pyexperimenter.store.base import WorkerIdentity
+from pyexperimenter.store.types import WorkerIdentity
 
 pytest.importorskip("plotly")
 

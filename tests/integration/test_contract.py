@@ -94,7 +94,7 @@ class TestStoreContract:
         assert store.fail(second.token, second.id, "boom 2", max_attempts=2)
         [row] = store.rows(where={"ID": first.id})
         assert row["status"] == "error" and row["error"] == "boom 2" and row["attempts"] == 2
-        assert [(g["message"], g["count"], g["example_ids"]) for g in store.query("error_groups")] == \
+        assert [(g["message"], g["count"], g["example_ids"]) for g in store.error_groups()] == \
             [("boom 2", 1, [first.id])]
 
     def test_a_retry_delay_keeps_a_failed_row_out_of_claims(self, store: Store) -> None:
@@ -188,7 +188,7 @@ class TestStoreContract:
     def test_lost_runs_follow_the_heartbeat_age_and_the_retry_delay(self, exp: Experimenter, store: Store) -> None:
         [first] = store.claim(WHO, 1)
         assert age(exp.config, "heartbeat", 10) == 1  # ten seconds without a beat, on the server's clock
-        assert store.counts(5)["stale"] == 1 and store.query("running", stale_after_seconds=5)[0]["stale"]
+        assert store.counts(5)["stale"] == 1 and store.running(stale_after_seconds=5)[0]["stale"]
         assert store.requeue_stale(5, max_attempts=3, retry_delay_seconds=30) == 1
         assert store.requeue_stale(5, max_attempts=3) == 0
         assert store.heartbeat(first.token) == 0
@@ -400,11 +400,11 @@ class TestStoreContract:
 
         def seen() -> tuple[int, dict[int, bool]]:
             store.heartbeat(alive.token)
-            flags = {int(r["ID"]): r["stale"] for r in store.query("running", stale_after_seconds=0.5)}
+            flags = {int(r["ID"]): r["stale"] for r in store.running(stale_after_seconds=0.5)}
             return store.counts(0.5)["stale"], flags
 
         # The server has been up for less than the stale limit: nobody could beat meanwhile.
-        monkeypatch.setattr(type(store), "_server_up_seconds", lambda self, cur: 0.1)
+        monkeypatch.setattr(type(store.session), "server_up_seconds", lambda self, cur: 0.1)
         assert seen() == (0, {lost.id: False, alive.id: False})
         assert store.requeue_stale(0.5, max_attempts=3) == 0
         monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""`pyexp status`'s counters (store/counters.py) against the tables they count, on SQLite and
+"""`pyexp status`'s counters (store/engine/counters.py) against the tables they count, on SQLite and
 MariaDB: after workers' claims, finishes, failures and requeues, after edits made by hand in
 SQL, after a refill, and when an earlier version's table is seeded while workers run."""
 
@@ -15,7 +15,8 @@ from support.services import mysql_connect
 from support.tables import without_counters
 
 from pyexperimenter import Experimenter
-from pyexperimenter.store import WorkerIdentity, counters, reports
+from pyexperimenter.store import NO_FILTER, WorkerIdentity
+from pyexperimenter.store.engine import counters, reports
 from pyexperimenter.views.status_data import status_report
 
 TRACEBACK = 'Traceback (most recent call last):\n  File "fn.py", line 3, in run\n{}\n'
@@ -23,7 +24,7 @@ TRACEBACK = 'Traceback (most recent call last):\n  File "fn.py", line 3, in run\
 
 def counted(exp: Experimenter) -> dict[str, Any]:
     store: Any = exp.store
-    found = store._transaction(lambda cur: counters.read(store, cur, 60))
+    found = store.session.transaction(lambda cur: counters.read(store.session, cur, 60))
     assert found is not None, "the counters are not ready"
     return found
 
@@ -34,14 +35,14 @@ def truth(exp: Experimenter) -> dict[str, Any]:
     t, a = store.t, store.q(store.schema.attempts_table)
 
     def body(cur: Any) -> dict[str, Any]:
-        rows = store._execute(cur, f"SELECT status, error_summary, end_date FROM {t}").fetchall()
-        outcomes = store._execute(cur, f"SELECT outcome, COUNT(*) FROM {a} GROUP BY outcome").fetchall()
+        rows = store.session.execute(cur, f"SELECT status, error_summary, end_date FROM {t}").fetchall()
+        outcomes = store.session.execute(cur, f"SELECT outcome, COUNT(*) FROM {a} GROUP BY outcome").fetchall()
         return {"statuses": Counter(str(r[0]) for r in rows),
                 "errors": Counter(r[1] for r in rows if r[0] == "error"),
                 "finished": sum(1 for r in rows if r[0] in ("done", "error") and r[2] is not None),
                 "outcomes": {str(o): int(n) for o, n in outcomes if n}}
 
-    return store._transaction(body)
+    return store.session.transaction(body)
 
 
 def assert_counted(exp: Experimenter) -> None:
@@ -81,18 +82,18 @@ def test_counters_follow_workers_and_hand_edits(make_config: ConfigMaker) -> Non
              f"UPDATE {a} SET outcome = 'lost' WHERE outcome = 'running'",
              f"DELETE FROM {a} WHERE outcome = 'failed'"]
     for sql in edits:
-        store._transaction(lambda cur, sql=sql: store._execute(cur, sql))
+        store.session.transaction(lambda cur, sql=sql: store.session.execute(cur, sql))
         assert_counted(exp)
     store.finish(running[0].token, [(c.id, {"value": 2.0}) for c in running])
     assert_counted(exp)
 
     # status off the counters says what status off the tables says
     fast = status_report(exp)
-    scanned = store._transaction(lambda cur: reports._scanned(store, cur, {"minutes": 60}))
+    scanned = store.session.transaction(lambda cur: reports.scanned(store.session, cur, NO_FILTER, 60, 5))
     assert fast["counts"] == scanned["counts"]
     assert [(g["message"], g["count"], g["example_ids"]) for g in fast["errors"]] == \
         [(g["message"], g["count"], g["example_ids"]) for g in scanned["errors"]]
-    assert fast["outcomes"] == {str(r["outcome"]): int(r["n"]) for r in store.query("outcomes")}
+    assert fast["outcomes"] == {str(r["outcome"]): int(r["n"]) for r in store.attempt_outcomes()}
     exp.close()
 
 
@@ -108,7 +109,7 @@ def test_more_error_groups_than_status_shows(make_config: ConfigMaker) -> None:
         assert store.fail(claim.token, claim.id, TRACEBACK.format(f"ValueError: {claim.id % 25}"), max_attempts=1)
     assert len(counted(exp)["errors"]) == 25
     fast = status_report(exp)
-    scanned = store._transaction(lambda cur: reports._scanned(store, cur, {"minutes": 60}))
+    scanned = store.session.transaction(lambda cur: reports.scanned(store.session, cur, NO_FILTER, 60, 5))
     assert fast["counts"] == scanned["counts"] and fast["counts"]["error"] == 50
     assert fast["errors"] == scanned["errors"] and len(fast["errors"]) == 25
     exp.close()
@@ -127,7 +128,7 @@ def test_a_refill_counts_only_the_new_rows(make_config: ConfigMaker) -> None:
     assert_counted(exp)
     # a row inserted by hand fires no trigger (inserts are counted by the fill): the next fill counts it
     store: Any = exp.store
-    store._transaction(lambda cur: store._execute(
+    store.session.transaction(lambda cur: store.session.execute(
         cur, f"INSERT INTO {store.t} (x, param_hash, rank_key, priority) VALUES (999, '{'f' * 40}', 1, 0)"))
     assert counted(exp)["statuses"] == {"created": 30}
     assert exp.fill_table_from_config() == 0
@@ -143,7 +144,7 @@ def test_an_earlier_versions_table_is_seeded_while_workers_run(make_config: Conf
     exp = Experimenter(path)
     exp.fill_table_from_config()
     without_counters(exp)
-    assert exp.store._transaction(lambda cur: counters.read(exp.store, cur, 60)) is None  # type: ignore[attr-defined]
+    assert exp.store.session.transaction(lambda cur: counters.read(exp.store.session, cur, 60)) is None  # type: ignore[attr-defined]
     assert status_report(exp)["counts"]["created"] == 3000  # counted in the table meanwhile
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -203,7 +204,7 @@ def test_a_database_refusing_triggers_leaves_status_counting_the_table(
             assert exp.fill_table_from_config() == 12
         assert any("refused a trigger" in r.getMessage() for r in caplog.records)
         store: Any = exp.store
-        assert store._transaction(lambda c: counters.read(store, c, 60)) is None
+        assert store.session.transaction(lambda c: counters.read(store.session, c, 60)) is None
         me = WorkerIdentity(worker="tester:1", machine="tester", pid=1)
         done = store.claim(me, 5)
         store.finish(done[0].token, [(c.id, {"value": 1.0}) for c in done])
@@ -225,7 +226,7 @@ def test_delete_drops_the_counters_and_their_triggers(make_config: ConfigMaker) 
                 else "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'")
 
     def state() -> tuple[bool, int]:
-        return store._transaction(lambda cur: (counters.exists(store, cur), store._execute(cur, triggers).fetchone()[0]))
+        return store.session.transaction(lambda cur: (counters.exists(store.session, cur), store.session.execute(cur, triggers).fetchone()[0]))
 
     assert state() == (True, 5)
     store.drop()

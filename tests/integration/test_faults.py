@@ -4,7 +4,7 @@ connections than workers, lost COMMIT replies, deadlocks, lock waits, a locked S
 The `faults` tests start their own MariaDB (scripts/private_mariadb.sh) on a port in
 3407-3420 with a datadir under /tmp/pyexp-private-*, and stop it afterwards; the machine's
 own server is never touched. The other tests inject failures into the store's connection,
-or into one named query (store/queries.py) through the store's one run method.
+or into one named query (store/sql/queries.sql) through the Session's one run method.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from support.workers import Record, assert_each_result_written_once, count, join
 
 from pyexperimenter import Experimenter
 from pyexperimenter.store import WorkerIdentity
-from pyexperimenter.store.mysql import MySQLStore
+from pyexperimenter.store.backends.mysql import MySQLSession, MySQLStore
 from pyexperimenter.worker import Worker
 
 SCRIPT = ROOT / "scripts" / "private_mariadb.sh"
@@ -286,16 +286,16 @@ def test_deadlock_and_lock_wait_timeout_are_retried(
     mysql_store: tuple[Experimenter, MySQLStore], monkeypatch: pytest.MonkeyPatch, code: int
 ) -> None:
     exp, store = mysql_store
-    real = MySQLStore._run
+    real = MySQLSession.run
     failed: list[str] = []
 
-    def run(self: MySQLStore, cur: Any, name: str, args: Any = (), **kwargs: Any) -> Any:
+    def run(self: MySQLSession, cur: Any, name: str, args: Any = (), **kwargs: Any) -> Any:
         if name == "claim_mark" and not failed:  # after the claim's SELECT ... FOR UPDATE
             failed.append(name)
             raise pymysql.err.OperationalError(code, "injected")
         return real(self, cur, name, args, **kwargs)
 
-    monkeypatch.setattr(MySQLStore, "_run", run)
+    monkeypatch.setattr(MySQLSession, "run", run)
     claims = store.claim(WorkerIdentity("w", "h", 1), 2)
     assert failed and len(claims) == 2
     table = exp.get_table()
@@ -317,10 +317,10 @@ def test_heartbeats_go_on_while_a_write_is_retried(
     exp.fill_table_from_config()
     config = exp.config
     exp.close()
-    real = MySQLStore._run
+    real = MySQLSession.run
     storm = {"until": 0.0, "deadlocks": 0}
 
-    def run(self: MySQLStore, cur: Any, name: str, args: Any = (), **kwargs: Any) -> Any:
+    def run(self: MySQLSession, cur: Any, name: str, args: Any = (), **kwargs: Any) -> Any:
         if name == "finish_done":
             if not storm["until"]:
                 storm["until"] = time.monotonic() + 3.0
@@ -329,7 +329,7 @@ def test_heartbeats_go_on_while_a_write_is_retried(
                 raise pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock (injected)")
         return real(self, cur, name, args, **kwargs)
 
-    monkeypatch.setattr(MySQLStore, "_run", run)
+    monkeypatch.setattr(MySQLSession, "run", run)
     halt = threading.Event()
     swept: list[int] = []
 
@@ -358,7 +358,7 @@ def test_sqlite_database_is_locked_is_retried(make_config: ConfigMaker, tmp_path
     exp = Experimenter(make_config())
     exp.fill_table_from_config()
     store = exp.store
-    store._connection().execute("PRAGMA busy_timeout = 0")  # no waiting inside SQLite: "database is locked"
+    store.session.connection().execute("PRAGMA busy_timeout = 0")  # no waiting inside SQLite: "database is locked"
     locked, release = threading.Event(), threading.Event()
 
     def hold_the_write_lock() -> None:

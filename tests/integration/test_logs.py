@@ -110,7 +110,7 @@ def test_an_attempts_table_of_an_earlier_version_gains_the_output_columns(make_c
     store: Any = exp.store
     for column in ("log_file", "log_tail"):  # as a table made before them looks
         drop = f"ALTER TABLE {store.schema.attempts_table} DROP COLUMN {column}"
-        store._transaction(lambda cur, drop=drop: store._execute(cur, drop))
+        store.session.transaction(lambda cur, drop=drop: store.session.execute(cur, drop))
     exp.close()
     exp = Experimenter(path)
 

@@ -17,8 +17,8 @@ import yaml
 
 from pyexperimenter import Experimenter
 from pyexperimenter.store import WorkerIdentity, open_store, schema_of
-from pyexperimenter.store.mysql import MySQLStore
-from pyexperimenter.store.timeouts import DEFAULT_TIMEOUTS, ConnectionTimeouts
+from pyexperimenter.store.backends.mysql import MySQLStore
+from pyexperimenter.store.backends.timeouts import DEFAULT_TIMEOUTS, ConnectionTimeouts
 
 
 def test_timeouts_notice_a_dead_link_well_inside_stale_after() -> None:
@@ -50,14 +50,14 @@ def test_worker_connection_carries_keepalive_and_session_limits(tmp_path: Path, 
     store = open_store(exp.config, worker=True)
     assert isinstance(store, MySQLStore)
     try:
-        sock = store._conn._sock  # type: ignore[union-attr]
+        sock = store.session.conn._sock  # type: ignore[union-attr]
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-        t = store.timeouts
+        t = store.session.timeouts
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == t.keepalive_idle
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == t.keepalive_interval
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == t.keepalive_probes
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == t.user_timeout_ms
-        cur = store._conn.cursor()  # type: ignore[union-attr]
+        cur = store.session.conn.cursor()  # type: ignore[union-attr]
         cur.execute("SELECT @@session.wait_timeout, @@session.innodb_lock_wait_timeout")
         assert cur.fetchone() == (t.server_idle, t.lock_wait)
     finally:

@@ -198,8 +198,8 @@ def test_signal_inside_a_database_call_waits_for_its_end(
     path = make_config(experiment=FAST, parameters={"x": [3]}, custom={"record": str(record.path)})
     exp = Experimenter(path)
     exp.fill_table_from_config()
-    store_class = type(exp.store)
-    real = store_class._execute
+    session_class = type(exp.store.session)  # type: ignore[attr-defined]
+    real = session_class.execute
 
     def execute(self: Any, cur: Any, sql: str, args: Any = ()) -> Any:
         if sql.startswith("UPDATE") and "label" in sql:
@@ -207,7 +207,7 @@ def test_signal_inside_a_database_call_waits_for_its_end(
             time.sleep(0.05)
         return real(self, cur, sql, args)
 
-    monkeypatch.setattr(store_class, "_execute", execute)
+    monkeypatch.setattr(session_class, "execute", execute)
     started = time.monotonic()
     codes = exp.execute(writes_then_sleeps)
     assert time.monotonic() - started < 10
@@ -248,7 +248,7 @@ def test_zombie_worker_is_fenced_out(make_config: ConfigMaker, tmp_path: Path, c
 
         def declare_lost() -> bool:
             # Age the heartbeat on the server's clock, then the real compare-and-set sweep.
-            store._transaction(lambda cur: store._execute(
+            store.session.transaction(lambda cur: store.session.execute(
                 cur, f"UPDATE {store.t} SET heartbeat = {store.ago_sql()} WHERE ID = ?", (3600, rid)))
             return exp.recover() == 1
 

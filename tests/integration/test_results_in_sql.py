@@ -210,12 +210,12 @@ def test_unknown_column_is_one_line_exit_2(messy_exp: Experimenter, args: list[s
 
 def _sql(exp: Experimenter, statement: str) -> None:
     store: Any = exp.store
-    store._transaction(lambda cur: store._execute(cur, statement))
+    store.session.transaction(lambda cur: store.session.execute(cur, statement))
 
 
 def test_status_groups_errors_by_the_summary_column(messy_exp: Experimenter) -> None:
-    summaries = messy_exp.store.read("report_error_groups", conditions=())
-    assert sorted((s, n) for s, n, _ in summaries) == [("ValueError: bad seed 0", 2), ("ValueError: bad seed 1", 2)]
+    summaries = messy_exp.store.error_groups()
+    assert sorted((g["message"], g["count"]) for g in summaries) == [("ValueError: bad seed 0", 2), ("ValueError: bad seed 1", 2)]
     groups = status_report(messy_exp)["errors"]
     assert [(g["message"], g["count"]) for g in groups] == [("ValueError: bad seed 0", 2), ("ValueError: bad seed 1", 2)]
     errors = messy_exp.get_table(where=["status=error"])

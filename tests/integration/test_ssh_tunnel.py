@@ -86,7 +86,7 @@ def test_pyexperimenter_runs_through_the_tunnel(tmp_path: Path, mysql_url: str, 
     # The session runs through the tunnel: our end is the tunnel's local port, and the
     # server sees the session coming from the gateway's sshd, not from this process.
     local_host, local_port = tunnel.endpoint(ssh)
-    conn = exp.store._conn  # type: ignore[attr-defined]
+    conn = exp.store.session.conn  # type: ignore[attr-defined]
     assert conn._sock.getpeername()[:2] == (local_host, local_port)
     assert local_port != (urlsplit(mysql_url).port or 3306)
     owner = port_owner(server_side_port(exp))
@@ -101,7 +101,7 @@ def test_pyexperimenter_runs_through_the_tunnel(tmp_path: Path, mysql_url: str, 
 
 def server_side_port(exp: Any) -> int:
     """The client port of this session as the server sees it."""
-    with exp.store._conn.cursor() as cur:
+    with exp.store.session.conn.cursor() as cur:
         cur.execute("SELECT host FROM information_schema.processlist WHERE id = CONNECTION_ID()")
         return int(cur.fetchone()[0].rsplit(":", 1)[1])
 

@@ -194,7 +194,7 @@ def test_status_counts_rows_finished_long_ago_or_without_an_end_date(mixed: tupl
     done, error = ids["done"], ids["error"]
     for sql in (f"UPDATE {exp.config.name} SET end_date = '2020-01-01 00:00:00' WHERE ID IN ({done[0]}, {error[0]})",
                 f"UPDATE {exp.config.name} SET end_date = NULL WHERE ID = {done[1]}"):
-        store._transaction(lambda cur, sql=sql: store._execute(cur, sql))
+        store.session.transaction(lambda cur, sql=sql: store.session.execute(cur, sql))
     expected = {k: v for k, v in store.counts().items() if k != "stale"}
     report = status_report(exp)
     assert report["counts"] == expected and expected["done"] == 5 and expected["error"] == 3

@@ -41,24 +41,24 @@ def half_failed(make_config: ConfigMaker) -> Experimenter:
                 history.format(n=2, outcome="'failed'", error="error", rows="status = 'error'"),
                 history.format(n=3, outcome="'quarantined'", error="'quarantined'", rows="ID <= 3"),
                 f"ANALYZE TABLE {table}, {attempts}" if mysql else "ANALYZE"):
-        store._transaction(lambda cur, sql=sql: store._execute(cur, sql))
+        store.session.transaction(lambda cur, sql=sql: store.session.execute(cur, sql))
     return exp
 
 
 def statements_of_status(exp: Experimenter) -> list[tuple[str, tuple[Any, ...]]]:
     store: Any = exp.store
     sent: list[tuple[str, tuple[Any, ...]]] = []
-    execute = store._execute
+    execute = store.session.execute
 
     def recording(cur: Any, sql: str, args: Any = ()) -> Any:
         sent.append((sql, tuple(args)))
         return execute(cur, sql, args)
 
-    store._execute = recording
+    store.session.execute = recording
     try:
         report = status_report(exp)
     finally:
-        store._execute = execute
+        store.session.execute = execute
     assert report["counts"]["error"] == ROWS * 3 // 10
     assert sum(report["finished_last_hour"]) == ROWS * 7 // 10
     assert report["outcomes"]["failed"] == ROWS * 6 // 10 and len(report["quarantined"]) == 1
@@ -75,10 +75,10 @@ def plans(exp: Experimenter, statements: list[tuple[str, tuple[Any, ...]]]) -> l
     found = []
     for sql, args in statements:
         if exp.config.database.kind == "mysql":
-            plan = store._transaction(lambda cur, s=sql, a=args: store._execute(cur, "EXPLAIN " + s, a).fetchall())
+            plan = store.session.transaction(lambda cur, s=sql, a=args: store.session.execute(cur, "EXPLAIN " + s, a).fetchall())
             found += [(row[2], row[3], f"key {row[5]}; {row[9]}") for row in plan if row[2] in tables]
         else:
-            plan = store._transaction(lambda cur, s=sql, a=args: store._execute(cur, "EXPLAIN QUERY PLAN " + s,
+            plan = store.session.transaction(lambda cur, s=sql, a=args: store.session.execute(cur, "EXPLAIN QUERY PLAN " + s,
                                                                                a).fetchall())
             words = [str(row[-1]).split() for row in plan]
             found += [(w[1], w[0], " ".join(w)) for w in words if len(w) > 1 and w[1] in tables]
@@ -99,7 +99,7 @@ def test_status_reads_the_table_only_through_indexes(half_failed: Experimenter) 
     exp = half_failed
     store: Any = exp.store
     with_counters = plans(exp, statements_of_status(exp))
-    store._transaction(lambda cur: store._run(cur, "drop_table", target=store.schema.counts_table))
+    store.session.transaction(lambda cur: store.session.run(cur, "drop_table", target=store.schema.counts_table))
     without = plans(exp, statements_of_status(exp))  # the same counts (statements_of_status checks them)
     for found in (with_counters, without):
         assert {table for table, _, _ in found} == {exp.config.name, exp.store.schema.attempts_table}

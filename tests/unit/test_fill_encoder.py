@@ -9,7 +9,7 @@ import random
 
 from pyexperimenter.params.grid import parameter_hash
 from pyexperimenter.sqltypes import parse_sql_type
-from pyexperimenter.store.fill import CHECKED_ROWS, RowEncoder
+from pyexperimenter.store.engine.fill import CHECKED_ROWS, RowEncoder
 
 TYPES = {
     n: parse_sql_type(t)

@@ -1,10 +1,12 @@
-"""Every statement the stores send, each named once with a one-line purpose.
+"""Every statement the stores send, each named once with a one-line purpose: the loader of
+store/sql/queries.sql and the fragments its statements share.
 
 A statement is written with `?` placeholders and symbolic pieces in braces: the tables
 (`{table}`, `{attempts}`), the dialect's (`{now}`, `{ago}`, `{skip_locked}`, ...; see
-store/dialect.py) and the shared fragments below, so that the fencing predicate and the
-requeue-or-error rule exist exactly once. The statements are in store/queries.sql. store/statements.py renders them for one store
-when the store is made.
+store/sql/dialect.py) and the shared fragments below, so that the fencing predicate and the
+requeue-or-error rule exist exactly once. store/sql/statements.py renders them for one store
+when the store is made. A block marked `(piece)` is no statement but a part one statement
+repeats (MariaDB's minute counts, one range per minute).
 
 Fencing: every claim stamps its rows with a fresh `claim_token`, and every write for an
 attempt is fenced by `{fenced}`, so a worker that was declared lost (its rows requeued, the
@@ -20,7 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-# The counters' pieces (store/counters.py), as `{error_kind:OLD}` or `{finished:NEW}` of a
+# The counters' pieces (store/engine/counters.py), as `{error_kind:OLD}` or `{finished:NEW}` of a
 # trigger's row: the kind an error counts under ('u': written before error summaries);
 # whether the row has finished (it then counts in its end date's minute); whether its status
 # is counted (not the open and running rows, whose claims and requeues are the hot path);
@@ -40,8 +42,8 @@ FRAGMENTS: dict[str, str] = {
     # attempts are left, else `error`; takes max_attempts, max_attempts, delay, delay.
     "requeue_or_error": "status = CASE WHEN attempts < ? THEN 'created' ELSE 'error' END, "
     "available_at = CASE WHEN attempts < ? AND ? > 0 THEN {later} ELSE NULL END",
-    # A lost run: running, no heartbeat for `?` seconds by the server's clock. The store
-    # adds the restart guard (SqlStore._lost_runs_possible) wherever this is used.
+    # A lost run: running, no heartbeat for `?` seconds by the server's clock. The engine
+    # adds the restart guard (Session.lost_runs_possible) wherever this is used.
     "lost": "status = 'running' AND heartbeat < {ago}",
     # Rows a claim may take.
     "open": "status = 'created' AND (available_at IS NULL OR available_at <= {now})",
@@ -71,9 +73,10 @@ class Query:
     purpose: str
     template: str
     only: str | None = None  # the one dialect that has this statement
+    piece: bool = False  # a part of a statement, filled in per call (see Statements.minute_ranges)
 
 
-_HEADER = re.compile(r"-- (\w+)(?: \[(\w+)\])? --")
+_HEADER = re.compile(r"-- (\w+)(?: \[(\w+)\])?( \(piece\))? --")
 
 
 def _load(text: str) -> list[Query]:
@@ -84,8 +87,10 @@ def _load(text: str) -> list[Query]:
         m = _HEADER.fullmatch(header)
         if m is None or not purpose.startswith("-- ") or not lines:
             raise ValueError(f"malformed query block: {block[:80]!r}")
-        found.append(Query(m.group(1), purpose[3:], " ".join(line.strip() for line in lines), m.group(2)))
+        found.append(Query(m.group(1), purpose[3:], " ".join(line.strip() for line in lines), m.group(2),
+                           bool(m.group(3))))
     return found
 
 
-QUERIES: tuple[Query, ...] = tuple(_load(_TEXT))
+QUERIES: tuple[Query, ...] = tuple(q for q in _load(_TEXT) if not q.piece)
+PIECES: tuple[Query, ...] = tuple(q for q in _load(_TEXT) if q.piece)

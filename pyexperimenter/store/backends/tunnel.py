@@ -20,21 +20,19 @@ import os
 import socket
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import TunnelError
-
-if TYPE_CHECKING:
-    from ..config.model import SshTunnelConfig
+from ...errors import TunnelError
+from ..types import SshGateway
 
 EXTRA_HINT = "pip install 'pyexperimenter[sshtunnel]'"
 KEEPALIVE_SECONDS = 15.0
 
 _lock = threading.Lock()
-_tunnels: dict[SshTunnelConfig, Any] = {}  # this process's running forwarders
+_tunnels: dict[SshGateway, Any] = {}  # this process's running forwarders
 
 
-def endpoint(ssh: SshTunnelConfig) -> tuple[str, int]:
+def endpoint(ssh: SshGateway) -> tuple[str, int]:
     """(host, port) to connect to instead of the database: this process's tunnel, opened now
     if it is not running."""
     with _lock:
@@ -46,7 +44,7 @@ def endpoint(ssh: SshTunnelConfig) -> tuple[str, int]:
         return ssh.local_host, int(forwarder.local_bind_port)
 
 
-def close(ssh: SshTunnelConfig | None = None) -> bool:
+def close(ssh: SshGateway | None = None) -> bool:
     """Stops this process's tunnel through `ssh` (all tunnels for None); True if one ran.
     Connections through it die with it; a later connection opens a new one."""
     with _lock:
@@ -56,7 +54,7 @@ def close(ssh: SshTunnelConfig | None = None) -> bool:
         return bool(keys)
 
 
-def _open(ssh: SshTunnelConfig) -> Any:
+def _open(ssh: SshGateway) -> Any:
     try:
         import sshtunnel
     except ImportError:
@@ -91,7 +89,7 @@ def _open(ssh: SshTunnelConfig) -> Any:
     return forwarder
 
 
-def _reason(ssh: SshTunnelConfig, error: BaseException, messages: deque[str], forwarder: Any = None) -> str:
+def _reason(ssh: SshGateway, error: BaseException, messages: deque[str], forwarder: Any = None) -> str:
     """What went wrong, in the user's terms; sshtunnel says it only in its log."""
     # The address it really tried, after ~/.ssh/config's HostName and Port.
     host, port = getattr(forwarder, "ssh_host", ssh.host), getattr(forwarder, "ssh_port", ssh.port or 22)

@@ -32,56 +32,54 @@ made by hand in SQL are counted too; status then reads a few hundred counter row
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .sql import SqlStore
+from .session import Cursor, Session
 
-Cursor = Any
 log = logging.getLogger(__name__)
 
 TRIGGERS = ("counts_on_update", "counts_on_delete", "counts_on_attempt", "counts_on_outcome",
             "counts_on_attempt_delete")
 
 
-def exists(store: SqlStore, cur: Cursor) -> bool:
-    return bool(store._run(cur, "counts_exists", (store.schema.counts_table,)).fetchone()[0])
+def exists(session: Session, cur: Cursor) -> bool:
+    return bool(session.run(cur, "counts_exists", (session.schema.counts_table,)).fetchone()[0])
 
 
-def install(store: SqlStore, cur: Cursor) -> bool:
+def install(session: Session, cur: Cursor) -> bool:
     """Make the counters table and its triggers, then (re)count; True when status can use
     them. Runs in `ddl.create`, so every `pyexp fill` counts again: an earlier version's
     table gains counters, and rows inserted or truncated by hand are counted right."""
-    store._run(cur, "counts_table")
-    if not store._run(cur, "counts_ready").fetchone()[0]:
+    session.run(cur, "counts_table")
+    if not session.run(cur, "counts_ready").fetchone()[0]:
         try:
             for name in TRIGGERS:
-                store._run(cur, name)
+                session.run(cur, name)
         except Exception as e:  # noqa: BLE001 - any refusal leaves status on its slower way
             if not _refused(e):
                 raise
             log.warning("pyexp status will count rows without counters: the database refused a trigger (%s)", e)
             return False
-        store._run(cur, "counts_mark")
-    store._run(cur, "counts_lock")  # one count at a time: each corrects what the last left
-    store._run(cur, "counts_seed")
+        session.run(cur, "counts_mark")
+    session.run(cur, "counts_lock")  # one count at a time: each corrects what the last left
+    session.run(cur, "counts_seed")
     return True
 
 
-def ready(store: SqlStore, cur: Cursor) -> bool:
-    return exists(store, cur) and bool(store._run(cur, "counts_ready").fetchone()[0])
+def ready(session: Session, cur: Cursor) -> bool:
+    return exists(session, cur) and bool(session.run(cur, "counts_ready").fetchone()[0])
 
 
-def read(store: SqlStore, cur: Cursor, minutes: int) -> dict[str, Any] | None:
+def read(session: Session, cur: Cursor, minutes: int) -> dict[str, Any] | None:
     """The counters summed over slots, or None where they are not ready: rows per status
     (the open ones are all rows less the others), per error summary (None for errors written
     before summaries), attempts per outcome, rows finished per minute ago over the last
     `minutes` (minute 0 is the current one, `second` seconds old)."""
-    if not ready(store, cur):
+    if not ready(session, cur):
         return None
     found: dict[str, Any] = {"statuses": {}, "errors": {}, "outcomes": {}, "minutes": {}, "second": 0.0}
     rows = [(str(kind), label, int(minute), int(n)) for kind, label, minute, n in
-            store._run(cur, "counts_read", (int(minutes),)).fetchall()]
+            session.run(cur, "counts_read", (int(minutes),)).fetchall()]
     now_minute = next((minute for kind, _, minute, _ in rows if kind == "c"), 0)
     total = 0
     for kind, label, minute, n in rows:

@@ -1,21 +1,21 @@
 """The store's side of captured output (worker/output.py captures it): an attempt's log
-file and the last few KB it printed, kept in its attempts row. A mixin of SqlStore.
+file and the last few KB it printed, kept in its attempts row.
 
 Two writes, both fenced like every other write of an attempt: the heartbeat's, while the
 experiment runs and only when it printed something new (so another machine sees a running
 experiment's output), and the last one, staged by the worker just before the attempt's
-final write and made in that write's own transaction (`_write_staged`, called by
-`_close_attempts`), so an attempt is never closed without it. The statement matches only
+final write and made in that write's own transaction (`write_staged`, called by
+`queue.close_attempts`), so an attempt is never closed without it. The statement matches only
 the claim's own attempt while it is still running: a worker whose row was requeued as lost
 writes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-Cursor = Any
+from .session import Cursor, Session
+
 Output = tuple[str | None, str]  # (the log file, if one was written; the tail)
 
 
@@ -32,25 +32,18 @@ class StagedOutput:
             self._staged = (token, {})
         self._staged[1][row_id] = (log_file, tail)
 
-    def _staged_for(self, token: str) -> dict[int, Output]:
+    def staged_for(self, token: str) -> dict[int, Output]:
         return self._staged[1] if self._staged[0] == token else {}
 
+    _staged_for = staged_for  # the name store/memory_output.py uses, until it goes
 
-class OutputQueries(StagedOutput):
-    _run: Callable[..., Any]
-    _side: Callable[..., Any]  # SideTables: the columns exist on a table an older version made
-    _side_ready: bool
 
-    def prepare_output(self) -> None:
-        if not self._side_ready:
-            self._side(lambda cur: None)  # once per store: the log columns exist
+def attempt_output(session: Session, cur: Cursor, token: str, row_id: int, log_file: str | None, tail: str) -> bool:
+    """A running attempt's output so far; False when the attempt is no longer running."""
+    return bool(session.run(cur, "attempt_output", (log_file, tail, token, row_id)).rowcount)
 
-    def attempt_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> bool:
-        """A running attempt's output so far; False when the attempt is no longer running."""
-        return bool(self._side(lambda cur: self._run(cur, "attempt_output", (log_file, tail, token, row_id)).rowcount))
 
-    def _write_staged(self, cur: Cursor, token: str, ids: Sequence[int]) -> None:
-        staged = self._staged_for(token)
-        for row_id in ids:
-            if row_id in staged:
-                self._run(cur, "attempt_output", (*staged[row_id], token, row_id))
+def write_staged(session: Session, cur: Cursor, token: str, ids: Sequence[int], staged: Mapping[int, Output]) -> None:
+    for row_id in ids:
+        if row_id in staged:
+            session.run(cur, "attempt_output", (*staged[row_id], token, row_id))

@@ -1,4 +1,4 @@
-"""The named queries of store/queries.py, rendered for one store.
+"""The named queries of store/sql/queries.sql, rendered for one store.
 
 Tables, dialect pieces and fragments are filled in once, when the store is made. A
 statement with per-call parts (an IN list's length, the result columns given, a log
@@ -12,13 +12,12 @@ from collections.abc import Callable, Mapping
 from string import Formatter
 from typing import Any
 
-from ..errors import InputError
-from ..sqltypes import is_identifier
-from . import adopt, ddl, reports, select
-from .base import TableSchema
+from ...errors import InputError
+from ...sqltypes import is_identifier
+from ..types import TableSchema
+from . import conditions, ddl, selects
 from .dialect import Dialect
-from .filters import OPERATORS
-from .queries import COUNTED, ENDED, ERROR_KIND, FINISHED, FRAGMENTS, QUERIES, trigger_name
+from .queries import COUNTED, ENDED, ERROR_KIND, FINISHED, FRAGMENTS, PIECES, QUERIES, trigger_name
 from .schema import CODECARBON_COLUMNS, FILL_COLUMNS, RANK_INDEX, STATUS_INDEX, filter_index
 
 
@@ -45,7 +44,7 @@ def _target(st: Statements, table: str) -> str:
 
 def _result_sets(st: Statements, names: tuple[str, ...], value: str = "?") -> list[str]:
     """`col = value` per result column, each followed by `col_timestamp = now` if kept (a
-    bound local stamp for PyExperimenter's tables, see SqlStore._stamped)."""
+    bound local stamp for PyExperimenter's tables, see store/engine/queue.py)."""
     stamp = "?" if st.schema.local_timestamps else st.dialect.now
     sets = []
     for name in _identifiers(names):
@@ -65,17 +64,6 @@ def _finish_sets(st: Statements, shape: tuple[tuple[str, ...], int]) -> str:
 def _where(st: Statements, columns: tuple[str, ...]) -> str:
     conds = [f"{st.dialect.q(c)} = ?" for c in _identifiers(columns)]
     return " WHERE " + " AND ".join(conds) if conds else ""
-
-
-def _condition(st: Statements, column: str, op: str) -> str:
-    """One `--where` condition on a validated column; `<>` keeps NULLs, as `results` does."""
-    (name,) = _identifiers([column])
-    if op not in OPERATORS:
-        raise InputError(f"unsafe operator {op!r}")
-    col = st.dialect.q(name)
-    if op in ("IS NULL", "IS NOT NULL"):
-        return f"{col} {op}"
-    return f"({col} <> ? OR {col} IS NULL)" if op == "<>" else f"{col} {op} ?"
 
 
 def _database(st: Statements, name: str) -> str:
@@ -103,25 +91,25 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "database": _database,
     "columns": lambda st, table: ddl.table_columns(st.dialect, st.schema, table),
     "column": lambda st, name: ddl.added_column(st.dialect, st.schema, name),
-    "internal_column": lambda st, name: adopt.internal_column(st.dialect, name),
+    "internal_column": lambda st, name: ddl.internal_column(st.dialect, name),
     "attempt_column": lambda st, name: ddl.attempt_column(st.dialect, name),
     "index": _index,
     # MariaDB's optimiser walks the claim index past the rows a `--where` skips, locking them
     # (measured: 61% of the unfiltered claim rate); the column's own index finds them at once.
     "where_hint": lambda st, column: st.dialect.hint(filter_index(_identifiers([column])[0]).name),
     "index_columns": lambda st, spec: st.dialect.index_columns(_identifiers(spec[0]), spec[1]),
-    "conditions": lambda st, shape: "".join(" AND " + _condition(st, c, op) for c, op in shape),
-    "where_conditions": lambda st, shape: " WHERE " + " AND ".join(_condition(st, c, op) for c, op in shape)
-    if shape else "",
-    # store/select.py: results read with filters and aggregates in the database
-    "select_columns": lambda st, names: select.render_columns(st.dialect, names),
-    "select_where": lambda st, shapes: select.render_where(st.dialect, shapes),
-    "group_columns": lambda st, groups: ", ".join(select.group_expression(st.dialect, c, k) for c, k in groups),
-    "group_keys": lambda st, groups: select.group_keys(st.dialect, groups),
-    "aggregates": lambda st, aggs: select.render_aggregates(st.dialect, aggs),
+    "conditions": lambda st, shape: "".join(" AND " + conditions.filter_condition(st.dialect, c, op) for c, op in shape),
+    "where_conditions": lambda st, shape: " WHERE " + " AND ".join(
+        conditions.filter_condition(st.dialect, c, op) for c, op in shape) if shape else "",
+    # store/select.py's selections: results read with filters and aggregates in the database
+    "select_columns": lambda st, names: selects.render_columns(st.dialect, names),
+    "select_where": lambda st, shapes: conditions.render_where(st.dialect, shapes),
+    "group_columns": lambda st, groups: ", ".join(selects.group_expression(st.dialect, c, k) for c, k in groups),
+    "group_keys": lambda st, groups: selects.group_keys(st.dialect, groups),
+    "aggregates": lambda st, aggs: selects.render_aggregates(st.dialect, aggs),
     "value_column": lambda st, name: st.dialect.q(_identifiers([name])[0]),
-    "csv_line": lambda st, columns: select.render_csv_line(st.dialect, columns),
-    "minute_ranges": lambda st, n: reports.minute_ranges(st.dialect, st.dialect.q(st.schema.name), n),
+    "csv_line": lambda st, columns: selects.render_csv_line(st.dialect, columns),
+    "minute_ranges": lambda st, n: st.minute_ranges(int(n)),
     "select": lambda st, names: ", ".join(st.dialect.q(c) for c in _identifiers(names)),
     "nonnull": lambda st, name: f"{st.dialect.q(_identifiers([name])[0])} IS NOT NULL",
     "order": lambda st, by: f"{st.dialect.q(_identifiers([by[0]])[0])} {'DESC' if by[1] else 'ASC'}",
@@ -184,7 +172,6 @@ class Statements:
             skip_locked=dialect.skip_locked,
             for_update=dialect.for_update,
             table_suffix=dialect.table_suffix,
-            insert_or_ignore=dialect.insert_or_ignore,
             status_hint=dialect.hint(STATUS_INDEX.name),
             rank_hint=dialect.hint(RANK_INDEX.name),
             claim_columns=", ".join(q(c) for c in ["ID", "attempts", *schema.parameters]),
@@ -197,12 +184,16 @@ class Statements:
         )
         self._static: dict[str, str] = {}
         self._templates: dict[str, tuple[str, frozenset[str]]] = {}
-        for query in QUERIES:
+        self.pieces: dict[str, str] = {}  # parts of statements, their per-call fields left in braces
+        for query in (*QUERIES, *PIECES):
             if query.only not in (None, dialect.name):
                 continue
             text = query.template
             while (expanded := text.format_map(pieces)) != text:  # pieces may hold pieces
                 text = expanded
+            if query.piece:
+                self.pieces[query.name] = text
+                continue
             parts = frozenset(_fields(text))
             if parts - PARTS.keys():
                 raise ValueError(f"query {query.name}: unknown pieces {sorted(parts - PARTS.keys())}")
@@ -214,6 +205,20 @@ class Statements:
 
     def names(self) -> list[str]:
         return [*self._static, *self._templates]
+
+    def minute_ranges(self, minutes: int) -> str:
+        """report_minute_counts' part: the minute that holds all earlier rows (SQLite, which
+        groups), or MariaDB's one range count per minute ago, the oldest bound a parameter."""
+        if "minute_count" not in self.pieces:
+            return str(int(minutes))
+        now, one, pieces = self.dialect.now, self.pieces["minute_count"], []
+        for k in range(max(int(minutes), 1)):
+            oldest = self.dialect.ago if k == minutes - 1 else f"{now} - INTERVAL {60 * (k + 1)} SECOND"
+            newest = f" AND end_date < {now} - INTERVAL {60 * k} SECOND" if k else ""
+            pieces.append(one.format(k=k, oldest=oldest, newest=newest))
+        before = f"{now} - INTERVAL {60 * max(int(minutes), 1)} SECOND"
+        pieces.append(self.pieces["minutes_before"].format(k=int(minutes), before=before))
+        return " UNION ALL ".join(pieces)
 
     def text(self, name: str, parts: Mapping[str, Any]) -> str:
         """The statement `name` with its per-call `parts` (counts, column names, tables)."""

@@ -1,123 +1,16 @@
-"""The narrow interface every database backend implements.
+"""The Store contract: the one interface everything above this package speaks.
 
-Everything above this package (worker, API, CLI) speaks only these methods; the SQL lives
-in `store/sql.py` (shared statements) and `store/sqlite.py` / `store/mysql.py` (the claim,
-the lost-run sweep, connections and retries, which differ per database).
+Code above the store (worker, API, CLI, views) asks for what it needs by typed methods and
+never names a query; store/engine/sqlstore.py implements it over SQL, in floors below.
 """
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..environment import slurm_task
-from ..sqltypes import SqlType
-from .filters import NO_FILTER, Filter
-
-
-@dataclass(frozen=True)
-class TableSchema:
-    """What a store needs to know about an experiment's tables; built from the config."""
-
-    name: str
-    parameters: Mapping[str, SqlType]
-    results: Mapping[str, SqlType] = field(default_factory=dict)
-    logtables: Mapping[str, Mapping[str, SqlType]] = field(default_factory=dict)
-    result_timestamps: bool = False
-    # PyExperimenter 1.4's stamps: `<result>_timestamp` a VARCHAR and every stamp the worker's
-    # local time to the second, so its users' tables and frames read as before.
-    local_timestamps: bool = False
-    codecarbon: bool = False  # keep `<table>_codecarbon` (CodeCarbon's row per run)
-
-    @property
-    def attempts_table(self) -> str:
-        return f"{self.name}__attempts"
-
-    @property
-    def codecarbon_table(self) -> str:
-        return f"{self.name}_codecarbon"
-
-    @property
-    def packages_table(self) -> str:
-        return f"{self.name}_packages"
-
-    @property
-    def launches_table(self) -> str:
-        return f"{self.name}_launches"
-
-    @property
-    def counts_table(self) -> str:
-        return f"{self.name}_counts"
-
-    def logtable(self, name: str) -> str:
-        return f"{self.name}__{name}"
-
-    def result_columns(self) -> list[str]:
-        cols = list(self.results)
-        if self.result_timestamps:
-            cols += [f"{c}_timestamp" for c in self.results]
-        return cols
-
-
-@dataclass(frozen=True)
-class WorkerIdentity:
-    """Who holds a row: written into `worker`/`machine` and the attempt history."""
-
-    worker: str
-    machine: str
-    pid: int
-    slurm_job_id: str | None = None
-    slurm_array_job_id: str | None = None
-    slurm_array_task_id: int | None = None
-    cuda_devices: str | None = None
-    # Provenance (pyexperimenter/provenance.py fills these once per worker process).
-    git_commit: str | None = None
-    git_dirty: bool | None = None
-    git_diff_hash: str | None = None
-    python_version: str | None = None
-    packages_hash: str | None = None
-
-    @property
-    def attempt_values(self) -> tuple[Any, ...]:
-        """What `claim_attempts` records besides the token, in its order."""
-        dirty = None if self.git_dirty is None else int(self.git_dirty)
-        return (self.pid, self.slurm_job_id, self.slurm_array_job_id, self.slurm_array_task_id, self.cuda_devices,
-                self.git_commit, dirty, self.git_diff_hash, self.python_version, self.packages_hash)
-
-    @classmethod
-    def current(cls) -> WorkerIdentity:
-        host = socket.gethostname()
-        pid = os.getpid()
-        task = slurm_task()
-        worker = f"{task.name}@{host}:{pid}" if task.name else f"{host}:{pid}"
-        return cls(
-            worker=worker,
-            machine=host,
-            pid=pid,
-            slurm_job_id=task.job_id,
-            slurm_array_job_id=task.array_job_id,
-            slurm_array_task_id=task.task_number,
-            cuda_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
-        )
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One row handed to one worker. `token` fences every later write for this attempt."""
-
-    id: int
-    token: str
-    attempt: int
-    parameters: dict[str, Any]
-
-
-def new_token() -> str:
-    return uuid.uuid4().hex
+from .types import NO_FILTER, Claim, Filter, TableSchema, WorkerIdentity
 
 
 class Store(ABC):
@@ -194,7 +87,7 @@ class Store(ABC):
         """Give rows back to `created` without spending an attempt (signals, time limits,
         quarantine), closing their attempts with `outcome` (default released) and why."""
 
-    # -- what an experiment printed (worker/output.py captures it; store/output.py keeps it)
+    # -- what an experiment printed (worker/output.py captures it; store/engine/output.py keeps it)
     def prepare_output(self) -> None:
         """Make the attempts' output columns exist (a table an older version made lacks
         them); a worker calls it once at its start, so staging an attempt's output later
@@ -256,9 +149,52 @@ class Store(ABC):
     def ids(self, where: Filter) -> list[int]:
         """The ids of the rows matching `where`, in order."""
 
-    @abstractmethod
-    def query(self, name: str, **params: Any) -> list[dict[str, Any]]:
-        """Run one of the named read-only report queries (status details)."""
+    # -- what `pyexp status` and `pyexp report` read (store/engine/reports.py)
+    def status_groups(self, stale_after_seconds: float | None = None, where: Filter = NO_FILTER,
+                      minutes: int | None = None, examples: int = 5) -> dict[str, Any]:
+        """Counts of every status and `stale`, the error groups, and with `minutes` the rows
+        finished per minute ago (and, off the counters, attempts per outcome and `second`)."""
+        raise NotImplementedError
+
+    def error_groups(self, examples: int = 5, where: Filter = NO_FILTER) -> list[dict[str, Any]]:
+        """Rows in `error` per summary: message, count, example_ids; largest first."""
+        raise NotImplementedError
+
+    def running(self, stale_after_seconds: float = 120.0) -> list[dict[str, Any]]:
+        """The running rows: ID, worker, machine, heartbeat age, and whether each is lost."""
+        raise NotImplementedError
+
+    def attempt_outcomes(self) -> list[dict[str, Any]]:
+        """Ended attempts per outcome: outcome, n."""
+        raise NotImplementedError
+
+    def quarantined_workers(self) -> list[dict[str, Any]]:
+        """The workers and hosts quarantine stopped, with when and why."""
+        raise NotImplementedError
+
+    def finished_since(self, seconds: float) -> int:
+        """How many rows finished in the last `seconds` (by the server's clock)."""
+        raise NotImplementedError
+
+    def first_end(self) -> dict[str, Any]:
+        """When the first row finished, and how long ago (`pyexp report`'s time axis)."""
+        raise NotImplementedError
+
+    def finished_per_minute(self, seconds: float) -> list[dict[str, Any]]:
+        """Rows finished per minute ago over the last `seconds`: minutes_ago, n."""
+        raise NotImplementedError
+
+    def host_outcomes(self) -> list[dict[str, Any]]:
+        """Attempts per host and outcome."""
+        raise NotImplementedError
+
+    def best_rows(self, columns: Sequence[str], by: str, descending: bool, limit: int = 10) -> list[dict[str, Any]]:
+        """The `limit` done rows best by `by` (non-null), with `columns`."""
+        raise NotImplementedError
+
+    def sample_rows(self, columns: Sequence[str], limit: int = 10) -> list[dict[str, Any]]:
+        """The last `limit` done rows, with `columns`."""
+        raise NotImplementedError
 
     # -- reading with filters and aggregates in the database (store/select.py)
     def upgrade(self) -> None:
@@ -281,12 +217,45 @@ class Store(ABC):
         """The experiment table's columns, in order ([] when it does not exist)."""
         raise NotImplementedError
 
-    def read(self, name: str, args: Sequence[Any] = (), **parts: Any) -> list[tuple[Any, ...]]:
-        """Rows of one of the read-only named queries."""
+    # Selections: `shapes` and `args` are a store.select.Selection's WHERE (its where_parts()
+    # and args); the values are bound, the columns checked against the table.
+    def select_rows(self, columns: Sequence[str], shapes: Sequence[Any], args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The rows selected, with these columns, by ID."""
         raise NotImplementedError
 
-    def stream(self, name: str, args: Sequence[Any] = (), chunk: int = 5000, **parts: Any) -> Iterator[list[tuple[Any, ...]]]:
-        """The same in chunks, in constant memory."""
+    def stream_rows(self, columns: Sequence[str], shapes: Sequence[Any], args: Sequence[Any],
+                    chunk: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+        """The same in chunks, on a connection of their own: constant memory, and no lock
+        held that workers would wait for."""
+        raise NotImplementedError
+
+    def stream_csv_lines(self, columns: Sequence[tuple[str, str]], shapes: Sequence[Any], args: Sequence[Any],
+                         chunk: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows selected as lines of CSV the database writes itself ((column, kind) each;
+        only where `csv_in_sql()`)."""
+        raise NotImplementedError
+
+    def count_rows(self, shapes: Sequence[Any], args: Sequence[Any]) -> int:
+        raise NotImplementedError
+
+    def nth_id(self, shapes: Sequence[Any], args: Sequence[Any], n: int) -> int | None:
+        """The ID of the `n`-th selected row (0-based, by ID), None past the end."""
+        raise NotImplementedError
+
+    def select_groups(self, groups: Sequence[tuple[str, str]], aggregates: Sequence[tuple[str, str]],
+                      shapes: Sequence[Any], args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Per group ((column, kind) each): its keys, its size, then each (function, column)
+        aggregate; `args` first bind what the aggregates take (`sq`'s shifts)."""
+        raise NotImplementedError
+
+    def stream_group_values(self, groups: Sequence[tuple[str, str]], column: str, shapes: Sequence[Any],
+                            args: Sequence[Any], chunk: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+        """The group keys and one column's values of every selected row, grouped, in chunks."""
+        raise NotImplementedError
+
+    def log_curve(self, logtable: str, columns: Sequence[str], aggregates: Sequence[tuple[str, str]],
+                  shifts: Sequence[float], limit: int) -> list[tuple[Any, ...]]:
+        """A log table's aggregates per step over all runs: step, COUNT(*), then each aggregate."""
         raise NotImplementedError
 
     # -- coordination between workers
@@ -300,7 +269,7 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    # -- side tables: provenance and launches (store/side.py)
+    # -- side tables: provenance and launches (store/engine/side.py)
     def record_packages(self, packages_hash: str, packages: str) -> None:
         """Keep this list of installed packages once, under its hash (`<table>_packages`)."""
         raise NotImplementedError

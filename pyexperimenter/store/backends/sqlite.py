@@ -10,64 +10,62 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from ..errors import DatabaseUnavailable, InputError
-from .base import TableSchema, WorkerIdentity
-from .dialect import SQLITE
-from .filters import Filter
-from .sql import Cursor, SqlStore
+from ...errors import DatabaseUnavailable, InputError
+from ..engine.session import Cursor, Session
+from ..engine.sqlstore import SqlStore
+from ..sql.dialect import SQLITE
+from ..types import TableSchema
 
 T = TypeVar("T")
 
 BUSY_PATIENCE_SECONDS = 300.0
 
 
-class SQLiteStore(SqlStore):
-    dialect = SQLITE
+class SQLiteSession(Session):
+    """One connection to the database file, shared by a worker's threads under the lock."""
 
-    def __init__(self, schema: TableSchema, path: Path, experimenter_name: str = "pyexperimenter", create: bool = False):
-        super().__init__(schema, experimenter_name)
+    def __init__(self, schema: TableSchema, path: Path, create: bool = False):
+        super().__init__(SQLITE, schema)
         self.path = Path(path)
-        self._create = create
-        self._conn: sqlite3.Connection | None = None
-        self._sweeper_fd: int | None = None
-        self._connection()  # fail early, with a clear message, on a missing or unreadable file
+        self.create = create
+        self.conn: sqlite3.Connection | None = None
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is not None:
-            return self._conn
-        if not self._create and not self.path.exists():
+    def connection(self) -> sqlite3.Connection:
+        if self.conn is not None:
+            return self.conn
+        if not self.create and not self.path.exists():
             raise InputError(f"database file {self.path} does not exist; run `pyexp fill CONFIG` first")
         if not self.path.parent.is_dir():
             raise InputError(f"cannot create {self.path}: folder {self.path.parent} does not exist")
         try:
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            self._run(conn, "busy_timeout")
-            self._run(conn, "journal_mode")
+            self.run(conn, "busy_timeout")
+            self.run(conn, "journal_mode")
             # With WAL, NORMAL loses nothing when a process is killed; only a power cut
             # can take the last transactions. FULL would fsync every claim.
-            self._run(conn, "synchronous")
+            self.run(conn, "synchronous")
         except sqlite3.DatabaseError as e:
             raise DatabaseUnavailable(f"cannot open SQLite database {self.path}: {e}") from None
-        self._conn = conn
+        self.conn = conn
         return conn
 
-    def _table_columns(self, cur: Cursor) -> list[str] | None:
-        return [r[1] for r in self._run(cur, "table_columns").fetchall()] or None
+    def table_columns(self, cur: Cursor) -> list[str] | None:
+        return [r[1] for r in self.run(cur, "table_columns").fetchall()] or None
 
-    # --- transactions
-    def _transaction(self, body: Callable[[Cursor], T], *, after_reconnect: Callable[[Cursor], T | None] | None = None) -> T:
+    def transaction(self, body: Callable[[Cursor], T], *,
+                    after_reconnect: Callable[[Cursor], T | None] | None = None) -> T:
         """One transaction under SQLite's writer lock. `busy_timeout` already waits for the
         lock inside SQLite; a `database is locked` that still comes through is retried as a
         whole with tenacity (jittered back-off, up to BUSY_PATIENCE_SECONDS). The first try
         runs without tenacity."""
-        with self._lock:
-            conn = self._connection()
+        with self.lock:
+            conn = self.connection()
             try:
                 return self._try(conn, body)
             except sqlite3.OperationalError as e:
@@ -77,7 +75,7 @@ class SQLiteStore(SqlStore):
                 retry=retry_if_exception(_busy),
                 wait=wait_random_exponential(multiplier=0.05, max=2.0),
                 stop=stop_after_delay(BUSY_PATIENCE_SECONDS),
-                sleep=self._lock.sleep,
+                sleep=self.lock.sleep,
                 reraise=True,
             )
             try:
@@ -89,14 +87,14 @@ class SQLiteStore(SqlStore):
 
     def _try(self, conn: sqlite3.Connection, body: Callable[[Cursor], T]) -> T:
         try:
-            self._run(conn, "begin")
+            self.run(conn, "begin")
         except sqlite3.OperationalError as e:
             if _busy(e):
                 raise
             raise DatabaseUnavailable(f"SQLite database {self.path}: {e}") from None
         try:
             result = body(conn.cursor())
-            self._run(conn, "commit")
+            self.run(conn, "commit")
             return result
         except BaseException:
             self._rollback(conn)
@@ -104,25 +102,44 @@ class SQLiteStore(SqlStore):
 
     def _rollback(self, conn: sqlite3.Connection) -> None:
         try:
-            self._run(conn, "rollback")
+            self.run(conn, "rollback")
         except sqlite3.OperationalError:
             pass  # nothing was open
 
-    # --- the claim: one UPDATE ... RETURNING under the writer lock
-    def _claim_rows(self, cur: Cursor, who: WorkerIdentity, token: str, limit: int, random_order: bool,
-                    where: Filter) -> list[dict[str, Any]]:
-        if random_order:
-            return super()._claim_rows(cur, who, token, limit, random_order, where)
-        args = (*self._take_args(who, token), *where.args, limit)
-        found = self._fetch_dicts(self._run(cur, "claim_returning", args, conditions=where.shape))
-        return sorted(found, key=lambda r: r["ID"])
+    def stream(self, sql: str, args: Sequence[Any], size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """A second, read-only connection iterated chunk by chunk: under WAL it reads a
+        snapshot and never takes the writer lock, so workers keep writing while a million
+        rows are exported."""
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60, isolation_level=None)
+        try:
+            cur = conn.execute(sql, tuple(args))
+            while rows := cur.fetchmany(size):
+                yield rows
+        finally:
+            conn.close()
 
-    # --- one sweeper per table, by an advisory file lock next to the database
+    def close(self) -> None:
+        with self.lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+
+
+class SQLiteStore(SqlStore):
+    def __init__(self, schema: TableSchema, path: Path, experimenter_name: str = "pyexperimenter", create: bool = False):
+        session = SQLiteSession(schema, path, create)
+        super().__init__(session, experimenter_name)
+        self.session: SQLiteSession = session
+        self.path = session.path
+        self.sweeper_fd: int | None = None
+        session.connection()  # fail early, with a clear message, on a missing or unreadable file
+
     def exports_in_halves(self) -> bool:
         return True  # a file any process opens read-only, each on a snapshot of its own
 
+    # --- one sweeper per table, by an advisory file lock next to the database
     def try_sweeper_lock(self) -> bool:
-        if self._sweeper_fd is not None:
+        if self.sweeper_fd is not None:
             return True
         fd = os.open(f"{self.path}.{self.schema.name}.sweeper", os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -130,20 +147,17 @@ class SQLiteStore(SqlStore):
         except OSError:
             os.close(fd)
             return False
-        self._sweeper_fd = fd
+        self.sweeper_fd = fd
         return True
 
     def release_sweeper_lock(self) -> None:
-        if self._sweeper_fd is not None:
-            os.close(self._sweeper_fd)
-            self._sweeper_fd = None
+        if self.sweeper_fd is not None:
+            os.close(self.sweeper_fd)
+            self.sweeper_fd = None
 
     def close(self) -> None:
         self.release_sweeper_lock()
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self.session.close()
 
 
 def _busy(e: BaseException) -> bool:
@@ -151,4 +165,3 @@ def _busy(e: BaseException) -> bool:
         return False
     text = str(e).lower()
     return "locked" in text or "busy" in text
-

@@ -1,9 +1,9 @@
 """What differs between SQLite and MariaDB/MySQL in the SQL we write, in one object each.
 
-Statements (store/queries.py) are written once, with `?` placeholders and symbolic pieces
+Statements (store/sql/queries.sql) are written once, with `?` placeholders and symbolic pieces
 (`{now}`, `{skip_locked}`, ...); a `Dialect` supplies those pieces, the identifier quoting,
-the DDL types of the abstract column kinds of store/schema.py and the statement shapes
-that differ (insert-or-ignore, index names). Nothing here talks to a database.
+the DDL types of the abstract column kinds of store/sql/schema.py and the shapes that
+differ (index names, hints). Nothing here talks to a database.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..sqltypes import SqlType
+from ...sqltypes import SqlType
 from .schema import Column
 
 
@@ -32,16 +32,16 @@ class Dialect:
     ago: str  # the server's clock minus `?` seconds
     later: str  # the server's clock plus `?` seconds
     age: str  # seconds from `{column}` to the server's now
-    types: Mapping[str, str]  # abstract column kind (store/schema.py) -> DDL type
+    types: Mapping[str, str]  # abstract column kind (store/sql/schema.py) -> DDL type
     user_type: Callable[[SqlType], str]  # DDL of a column type the user named
     table_suffix: str  # after CREATE TABLE (...)
     skip_locked: str  # after a SELECT that picks rows to change, skipping rows others hold
     for_update: str  # the same, waiting for rows others hold
     index_hint: str  # after a table name, naming `{index}` for the optimiser
-    insert_or_ignore: str  # insert `{fill_columns}` unless the parameter hash exists
+    claim_returning: bool  # a claim is one `UPDATE ... RETURNING` (claim_returning), not a pick then a mark
     global_index_names: bool  # index names are per database, not per table (SQLite)
     quoted_index_columns: bool
-    # `pyexp status`'s counters (store/counters.py)
+    # `pyexp status`'s counters (store/engine/counters.py)
     minute: str  # whole minutes from a fixed origin to `{column}`, the same for every session
     second_micros: str  # microseconds into the server clock's current minute
     slot: str  # which of the counters' slots this connection adds to
@@ -122,7 +122,7 @@ SQLITE = Dialect(
     skip_locked="",
     for_update="",
     index_hint="",
-    insert_or_ignore="INSERT INTO {table} ({fill_columns}) VALUES ({fill_marks}) ON CONFLICT(param_hash) DO NOTHING",
+    claim_returning=True,  # under SQLite's single writer lock nothing can take the rows between
     global_index_names=True,
     quoted_index_columns=False,
     minute="(CAST(strftime('%s', {column}) AS INTEGER) / 60)",
@@ -148,8 +148,7 @@ MYSQL = Dialect(
     skip_locked=" FOR UPDATE SKIP LOCKED",
     for_update=" FOR UPDATE",
     index_hint=" FORCE INDEX ({index})",
-    # pymysql turns executemany of this shape into multi-row INSERTs.
-    insert_or_ignore="INSERT IGNORE INTO {table} ({fill_columns}) VALUES ({fill_marks})",
+    claim_returning=False,
     global_index_names=False,
     quoted_index_columns=True,
     minute="TIMESTAMPDIFF(MINUTE, '2000-01-01', {column})",  # DATETIME arithmetic: no time zone

@@ -32,9 +32,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..params.grid import normalise, parameter_hash
-from ..sqltypes import SqlType
-from .schema import FILL_COLUMNS
+from ...params.grid import normalise, parameter_hash
+from ...sqltypes import SqlType
+from ..sql.schema import FILL_COLUMNS
+from .counters import exists as counted_table
+from .session import Cursor, Session
 
 RANK_SPACE = 2**31 - 1
 CACHE_LIMIT = 50_000  # distinct values memoised per column; beyond, values are encoded each time
@@ -121,14 +123,14 @@ class Filler:
 
     chunk_rows = 50_000
 
-    def __init__(self, store: Any, priority: RowPriority = 0):
-        self.store = store
+    def __init__(self, session: Session, priority: RowPriority = 0):
+        self.session = session
         self.priority = priority
         # status and creation_date come from column defaults; `name` (like `machine`) is
         # written when a worker claims the row, as PyExperimenter does. Every value bound per
         # row costs pymysql an escape, so fewer of them is a faster fill.
-        self.columns = [*store.schema.parameters, *FILL_COLUMNS]  # the order of `fill_insert`
-        self.encoder = RowEncoder(store.schema.parameters)
+        self.columns = [*session.schema.parameters, *FILL_COLUMNS]  # the order of `fill_insert`
+        self.encoder = RowEncoder(session.schema.parameters)
         self.rand = random.Random()
         self._counted: bool | None = None
 
@@ -147,18 +149,16 @@ class Filler:
         if values:
             yield Chunk(len(values), hashes, values)
 
-    def write(self, cur: Any, chunk: Chunk) -> int:
-        added = int(self.store._run(cur, "fill_insert", chunk.payload, many=True).rowcount)
+    def write(self, cur: Cursor, chunk: Chunk) -> int:
+        added = int(self.session.run(cur, "fill_insert", chunk.payload, many=True).rowcount)
         if added and self.counted(cur):  # in the same transaction: the counters never miss a row
-            self.store._run(cur, "counts_add", (added,))
+            self.session.run(cur, "counts_add", (added,))
         return added
 
-    def counted(self, cur: Any) -> bool:
-        """Whether the table has counters (store/counters.py): asked once per fill."""
+    def counted(self, cur: Cursor) -> bool:
+        """Whether the table has counters (store/engine/counters.py): asked once per fill."""
         if self._counted is None:
-            from .counters import exists
-
-            self._counted = exists(self.store, cur)
+            self._counted = counted_table(self.session, cur)
         return self._counted
 
 
@@ -169,14 +169,13 @@ class MySQLFiller(Filler):
 
     chunk_rows = 10_000
 
-    def __init__(self, store: Any, priority: RowPriority = 0):
-        super().__init__(store, priority)
+    def __init__(self, session: Session, priority: RowPriority = 0):
+        super().__init__(session, priority)
         self.probe = True  # the first chunk, and every chunk after one that met existing rows
 
-    def write(self, cur: Any, chunk: Chunk) -> int:
-        store = self.store
+    def write(self, cur: Cursor, chunk: Chunk) -> int:
         if self.probe:
-            present = int(store._run(cur, "fill_probe", chunk.hashes, hashes=chunk.size).fetchone()[0])
+            present = int(self.session.run(cur, "fill_probe", chunk.hashes, hashes=chunk.size).fetchone()[0])
             if present >= chunk.size:
                 return 0  # all there: nothing to insert, keep counting
         added = super().write(cur, chunk)
@@ -225,14 +224,20 @@ def pipeline(produce: Iterator[Chunk], consume: Callable[[Chunk], None], depth: 
         thread.join()
 
 
-def fill(store: Any, filler: Filler, rows: Iterable[Mapping[str, Any]],
+def filler_for(session: Session, priority: RowPriority = 0) -> Filler:
+    """MariaDB's filler probes before it inserts (InnoDB ignores a duplicate only after
+    inserting it); SQLite's insert-or-ignore skips a present row at once."""
+    return MySQLFiller(session, priority) if session.dialect.name == "mysql" else Filler(session, priority)
+
+
+def fill(session: Session, filler: Filler, rows: Iterable[Mapping[str, Any]],
          progress: Callable[[int], None] | None = None) -> int:
     """Insert the rows not present yet, one transaction per chunk; returns how many were new."""
     added = 0
 
     def consume(chunk: Chunk) -> None:
         nonlocal added
-        added += store._transaction(lambda cur: filler.write(cur, chunk))
+        added += session.transaction(lambda cur: filler.write(cur, chunk))
         if progress:
             progress(chunk.size)
 
@@ -240,4 +245,4 @@ def fill(store: Any, filler: Filler, rows: Iterable[Mapping[str, Any]],
     return added
 
 
-__all__: Sequence[str] = ["Filler", "MySQLFiller", "RowEncoder", "fill", "pipeline"]
+__all__: Sequence[str] = ["Filler", "MySQLFiller", "RowEncoder", "fill", "filler_for", "pipeline"]

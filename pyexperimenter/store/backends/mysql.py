@@ -12,7 +12,7 @@ waits for a free slot instead of failing. A worker rides out a server restart of
 `patience` (10 minutes).
 
 No call waits unboundedly: connect, read and write timeouts and TCP keepalive are sized from
-the experiment's heartbeat (store/timeouts.py), so a connection on a dead link fails within
+the experiment's heartbeat (store/backends/timeouts.py), so a connection on a dead link fails within
 half of `stale_after_seconds` and is replaced like any other dropped connection.
 """
 
@@ -21,24 +21,21 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import pymysql
 from pymysql.constants import CLIENT
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from ..errors import DatabaseUnavailable, TunnelError
+from ...errors import DatabaseUnavailable, TunnelError
+from ..engine.session import Cursor, Session
+from ..engine.sqlstore import SqlStore
+from ..sql.dialect import MYSQL
+from ..types import DatabaseSettings, TableSchema
 from . import tunnel
-from .base import TableSchema
-from .dialect import MYSQL
-from .fill import MySQLFiller, RowPriority
-from .sql import Cursor, SqlStore
 from .timeouts import DEFAULT_TIMEOUTS, ConnectionTimeouts
-
-if TYPE_CHECKING:
-    from ..config import DatabaseConfig
 
 _CAN_DISABLE_TLS = "ssl_disabled" in inspect.signature(pymysql.connections.Connection.__init__).parameters
 
@@ -69,29 +66,27 @@ class _TryState:
     retried_connection: bool = False
 
 
-class MySQLStore(SqlStore):
-    dialect = MYSQL
+class MySQLSession(Session):
+    """One persistent connection (per store, so per worker) with its retries."""
 
     def __init__(
         self,
         schema: TableSchema,
-        db: DatabaseConfig,
-        experimenter_name: str = "pyexperimenter",
+        db: DatabaseSettings,
         create: bool = False,
         first_connect_patience: float = 5.0,
         patience: float = 600.0,
         timeouts: ConnectionTimeouts = DEFAULT_TIMEOUTS,
     ):
-        super().__init__(schema, experimenter_name)
+        super().__init__(MYSQL, schema)
         self.db = db
-        self._create = create
-        self._conn: pymysql.connections.Connection | None = None
-        self._ever_connected = False
-        self._sweeper = False
+        self.create = create
+        self.conn: pymysql.connections.Connection | None = None
+        self.ever_connected = False
+        self.on_drop: Callable[[], None] | None = None  # the store forgets what died with the connection
         self.first_connect_patience = first_connect_patience
         self.patience = patience
         self.timeouts = timeouts
-        self._transaction(lambda cur: None)  # connect now: bad credentials fail here, clearly
 
     # --- connections
     def _endpoint(self) -> tuple[str, int]:
@@ -102,11 +97,12 @@ class MySQLStore(SqlStore):
         try:
             return tunnel.endpoint(self.db.ssh)
         except TunnelError as e:
-            if self._ever_connected:
+            if self.ever_connected:
                 raise ConnectionError(str(e)) from None
             raise
 
-    def _connect(self) -> pymysql.connections.Connection:
+    def connect(self) -> pymysql.connections.Connection:
+        """A new connection with this store's settings (UTC, READ COMMITTED)."""
         host, port = self._endpoint()
         kwargs: dict[str, Any] = {
             "host": host,
@@ -134,7 +130,7 @@ class MySQLStore(SqlStore):
         try:
             conn = pymysql.connect(**kwargs)
         except pymysql.err.OperationalError as e:
-            if e.args and e.args[0] == 1049 and self._create:
+            if e.args and e.args[0] == 1049 and self.create:
                 self._create_database(kwargs)
                 conn = pymysql.connect(**kwargs)
             else:
@@ -142,10 +138,10 @@ class MySQLStore(SqlStore):
         try:
             self.timeouts.apply(getattr(conn, "_sock", None))
             with conn.cursor() as cur:
-                self._run(cur, "session_isolation")
-                self._run(cur, "session_clock", (self.timeouts.lock_wait,))
+                self.run(cur, "session_isolation")
+                self.run(cur, "session_clock", (self.timeouts.lock_wait,))
                 if self.timeouts.server_idle is not None:
-                    self._run(cur, "session_idle", (self.timeouts.server_idle,))
+                    self.run(cur, "session_idle", (self.timeouts.server_idle,))
             conn.commit()
         except BaseException:
             conn.close()  # a half-set-up connection must not hold a server slot
@@ -157,18 +153,19 @@ class MySQLStore(SqlStore):
         conn = pymysql.connect(**bare)
         try:
             with conn.cursor() as cur:
-                self._run(cur, "create_database", database=str(self.db.database))
+                self.run(cur, "create_database", database=str(self.db.database))
         finally:
             conn.close()
 
-    def _drop_connection(self) -> None:
-        if self._conn is not None:
+    def drop_connection(self) -> None:
+        if self.conn is not None:
             try:
-                self._conn.close()
+                self.conn.close()
             except Exception:
                 pass
-        self._conn = None
-        self._sweeper = False  # GET_LOCK locks die with their connection
+        self.conn = None
+        if self.on_drop is not None:
+            self.on_drop()
 
     def _describe(self, e: BaseException) -> str:
         code = e.args[0] if e.args and isinstance(e.args[0], int) else None
@@ -201,7 +198,7 @@ class MySQLStore(SqlStore):
     def _patience(self, kind: str | None) -> float:
         if kind == "full":
             return self.patience * 3  # the slot frees up when some worker ends: keep waiting
-        if kind == "connection" and not self._ever_connected:
+        if kind == "connection" and not self.ever_connected:
             return self.first_connect_patience
         return self.patience
 
@@ -221,7 +218,8 @@ class MySQLStore(SqlStore):
             what = "too many connections" if kind == "full" else f"connection lost ({e})"
             log.warning("%s:%s: %s; retrying for up to %.0fs", self.db.host, self.db.port, what, self._patience(kind))
 
-    def _transaction(self, body: Callable[[Cursor], T], *, after_reconnect: Callable[[Cursor], T | None] | None = None) -> T:
+    def transaction(self, body: Callable[[Cursor], T], *,
+                    after_reconnect: Callable[[Cursor], T | None] | None = None) -> T:
         """One transaction, retried as a whole on transient failures.
 
         The first try runs without tenacity (the common case costs nothing); after a
@@ -230,7 +228,7 @@ class MySQLStore(SqlStore):
         after reconnecting (for up to `patience`, or `first_connect_patience` before the
         store ever connected), "too many connections" for three times as long.
         """
-        with self._lock:
+        with self.lock:
             state = _TryState()
             try:
                 return self._try(body, after_reconnect, state)
@@ -242,7 +240,7 @@ class MySQLStore(SqlStore):
                 retry=retry_if_exception(lambda e: self._kind(e) is not None),
                 wait=self._wait,
                 stop=self._give_up,
-                sleep=self._lock.sleep,  # the heartbeat thread may use the connection meanwhile
+                sleep=self.lock.sleep,  # the heartbeat thread may use the connection meanwhile
                 reraise=True,
             )
             try:
@@ -265,32 +263,32 @@ class MySQLStore(SqlStore):
              state: _TryState) -> T:
         """One try of a transaction; on failure, leaves the connection usable or dropped."""
         try:
-            if self._conn is None:
-                self._conn = self._connect()
-                self._ever_connected = True
-            cur = self._conn.cursor()
+            if self.conn is None:
+                self.conn = self.connect()
+                self.ever_connected = True
+            cur = self.conn.cursor()
             if state.reconnected and after_reconnect is not None:
                 # A COMMIT may have landed just before the connection died: ask, never redo.
                 earlier = after_reconnect(cur)
                 if earlier is not None:
-                    self._conn.commit()
+                    self.conn.commit()
                     return earlier
             result = body(cur)
-            self._conn.commit()
+            self.conn.commit()
             return result
         except (pymysql.err.MySQLError, OSError) as e:
             code = e.args[0] if e.args and isinstance(e.args[0], int) else None
             if code in FATAL_LOGIN_ERRORS:
-                self._drop_connection()
+                self.drop_connection()
                 raise DatabaseUnavailable(self._describe(e)) from None
             kind = self._kind(e)
             if kind == "lock":
                 self._rollback()  # 1205 rolls back only the statement: end the transaction
             elif kind == "full":
-                self._drop_connection()
+                self.drop_connection()
                 state.retried_connection = True
             elif kind == "connection":
-                self._drop_connection()
+                self.drop_connection()
                 state.reconnected = state.retried_connection = True
             else:
                 self._rollback()
@@ -300,60 +298,96 @@ class MySQLStore(SqlStore):
             raise
 
     def _rollback(self) -> None:
-        if self._conn is None:
+        if self.conn is None:
             return
         try:
-            self._conn.rollback()
+            self.conn.rollback()
         except Exception:
-            self._drop_connection()
+            self.drop_connection()
 
-    def _execute(self, cur: Cursor, sql: str, args: Sequence[Any] = ()) -> Cursor:
+    def execute(self, cur: Cursor, sql: str, args: Sequence[Any] = ()) -> Cursor:
         cur.execute(self.dialect.placeholders(sql), tuple(args))
         return cur
 
-    def _executemany(self, cur: Cursor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+    def executemany(self, cur: Cursor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         cur.executemany(self.dialect.placeholders(sql), rows)
         return int(cur.rowcount)
+
+    def server_up_seconds(self, cur: Cursor) -> float | None:
+        row = self.run(cur, "server_uptime").fetchone()
+        return float(row[1]) if row else None
+
+    def table_columns(self, cur: Cursor) -> list[str] | None:
+        return [r[0] for r in self.run(cur, "table_columns", (self.schema.name,)).fetchall()] or None
+
+    def stream(self, sql: str, args: Sequence[Any], size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """A server-side cursor (SSCursor) on a connection of its own: rows arrive as they
+        are read and are never all held by the client."""
+        import pymysql.cursors
+
+        conn = self.connect()
+        try:
+            with conn.cursor(pymysql.cursors.SSCursor) as cur:
+                cur.execute(self.dialect.placeholders(sql), tuple(args))
+                while rows := cur.fetchmany(size):
+                    yield list(rows)
+        finally:
+            conn.close()
+
+
+class MySQLStore(SqlStore):
+    def __init__(
+        self,
+        schema: TableSchema,
+        db: DatabaseSettings,
+        experimenter_name: str = "pyexperimenter",
+        create: bool = False,
+        first_connect_patience: float = 5.0,
+        patience: float = 600.0,
+        timeouts: ConnectionTimeouts = DEFAULT_TIMEOUTS,
+    ):
+        session = MySQLSession(schema, db, create, first_connect_patience, patience, timeouts)
+        super().__init__(session, experimenter_name)
+        self.session: MySQLSession = session
+        self.db = db
+        self.sweeper = False
+        session.on_drop = self._forget_sweeper
+        session.transaction(lambda cur: None)  # connect now: bad credentials fail here, clearly
+
+    def _forget_sweeper(self) -> None:
+        self.sweeper = False  # GET_LOCK locks die with their connection
 
     def csv_in_sql(self) -> bool:
         return True
 
-    def _server_up_seconds(self, cur: Cursor) -> float | None:
-        row = self._run(cur, "server_uptime").fetchone()
-        return float(row[1]) if row else None
-
-    def _table_columns(self, cur: Cursor) -> list[str] | None:
-        return [r[0] for r in self._run(cur, "table_columns", (self.schema.name,)).fetchall()] or None
-
-    def _filler(self, priority: RowPriority = 0) -> MySQLFiller:
-        return MySQLFiller(self, priority)
-
     # --- one sweeper per table: a named lock that dies with its holder's connection
     @property
-    def _lock_name(self) -> str:
+    def lock_name(self) -> str:
         name = f"pyexp.{self.db.database}.{self.schema.name}"
         return name if len(name) <= 64 else "pyexp." + hashlib.sha1(name.encode()).hexdigest()
 
     def try_sweeper_lock(self) -> bool:
-        if self._sweeper and self._conn is not None:
+        session = self.session
+        if self.sweeper and session.conn is not None:
             return True
-        got = self._transaction(lambda cur: self._run(cur, "sweeper_lock", (self._lock_name,)).fetchone()[0])
-        self._sweeper = got == 1
-        return self._sweeper
+        got = session.transaction(lambda cur: session.run(cur, "sweeper_lock", (self.lock_name,)).fetchone()[0])
+        self.sweeper = got == 1
+        return self.sweeper
 
     def release_sweeper_lock(self) -> None:
         # One try, no retries: a worker on its way out must not wait for a dead server,
         # and a lock whose connection died is released already.
-        with self._lock:
-            if self._sweeper and self._conn is not None:
+        session = self.session
+        with session.lock:
+            if self.sweeper and session.conn is not None:
                 try:
-                    with self._conn.cursor() as cur:
-                        self._run(cur, "sweeper_unlock", (self._lock_name,))
-                    self._conn.commit()
+                    with session.conn.cursor() as cur:
+                        session.run(cur, "sweeper_unlock", (self.lock_name,))
+                    session.conn.commit()
                 except (pymysql.err.MySQLError, OSError):
-                    self._drop_connection()
-            self._sweeper = False
+                    session.drop_connection()
+            self.sweeper = False
 
     def close(self) -> None:
-        with self._lock:
-            self._drop_connection()
+        with self.session.lock:
+            self.session.drop_connection()
