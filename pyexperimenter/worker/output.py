@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import IO, Any
 
 TAIL_BYTES = 4096  # stored with the attempt
@@ -54,11 +55,14 @@ class Capture:
 
     The experiment's own threads print too, and the heartbeat thread reads `snapshot`: a
     lock keeps the byte count, the tail and the file's first write consistent between them.
-    Once closed (the attempt ended), writes are dropped: they belong to no attempt."""
+    Once closed (the attempt ended), writes are dropped: they belong to no attempt.
 
-    def __init__(self, path: str, limit: int = TAIL_BYTES, file_after_seconds: float = FILE_AFTER_SECONDS,
-                 clock: Callable[[], float] = time.monotonic):
-        self.path, self.limit = path, limit
+    `path` may be a function giving the path: it is called when the file is first opened or
+    named (`for_attempt`: a no-op attempt never pays for joining the path, ~1.5 us)."""
+
+    def __init__(self, path: str | Callable[[], str], limit: int = TAIL_BYTES,
+                 file_after_seconds: float = FILE_AFTER_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self._path, self.limit = path, limit
         self.written = 0  # bytes so far
         self.file_error: str | None = None  # why the file could not be written (the tail still is)
         self._tail = bytearray()  # everything, until the file is opened; then the last bytes
@@ -68,6 +72,17 @@ class Capture:
         self._clock = clock
         self._file_at = clock() + file_after_seconds
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_attempt(cls, folder: str | os.PathLike[str], row_id: int, token: str) -> Capture:
+        """The capture of one attempt, its file `attempt_log_path` (worked out only if needed)."""
+        return cls(partial(attempt_log_path, folder, row_id, token))
+
+    @property
+    def path(self) -> str:
+        if not isinstance(self._path, str):
+            self._path = self._path()
+        return self._path
 
     def write(self, data: bytes) -> None:
         if not data:
@@ -186,17 +201,27 @@ class _Tee:
         return getattr(self._stream, name)
 
 
+# (stdout, its tee, stderr, its tee) of the last attempt: the next attempt over the same
+# streams reuses the two tees instead of making two objects (they hold no attempt's state).
+_tees: tuple[Any, _Tee, Any, _Tee] | None = None
+
+
 class Tee:
     """`with Tee(capture):` the in-process capture of one attempt (`isolation: none`)."""
+
+    __slots__ = ("capture", "_saved")
 
     def __init__(self, capture: Capture):
         self.capture = capture
         self._saved: tuple[Any, Any] = (None, None)
 
     def __enter__(self) -> Capture:
-        global _current
-        self._saved = (sys.stdout, sys.stderr)
-        sys.stdout, sys.stderr = _Tee(sys.stdout), _Tee(sys.stderr)
+        global _current, _tees
+        out, err = self._saved = (sys.stdout, sys.stderr)
+        tees = _tees
+        if tees is None or tees[0] is not out or tees[2] is not err:
+            tees = _tees = (out, _Tee(out), err, _Tee(err))
+        sys.stdout, sys.stderr = tees[1], tees[3]
         _current = self.capture
         return self.capture
 
