@@ -56,10 +56,11 @@ def code_folder(fn: Any) -> Path | None:
     return Path(source).resolve().parent
 
 
-def measure(folder: Path | None) -> Provenance:
-    """Provenance of this process for code in `folder`; measured once per process."""
+def measure(folder: Path | None, fresh: bool = False) -> Provenance:
+    """Provenance of this process for code in `folder`; measured once per process, or again
+    when `fresh` (a parent about to fork workers: its code may have changed since)."""
     key = (os.getpid(), str(folder) if folder else None)
-    found = _MEASURED.get(key)
+    found = None if fresh else _MEASURED.get(key)
     if found is None:
         commit, dirty, diff_hash = git_state(folder) if folder else (None, None, None)
         packages = installed_packages()
@@ -67,6 +68,12 @@ def measure(folder: Path | None) -> Provenance:
                            hashlib.sha1(packages.encode()).hexdigest(), packages)
         _MEASURED[key] = found
     return found
+
+
+def inherit(folder: Path | None, found: Provenance) -> None:
+    """`found` (measured by the parent just before it forked this process) as this process's
+    provenance for `folder`: forked workers do not each run git and list the packages again."""
+    _MEASURED[(os.getpid(), str(folder) if folder else None)] = found
 
 
 def attach(identity: WorkerIdentity, fn: Any, store: Store) -> WorkerIdentity:
