@@ -33,7 +33,7 @@ from . import signals
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
 from .isolation import AttemptEnded, Limits, run_isolated
-from .output import Capture, Tee, worker_log_handler
+from .output import Capture, tee_start, tee_stop, worker_log_handler
 from .quarantine import QuarantineWatch
 from .tracking import tracked
 
@@ -327,8 +327,11 @@ class Worker:
             heartbeat.capture = (claim.token, claim.id, capture)
         try:
             if self._limits is None:
-                with Tee(capture):
+                saved = tee_start(capture)
+                try:
                     return self.fn(dict(claim.parameters), rp, dict(self.config.custom))
+                finally:
+                    tee_stop(saved)
             return run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits, capture)
         finally:
             self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged

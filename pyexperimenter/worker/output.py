@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 from typing import IO, Any
 
 TAIL_BYTES = 4096  # stored with the attempt
@@ -57,12 +56,16 @@ class Capture:
     lock keeps the byte count, the tail and the file's first write consistent between them.
     Once closed (the attempt ended), writes are dropped: they belong to no attempt.
 
-    `path` may be a function giving the path: it is called when the file is first opened or
-    named (`for_attempt`: a no-op attempt never pays for joining the path, ~1.5 us)."""
+    `path` may be left to `for_attempt`, which works it out when the file is first opened or
+    named: an attempt that prints nothing never joins its path (~1.5 us)."""
 
-    def __init__(self, path: str | Callable[[], str], limit: int = TAIL_BYTES,
-                 file_after_seconds: float = FILE_AFTER_SECONDS, clock: Callable[[], float] = time.monotonic):
+    __slots__ = ("_path", "_attempt", "limit", "written", "file_error", "_tail", "_file", "_opened", "_closed",
+                 "_clock", "_file_at", "_lock")
+
+    def __init__(self, path: str | None, limit: int = TAIL_BYTES, file_after_seconds: float = FILE_AFTER_SECONDS,
+                 clock: Callable[[], float] = time.monotonic):
         self._path, self.limit = path, limit
+        self._attempt: tuple[str | os.PathLike[str], int, str] | None = None  # (log folder, row, token)
         self.written = 0  # bytes so far
         self.file_error: str | None = None  # why the file could not be written (the tail still is)
         self._tail = bytearray()  # everything, until the file is opened; then the last bytes
@@ -76,12 +79,15 @@ class Capture:
     @classmethod
     def for_attempt(cls, folder: str | os.PathLike[str], row_id: int, token: str) -> Capture:
         """The capture of one attempt, its file `attempt_log_path` (worked out only if needed)."""
-        return cls(partial(attempt_log_path, folder, row_id, token))
+        capture = cls(None)
+        capture._attempt = (folder, row_id, token)
+        return capture
 
     @property
     def path(self) -> str:
-        if not isinstance(self._path, str):
-            self._path = self._path()
+        if self._path is None:
+            assert self._attempt is not None
+            self._path = attempt_log_path(*self._attempt)
         return self._path
 
     def write(self, data: bytes) -> None:
@@ -206,6 +212,25 @@ class _Tee:
 _tees: tuple[Any, _Tee, Any, _Tee] | None = None
 
 
+def tee_start(capture: Capture) -> tuple[Any, Any]:
+    """sys.stdout and sys.stderr tee'd into `capture` (`isolation: none`); returns what they
+    were, for `tee_stop`. Two functions rather than a context manager: no object per attempt."""
+    global _current, _tees
+    saved = out, err = sys.stdout, sys.stderr
+    tees = _tees
+    if tees is None or tees[0] is not out or tees[2] is not err:
+        tees = _tees = (out, _Tee(out), err, _Tee(err))
+    sys.stdout, sys.stderr = tees[1], tees[3]
+    _current = capture
+    return saved
+
+
+def tee_stop(saved: tuple[Any, Any]) -> None:
+    global _current
+    _current = None
+    sys.stdout, sys.stderr = saved
+
+
 class Tee:
     """`with Tee(capture):` the in-process capture of one attempt (`isolation: none`)."""
 
@@ -216,19 +241,11 @@ class Tee:
         self._saved: tuple[Any, Any] = (None, None)
 
     def __enter__(self) -> Capture:
-        global _current, _tees
-        out, err = self._saved = (sys.stdout, sys.stderr)
-        tees = _tees
-        if tees is None or tees[0] is not out or tees[2] is not err:
-            tees = _tees = (out, _Tee(out), err, _Tee(err))
-        sys.stdout, sys.stderr = tees[1], tees[3]
-        _current = self.capture
+        self._saved = tee_start(self.capture)
         return self.capture
 
     def __exit__(self, *exc: object) -> None:
-        global _current
-        _current = None
-        sys.stdout, sys.stderr = self._saved
+        tee_stop(self._saved)
 
 
 def real_stream(stream: Any) -> Any:
