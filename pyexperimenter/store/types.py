@@ -78,7 +78,7 @@ class WorkerIdentity:
     slurm_array_job_id: str | None = None
     slurm_array_task_id: int | None = None
     cuda_devices: str | None = None
-    # Provenance (pyexperimenter/provenance.py fills these once per worker process).
+    # Provenance (pyexperimenter/worker/provenance.py fills these once per worker process).
     git_commit: str | None = None
     git_dirty: bool | None = None
     git_diff_hash: str | None = None

@@ -15,7 +15,6 @@ signals (the worker decides, and kills it) and dies with the worker (PR_SET_PDEA
 from __future__ import annotations
 
 import codecs
-import ctypes
 import multiprocessing
 import os
 import resource
@@ -24,13 +23,18 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import FencedOut
 from ..status import Outcome
 from .output import Capture, echo
 from .signals import STOP_SIGNALS
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+# ctypes and multiprocessing.connection (4 ms to import) are imported where a child is made:
+# a worker with `isolation: none` never needs them.
 
 PR_SET_PDEATHSIG = 1
 _POLL = 0.05
@@ -102,6 +106,8 @@ def _flush_python() -> None:
 def _flush_all() -> None:
     """Python's and C's buffers out before the child reports (it ends with os._exit)."""
     _flush_python()
+    import ctypes
+
     try:
         ctypes.CDLL(None).fflush(None)
     except (OSError, AttributeError):
@@ -114,6 +120,8 @@ def _child(conn: Connection, fn: Any, parameters: dict[str, Any], custom: dict[s
     for s in STOP_SIGNALS:
         signal.signal(s, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
+        import ctypes
+
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         except (OSError, AttributeError):
@@ -175,6 +183,8 @@ class _Pump:
     def drain(self, seconds: float = 1.0) -> None:
         """What is left in the pipes, until EOF; a grandchild that keeps them open is given
         `seconds`, not forever."""
+        from multiprocessing.connection import wait
+
         end = time.monotonic() + seconds
         while self.readers and time.monotonic() < end:
             self.read(wait(list(self.readers), max(0.0, end - time.monotonic())))
@@ -189,6 +199,8 @@ def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str,
     of time, FencedOut when its row went to another worker. The child is gone when this
     returns or raises (a stop signal raising in the worker kills it too); what it printed
     is in `capture` by then."""
+    from multiprocessing.connection import wait
+
     ctx: Any = multiprocessing.get_context(limits.method)
     parent, child = ctx.Pipe()
     pump = _Pump(ctx, capture)

@@ -16,10 +16,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 from ..config import ExperimentConfig
 from ..store import Store, open_store
-from . import signals
+from . import provenance, signals
 from .devices import CUDA_VARIABLE
 from .function import ExperimentFunction
 from .loop import Worker, WorkerInterrupted
@@ -94,11 +95,13 @@ def _run_here(config: ExperimentConfig, fn: ExperimentFunction, max_experiments:
 
 
 def _child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool,
-           device: str | None = None) -> None:
+           device: str | None = None, measured: tuple[Path | None, provenance.Provenance] | None = None) -> None:
     """What a forked worker runs: the node entry point, then `os._exit` (no atexit
     handlers or inherited finalizers of the parent run in the child)."""
     if device is not None:  # before anything in the child could initialise CUDA
         os.environ[CUDA_VARIABLE] = device
+    if measured is not None:
+        provenance.inherit(*measured)
     code = run_node(lambda: (config, fn), max_experiments=max_experiments, random_order=random_order, announce=False)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -108,8 +111,12 @@ def _child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: in
 def _run_forked(config: ExperimentConfig, fn: ExperimentFunction, n_jobs: int, max_experiments: int,
                 random_order: bool, on_progress: Progress | None, devices: Sequence[str] | None = None) -> list[int]:
     ctx = multiprocessing.get_context("fork")
+    # Provenance measured once, here, just before the forks (the code cannot change between
+    # the two), instead of by each worker: git twice and the package list, times n_jobs.
+    folder = provenance.code_folder(fn)
+    measured = (folder, provenance.measure(folder, fresh=True))
     procs = [ctx.Process(target=_child, args=(config, fn, max_experiments, random_order,
-                                              devices[i] if devices else None), daemon=False)
+                                              devices[i] if devices else None, measured), daemon=False)
              for i in range(n_jobs)]
     for p in procs:
         p.start()

@@ -32,7 +32,7 @@ from . import signals
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
 from .isolation import AttemptEnded, Limits, run_isolated
-from .output import Capture, Tee, attempt_log_path, worker_log_handler
+from .output import Capture, tee_start, tee_stop, worker_log_handler
 from .provenance import attach as attach_provenance
 from .quarantine import QuarantineWatch
 from .tracking import tracked
@@ -332,18 +332,22 @@ class Worker:
     def _call(self, claim: Claim, rp: ResultProcessor) -> Any:
         """The experiment, its output captured (worker/output.py) and staged for the attempt's
         final write (finish, fail, set_status or release), however it ends."""
-        capture = Capture(attempt_log_path(self._log_folder, claim.id, claim.token))
-        if self._heartbeat is not None:
-            self._heartbeat.capture = (claim.token, claim.id, capture)
+        capture = Capture.for_attempt(self._log_folder, claim.id, claim.token)
+        heartbeat = self._heartbeat
+        if heartbeat is not None:
+            heartbeat.capture = (claim.token, claim.id, capture)
         try:
             if self._limits is None:
-                with Tee(capture):
+                saved = tee_start(capture)
+                try:
                     return self.fn(dict(claim.parameters), rp, dict(self.config.custom))
+                finally:
+                    tee_stop(saved)
             return run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits, capture)
         finally:
             self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged
-            if self._heartbeat is not None:
-                self._heartbeat.capture = None
+            if heartbeat is not None:
+                heartbeat.capture = None
             capture.close()
             if capture.written:
                 self._stage(claim, capture)

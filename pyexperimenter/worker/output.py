@@ -54,11 +54,18 @@ class Capture:
 
     The experiment's own threads print too, and the heartbeat thread reads `snapshot`: a
     lock keeps the byte count, the tail and the file's first write consistent between them.
-    Once closed (the attempt ended), writes are dropped: they belong to no attempt."""
+    Once closed (the attempt ended), writes are dropped: they belong to no attempt.
 
-    def __init__(self, path: str, limit: int = TAIL_BYTES, file_after_seconds: float = FILE_AFTER_SECONDS,
+    `path` may be left to `for_attempt`, which works it out when the file is first opened or
+    named: an attempt that prints nothing never joins its path (~1.5 us)."""
+
+    __slots__ = ("_path", "_attempt", "limit", "written", "file_error", "_tail", "_file", "_opened", "_closed",
+                 "_clock", "_file_at", "_lock")
+
+    def __init__(self, path: str | None, limit: int = TAIL_BYTES, file_after_seconds: float = FILE_AFTER_SECONDS,
                  clock: Callable[[], float] = time.monotonic):
-        self.path, self.limit = path, limit
+        self._path, self.limit = path, limit
+        self._attempt: tuple[str | os.PathLike[str], int, str] | None = None  # (log folder, row, token)
         self.written = 0  # bytes so far
         self.file_error: str | None = None  # why the file could not be written (the tail still is)
         self._tail = bytearray()  # everything, until the file is opened; then the last bytes
@@ -68,6 +75,20 @@ class Capture:
         self._clock = clock
         self._file_at = clock() + file_after_seconds
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_attempt(cls, folder: str | os.PathLike[str], row_id: int, token: str) -> Capture:
+        """The capture of one attempt, its file `attempt_log_path` (worked out only if needed)."""
+        capture = cls(None)
+        capture._attempt = (folder, row_id, token)
+        return capture
+
+    @property
+    def path(self) -> str:
+        if self._path is None:
+            assert self._attempt is not None
+            self._path = attempt_log_path(*self._attempt)
+        return self._path
 
     def write(self, data: bytes) -> None:
         if not data:
@@ -186,24 +207,45 @@ class _Tee:
         return getattr(self._stream, name)
 
 
+# (stdout, its tee, stderr, its tee) of the last attempt: the next attempt over the same
+# streams reuses the two tees instead of making two objects (they hold no attempt's state).
+_tees: tuple[Any, _Tee, Any, _Tee] | None = None
+
+
+def tee_start(capture: Capture) -> tuple[Any, Any]:
+    """sys.stdout and sys.stderr tee'd into `capture` (`isolation: none`); returns what they
+    were, for `tee_stop`. Two functions rather than a context manager: no object per attempt."""
+    global _current, _tees
+    saved = out, err = sys.stdout, sys.stderr
+    tees = _tees
+    if tees is None or tees[0] is not out or tees[2] is not err:
+        tees = _tees = (out, _Tee(out), err, _Tee(err))
+    sys.stdout, sys.stderr = tees[1], tees[3]
+    _current = capture
+    return saved
+
+
+def tee_stop(saved: tuple[Any, Any]) -> None:
+    global _current
+    _current = None
+    sys.stdout, sys.stderr = saved
+
+
 class Tee:
     """`with Tee(capture):` the in-process capture of one attempt (`isolation: none`)."""
+
+    __slots__ = ("capture", "_saved")
 
     def __init__(self, capture: Capture):
         self.capture = capture
         self._saved: tuple[Any, Any] = (None, None)
 
     def __enter__(self) -> Capture:
-        global _current
-        self._saved = (sys.stdout, sys.stderr)
-        sys.stdout, sys.stderr = _Tee(sys.stdout), _Tee(sys.stderr)
-        _current = self.capture
+        self._saved = tee_start(self.capture)
         return self.capture
 
     def __exit__(self, *exc: object) -> None:
-        global _current
-        _current = None
-        sys.stdout, sys.stderr = self._saved
+        tee_stop(self._saved)
 
 
 def real_stream(stream: Any) -> Any:

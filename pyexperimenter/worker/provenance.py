@@ -22,7 +22,6 @@ import platform
 import subprocess
 import sys
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,10 +56,11 @@ def code_folder(fn: Any) -> Path | None:
     return Path(source).resolve().parent
 
 
-def measure(folder: Path | None) -> Provenance:
-    """Provenance of this process for code in `folder`; measured once per process."""
+def measure(folder: Path | None, fresh: bool = False) -> Provenance:
+    """Provenance of this process for code in `folder`; measured once per process, or again
+    when `fresh` (a parent about to fork workers: its code may have changed since)."""
     key = (os.getpid(), str(folder) if folder else None)
-    found = _MEASURED.get(key)
+    found = None if fresh else _MEASURED.get(key)
     if found is None:
         commit, dirty, diff_hash = git_state(folder) if folder else (None, None, None)
         packages = installed_packages()
@@ -68,6 +68,12 @@ def measure(folder: Path | None) -> Provenance:
                            hashlib.sha1(packages.encode()).hexdigest(), packages)
         _MEASURED[key] = found
     return found
+
+
+def inherit(folder: Path | None, found: Provenance) -> None:
+    """`found` (measured by the parent just before it forked this process) as this process's
+    provenance for `folder`: forked workers do not each run git and list the packages again."""
+    _MEASURED[(os.getpid(), str(folder) if folder else None)] = found
 
 
 def attach(identity: WorkerIdentity, fn: Any, store: Store) -> WorkerIdentity:
@@ -101,15 +107,31 @@ def installed_packages() -> str:
             stem, _, kind = folder.rpartition(".")
             if kind == "dist-info" and "-" in stem:
                 name: str | None
+                version: str | None
                 name, version = stem.split("-", 1)
             elif kind == "egg-info":
-                dist = metadata.PathDistribution(Path(entry or ".", folder))
-                name, version = (dist.metadata["Name"] if dist.metadata else None), dist.version
+                name, version = _egg_info(Path(entry or ".", folder))
             else:
                 continue
             if name:
                 seen.add(f"{name.lower().replace('_', '-')}=={version}")
     return "\n".join(sorted(seen))
+
+
+def _egg_info(path: Path) -> tuple[str | None, str | None]:
+    """Name and version from an egg-info's PKG-INFO headers, read directly: importlib.metadata
+    costs 13 ms to import (email, zipfile, csv), and a source checkout on sys.path has one."""
+    fields: dict[str, str] = {}
+    try:
+        with open(path if path.is_file() else path / "PKG-INFO", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip().lower(), value.strip())
+    except OSError:
+        return None, None
+    return fields.get("name"), fields.get("version")
 
 
 def _git(folder: Path, *args: str) -> str | None:

@@ -43,7 +43,8 @@ class QuarantineWatch:
 
     def succeeded(self) -> None:
         self.succeeded_once = True
-        self.streak.clear()
+        if self.streak:
+            self.streak.clear()
 
     def failed(self, claim: Claim, took: float, error: str) -> float:
         """Note a failed attempt; returns how long to back off before the next claim."""

@@ -79,7 +79,7 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     Column("end_date", "datetime"),
     Column("outcome", "status", not_null=True),
     Column("error", "long_text"),
-    # Provenance, measured once per worker process (pyexperimenter/provenance.py).
+    # Provenance, measured once per worker process (pyexperimenter/worker/provenance.py).
     Column("cuda_devices", "text"),  # CUDA_VISIBLE_DEVICES of the worker (`run --gpus`, SLURM)
     Column("git_commit", "text"),  # of the experiment function's code folder
     Column("git_dirty", "int"),  # 1: uncommitted changes in that folder
