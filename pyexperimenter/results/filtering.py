@@ -88,8 +88,6 @@ def filter_frame(
         given = dict(kinds or {})
         known = {str(c): given.get(c) or kind for c, kind in frame_kinds(frame).items()}
         selected = compile_where(where, known)
-        if not selected:
-            return frame
         mask = [selected.matches(row) for row in frame[selected.columns].to_dict("records")]
         frame = frame[mask] if len(frame) else frame
     if columns:
