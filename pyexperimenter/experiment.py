@@ -13,7 +13,6 @@ from .config import ExperimentConfig, load_config
 from .errors import ConfigError, InputError
 from .params.priority import PriorityError, row_priority
 from .store import Store, open_store
-from .where import where_filter
 
 # Launching, running and the DataFrame readers are imported where used: `pyexp status` and
 # `pyexp results` need none of them, and importing them made every command 0.1-0.2 s slower.
@@ -193,7 +192,7 @@ class Experimenter:
         if not where:
             self.store  # noqa: B018 - fail here, once, if the table is missing
             return self.config
-        selected = where_filter(self.store, where)
+        selected = self.store.filter(where)
         if index:
             self.store.index_filter(selected)
         return replace(self.config, where=tuple(where))
@@ -232,7 +231,7 @@ class Experimenter:
                 raise InputError(f"unknown status {s!r}; expected one of {', '.join(ALL_STATUSES)}, all")
         if not states and ids is None:
             return 0
-        return self.store.reset(list(states) or None, ids, where_filter(self.store, where))
+        return self.store.reset(list(states) or None, ids, self.store.filter(where))
 
     def recover(self) -> int:
         """Requeue lost runs now (workers also do this on their own)."""
@@ -247,7 +246,7 @@ class Experimenter:
 
     # --- reading
     def counts(self, where: Sequence[str] = ()) -> dict[str, int]:
-        return self.store.counts(self.config.stale_after_seconds, where_filter(self.store, where))
+        return self.store.counts(self.config.stale_after_seconds, self.store.filter(where))
 
     def get_table(self, keep_internal: bool = False, where: Sequence[str] = (), columns: Sequence[str] = ()) -> pd.DataFrame:
         """Every row and column; with `where` (`["dataset=iris", "seed<3"]`) or `columns`, only
@@ -289,12 +288,14 @@ class Experimenter:
         from .results.query import results_frame
 
         if with_provenance:
+            from .store.filters import column_kinds
             from .worker.provenance import join_provenance
 
             if group_by:
                 raise InputError("--with-provenance gives each row's own attempt; it does not combine with --group-by")
             table = join_provenance(self.get_table(), self.store.provenance())
-            return select_results(table, self._result_columns(), status, where, columns, group_by, agg)
+            kinds = column_kinds(self.store.schema, self.store.columns(), attempts=True)
+            return select_results(table, self._result_columns(), status, where, columns, group_by, agg, kinds)
         return results_frame(self.store, self._result_columns(), status, where, columns, group_by, agg)
 
     def results_records(self, group_by: Sequence[str], status: Sequence[str] = (), where: Sequence[str] = (),

@@ -68,9 +68,7 @@ def table_counts(config: ExperimentConfig, store: Store) -> dict[str, int]:
         raise InputError(
             f"table {config.name} does not exist in {config.database.url}; run `pyexp fill {config_name}` first"
         )
-    from ..where import where_filter
-
-    return store.counts(config.stale_after_seconds, where_filter(store, config.where))
+    return store.counts(config.stale_after_seconds, store.filter(config.where))
 
 
 def require_sbatch() -> None:

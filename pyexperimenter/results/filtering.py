@@ -6,19 +6,17 @@ only parses flags, so the Python API and `pyexp results` filter and aggregate al
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..status import ALL_STATUSES
+from ..where import compile_where, parse
 
 if TYPE_CHECKING:
     import pandas as pd
 
 AGGREGATIONS = ("mean", "median", "std", "min", "max", "count")
-_CONDITION = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(!=|<=|>=|==|=|<|>)(.*)", re.DOTALL)
-_NULLS = {"", "null", "none", "nan"}
 
 
 def table_frame(rows: list[dict[str, Any]], keep_internal: bool = False) -> pd.DataFrame:
@@ -48,59 +46,27 @@ def decimals_as_float(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def parse_condition(cond: str) -> tuple[str, str, str]:
-    """`COL=VALUE` (also `!=`, `<`, `<=`, `>`, `>=`) -> (column, operator, value)."""
-    m = _CONDITION.match(cond)
-    if not m:
-        raise InputError(f"--where: expected COL=VALUE (or COL!=, <, <=, >, >= VALUE), got {cond!r}")
-    return m.group(1), m.group(2), m.group(3).strip()
+    """`COL=VALUE` (also `!=`, `<`, `<=`, `>`, `>=`) -> (column, operator, value): where.parse."""
+    return parse(cond)
 
 
-def _matches(series: pd.Series, op: str, text: str) -> pd.Series:
-    """Compare a column with the text of a `--where` value, in the column's own kind:
-    numbers numerically (`seed=1` matches 1 and 1.0), booleans as true/false/1/0, the rest
-    as text; `null` (or an empty value) matches missing values."""
+def frame_kinds(frame: pd.DataFrame) -> dict[str, str]:
+    """Each column's kind read from a frame, for frames no table describes: booleans, numbers
+    (numeric dtypes, or objects holding numbers only), else text."""
     import pandas as pd
 
-    op = "=" if op == "==" else op
-    if text.lower() in _NULLS and op in ("=", "!="):
-        missing = series.isna()
-        return missing if op == "=" else ~missing
-    value: Any = text
-    column: pd.Series = series
-    if pd.api.types.is_bool_dtype(series) or (
-        series.dropna().map(lambda v: isinstance(v, bool)).all() and series.notna().any()
-    ):
-        truth = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-        if text.lower() not in truth:
-            raise InputError(f"--where: expected true or false for a boolean column, got {text!r}")
-        value = truth[text.lower()]
-    elif pd.api.types.is_numeric_dtype(series) or _all_numbers(series):
-        try:
-            value = float(text)
-        except ValueError:
-            if op not in ("=", "!="):
-                raise InputError(f"--where: expected a number to compare with, got {text!r}") from None
-            column = series.astype(str)
+    kinds: dict[str, str] = {}
+    for name in frame.columns:
+        series = frame[name]
+        present = series.dropna()
+        if pd.api.types.is_bool_dtype(series) or (len(present) and present.map(lambda v: isinstance(v, bool)).all()):
+            kinds[name] = "bool"
+        elif pd.api.types.is_numeric_dtype(series) or (len(present) and present.map(
+                lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all()):
+            kinds[name] = "float"
         else:
-            column = pd.to_numeric(series, errors="coerce")
-    else:
-        column = series.astype(str).where(series.notna(), None)
-    if op in ("=", "=="):
-        return column == value
-    if op == "!=":
-        return column != value
-    if isinstance(value, str) and op in ("<", "<=", ">", ">="):
-        raise InputError(f"--where: {op} needs a numeric column, got {text!r}")
-    ops = {"<": column.lt, "<=": column.le, ">": column.gt, ">=": column.ge}
-    result: pd.Series = ops[op](value)
-    return result.fillna(False).astype(bool)
-
-
-def _all_numbers(series: pd.Series) -> bool:
-    present = series.dropna()
-    return bool(len(present)) and bool(
-        present.map(lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)).all()
-    )
+            kinds[name] = "str"
+    return kinds
 
 
 def filter_frame(
@@ -108,18 +74,22 @@ def filter_frame(
     statuses: Sequence[str] = (),
     where: Sequence[str] = (),
     columns: Sequence[str] = (),
+    kinds: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Apply `--status`, `--where COL=VALUE` and `--columns` (in that order)."""
+    """Apply `--status`, `--where COL=VALUE` and `--columns` (in that order). `--where` means
+    what it means in the database (pyexperimenter/where.py), each column compared in its
+    kind from `kinds` (the table's column types), else as read from the frame."""
     for s in statuses:
         if s not in ALL_STATUSES:
             raise InputError(f"--status: unknown status {s!r}; expected one of {', '.join(ALL_STATUSES)}")
     if statuses and "status" in frame.columns:
         frame = frame[frame["status"].isin(list(statuses))]
-    for cond in where:
-        col, op, value = parse_condition(cond)
-        if col not in frame.columns:
-            raise InputError(f"--where: unknown column {col!r}; expected one of {_column_list(frame)}")
-        frame = frame[_matches(frame[col], op, value)]
+    if where:
+        given = dict(kinds or {})
+        known = {str(c): given.get(c) or kind for c, kind in frame_kinds(frame).items()}
+        selected = compile_where(where, known)
+        mask = [selected.matches(row) for row in frame[selected.columns].to_dict("records")]
+        frame = frame[mask] if len(frame) else frame
     if columns:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
@@ -202,6 +172,7 @@ def select_results(
     columns: Sequence[str] = (),
     group_by: Sequence[str] = (),
     agg: str | Sequence[str] = "mean",
+    kinds: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Filter, then aggregate (with `group_by`), then pick columns: `pyexp results` in one call.
 
@@ -210,9 +181,9 @@ def select_results(
     """
     status, where, columns, group_by = (_listed(v) for v in (status, where, columns, group_by))
     if not group_by:
-        return filter_frame(frame, status, where, columns)
+        return filter_frame(frame, status, where, columns, kinds)
     size = size_column(frame.columns)
-    frame = aggregate(filter_frame(frame, status, where), group_by, result_columns, agg)
+    frame = aggregate(filter_frame(frame, status, where, kinds=kinds), group_by, result_columns, agg)
     return pick_aggregates(frame, group_by, size, columns) if columns else frame
 
 

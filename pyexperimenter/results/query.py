@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..store.schema import is_date_column
 from ..store.select import NUMBER_KINDS, Selection, column_kinds
-from .filtering import aggregations, parse_condition, picked_aggregates, size_column
+from .filtering import aggregations, picked_aggregates, size_column
 from .records import Records, sort_rows
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def listed(value: str | Sequence[str]) -> list[str]:
 def selection(store: Store, status: Sequence[str] = (), where: Sequence[str] = ()) -> Selection:
     """`--status` and `--where` checked against the table's columns, ready to render."""
     kinds = column_kinds(store.schema, store.columns())
-    return Selection(kinds).status(listed(status)).where(parse_condition(c) for c in listed(where))
+    return Selection(kinds).status(listed(status)).where(listed(where))
 
 
 def decoder(store: Store, column: str) -> Decoder | None:

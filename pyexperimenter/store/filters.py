@@ -1,66 +1,54 @@
-"""`--where` conditions checked and typed: which rows a worker claims, `reset` resets, `status` counts.
+"""Which columns a `--where` may name, and the kind each compares as.
 
-The condition text is parsed above this package (`COL=VALUE`, the syntax of `pyexp
-results --where`); here each becomes a column checked against the table's own columns, an
-operator from a fixed list, and a value typed by the column and bound as a parameter (store/sql/conditions.py renders them). So
-`seed<3` compares numbers, `flag=true` booleans, and `gamma=null` finds NULLs.
+The grammar, the typing of values and the semantics are pyexperimenter/where.py's; here the
+store says what a table holds: its parameters and results with their configured types, the
+bookkeeping columns users may read (store/sql/schema.py's MAIN_INTERNAL less the hidden
+ones, each with its Column kind, so a renamed or added column flows through), result
+timestamps, and any other column an existing table has (as text). The same columns and
+kinds serve every command: run, launch, reset, status, results, report and the Python API.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
-from ..errors import InputError
-from ..sqltypes import SqlType
-from .types import NO_FILTER, Filter, TableSchema
+from ..sqltypes import is_identifier
+from ..where import NO_FILTER, Filter, compile_where
+from .sql.schema import ATTEMPT_COLUMNS, MAIN_INTERNAL
+from .types import TableSchema
 
-# what the user writes -> what the SQL says (`IS [NOT] NULL` for a null value)
-_SQL_OP = {"=": "=", "==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_NULLS = {"", "null", "none", "nan"}
-_TRUTH = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-# bookkeeping columns worth selecting on, with the kind of their values
-_BOOKKEEPING = {"priority": "int", "attempts": "int", "status": "str", "worker": "str", "machine": "str",
-                "slurm_job_id": "str"}
+_INTERNAL_KINDS = {"pk": "int", "int": "int", "bigint": "int", "double": "float", "bool": "bool",
+                   "datetime": "datetime"}
 
 
-def compile_filter(schema: TableSchema, conditions: Iterable[tuple[str, str, str]]) -> Filter:
-    """(column, operator, value text) triples -> a Filter; bad input is one InputError line."""
-    kinds: dict[str, str] = {**_BOOKKEEPING, **_kinds(schema.parameters), **_kinds(schema.results)}
-    shape: list[tuple[str, str]] = []
-    args: list[Any] = []
-    for column, op, text in conditions:
-        if column not in kinds:
-            raise InputError(f"--where: unknown column {column!r}; expected one of {', '.join(kinds)}")
-        if op not in _SQL_OP:
-            raise InputError(f"--where: expected one of {', '.join(_SQL_OP)}, got {op!r}")
-        sql_op = _SQL_OP[op]
-        if text.strip().lower() in _NULLS and sql_op in ("=", "<>"):
-            shape.append((column, "IS NULL" if sql_op == "=" else "IS NOT NULL"))
-            continue
-        shape.append((column, sql_op))
-        args.append(_value(column, kinds[column], sql_op, text.strip()))
-    return Filter(tuple(shape), tuple(args))
+def column_kinds(schema: TableSchema, existing: Iterable[str], attempts: bool = False) -> dict[str, str]:
+    """The columns a user may read and select on (the table's, less the hidden ones), each with
+    its kind: int, float, decimal, bool, datetime, date, json or str. `attempts`: also the
+    attempt table's columns a `--with-provenance` read joins in."""
+    kinds: dict[str, str] = {}
+    if attempts:
+        kinds = {c.name: _INTERNAL_KINDS.get(c.kind, "str") for c in ATTEMPT_COLUMNS}
+    internal = {c.name: c for c in MAIN_INTERNAL}
+    for name in existing:
+        col = internal.get(name)
+        if col is not None:
+            if not col.hidden:
+                kinds[name] = _INTERNAL_KINDS.get(col.kind, "str")
+        elif name in schema.parameters:
+            kinds[name] = schema.parameters[name].kind
+        elif name in schema.results:
+            kinds[name] = schema.results[name].kind
+        elif name.endswith("_timestamp") and name.removesuffix("_timestamp") in schema.results:
+            kinds[name] = "datetime"
+        elif is_identifier(name):
+            kinds[name] = "str"
+    return kinds
 
 
-def _kinds(columns: Mapping[str, SqlType]) -> dict[str, str]:
-    return {name: t.kind for name, t in columns.items()}
+def compile_filter(schema: TableSchema, existing: Iterable[str],
+                   where: Iterable[str | tuple[str, str, str]]) -> Filter:
+    """`--where` texts (or parsed triples) on this table -> a Filter; bad input is one InputError line."""
+    return compile_where(where, column_kinds(schema, existing))
 
 
-def _value(column: str, kind: str, op: str, text: str) -> Any:
-    if kind == "bool":
-        if text.lower() not in _TRUTH:
-            raise InputError(f"--where: {column}: expected true or false, got {text!r}")
-        return int(_TRUTH[text.lower()])
-    if kind in ("int", "float", "decimal"):
-        try:
-            number = float(text)
-        except ValueError:
-            raise InputError(f"--where: {column}: expected a number, got {text!r}") from None
-        return int(number) if kind == "int" and number.is_integer() else number
-    if op not in ("=", "<>"):
-        raise InputError(f"--where: {op} needs a numeric column, {column} holds {kind}")
-    return text
-
-
-__all__ = ["NO_FILTER", "Filter", "compile_filter"]  # Filter: store/types.py's, named here as before
+__all__ = ["NO_FILTER", "Filter", "column_kinds", "compile_filter"]

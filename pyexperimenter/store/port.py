@@ -50,8 +50,9 @@ class Store(ABC):
 
     # -- selecting rows (`--where`)
     @abstractmethod
-    def filter(self, conditions: Iterable[tuple[str, str, str]]) -> Filter:
-        """(column, operator, value text) conditions checked against this table's columns."""
+    def filter(self, where: Iterable[str | tuple[str, str, str]]) -> Filter:
+        """`--where` texts (`COL=VALUE`, or parsed (column, operator, value text) triples)
+        typed by pyexperimenter/where.py against this table's columns (store/filters.py)."""
 
     @abstractmethod
     def index_filter(self, where: Filter) -> None:

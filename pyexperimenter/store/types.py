@@ -18,9 +18,8 @@ from typing import Any, Protocol
 
 from ..environment import slurm_task
 from ..sqltypes import SqlType
-
-# the SQL operators a Filter's shape may hold (`IS [NOT] NULL` for a null value)
-OPERATORS = frozenset({"=", "<>", "<", "<=", ">", ">=", "IS NULL", "IS NOT NULL"})
+from ..where import NO_FILTER as NO_FILTER  # `--where`, typed once (pyexperimenter/where.py)
+from ..where import Filter as Filter
 
 
 @dataclass(frozen=True)
@@ -123,22 +122,6 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-@dataclass(frozen=True)
-class Filter:
-    """Checked conditions: `shape` (column, SQL operator) renders the SQL, `args` are bound."""
-
-    shape: tuple[tuple[str, str], ...] = ()
-    args: tuple[Any, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.shape)
-
-    @property
-    def columns(self) -> list[str]:
-        return list(dict.fromkeys(c for c, _ in self.shape))
-
-
-NO_FILTER = Filter()
 
 
 class SshGateway(Hashable, Protocol):

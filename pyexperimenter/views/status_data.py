@@ -13,7 +13,6 @@ from typing import Any
 from ..errors import InputError
 from ..experiment import Experimenter
 from ..store.schema import error_summary
-from ..where import where_filter
 
 THROUGHPUT_WINDOW_SECONDS = 300.0
 # Shorter windows tried when everything recent finished inside one of them: a run that
@@ -29,7 +28,7 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     With `where`, counts, running rows and errors are those of the matching rows (the
     throughput stays the table's: the workers share it)."""
     store, cfg = exp.store, exp.config
-    selected = where_filter(store, where)
+    selected = store.filter(where)
     # One transaction: the counts (off the counters kept with the table, store/counters.py,
     # or counted in it), the error groups, the finished rows per minute (the sparkline and the
     # throughput) and the lost runs (store/reports.py).
@@ -183,7 +182,7 @@ def reset_selection(exp: Experimenter, statuses: Sequence[str], ids: Sequence[in
             raise InputError(f"unknown status {s!r}; expected one of {', '.join(ALL_STATUSES)}, all")
     wanted = set(ALL_STATUSES) if not statuses or "all" in statuses else set(statuses)
     id_set = set(ids)
-    matching = set(exp.store.ids(where_filter(exp.store, where))) if where else None
+    matching = set(exp.store.ids(exp.store.filter(where))) if where else None
     selected: dict[str, list[int]] = {}
     for row in exp.store.rows():
         if matching is not None and int(row["ID"]) not in matching:

@@ -27,7 +27,6 @@ from ..errors import FencedOut
 from ..results import InvalidResultError, ResultProcessor, check_result_keys
 from ..status import Outcome, Status
 from ..store import Claim, Store, WorkerIdentity, open_store
-from ..where import where_filter
 from . import signals
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
@@ -95,7 +94,7 @@ class Worker:
         self._pending_since = 0.0
         self._idle_sleep = 0.025
         self._sweeping = False  # holds the table's sweeper lock
-        self.where = where_filter(self.store, config.where)  # `--where`: the rows this worker may claim
+        self.where = self.store.filter(config.where)  # `--where`: the rows this worker may claim
         self.watch = QuarantineWatch(self.store, self.identity, config.quarantine_after)
         self._last_host_check = -1e9
         self._limits = None if config.isolation == "none" else Limits.for_isolation(

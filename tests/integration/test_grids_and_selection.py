@@ -132,13 +132,15 @@ def test_bad_where_is_one_clear_line(make_config: ConfigMaker) -> None:
     exp.fill_table_from_config()
     for where, message in [
         ("nope=1", "--where: unknown column 'nope'"),
-        ("x=abc", "--where: x: expected a number, got 'abc'"),
+        ("x<abc", "--where: expected a number to compare with, got 'abc'"),
         ("y<b", "--where: < needs a numeric column"),
         ("x", "--where: expected COL=VALUE"),
     ]:
         with pytest.raises(InputError, match=message.replace("(", r"\(")):
             exp.execute(experiments.noop, where=[where])
     assert exp.counts()["created"] == 20  # nothing ran
+    # text that is no number, against a number column: `=` matches nothing, `!=` everything
+    assert exp.counts(["x=abc"])["created"] == 0 and exp.counts(["x!=abc"])["created"] == 20
 
 
 def test_cli_where_and_priority(make_config: ConfigMaker, tmp_path: Path) -> None:

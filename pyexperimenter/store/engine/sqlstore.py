@@ -78,8 +78,9 @@ class SqlStore(StagedOutput, Store):
         (store/engine/fill.py); existing rows are never read into Python, nor changed."""
         return fill(self.session, filler_for(self.session, priority), rows, progress)
 
-    def filter(self, conditions: Iterable[tuple[str, str, str]]) -> Filter:
-        return compile_filter(self.schema, conditions)
+    def filter(self, where: Iterable[str | tuple[str, str, str]]) -> Filter:
+        where = list(where)
+        return compile_filter(self.schema, self.columns(), where) if where else NO_FILTER
 
     def index_filter(self, where: Filter) -> None:
         if where:

@@ -1,9 +1,17 @@
-"""Conditions as SQL text: the one place a WHERE is rendered from checked shapes.
+"""Conditions as SQL text: the one place a WHERE is rendered.
 
-Two kinds of shapes arrive: a `--where` Filter's (column, operator) pairs
-(store/filters.py, for claims, resets and counts) and a results Selection's forms
-(store/select.py, for reading results as pandas would filter them). Values are never in the
-text: each `?` is bound. Only validated identifiers and the fixed shapes below are written.
+A `--where` arrives as the value-free shapes of a where.Filter (column, operator, kind,
+form); `render_where_shape` is the only renderer of them, for the claims, resets and counts
+(the `conditions` and `where_conditions` fragments) and for the results' selections
+(store/select.py adds `("in", "status", n)` and `("cmp", "ID", op)` of its own). Values are
+never in the text: each `?` is bound, in the order of the Filter's `args`. Only validated
+identifiers and the fixed shapes below are written.
+
+Text compares byte for byte on every database. SQLite's default (BINARY) collation does so;
+MariaDB's utf8mb4 collations ignore case (`_ci`) and, PAD SPACE ones (`utf8mb4_bin` too),
+trailing spaces. So on MariaDB a text `=` is `c = ? AND <exact c> = <exact ?>`: the first
+part, in the column's own collation, keeps the index range (`ix_where_<column>` for claims),
+the second keeps only the rows with the same bytes (utf8mb4_nopad_bin: binary, no padding).
 """
 
 from __future__ import annotations
@@ -12,10 +20,11 @@ from typing import Any
 
 from ...errors import InputError
 from ...sqltypes import is_identifier
-from ..types import OPERATORS
+from ...where import OPERATORS, TEXT
 from .dialect import Dialect
 
 COMPARISONS = ("=", "<", "<=", ">", ">=")
+_SQL_OP = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 Shape = tuple[Any, ...]
 
 
@@ -25,16 +34,6 @@ def identifier(name: Any) -> str:
     return str(name)
 
 
-def filter_condition(dialect: Dialect, column: str, op: str) -> str:
-    """One `--where` condition on a validated column; `<>` keeps NULLs, as `results` does."""
-    if op not in OPERATORS:
-        raise InputError(f"unsafe operator {op!r}")
-    col = dialect.q(identifier(column))
-    if op in ("IS NULL", "IS NOT NULL"):
-        return f"{col} {op}"
-    return f"({col} <> ? OR {col} IS NULL)" if op == "<>" else f"{col} {op} ?"
-
-
 def exact_text(dialect: Dialect, expr: str) -> str:
     """Exact text for comparing and grouping: MariaDB's default collation ignores case and
     trailing spaces. A binary collation without padding, not CAST(... AS BINARY): grouping
@@ -42,27 +41,53 @@ def exact_text(dialect: Dialect, expr: str) -> str:
     return f"CONVERT({expr} USING utf8mb4) COLLATE utf8mb4_nopad_bin" if dialect.name == "mysql" else expr
 
 
-def render_condition(dialect: Dialect, shape: Shape) -> str:
-    form = shape[0]
+def render_where_shape(dialect: Dialect, shape: Shape) -> str:
+    """One `--where` condition (where.Condition.shape); binds its `args`."""
+    column, op, kind, form = shape
+    if op not in OPERATORS:
+        raise InputError(f"unsafe operator {op!r}")
     if form == "never":
         return "1 = 0"
     if form == "always":
         return "1 = 1"
-    c = dialect.q(identifier(shape[1]))
+    c = dialect.q(identifier(column))
     if form == "null":
         return f"{c} IS NULL"
     if form == "not_null":
         return f"{c} IS NOT NULL"
+    if form != "compare":
+        raise InputError(f"unknown condition {form!r}")
+    if kind == TEXT:
+        if op == "=":  # the column's collation for the index, then the exact bytes
+            if exact_text(dialect, c) == c:
+                return f"{c} = ? AND {c} = ?"
+            return f"{c} = ? AND {exact_text(dialect, c)} = {exact_text(dialect, '?')}"
+        if op == "!=":
+            return f"({c} IS NULL OR {exact_text(dialect, c)} <> {exact_text(dialect, '?')})"
+        raise InputError(f"--where: {op} needs a numeric column")
+    if op == "!=":
+        return f"({c} IS NULL OR {c} <> ?)"  # a missing value differs from the value
+    return f"{c} {_SQL_OP[op]} ?"
+
+
+def render_filter(dialect: Dialect, shapes: tuple[Shape, ...], lead: str) -> str:
+    """A Filter's shapes joined by AND, after `lead` (" AND " or " WHERE "); "" for none."""
+    if not shapes:
+        return ""
+    return lead + " AND ".join(render_where_shape(dialect, s) for s in shapes)
+
+
+def render_condition(dialect: Dialect, shape: Shape) -> str:
+    """A results selection's condition: `("where", *condition shape)`, `("in", column, n)`
+    or `("cmp", column, op)` (the halves of a CSV export split on ID)."""
+    form = shape[0]
+    if form == "where":
+        return render_where_shape(dialect, shape[1:])
+    c = dialect.q(identifier(shape[1]))
     if form == "cmp":
         if shape[2] not in COMPARISONS:
             raise InputError(f"unknown operator {shape[2]!r}")
         return f"{c} {shape[2]} ?"
-    if form == "ne":
-        return f"({c} IS NULL OR {c} != ?)"
-    if form == "text_eq":
-        return f"{exact_text(dialect, c)} = {exact_text(dialect, '?')}"
-    if form == "text_ne":
-        return f"({c} IS NULL OR {exact_text(dialect, c)} != {exact_text(dialect, '?')})"
     if form == "in":
         return f"{c} IN ({','.join('?' * int(shape[2]))})"
     raise InputError(f"unknown condition {form!r}")

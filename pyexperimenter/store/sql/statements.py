@@ -98,9 +98,9 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     # (measured: 61% of the unfiltered claim rate); the column's own index finds them at once.
     "where_hint": lambda st, column: st.dialect.hint(filter_index(_identifiers([column])[0]).name),
     "index_columns": lambda st, spec: st.dialect.index_columns(_identifiers(spec[0]), spec[1]),
-    "conditions": lambda st, shape: "".join(" AND " + conditions.filter_condition(st.dialect, c, op) for c, op in shape),
-    "where_conditions": lambda st, shape: " WHERE " + " AND ".join(
-        conditions.filter_condition(st.dialect, c, op) for c, op in shape) if shape else "",
+    # a where.Filter's shapes (store/sql/conditions.py, the one renderer of `--where`)
+    "conditions": lambda st, shape: conditions.render_filter(st.dialect, shape, " AND "),
+    "where_conditions": lambda st, shape: conditions.render_filter(st.dialect, shape, " WHERE "),
     # store/select.py's selections: results read with filters and aggregates in the database
     "select_columns": lambda st, names: selects.render_columns(st.dialect, names),
     "select_where": lambda st, shapes: conditions.render_where(st.dialect, shapes),
