@@ -20,9 +20,17 @@ from typing import Any
 from ..errors import InputError
 from ..status import Outcome
 from ..store import Store
-from ..worker.output import attempt_log_path
 
 CHUNK = 65536
+
+OUTPUT_FOLDER = "output"  # under the log folder (ExperimentConfig.log_folder)
+
+
+def attempt_log_path(folder: str | os.PathLike[str], row_id: int, token: str) -> str:
+    """The file of one attempt. Its reader owns the scheme: the worker (worker/output.py)
+    writes where this says, and `pyexp logs` finds the file the same way."""
+    return os.path.join(os.fspath(folder), OUTPUT_FOLDER, f"{row_id}-{token}.log")
+
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,10 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from ..results.logs import attempt_log_path
+
 TAIL_BYTES = 4096  # stored with the attempt
 FILE_AFTER_SECONDS = 1.0  # a longer attempt gets its file at its next write (for `pyexp logs --follow`)
-OUTPUT_FOLDER = "output"  # under the log folder (ExperimentConfig.log_folder)
-
-
-def attempt_log_path(folder: str | os.PathLike[str], row_id: int, token: str) -> str:
-    """The file of one attempt: the worker writes it, `pyexp logs` derives it the same way."""
-    return os.path.join(os.fspath(folder), OUTPUT_FOLDER, f"{row_id}-{token}.log")
 
 
 def decode_tail(data: bytes, cut: bool = True) -> str:

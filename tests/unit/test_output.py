@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from test_worker import ME, setup
 
+from pyexperimenter.results.logs import attempt_log_path
 from pyexperimenter.worker import Worker
-from pyexperimenter.worker.output import Capture, Tee, attempt_log_path, decode_tail
+from pyexperimenter.worker.output import Capture, Tee, decode_tail
 
 
 def test_a_tail_never_starts_or_ends_inside_a_character() -> None:
