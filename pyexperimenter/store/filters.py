@@ -20,8 +20,8 @@ _SQL_OP = {"=": "=", "==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">="
 _NULLS = {"", "null", "none", "nan"}
 _TRUTH = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 # bookkeeping columns worth selecting on, with the kind of their values
-_BOOKKEEPING = {"priority": "int", "attempts": "int", "status": "str", "worker": "str", "machine": "str",
-                "slurm_job_id": "str"}
+_BOOKKEEPING = {"pyexp_priority": "int", "pyexp_attempts": "int", "status": "str", "pyexp_worker": "str",
+                "machine": "str", "pyexp_job_id": "str"}
 
 
 def compile_filter(schema: TableSchema, conditions: Iterable[tuple[str, str, str]]) -> Filter:

@@ -114,7 +114,7 @@ def test_pyexperimenter_config_runs_unchanged(compat_config: tuple[Path, Path | 
     assert failed.error.startswith("Traceback (most recent call last):\n")
     assert failed.error.rstrip().endswith("ValueError: boom for wine")
     assert failed.acc == 0.75 and pd.isna(failed.note)  # results written before the raise stay
-    assert failed.attempts == 1  # PyExperimenter semantics: a failure is final
+    assert failed.pyexp_attempts == 1  # PyExperimenter semantics: a failure is final
     assert not pd.isna(rows[("wine", 4)].end_date)
 
     logs = exp.get_logtable("train_log")
