@@ -14,12 +14,11 @@ from ..sql.schema import (
     LOG_INDEXES,
     MAIN_INDEXES,
     PACKAGE_INDEXES,
-    SCHEMA_TABLE,
     Index,
     filter_index,
 )
 from ..types import TableSchema
-from . import adopt, counters
+from . import adopt, counters, migrations
 from .session import Cursor, Session
 
 
@@ -35,16 +34,15 @@ def extra_tables(schema: TableSchema) -> list[str]:
     return extra + [schema.codecarbon_table] if schema.codecarbon else extra
 
 
-def create(session: Session, cur: Cursor, rank: Callable[[], int], version: int) -> None:
+def create(session: Session, cur: Cursor, rank: Callable[[], int]) -> None:
     """Create what is missing; an existing experiment table (brought to the current schema
     version by store/engine/migrations.py first) is checked and may gain result columns.
-    A table made here is recorded at `version`."""
+    A table made here is recorded at the current version."""
     schema = session.schema
     existing = session.table_columns(cur)
     if existing is None:
         session.run(cur, "create_table", target=schema.name, columns=schema.name)
-        session.run(cur, "schema_registry")
-        session.run(cur, "record_version", (schema.name, int(version)))
+        migrations.record(session, cur)
     else:
         check_structure(session, cur, existing)
         adopt.hash_unhashed(session, cur, rank)
@@ -102,7 +100,6 @@ def drop(session: Session) -> None:
     def body(cur: Cursor) -> None:
         for table in [*tables, schema.name]:
             session.run(cur, "drop_table", target=table)
-        if session.run(cur, "registry_exists", (SCHEMA_TABLE,)).fetchone()[0]:
-            session.run(cur, "forget_version", (schema.name,))
+        migrations.forget(session, cur)
 
     session.transaction(body)

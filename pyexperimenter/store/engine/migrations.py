@@ -32,7 +32,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ...errors import TableMismatch
+from ...errors import DatabaseUnavailable, TableMismatch
 from ..sql.ddl import addable
 from ..sql.schema import ATTEMPTS_ADDED_LATER, MAIN_INTERNAL, RENAMED_ATTEMPTS, RENAMED_MAIN, SCHEMA_TABLE
 from . import adopt, counters
@@ -154,12 +154,14 @@ def recorded(session: Session, cur: Cursor) -> int | None:
     return None if row is None else int(row[0])
 
 
-def record(session: Session, cur: Cursor, version: int) -> None:
+def record(session: Session, cur: Cursor, version: int = CURRENT_VERSION) -> None:
+    """Record the table's version (`create` records the current one for a table it makes)."""
     session.run(cur, "schema_registry")
     session.run(cur, "record_version", (session.schema.name, int(version)))
 
 
 def forget(session: Session, cur: Cursor) -> None:
+    """The table is dropped (`pyexp delete`): its row leaves the registry."""
     if session.run(cur, "registry_exists", (SCHEMA_TABLE,)).fetchone()[0]:
         session.run(cur, "forget_version", (session.schema.name,))
 
@@ -177,8 +179,8 @@ def upgrade(session: Session, rank: Rank, adopt_table: bool = False) -> int | No
 def _locked(session: Session, cur: Cursor, rank: Rank, adopt_table: bool) -> int | None:
     mysql = session.dialect.name == "mysql"
     if mysql and session.run(cur, "schema_lock", (session.schema.name, LOCK_WAIT_SECONDS)).fetchone()[0] != 1:
-        raise TimeoutError(f"another process has been upgrading table {session.schema.name} for "
-                           f"{LOCK_WAIT_SECONDS} s")
+        raise DatabaseUnavailable(f"another process has been upgrading table {session.schema.name} for "
+                                  f"{LOCK_WAIT_SECONDS} s; try again when it is done")
     try:
         return _steps(session, cur, rank, adopt_table)
     finally:

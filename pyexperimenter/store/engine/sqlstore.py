@@ -60,7 +60,7 @@ class SqlStore(StagedOutput, Store):
         self._create()
 
     def _create(self) -> None:
-        self.session.transaction(lambda cur: ddl.create(self.session, cur, random_rank, migrations.CURRENT_VERSION))
+        self.session.transaction(lambda cur: ddl.create(self.session, cur, random_rank))
 
     def adopt(self) -> bool:
         """Make a PyExperimenter 1.4 table ours in place (schema version 1 and on), so
