@@ -305,3 +305,27 @@ def test_attempts_name_the_scheduler(make_config: ConfigMaker, monkeypatch: pyte
         assert (attempt["scheduler"], attempt["job_id"], attempt["array_job_id"], attempt["array_task_id"]) == (
             "sge", "4242.7", "4242", 7)
         assert exp.store.rows()[0]["pyexp_job_id"] == "4242.7"
+
+
+def test_a_pyexperimenter_table_with_columns_named_like_our_old_ones_is_adopted(make_config: ConfigMaker) -> None:
+    """Keyfields `worker` and `claim_token` (1.4.2 allows both) stay the user's: the table is
+    version 0, adopted, and none of its columns is taken for ours or renamed."""
+    path = make_config(name="grid", parameters={"worker": [1, 2], "claim_token": ["a"]}, results={"value": "DOUBLE"})
+    config = load_config(path)
+    pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if config.database.kind == "sqlite" else "INT NOT NULL AUTO_INCREMENT PRIMARY KEY"
+    raw(config, [
+        f"CREATE TABLE grid (ID {pk}, worker INT, claim_token VARCHAR(20), creation_date DATETIME, "
+        "status VARCHAR(255), start_date DATETIME, name VARCHAR(255), machine VARCHAR(255), value DOUBLE, "
+        "end_date DATETIME, error LONGTEXT)",
+        "INSERT INTO grid (worker, claim_token, creation_date, status) VALUES (1, 'a', CURRENT_TIMESTAMP, 'created')",
+        "INSERT INTO grid (worker, claim_token, creation_date, status) VALUES (2, 'a', CURRENT_TIMESTAMP, 'created')",
+    ])
+    open_store(config).close()  # a store that does not adopt leaves it as it is
+    assert "pyexp_token" not in columns_of(config, "grid")
+    with Experimenter(path) as exp:
+        assert exp.fill_table_from_config() == 0  # adopted: its rows hashed
+        exp.execute(lambda p, rp, c: {"value": p["worker"] * 2.0})
+        table = exp.get_table()
+        assert sorted(zip(table["worker"], table["claim_token"], table["value"])) == [(1, "a", 2.0), (2, "a", 4.0)]
+    assert {"worker", "claim_token", "pyexp_worker", "pyexp_token"} <= columns_of(config, "grid")
+    assert version_of(config) == CURRENT_VERSION
