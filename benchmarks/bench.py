@@ -417,7 +417,7 @@ def task_fill_floor(spec: dict[str, Any]) -> dict[str, Any]:
     cur = conn.cursor()
     rand = random.Random(1)
     statements = []
-    head = "INSERT IGNORE INTO `bench` (`dataset`, `seed`, `C`, `param_hash`, `rank_key`, `status`, `creation_date`, `name`) VALUES "
+    head = "INSERT IGNORE INTO `bench` (`dataset`, `seed`, `C`, `pyexp_hash`, `pyexp_rank`, `status`, `creation_date`, `name`) VALUES "
     for start in range(0, n, 10_000):
         statements.append(head + ",".join(
             f"('dataset{i % 10}',{i // 1000},{(i % 100) / 100},'{hashlib.sha1(str(i).encode()).hexdigest()}',"

@@ -113,14 +113,17 @@ def shape_rows(backend: str, url: str, db_path: Path | None, target: MySQLTarget
             return f"MOD(ID, {n})"
     cur = conn.cursor()
     cur.execute("SELECT * FROM scale LIMIT 0")
-    has_summary = "error_summary" in [d[0] for d in cur.description]
-    cur.execute(f"UPDATE scale SET status = 'done', start_date = {now}, end_date = {now}, attempts = 1, "
+    names = [d[0] for d in cur.description]  # a table of an earlier version has the unprefixed names
+    summary_column = next((c for c in ("pyexp_error_summary", "error_summary") if c in names), None)
+    has_summary = summary_column is not None
+    attempts = "pyexp_attempts" if "pyexp_attempts" in names else "attempts"
+    cur.execute(f"UPDATE scale SET status = 'done', start_date = {now}, end_date = {now}, {attempts} = 1, "
                 f"accuracy = {mod(10)} / 10.0 + {mod(7)} / 100.0, loss = {mod(89)} / 10.0, model = 'svm', "
                 f"machine = 'node1' WHERE {mod(10)} < 4")
     for i, last in enumerate(ERRORS):
-        summary = f", error_summary = {p}" if has_summary else ""
+        summary = f", {summary_column} = {p}" if has_summary else ""
         args = [TRACEBACK + last] + ([last] if has_summary else [])
-        cur.execute(f"UPDATE scale SET status = 'error', start_date = {now}, end_date = {now}, attempts = 3, "
+        cur.execute(f"UPDATE scale SET status = 'error', start_date = {now}, end_date = {now}, {attempts} = 3, "
                     f"machine = 'node2', error = {p}{summary} WHERE {mod(10)} IN (4, 5) AND {mod(3)} = {i}", args)
     fill_attempts(cur, backend, now)
     conn.commit()

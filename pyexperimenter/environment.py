@@ -1,7 +1,7 @@
 """What a worker learns from its process environment, read in one place.
 
-SLURM names the task a worker runs in (job, array job, array task), and the sbatch
-script exports PYEXP_DEADLINE, the moment after which a worker claims nothing new. The
+SLURM or Grid Engine names the task a worker runs in (job, array job, array task), and the
+batch script exports PYEXP_DEADLINE, the moment after which a worker claims nothing new. The
 store names workers after their task and the worker loop honours the deadline; both ask
 here, so a variable is spelt and parsed once. Only the standard library is imported: the
 store imports this module, and it must not pull the rest of the package in with it.
@@ -17,15 +17,21 @@ DEADLINE = "PYEXP_DEADLINE"  # seconds since the epoch, set by the sbatch script
 SLURM_JOB_ID = "SLURM_JOB_ID"
 SLURM_ARRAY_JOB_ID = "SLURM_ARRAY_JOB_ID"
 SLURM_ARRAY_TASK_ID = "SLURM_ARRAY_TASK_ID"
+# Grid Engine: JOB_ID is the job (for an array, the array job), SGE_TASK_ID the task or the
+# string "undefined" outside arrays. JOB_ID alone is too common a name to mean Grid Engine.
+SGE_JOB_ID = "JOB_ID"
+SGE_TASK_ID = "SGE_TASK_ID"
+SGE_ROOT = "SGE_ROOT"
 
 
 @dataclass(frozen=True)
-class SlurmTask:
-    """The SLURM job (and array task) this process runs in; all None outside SLURM."""
+class SchedulerTask:
+    """The batch job (and array task) this process runs in; all None outside a scheduler."""
 
+    scheduler: str | None = None  # "slurm", "sge", or None (a local worker)
     job_id: str | None = None
     array_job_id: str | None = None
-    array_task_id: str | None = None  # as SLURM wrote it; `task_number` is the integer
+    array_task_id: str | None = None  # as the scheduler wrote it; `task_number` is the integer
 
     @property
     def task_number(self) -> int | None:
@@ -34,19 +40,22 @@ class SlurmTask:
 
     @property
     def name(self) -> str | None:
-        """`<array job>_<task>` for an array task, else the job id: how `squeue` names it."""
+        """`<array job>_<task>` for an array task, else the job id (how `squeue` names it)."""
         if self.array_job_id and self.array_task_id:
             return f"{self.array_job_id}_{self.array_task_id}"
         return self.job_id or None
 
 
-def slurm_task(environ: Mapping[str, str] | None = None) -> SlurmTask:
+def scheduler_task(environ: Mapping[str, str] | None = None) -> SchedulerTask:
     env = os.environ if environ is None else environ
-    return SlurmTask(
-        job_id=env.get(SLURM_JOB_ID),
-        array_job_id=env.get(SLURM_ARRAY_JOB_ID),
-        array_task_id=env.get(SLURM_ARRAY_TASK_ID),
-    )
+    if env.get(SLURM_JOB_ID):
+        return SchedulerTask("slurm", env.get(SLURM_JOB_ID), env.get(SLURM_ARRAY_JOB_ID), env.get(SLURM_ARRAY_TASK_ID))
+    if env.get(SGE_JOB_ID) and (SGE_ROOT in env or SGE_TASK_ID in env):
+        job, task = env[SGE_JOB_ID], env.get(SGE_TASK_ID)
+        if task and task.isdigit():
+            return SchedulerTask("sge", f"{job}.{task}", job, task)
+        return SchedulerTask("sge", job)
+    return SchedulerTask()
 
 
 def deadline(environ: Mapping[str, str] | None = None) -> float | None:

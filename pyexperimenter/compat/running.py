@@ -76,9 +76,9 @@ class RunMixin:
             raise ValueError("Attaching is not supported for sqlite databases")
         store = self.store
         rows = store.rows(where={"ID": int(experiment_id)})
-        if not rows or rows[0]["status"] != "running" or not rows[0].get("claim_token"):
+        if not rows or rows[0]["status"] != "running" or not rows[0].get("pyexp_token"):
             raise NoPausedExperimentsException(f"experiment {experiment_id} is not running")
         row = rows[0]
-        claim = Claim(int(row["ID"]), str(row["claim_token"]), int(row["attempts"]),
+        claim = Claim(int(row["ID"]), str(row["pyexp_token"]), int(row["pyexp_attempts"]),
                       {p: row[p] for p in self.config.parameters})
         return experiment_function(ResultProcessor(NativeResultProcessor(store, claim)))

@@ -50,7 +50,7 @@ def load_legacy(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
     provider = str(dbsec.get("provider", str, "sqlite")).lower()
     dbname = dbsec.identifier(dbsec.get("database", str, required=True), "database name", "database")
     table = dbsec.section("table")
-    name = table.identifier(table.get("name", str, required=True), "table name", "name")
+    name = table.table_name(table.get("name", str, required=True), "name")
     params, factors = _keyfields(table.section("keyfields"))
     results = read_results(table.section("resultfields"), params)
     logtables = read_logtables(dbsec.section("logtables"))

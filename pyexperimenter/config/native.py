@@ -80,7 +80,7 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
     `replaced` (by --db / PYEXP_DB_URL) skips reading the database section's files."""
     top = Section(p, "", data, NATIVE_TOP)
     exp = top.section("experiment", EXPERIMENT_KEYS)
-    name = exp.identifier(exp.get("name", str, required=True), "table name", "name")
+    name = exp.table_name(exp.get("name", str, required=True), "name")
     function = exp.get("function", str)
     if function is not None and ":" not in function:
         raise exp.error("expected 'module:function'", function, "function")

@@ -17,7 +17,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..sqltypes import ALLOWED_TYPES_HINT, SqlType, is_identifier, parse_sql_type
-from ..store.schema import RESERVED_COLUMNS, RESERVED_LOG_COLUMNS
+from ..store.schema import PREFIX, RESERVED_LOG_COLUMNS, SCHEMA_TABLE, is_reserved
 
 
 def read_yaml(path: Path) -> Any:
@@ -116,16 +116,31 @@ class Section:
             raise self.error(f"expected a column type, {ALLOWED_TYPES_HINT}", value, sub)
         return t
 
+    def table_name(self, name: Any, sub: str) -> str:
+        """The experiment's table name; the registry of schema versions keeps its own."""
+        table = self.identifier(name, "table name", sub)
+        if table.lower() == SCHEMA_TABLE:
+            raise self.error(f"'{table}' is the table pyexperimenter keeps its schema versions in; choose another name",
+                             None, sub)
+        return table
+
     def column(self, name: Any) -> str:
         """A parameter or result column of the experiment table."""
         col = self.identifier(name, "column name", str(name))
-        if col.lower() in RESERVED_COLUMNS:
+        self._not_ours(col)
+        if is_reserved(col):
             raise self.error(f"'{col}' is a column pyexperimenter keeps itself; choose another name", None, col)
         return col
 
     def log_column(self, name: Any) -> str:
         """A user column of a log table."""
         col = self.identifier(name, "column name", str(name))
+        self._not_ours(col)
         if col.lower() in RESERVED_LOG_COLUMNS:
             raise self.error("is kept by pyexperimenter; choose another name", None, col)
         return col
+
+    def _not_ours(self, col: str) -> None:
+        if col.lower().startswith(PREFIX):
+            raise self.error(f"names starting with '{PREFIX}' are kept for pyexperimenter's own columns; "
+                             f"rename '{col}'", None, col)

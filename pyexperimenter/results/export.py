@@ -31,7 +31,7 @@ def choose_format(fmt: str | None, output: str | None = None) -> str:
 def display_columns(frame: pd.DataFrame, parameters: Sequence[str], results: Sequence[str]) -> list[str]:
     """The columns `pyexp results` shows as a table by default: what a researcher reads
     (id, parameters, status, results, attempts, and the error if any row has one)."""
-    wanted = ["ID", *parameters, "status", *results, "attempts"]
+    wanted = ["ID", *parameters, "status", *results, "pyexp_attempts"]
     if "error" in frame.columns and frame["error"].notna().any():
         wanted.append("error")
     return [c for c in wanted if c in frame.columns]

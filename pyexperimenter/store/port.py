@@ -199,7 +199,8 @@ class Store(ABC):
 
     # -- reading with filters and aggregates in the database (store/select.py)
     def upgrade(self) -> None:
-        """Add, in place, bookkeeping columns newer than the table (none by default)."""
+        """Bring a table made by an earlier version to the current schema version, in place
+        (store/engine/migrations.py; nothing by default)."""
         return None
 
     def aggregates_in_sql(self) -> frozenset[str]:

@@ -6,12 +6,15 @@ from __future__ import annotations
 from .sql.schema import (
     CODECARBON_FIELDS,
     INTERNAL_COLUMNS,
+    PREFIX,
     RESERVED_COLUMNS,
     RESERVED_LOG_COLUMNS,
+    SCHEMA_TABLE,
     VISIBLE_COLUMNS,
     error_summary,
     is_date_column,
+    is_reserved,
 )
 
-__all__ = ["CODECARBON_FIELDS", "INTERNAL_COLUMNS", "RESERVED_COLUMNS", "RESERVED_LOG_COLUMNS", "VISIBLE_COLUMNS",
-           "error_summary", "is_date_column"]
+__all__ = ["CODECARBON_FIELDS", "INTERNAL_COLUMNS", "PREFIX", "RESERVED_COLUMNS", "RESERVED_LOG_COLUMNS",
+           "SCHEMA_TABLE", "VISIBLE_COLUMNS", "error_summary", "is_date_column", "is_reserved"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..environment import slurm_task
+from ..environment import scheduler_task
 from ..sqltypes import SqlType
 from ..where import NO_FILTER as NO_FILTER  # `--where`, typed once (pyexperimenter/where.py)
 from ..where import Filter as Filter
@@ -68,14 +68,16 @@ class TableSchema:
 
 @dataclass(frozen=True)
 class WorkerIdentity:
-    """Who holds a row: written into `worker`/`machine` and the attempt history."""
+    """Who holds a row: written into `pyexp_worker`/`machine` and the attempt history. The job
+    fields name the batch job the worker runs in, whatever the scheduler (`scheduler`)."""
 
     worker: str
     machine: str
     pid: int
-    slurm_job_id: str | None = None
-    slurm_array_job_id: str | None = None
-    slurm_array_task_id: int | None = None
+    scheduler: str | None = None  # "slurm", "sge", or None (a local worker)
+    job_id: str | None = None
+    array_job_id: str | None = None
+    array_task_id: int | None = None
     cuda_devices: str | None = None
     # Provenance (pyexperimenter/worker/provenance.py fills these once per worker process).
     git_commit: str | None = None
@@ -88,22 +90,23 @@ class WorkerIdentity:
     def attempt_values(self) -> tuple[Any, ...]:
         """What `claim_attempts` records besides the token, in its order."""
         dirty = None if self.git_dirty is None else int(self.git_dirty)
-        return (self.pid, self.slurm_job_id, self.slurm_array_job_id, self.slurm_array_task_id, self.cuda_devices,
+        return (self.pid, self.scheduler, self.job_id, self.array_job_id, self.array_task_id, self.cuda_devices,
                 self.git_commit, dirty, self.git_diff_hash, self.python_version, self.packages_hash)
 
     @classmethod
     def current(cls) -> WorkerIdentity:
         host = socket.gethostname()
         pid = os.getpid()
-        task = slurm_task()
+        task = scheduler_task()
         worker = f"{task.name}@{host}:{pid}" if task.name else f"{host}:{pid}"
         return cls(
             worker=worker,
             machine=host,
             pid=pid,
-            slurm_job_id=task.job_id,
-            slurm_array_job_id=task.array_job_id,
-            slurm_array_task_id=task.task_number,
+            scheduler=task.scheduler,
+            job_id=task.job_id,
+            array_job_id=task.array_job_id,
+            array_task_id=task.task_number,
             cuda_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         )
 

@@ -160,7 +160,8 @@ def _running_entry(row: dict[str, Any]) -> dict[str, Any]:
         "id": int(row["ID"]),
         "worker": row["worker"],
         "host": row["machine"],
-        "slurm_job_id": row["slurm_job_id"],
+        "slurm_job_id": row["slurm_job_id"],  # the batch job, whatever the scheduler (the key predates SGE)
+        "job_id": row["slurm_job_id"],
         "attempt": int(row["attempts"]),
         "start_date": iso(row["start_date"]),
         "runtime_seconds": round(float(row["runtime_seconds"] or 0), 1),

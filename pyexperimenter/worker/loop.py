@@ -217,7 +217,7 @@ class Worker:
 
     def _cancelled(self) -> bool:
         """Whether `pyexp cancel` ended the launch this worker belongs to."""
-        job = self.identity.slurm_array_job_id or self.identity.slurm_job_id
+        job = self.identity.array_job_id or self.identity.job_id
         try:
             return job is not None and self.store.launch_ended(job)
         except Exception:  # noqa: BLE001 - only the label of the release depends on it

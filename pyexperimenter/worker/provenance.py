@@ -169,7 +169,7 @@ def git_state(folder: Path) -> tuple[str | None, bool | None, str | None]:
 
 
 PROVENANCE_COLUMNS = ("git_commit", "git_dirty", "git_diff_hash", "python_version", "packages_hash", "cuda_devices",
-                      "attempt_machine", "attempt_slurm_job_id")
+                      "attempt_machine", "attempt_job_id")
 """What `results --with-provenance` adds to each row: its latest done attempt's."""
 
 

@@ -51,7 +51,7 @@ def test_cancel_local_workers(make_config: ConfigMaker, tmp_path: Path) -> None:
     counts = exp.counts()
     assert counts["running"] == 0 and counts["created"] == 4 and counts["error"] == 0  # none lost
     table = exp.get_table()
-    assert (table["attempts"] == 0).all()  # not spent
+    assert (table["pyexp_attempts"] == 0).all()  # not spent
     assert set(exp.get_attempts()["outcome"]) == {"released"}
     assert exp.store.launches() == []
     again = runner.invoke(main, ["cancel", str(path)])

@@ -83,7 +83,7 @@ def test_cancel_releases_every_row(mysql_url: str, tmp_path: Path, slurm_jobs: l
     assert squeue(slurm_jobs) == []  # nothing left running or pending
     counts = exp.counts()
     assert counts["running"] == 0 and counts["created"] == 8 and counts["error"] == 0, counts
-    assert (exp.get_table()["attempts"] == 0).all()  # released, not spent
+    assert (exp.get_table()["pyexp_attempts"] == 0).all()  # released, not spent
     outcomes = exp.get_attempts()["outcome"]
     assert len(outcomes) >= 3 and set(outcomes) == {"released"}  # neither time_limit nor preempted
     assert set(exp.get_attempts()["error"]) == {"cancelled by pyexp cancel (SIGUSR2)"}

@@ -76,7 +76,7 @@ def test_worker_entry_names_itself_after_the_array_task(make_config: ConfigMaker
     assert re.search(r"pyexp worker 77_3@\S+:\d+: ran 20 experiment\(s\): done 20", out.stdout)
     table = exp.get_table()
     assert set(table["status"]) == {"done"}
-    assert all(re.fullmatch(r"77_3@.+:\d+", w) for w in table["worker"])
+    assert all(re.fullmatch(r"77_3@.+:\d+", w) for w in table["pyexp_worker"])
 
 
 def test_worker_past_its_deadline_claims_nothing(make_config: ConfigMaker) -> None:
@@ -102,7 +102,7 @@ def test_local_drains_the_table_without_slurm(make_config: ConfigMaker, tmp_path
     assert "ran          4 local worker(s)" in out.stdout
     table = Experimenter(path).get_table()
     assert set(table["status"]) == {"done"} and len(table) == 20
-    assert len(set(table["worker"])) >= 2
+    assert len(set(table["pyexp_worker"])) >= 2
     logs = sorted((tmp_path / "pyexp_logs" / "exp").glob("local-*.log"))
     assert len(logs) == 4 and all("pyexp worker" in log.read_text() for log in logs)
     executions = [line.split()[0] for line in (tmp_path / "rec.txt").read_text().splitlines()]

@@ -24,7 +24,7 @@ NOTEBOOKS = {  # name -> numeric columns whose values are clock readings, not re
     "pause_and_continue": {"paused_at_seconds", "resumed_at_seconds"},
     "conditional_grid": set(),
 }
-OUR_EXTRA_COLUMNS = ["attempts", "worker", "heartbeat", "slurm_job_id", "priority"]  # after `error`
+OUR_EXTRA_COLUMNS = ["pyexp_attempts", "pyexp_worker", "pyexp_heartbeat", "pyexp_job_id", "pyexp_priority"]  # after `error`
 DATE_COLUMNS = {"creation_date", "start_date", "end_date", "timestamp"}  # datetimes here, text in 1.4.2 on SQLite
 
 pytestmark = pytest.mark.slow

@@ -170,11 +170,11 @@ def test_twenty_workers_drain_200_experiments(jobs: list[str], mysql_url: str, t
         print(f"\n20 workers drained 200 experiments of 0.2 s in {drained:.1f} s (launch returned after {accepted:.1f} s)")
         table = exp.get_table()
         assert set(table["status"]) == {"done"} and len(table) == 200
-        workers = set(table["worker"])
+        workers = set(table["pyexp_worker"])
         assert len(workers) >= 2 and all(WORKER_NAME.fullmatch(w) for w in workers), workers
         assert {WORKER_NAME.fullmatch(w).group(1) for w in workers} == {jobs[0]}  # type: ignore[union-attr]
         attempts = exp.get_attempts()
-        assert set(attempts["slurm_array_job_id"].astype(str)) == {jobs[0]}
+        assert set(attempts["array_job_id"].astype(str)) == {jobs[0]}
         wait_gone(jobs, 60)
     log_dir = tmp_path / "pyexp_logs" / "exp"
     submitted = (log_dir / f"{jobs[0]}_submission.sh").read_text()
@@ -216,7 +216,7 @@ def _running(exp: Experimenter, n: int, timeout: float) -> dict[int, str]:
         table = exp.get_table()
         running = table[table["status"] == "running"]
         if len(running) >= n:
-            return dict(zip(running["ID"], running["worker"]))
+            return dict(zip(running["ID"], running["pyexp_worker"]))
         time.sleep(0.2)
     raise AssertionError(f"fewer than {n} rows running after {timeout:.0f} s")
 
@@ -263,7 +263,7 @@ def test_time_limit_releases_the_row_and_a_later_launch_finishes_it(jobs: list[s
         time.sleep(1)
     assert list(attempts["outcome"]) == ["time_limit"], attempts["error"].iloc[0]
     row = exp.get_table().iloc[0]
-    assert row["status"] == "created" and row["attempts"] == 0  # no attempt spent
+    assert row["status"] == "created" and row["pyexp_attempts"] == 0  # no attempt spent
     wait_gone(first.job_ids, 90)
     log = (tmp_path / "pyexp_logs" / "exp" / f"{first.job_ids[0]}_0.log").read_text()
     assert "stopped by SIGUSR2" in log or "stopped by SIGTERM" in log
@@ -318,7 +318,7 @@ def test_dry_run_submits_nothing_and_its_script_can_be_submitted_by_hand(jobs: l
     jobs.append(re.search(r"job (\d+)", submitted.stdout).group(1))  # type: ignore[union-attr]
     exp = Experimenter(path)
     wait_drained(exp, 60)
-    workers = set(exp.get_table()["worker"])
+    workers = set(exp.get_table()["pyexp_worker"])
     assert {WORKER_NAME.fullmatch(w).group(1) for w in workers} == {jobs[0]}  # type: ignore[union-attr]
 
 

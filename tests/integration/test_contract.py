@@ -81,7 +81,7 @@ class TestStoreContract:
         assert (counts["done"], counts["running"], counts["created"]) == (2, 0, 18)
         rows = {r["ID"]: r for r in store.rows(where={"status": "done"})}
         assert set(rows) == {c.id for c in claims}
-        assert all(r["value"] == 1.0 and r["label"] == "ok" and r["worker"] == "w" for r in rows.values())
+        assert all(r["value"] == 1.0 and r["label"] == "ok" and r["pyexp_worker"] == "w" for r in rows.values())
         outcomes = [a["outcome"] for a in store.rows(store.schema.attempts_table)]
         assert outcomes == ["done", "done"]
 
@@ -93,7 +93,7 @@ class TestStoreContract:
         assert second.id == first.id and second.attempt == 2 and second.token != first.token
         assert store.fail(second.token, second.id, "boom 2", max_attempts=2)
         [row] = store.rows(where={"ID": first.id})
-        assert row["status"] == "error" and row["error"] == "boom 2" and row["attempts"] == 2
+        assert row["status"] == "error" and row["error"] == "boom 2" and row["pyexp_attempts"] == 2
         assert [(g["message"], g["count"], g["example_ids"]) for g in store.error_groups()] == \
             [("boom 2", 1, [first.id])]
 
@@ -172,7 +172,7 @@ class TestStoreContract:
         assert store.rows(where={"ID": a.id})[0]["value"] == 1.0
         assert store.fail(b.token, b.id, "boom", max_attempts=3)
         assert store.fail(b.token, b.id, "boom", max_attempts=3)
-        assert store.rows(where={"ID": b.id})[0]["attempts"] == 1
+        assert store.rows(where={"ID": b.id})[0]["pyexp_attempts"] == 1
         with pytest.raises(KeyError):  # a result the table has no column for
             store.finish(a.token, [(a.id, {"nope": 1})])
 
@@ -204,7 +204,7 @@ class TestStoreContract:
         token = claims[0].token
         assert store.release(token, [c.id for c in claims]) == 3
         assert store.counts()["created"] == 20
-        assert {r["attempts"] for r in store.rows()} == {0}
+        assert {r["pyexp_attempts"] for r in store.rows()} == {0}
         assert not store.write_results(token, claims[0].id, {"value": 1.0})
         assert not store.write_logs(token, claims[0].id, {"steps": {"step": 1, "loss": 0.5}})
         assert store.finish(token, [(claims[0].id, {})]) == set()
@@ -240,7 +240,7 @@ class TestStoreContract:
         assert sorted((c.parameters["x"], c.parameters["y"]) for c in store.claim(WHO, 6, where=where)) == \
             sorted({(x, y) for x in range(3) for y in "ab"} - {(0, first[0].parameters["y"])})
         assert store.counts(where=store.filter([("x", "!=", "1")]))["running"] == 6  # 10, 11 and x 0, 2
-        assert store.ids(store.filter([("priority", ">=", "5")])) == [first[10].id, first[11].id]
+        assert store.ids(store.filter([("pyexp_priority", ">=", "5")])) == [first[10].id, first[11].id]
         assert store.reset(["running"], where=where) == 6
 
     # ------------------------------------------------------------------ through Experimenter and workers
@@ -286,8 +286,8 @@ class TestStoreContract:
         table = exp.get_table()
         assert (table["status"] == "done").all()
         assert (table["value"] == table["x"] * 2.0).all()
-        assert (table["attempts"] == 1).all()
-        assert table["worker"].nunique() > 1  # the work really was shared
+        assert (table["pyexp_attempts"] == 1).all()
+        assert table["pyexp_worker"].nunique() > 1  # the work really was shared
 
     def test_results_logs_errors_and_attempt_history(self, make_config: ConfigMaker) -> None:
         path = make_config(
@@ -305,7 +305,7 @@ class TestStoreContract:
         for x in (1, 3):
             row = table.loc[x]
             assert row["status"] == "error"
-            assert row["attempts"] == 2  # requeued once, then given up
+            assert row["pyexp_attempts"] == 2  # requeued once, then given up
             assert row["error"].startswith("Traceback (most recent call last):")
             assert f"ValueError: odd x {x}" in row["error"]
             assert "failing_on_odd" in row["error"]
@@ -334,7 +334,7 @@ class TestStoreContract:
         assert set(after.loc[reset_ids, "status"]) == {"created"}
         assert after.loc[reset_ids, "error"].isna().all()
         assert after.loc[reset_ids, "value"].isna().all()
-        assert (after.loc[reset_ids, "attempts"] == 0).all()
+        assert (after.loc[reset_ids, "pyexp_attempts"] == 0).all()
         logs = exp.get_logtable("steps")
         assert not set(logs["experiment_id"]) & set(reset_ids)
         assert exp.counts()["done"] == 2
@@ -381,7 +381,7 @@ class TestStoreContract:
         assert tails == {first.token: (None, None), second.token: (None, "second\n")}
         assert store.finish(second.token, [(second.id, {"value": 42.0})]) == {second.id}
         row = exp.get_table().set_index("ID").loc[first.id]
-        assert row["status"] == Status.DONE and row["value"] == 42.0 and row["worker"] == "second"
+        assert row["status"] == Status.DONE and row["value"] == 42.0 and row["pyexp_worker"] == "second"
         attempts = exp.get_attempts()
         mine = attempts[attempts["experiment_id"] == first.id].sort_values("attempt")
         assert list(mine["outcome"]) == ["lost", "done"]
@@ -421,7 +421,7 @@ class TestStoreContract:
         assert store.release(claims[0].token, [c.id for c in claims]) == 3
         table = exp.get_table().set_index("ID")
         assert set(table.loc[[c.id for c in claims], "status"]) == {"created"}
-        assert set(table.loc[[c.id for c in claims], "attempts"]) == {0}
+        assert set(table.loc[[c.id for c in claims], "pyexp_attempts"]) == {0}
         attempts = exp.get_attempts()
         assert set(attempts["outcome"]) == {"released"}
 

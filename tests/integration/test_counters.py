@@ -35,7 +35,7 @@ def truth(exp: Experimenter) -> dict[str, Any]:
     t, a = store.t, store.q(store.schema.attempts_table)
 
     def body(cur: Any) -> dict[str, Any]:
-        rows = store.session.execute(cur, f"SELECT status, error_summary, end_date FROM {t}").fetchall()
+        rows = store.session.execute(cur, f"SELECT status, pyexp_error_summary, end_date FROM {t}").fetchall()
         outcomes = store.session.execute(cur, f"SELECT outcome, COUNT(*) FROM {a} GROUP BY outcome").fetchall()
         return {"statuses": Counter(str(r[0]) for r in rows),
                 "errors": Counter(r[1] for r in rows if r[0] == "error"),
@@ -75,9 +75,9 @@ def test_counters_follow_workers_and_hand_edits(make_config: ConfigMaker) -> Non
     assert_counted(exp)
     t, a = store.t, store.q(store.schema.attempts_table)
     edits = [f"UPDATE {t} SET status = 'paused' WHERE status = 'created' AND ID % 3 = 0",
-             f"UPDATE {t} SET status = 'error', error = 'by hand', error_summary = NULL, end_date = NULL "
+             f"UPDATE {t} SET status = 'error', error = 'by hand', pyexp_error_summary = NULL, end_date = NULL "
              "WHERE status = 'created' AND ID % 5 = 0",
-             f"UPDATE {t} SET error_summary = 'renamed' WHERE status = 'error' AND ID % 2 = 0",
+             f"UPDATE {t} SET pyexp_error_summary = 'renamed' WHERE status = 'error' AND ID % 2 = 0",
              f"DELETE FROM {t} WHERE status = 'done' AND ID % 2 = 1",
              f"UPDATE {a} SET outcome = 'lost' WHERE outcome = 'running'",
              f"DELETE FROM {a} WHERE outcome = 'failed'"]
@@ -129,7 +129,7 @@ def test_a_refill_counts_only_the_new_rows(make_config: ConfigMaker) -> None:
     # a row inserted by hand fires no trigger (inserts are counted by the fill): the next fill counts it
     store: Any = exp.store
     store.session.transaction(lambda cur: store.session.execute(
-        cur, f"INSERT INTO {store.t} (x, param_hash, rank_key, priority) VALUES (999, '{'f' * 40}', 1, 0)"))
+        cur, f"INSERT INTO {store.t} (x, pyexp_hash, pyexp_rank, pyexp_priority) VALUES (999, '{'f' * 40}', 1, 0)"))
     assert counted(exp)["statuses"] == {"created": 30}
     assert exp.fill_table_from_config() == 0
     assert counted(exp)["statuses"] == {"created": 31}

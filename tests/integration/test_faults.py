@@ -269,7 +269,7 @@ def test_claim_whose_commit_reply_was_lost_is_not_claimed_twice(
     table = exp.get_table(keep_internal=True)
     running = table[table["status"] == "running"]
     assert sorted(running["ID"]) == sorted(c.id for c in claims)  # the claim ran once
-    assert set(running["claim_token"]) == {claims[0].token}
+    assert set(running["pyexp_token"]) == {claims[0].token}
     assert len(exp.get_attempts()) == 3
 
     # The same for the result: the retried finish sees its own landed write.
@@ -299,7 +299,7 @@ def test_deadlock_and_lock_wait_timeout_are_retried(
     claims = store.claim(WorkerIdentity("w", "h", 1), 2)
     assert failed and len(claims) == 2
     table = exp.get_table()
-    assert (table["status"] == "running").sum() == 2 and set(table["attempts"]) == {0, 1}
+    assert (table["status"] == "running").sum() == 2 and set(table["pyexp_attempts"]) == {0, 1}
     assert len(exp.get_attempts()) == 2
 
 
@@ -348,7 +348,7 @@ def test_heartbeats_go_on_while_a_write_is_retried(
     assert storm["deadlocks"] >= 2 and stats.done == 1 and stats.fenced == 0
     assert len(swept) > 10 and sum(swept) == 0
     row = exp.get_table().iloc[0]
-    assert row["status"] == "done" and int(row["attempts"]) == 1
+    assert row["status"] == "done" and int(row["pyexp_attempts"]) == 1
     assert list(exp.get_attempts()["outcome"]) == ["done"]
     exp.close()
 

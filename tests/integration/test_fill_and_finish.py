@@ -33,7 +33,7 @@ def test_a_batch_finishes_in_one_statement_and_stays_fenced_row_by_row(make_conf
     claims = store.claim(WorkerIdentity.current(), 4)
     token, ids = claims[0].token, [c.id for c in claims]
     # Row ids[1] was declared lost and handed to another worker meanwhile.
-    store.session.transaction(lambda cur: store.session.execute(cur, f"UPDATE {store.t} SET claim_token = 'other' WHERE ID = ?", (ids[1],)))
+    store.session.transaction(lambda cur: store.session.execute(cur, f"UPDATE {store.t} SET pyexp_token = 'other' WHERE ID = ?", (ids[1],)))
     outcomes = [(ids[0], {"value": 0.5, "label": "a'b"}), (ids[1], {"value": 1.5, "label": "lost"}),
                 (ids[2], {"value": None, "label": "c"}), (ids[3], {})]
     assert store.finish(token, outcomes) == {ids[0], ids[2], ids[3]}

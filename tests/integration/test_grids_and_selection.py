@@ -85,7 +85,7 @@ def test_fill_priority_is_kept_for_existing_rows(make_config: ConfigMaker) -> No
     exp = Experimenter(make_config(parameters={"x": [1, 2, 3]}))
     assert exp.fill_table_from_config(priority=-1) == 1
     table = exp.get_table().set_index("x")
-    assert list(table.loc[[1, 2, 3], "priority"]) == [5, 5, -1]
+    assert list(table.loc[[1, 2, 3], "pyexp_priority"]) == [5, 5, -1]
 
 
 def test_where_workers_claim_only_matching_rows_each_once(make_config: ConfigMaker, tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_where_workers_claim_only_matching_rows_each_once(make_config: ConfigMak
     runs = executions(record)
     assert set(runs) == set(table[chosen]["ID"]) and set(runs.values()) == {1}
     assert (table[chosen]["status"] == "done").all() and (table[~chosen]["status"] == "created").all()
-    assert table[chosen]["worker"].nunique() > 1
+    assert table[chosen]["pyexp_worker"].nunique() > 1
     assert exp.counts(["y=iris"])["done"] == 40 and exp.counts(["y!=iris"])["created"] == 120
     assert exp.reset_experiments("done", where=["x>=30"]) == 10
     assert exp.counts()["done"] == 30

@@ -111,6 +111,8 @@ def test_an_attempts_table_of_an_earlier_version_gains_the_output_columns(make_c
     for column in ("log_file", "log_tail"):  # as a table made before them looks
         drop = f"ALTER TABLE {store.schema.attempts_table} DROP COLUMN {column}"
         store.session.transaction(lambda cur, drop=drop: store.session.execute(cur, drop))
+    version = f"UPDATE pyexp_schema SET version = 1 WHERE table_name = '{store.schema.name}'"  # as that version made it
+    store.session.transaction(lambda cur: store.session.execute(cur, version))
     exp.close()
     exp = Experimenter(path)
 

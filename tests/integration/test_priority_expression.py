@@ -24,9 +24,9 @@ def test_expression_priority_is_claimed_first(make_config: ConfigMaker, tmp_path
     exp = Experimenter(path)
     assert exp.fill_table_from_config() == 80
     table = exp.get_table().set_index("ID")
-    assert (table[table["y"] == "high"]["priority"] == 10).all()
+    assert (table[table["y"] == "high"]["pyexp_priority"] == 10).all()
     low = table[table["y"] == "low"]
-    assert list(low["priority"]) == [-x for x in low["x"]]
+    assert list(low["pyexp_priority"]) == [-x for x in low["x"]]
     assert exp.execute(experiments.recording, n_jobs=8) == [0] * 8
     table = exp.get_table()
     assert (table["status"] == "done").all() and len(table) == 80
@@ -35,7 +35,7 @@ def test_expression_priority_is_claimed_first(make_config: ConfigMaker, tmp_path
     # when a low row was claimed, every high row was taken (or being taken by the other 7)
     assert max(int((high_starts > t).sum()) for t in starts[table["y"] == "low"]) <= 7
     # one claim stamps its whole batch with one start time: ties go in claim order (priority)
-    low = table[table["y"] == "low"].sort_values(["start_date", "priority"], ascending=[True, False])
+    low = table[table["y"] == "low"].sort_values(["start_date", "pyexp_priority"], ascending=[True, False])
     first_low = list(low["x"])[:8]
     assert set(first_low) <= set(range(16))  # lower x, higher priority: claimed among the first
 
@@ -45,7 +45,7 @@ def test_fill_priority_overrides_the_expression(make_config: ConfigMaker) -> Non
     result = CliRunner().invoke(main, ["fill", str(path), "--priority", "7"])
     assert result.exit_code == 0, result.output
     exp = Experimenter(path)
-    assert set(exp.get_table()["priority"]) == {7}
+    assert set(exp.get_table()["pyexp_priority"]) == {7}
 
 
 def test_expression_failing_for_a_row_is_one_clear_line(make_config: ConfigMaker) -> None:

@@ -114,7 +114,7 @@ def test_pyexperimenter_config_runs_unchanged(compat_config: tuple[Path, Path | 
     assert failed.error.startswith("Traceback (most recent call last):\n")
     assert failed.error.rstrip().endswith("ValueError: boom for wine")
     assert failed.acc == 0.75 and pd.isna(failed.note)  # results written before the raise stay
-    assert failed.attempts == 1  # PyExperimenter semantics: a failure is final
+    assert failed.pyexp_attempts == 1  # PyExperimenter semantics: a failure is final
     assert not pd.isna(rows[("wine", 4)].end_date)
 
     logs = exp.get_logtable("train_log")
@@ -144,3 +144,21 @@ def test_pyexperimenter_keyfields_without_values_are_filled_by_rows(tmp_path: Pa
     seen = []
     exp.execute(lambda p, rp, c: seen.append(p))
     assert sorted(p["a"] for p in seen) == [1, 2]
+
+
+def with_slurm_job_id(parameters: dict, result_processor, custom_config: dict):
+    result_processor.process_results({"acc": 0.5, "note": "n", "slurm_job_id": f"job-{parameters['seed']}"})
+
+
+def test_a_resultfield_named_slurm_job_id_is_the_users(compat_config: tuple[Path, Path | None]) -> None:
+    """Our columns take no name from the user: 1.4.2 accepts `slurm_job_id`, and so do we."""
+    config, creds = compat_config
+    config.write_text(config.read_text().replace("        note: VARCHAR(255)\n",
+                                                 "        note: VARCHAR(255)\n        slurm_job_id: VARCHAR(64)\n"))
+    exp = PyExperimenter(experiment_configuration_file_path=str(config),
+                         database_credential_file_path=str(creds) if creds else None)
+    exp.fill_table_from_config()
+    exp.execute(with_slurm_job_id, max_experiments=-1)
+    table = exp.get_table()
+    assert sorted(table["slurm_job_id"]) == ["job-0", "job-0", "job-2", "job-2", "job-4", "job-4"]
+    assert "slurm_job_id_timestamp" in table.columns and "pyexp_job_id" in table.columns

@@ -102,7 +102,7 @@ def test_quarantine_gives_the_attempt_back_unless_the_row_was_claimed_since(make
     [taken] = store.claim(other)
     assert store.quarantine([(first.token, first.id), (second.token, second.id)]) == 1
     rows = {int(r["ID"]): r for r in store.rows()}
-    assert rows[first.id]["status"] == "created" and rows[first.id]["attempts"] == 0 and rows[first.id]["error"] is None
+    assert rows[first.id]["status"] == "created" and rows[first.id]["pyexp_attempts"] == 0 and rows[first.id]["error"] is None
     assert rows[taken.id]["status"] == "running"
     outcomes = {(int(a["experiment_id"]), a["claim_token"]): a["outcome"] for a in store.rows(store.schema.attempts_table)}
     assert outcomes[(first.id, first.token)] == "quarantined"

@@ -87,14 +87,14 @@ def test_killed_workers_are_recovered(make_config: ConfigMaker, tmp_path: Path) 
         time.sleep(0.2)  # a COMMIT already sent by a victim still lands
         stranded = {
             int(r["ID"]) for r in exp.store.rows(where={"status": "running"})
-            if int(str(r["worker"]).rsplit(":", 1)[1]) in killed
+            if int(str(r["pyexp_worker"]).rsplit(":", 1)[1]) in killed
         }
         assert stranded, "no victim was killed mid-experiment"
         procs += spawn(config, experiments.tracked, 2)
 
         def stranded_recovered() -> bool:
             rows = {int(r["ID"]): r for r in exp.store.rows()}
-            return all(rows[i]["status"] != "running" or int(rows[i]["attempts"]) >= 2 for i in stranded)
+            return all(rows[i]["status"] != "running" or int(rows[i]["pyexp_attempts"]) >= 2 for i in stranded)
 
         wait_for("the killed workers' rows to be requeued", stranded_recovered, 30)
         recovered_after = time.monotonic() - killed_at
@@ -107,7 +107,7 @@ def test_killed_workers_are_recovered(make_config: ConfigMaker, tmp_path: Path) 
     table = exp.get_table().set_index("ID")
     history = attempts_by_row(exp)
     for rid in stranded:
-        assert table.loc[rid, "attempts"] >= 2
+        assert table.loc[rid, "pyexp_attempts"] >= 2
         lost = [a for a in history[rid] if a["outcome"] == "lost"]
         assert lost and lost[0]["error"].startswith("worker lost: no heartbeat since"), history[rid]
         assert int(lost[0]["pid"]) in killed
@@ -147,15 +147,15 @@ def test_signal_releases_the_running_row(make_config: ConfigMaker, tmp_path: Pat
     assert "released 1 row(s) back to created" in err, err
     assert "end" not in record.path.read_text()
     row = exp.get_table().iloc[0]
-    assert row["status"] == "created" and int(row["attempts"]) == 0
-    assert row["worker"] is None or row["worker"] != row["worker"]  # cleared (None or NaN)
+    assert row["status"] == "created" and int(row["pyexp_attempts"]) == 0
+    assert row["pyexp_worker"] is None or row["pyexp_worker"] != row["pyexp_worker"]  # cleared (None or NaN)
     attempts = exp.get_attempts()
     assert list(attempts["outcome"]) == ["released"] and attempts["end_date"].notna().all()
     # The released row is claimed again like any other, as attempt 1.
     exp.config = replace(exp.config, custom={"record": str(record.path), "sleep": 0})
     exp.execute(experiments.sleepy)
     row = exp.get_table().iloc[0]
-    assert row["status"] == "done" and int(row["attempts"]) == 1
+    assert row["status"] == "done" and int(row["pyexp_attempts"]) == 1
     print(f"\n[{exp.config.database.kind}] {signal.Signals(signum).name}: worker exited {took:.2f}s after the signal")
     exp.close()
 
@@ -177,7 +177,7 @@ def test_signal_to_pyexp_run_reaches_every_worker(make_config: ConfigMaker, tmp_
         reap(proc)
     assert took < 10, err
     assert exp.counts()["created"] == 3, err
-    assert set(exp.get_table()["attempts"]) == {0}
+    assert set(exp.get_table()["pyexp_attempts"]) == {0}
     assert list(exp.get_attempts()["outcome"]) == ["released"] * 3
     exp.close()
 
@@ -216,7 +216,7 @@ def test_signal_inside_a_database_call_waits_for_its_end(
     assert "after" not in (record.path.read_text() if record.path.exists() else "")
     row = exp.get_table().iloc[0]
     assert row["label"] == "written"  # the interrupted call was not cut short
-    assert row["status"] == "created" and int(row["attempts"]) == 0
+    assert row["status"] == "created" and int(row["pyexp_attempts"]) == 0
     assert list(exp.get_attempts()["outcome"]) == ["released"]
     exp.close()
 
@@ -249,7 +249,7 @@ def test_zombie_worker_is_fenced_out(make_config: ConfigMaker, tmp_path: Path, c
         def declare_lost() -> bool:
             # Age the heartbeat on the server's clock, then the real compare-and-set sweep.
             store.session.transaction(lambda cur: store.session.execute(
-                cur, f"UPDATE {store.t} SET heartbeat = {store.ago_sql()} WHERE ID = ?", (3600, rid)))
+                cur, f"UPDATE {store.t} SET pyexp_heartbeat = {store.ago_sql()} WHERE ID = ?", (3600, rid)))
             return exp.recover() == 1
 
         wait_for("the row to be requeued", declare_lost, 20, every=0.2)
@@ -263,7 +263,7 @@ def test_zombie_worker_is_fenced_out(make_config: ConfigMaker, tmp_path: Path, c
     assert codes == [0]
     row = exp.get_table().set_index("ID").loc[rid]
     assert row["status"] == "done" and row["value"] == 2.0 and row["label"] == "attempt 2"
-    assert int(row["attempts"]) == 2
+    assert int(row["pyexp_attempts"]) == 2
     events = [ev for r, _, _, ev in record.lines() if r == rid]
     assert events == ["start", "start", "logs-refused", "results-refused"], events
     assert exp.get_logtable("steps").empty
@@ -294,11 +294,11 @@ def test_64_workers_5000_noops(make_config: ConfigMaker, tmp_path: Path, capfd: 
     runs = Counter(int(line.split()[0]) for line in record.read_text().splitlines())
     assert len(runs) == 5000 and set(runs.values()) == {1}, [k for k, v in runs.items() if v > 1][:20]
     table = exp.get_table()
-    assert set(table["status"]) == {"done"} and set(table["attempts"]) == {1}
+    assert set(table["status"]) == {"done"} and set(table["pyexp_attempts"]) == {1}
     assert (table["value"] == table["x"] * 2.0).all()
     attempts = exp.get_attempts()
     assert len(attempts) == 5000 and set(attempts["outcome"]) == {"done"}
-    assert table["worker"].nunique() > 4  # the work really was shared
+    assert table["pyexp_worker"].nunique() > 4  # the work really was shared
     print(f"\n[{exp.config.database.kind}] 64 workers x 5000 no-ops: {took:.1f}s")
     exp.close()
 
@@ -386,7 +386,7 @@ def test_lost_run_waits_for_the_retry_delay(make_config: ConfigMaker) -> None:
     time.sleep(1.0)
     assert exp.recover() == 1
     table = exp.get_table(keep_internal=True)
-    assert table.iloc[0]["status"] == "created" and table.iloc[0]["available_at"] is not None
+    assert table.iloc[0]["status"] == "created" and table.iloc[0]["pyexp_available_at"] is not None
     assert exp.store.claim(WorkerIdentity("next", "h", 2), 1) == []  # not before the delay
     assert first[0].id == int(table.iloc[0]["ID"])
     exp.close()
@@ -420,6 +420,6 @@ def test_recover_and_max_attempts_on_the_cli(make_config: ConfigMaker, tmp_path:
     result = runner.invoke(cli, ["run", str(path), "--function", "experiments:always_fails", "--max-attempts", "1"])
     assert result.exit_code == 0, result.output
     table = exp.get_table()
-    assert set(table["status"]) == {"error"} and set(table["attempts"]) == {1}
+    assert set(table["status"]) == {"error"} and set(table["pyexp_attempts"]) == {1}
     exp.close()
 

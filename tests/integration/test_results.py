@@ -120,7 +120,7 @@ def test_the_table_format_reads_well(finished: Path) -> None:
 
     table = cli("results", str(finished)).stdout.splitlines()
     header = table[0].split()
-    assert header == ["ID", "dataset", "model", "seed", "status", "acc", "loss", "attempts", "error"]
+    assert header == ["ID", "dataset", "model", "seed", "status", "acc", "loss", "pyexp_attempts", "error"]
     assert len(table) == 13
     error_line = next(ln for ln in table if " error " in ln)
     assert error_line.rstrip().endswith("RuntimeError: diverged on b")  # the last traceback line only
@@ -145,8 +145,8 @@ def test_filters_and_columns(finished: Path) -> None:
     result = cli("results", str(finished), "--where", "dataset=a", "--where", "seed<1", "--format", "csv")
     csv = pd.read_csv(io.StringIO(result.stdout))
     assert len(csv) == 2 and set(csv["seed"]) == {0}
-    assert {"ID", "status", "acc", "worker", "end_date", "attempts"} <= set(csv.columns)  # csv: every column
-    assert "claim_token" not in csv.columns
+    assert {"ID", "status", "acc", "pyexp_worker", "end_date", "pyexp_attempts"} <= set(csv.columns)  # csv: every column
+    assert "pyexp_token" not in csv.columns
 
 
 def test_output_file_and_format_from_its_extension(finished: Path, tmp_path: Path) -> None:
@@ -189,8 +189,8 @@ def test_get_table_is_a_dataframe_of_every_row(finished: Path) -> None:
     table = Experimenter(finished).get_table()
     assert isinstance(table, pd.DataFrame) and len(table) == 12
     assert list(table["ID"]) == list(range(1, 13))
-    assert {"dataset", "model", "seed", "status", "acc", "loss", "attempts", "error", "worker"} <= set(table.columns)
-    assert not {"claim_token", "param_hash", "rank_key", "available_at"} & set(table.columns)
+    assert {"dataset", "model", "seed", "status", "acc", "loss", "pyexp_attempts", "error", "pyexp_worker"} <= set(table.columns)
+    assert not {"pyexp_token", "pyexp_hash", "pyexp_rank", "pyexp_available_at"} & set(table.columns)
 
 
 def test_a_parameter_called_n_keeps_its_name_and_the_group_size_moves(make_config: ConfigMaker) -> None:

@@ -223,7 +223,7 @@ def test_status_groups_errors_by_the_summary_column(messy_exp: Experimenter) -> 
     assert groups[0]["example_ids"][0] == first
 
     # rows written before the column existed: summarised while read, same groups
-    _sql(messy_exp, f"UPDATE {messy_exp.config.name} SET error_summary = NULL WHERE ID = {first}")
+    _sql(messy_exp, f"UPDATE {messy_exp.config.name} SET pyexp_error_summary = NULL WHERE ID = {first}")
     assert status_report(messy_exp)["errors"] == groups
 
 
@@ -232,10 +232,11 @@ def test_a_table_without_the_summary_column_gains_it(messy_exp: Experimenter) ->
     index = f"{name}__ix_status_error" if messy_exp.config.database.kind == "sqlite" else "ix_status_error"
     _sql(messy_exp, f"DROP INDEX {index}" + ("" if messy_exp.config.database.kind == "sqlite" else f" ON {name}"))
     without_counters(messy_exp)  # their triggers read the column; that version had neither
-    _sql(messy_exp, f"ALTER TABLE {name} DROP COLUMN error_summary")
+    _sql(messy_exp, f"ALTER TABLE {name} DROP COLUMN pyexp_error_summary")
+    _sql(messy_exp, f"UPDATE pyexp_schema SET version = 1 WHERE table_name = '{name}'")  # as that version made it
     messy_exp.close()
     again = Experimenter(messy_exp.config)
-    assert "error_summary" in again.store.columns()
+    assert "pyexp_error_summary" in again.store.columns()
     assert [g["count"] for g in status_report(again)["errors"]] == [2, 2]
 
 

@@ -334,4 +334,4 @@ def test_slurm_workers_open_their_own_tunnels(tmp_path: Path, mysql_url: str, ga
     result = pyexp("results", "experiment.yml", "--format", "csv", cwd=tmp_path, env=env)
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert sorted((row["x"], row["y"]) for row in rows) == [("1", "2"), ("2", "3"), ("3", "4")]
-    assert all(row["slurm_job_id"] for row in rows)
+    assert all(row["pyexp_job_id"] for row in rows)

@@ -42,7 +42,7 @@ def mixed(make_config: ConfigMaker) -> tuple[Path, dict[str, Any]]:
     for claim, message in zip(failed, messages):
         assert store.fail(claim.token, claim.id, TRACEBACK.format(message), max_attempts=1)
 
-    lost = store.claim(WorkerIdentity(worker="4242_7@node-a:99", machine="node-a", pid=99, slurm_job_id="4242_7"), 1)
+    lost = store.claim(WorkerIdentity(worker="4242_7@node-a:99", machine="node-a", pid=99, scheduler="slurm", job_id="4242_7"), 1)
     alive = store.claim(WorkerIdentity(worker="node-b:7", machine="node-b", pid=7), 1)
     time.sleep(STALE + 0.5)  # the lost row's heartbeat ages past stale_after_seconds ...
     assert store.heartbeat(alive[0].token) == 1  # ... while the live worker keeps beating

@@ -34,7 +34,7 @@ def half_failed(make_config: ConfigMaker) -> Experimenter:
                f"FROM {table} WHERE {{rows}}")
     for sql in (f"UPDATE {table} SET status = 'done', end_date = {now}, value = ID WHERE {last} < 4",
                 f"UPDATE {table} SET status = 'error', end_date = {now}, error = '{TRACEBACK}MemoryError', "
-                f"error_summary = 'MemoryError' WHERE {last} IN (4, 5, 6)",
+                f"pyexp_error_summary = 'MemoryError' WHERE {last} IN (4, 5, 6)",
                 history.format(n=1, outcome="CASE status WHEN 'done' THEN 'done' ELSE 'failed' END",
                                error=f"CASE status WHEN 'error' THEN '{TRACEBACK}MemoryError' END",
                                rows="status IN ('done', 'error')"),

@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from pyexperimenter.config import ExperimentConfig
 from support.services import mysql_connect
 
-COLUMNS = ("heartbeat", "available_at", "start_date")  # the timestamps a test may age
+COLUMNS = ("pyexp_heartbeat", "pyexp_available_at", "start_date")  # the timestamps a test may age
+SHORT = {"heartbeat": "pyexp_heartbeat", "available_at": "pyexp_available_at"}  # what tests call them
 
 
 def age(config: ExperimentConfig, column: str, seconds: float, ids: Sequence[int] | None = None) -> int:
     """Move `column` of the experiment table `seconds` into the past (of rows `ids`, or of
     every row where it is set); returns how many rows changed."""
+    column = SHORT.get(column, column)
     assert column in COLUMNS, column
     table, db = config.name, config.database
     which = f" AND ID IN ({', '.join(str(int(i)) for i in ids)})" if ids is not None else ""

@@ -135,7 +135,7 @@ def assert_each_result_written_once(exp: Experimenter, record: Record, killed: C
             if (pid, attempt) != done_key:
                 assert pid in killed and by_number.get(attempt) == "lost", (rid, pid, attempt, outcomes)
         assert row["label"] == f"attempt {int(done[0]['attempt'])}"
-        assert int(row["attempts"]) == int(done[0]["attempt"])
+        assert int(row["pyexp_attempts"]) == int(done[0]["attempt"])
 
 
 def worker_env() -> dict[str, str]:

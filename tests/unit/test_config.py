@@ -168,7 +168,19 @@ def test_reserved_columns_are_the_stores_internal_columns() -> None:
     from pyexperimenter.store.schema import RESERVED_COLUMNS as SCHEMA_RESERVED
 
     assert RESERVED_COLUMNS == SCHEMA_RESERVED
-    assert {"id", "status", "param_hash", "slurm_job_id", "claim_token"} <= RESERVED_COLUMNS
+    assert {"id", "status", "error", "end_date", "pyexp_hash", "pyexp_job_id", "pyexp_token"} <= RESERVED_COLUMNS
+    # Our columns take no name a user may give: the unprefixed ones of earlier versions are free.
+    assert not {"worker", "attempts", "priority", "heartbeat", "slurm_job_id", "claim_token"} & RESERVED_COLUMNS
+    assert all(c.startswith("pyexp_") or c in {"id", "creation_date", "status", "start_date", "name", "machine",
+                                                 "end_date", "error"} for c in RESERVED_COLUMNS)
+
+
+def test_user_columns_may_take_the_names_of_earlier_bookkeeping(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path / "e.yml", {
+        "experiment": {"name": "t"}, "parameters": {"worker": ["a"], "attempts": [1], "priority": [2]},
+        "results": {"slurm_job_id": "VARCHAR(20)", "heartbeat": "FLOAT"}, "logtables": {"l": {"worker": "INT"}}}))
+    assert list(cfg.parameters) == ["worker", "attempts", "priority"]
+    assert list(cfg.results) == ["slurm_job_id", "heartbeat"]
 
 
 BASE: dict[str, Any] = {"experiment": {"name": "t"}, "parameters": {"x": [1, 2]}}
@@ -218,8 +230,19 @@ BAD: dict[str, tuple[Any, str]] = {
                        f"parameters.x.type: expected a column type, {ALLOWED_TYPES_HINT}, got 'BLOB'"),
     "reserved": (merged(parameters={"status": [1]}),
                  "parameters.status: 'status' is a column pyexperimenter keeps itself; choose another name"),
-    "reserved any case": (merged(parameters={"Param_Hash": [1]}),
-                          "parameters.Param_Hash: 'Param_Hash' is a column pyexperimenter keeps itself; choose another name"),
+    "reserved any case": (merged(parameters={"Creation_Date": [1]}),
+                          "parameters.Creation_Date: 'Creation_Date' is a column pyexperimenter keeps itself; choose another name"),
+    "prefix": (merged(parameters={"pyexp_x": [1]}),
+               "parameters.pyexp_x: names starting with 'pyexp_' are kept for pyexperimenter's own columns; rename 'pyexp_x'"),
+    "prefix any case": (merged(results={"PyExp_Score": "FLOAT"}),
+                        "results.PyExp_Score: names starting with 'pyexp_' are kept for pyexperimenter's own columns; "
+                        "rename 'PyExp_Score'"),
+    "prefix log": (merged(logtables={"epochs": {"pyexp_loss": "FLOAT"}}),
+                   "logtables.epochs.pyexp_loss: names starting with 'pyexp_' are kept for pyexperimenter's own columns; "
+                   "rename 'pyexp_loss'"),
+    "registry name": (merged(experiment={"name": "PyExp_Schema"}),
+                      "experiment.name: 'PyExp_Schema' is the table pyexperimenter keeps its schema versions in; "
+                      "choose another name"),
     "bad column": (merged(parameters={"a b": [1]}),
                    "parameters.a b: column name must match [A-Za-z_][A-Za-z0-9_]{0,63}, got 'a b'"),
     "twice": (merged(parameters={"zip": {"x": [1, 2]}}), "parameters.zip.x: parameter is listed twice"),
@@ -345,6 +368,12 @@ LEGACY_BAD: dict[str, tuple[tuple[str, ...], Any, str]] = {
                       f"PY_EXPERIMENTER.Database.table.keyfields.seed.type: expected a column type, {ALLOWED_TYPES_HINT}, got 'BLOB'"),
     "reserved": (("Database", "table", "keyfields", "status"), {"type": "INT"},
                  "PY_EXPERIMENTER.Database.table.keyfields.status: 'status' is a column pyexperimenter keeps itself; choose another name"),
+    "prefix": (("Database", "table", "keyfields", "pyexp_seed"), {"type": "INT"},
+               "PY_EXPERIMENTER.Database.table.keyfields.pyexp_seed: names starting with 'pyexp_' are kept for "
+               "pyexperimenter's own columns; rename 'pyexp_seed'"),
+    "registry name": (("Database", "table", "name"), "pyexp_schema",
+                      "PY_EXPERIMENTER.Database.table.name: 'pyexp_schema' is the table pyexperimenter keeps its schema "
+                      "versions in; choose another name"),
     "n_jobs": (("n_jobs",), 0, "PY_EXPERIMENTER.n_jobs: expected a positive number, got 0"),
 }
 

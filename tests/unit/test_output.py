@@ -127,7 +127,7 @@ def test_a_stop_signal_is_labelled_by_when_it_comes(tmp_path: Path, signum: int,
     assert attempt["outcome"] == expected, attempt["error"]
     assert attempt["log_tail"] == "working\n"  # kept with a released attempt too
     [row] = store.rows(where={"ID": attempt["experiment_id"]})
-    assert row["status"] == "created" and row["attempts"] == 0  # none of them spends an attempt
+    assert row["status"] == "created" and row["pyexp_attempts"] == 0  # none of them spends an attempt
 
 
 def test_the_heartbeat_stores_a_running_attempts_output(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def table() -> pd.DataFrame:
         "status": ["done", "done", "error", "done", "done", "running"],
         "acc": [0.5, 0.7, None, 0.9, 0.8, None],
         "note": ["x", None, "z", "x", None, "z"],
-        "attempts": [1, 1, 2, 1, 1, 1],
+        "pyexp_attempts": [1, 1, 2, 1, 1, 1],
         "error": [None, None, "Traceback ...\n  File 'f.py'\nValueError: bad\n", None, None, None],
     })
 
@@ -283,10 +283,10 @@ def test_json_keeps_15_digits_and_iso_dates() -> None:
 
 def test_compact_frame_shows_what_a_researcher_reads() -> None:
     out = compact_frame(table(), ["dataset", "seed", "lr"], ["acc"])
-    assert list(out.columns) == ["ID", "dataset", "seed", "lr", "status", "acc", "attempts", "error"]
+    assert list(out.columns) == ["ID", "dataset", "seed", "lr", "status", "acc", "pyexp_attempts", "error"]
     assert out["error"].tolist()[2] == "ValueError: bad"
     no_errors = compact_frame(table().assign(error=None), ["dataset"], ["acc"])
-    assert list(no_errors.columns) == ["ID", "dataset", "status", "acc", "attempts"]
+    assert list(no_errors.columns) == ["ID", "dataset", "status", "acc", "pyexp_attempts"]
 
 
 def test_last_line() -> None:

@@ -67,8 +67,8 @@ def test_results_are_written_and_every_row_runs_once(tmp_path: Path) -> None:
     stats = run(config, store, double)
     assert (stats.executed, stats.done, stats.failed, stats.fenced) == (10, 10, 0, 0)
     assert sorted(seen) == sorted(by_params(store))
-    assert all(r["status"] == "done" and r["value"] == r["x"] * 2.0 and r["label"] == r["y"] and r["attempts"] == 1
-               and r["worker"] == "me" for r in store.rows())
+    assert all(r["status"] == "done" and r["value"] == r["x"] * 2.0 and r["label"] == r["y"] and r["pyexp_attempts"] == 1
+               and r["pyexp_worker"] == "me" for r in store.rows())
     assert len(store.rows(store.schema.logtable("steps"))) == 10
     assert Counter(a["outcome"] for a in store.rows(store.schema.attempts_table)) == {"done": 10}
     assert store.counts() == {**store.counts(), "done": 10, "created": 0, "running": 0}
@@ -100,7 +100,7 @@ def test_an_exception_fails_the_row_with_its_traceback(tmp_path: Path) -> None:
     rows = by_params(store)
     for y in "ab":
         row = rows[(3, y)]
-        assert row["status"] == "error" and row["attempts"] == 1
+        assert row["status"] == "error" and row["pyexp_attempts"] == 1
         assert row["error"].startswith("Traceback (most recent call last):")
         assert "ValueError: bad x 3" in row["error"] and "odd_fails" in row["error"]
     assert store.counts()["done"] == 8
@@ -120,8 +120,8 @@ def test_a_failing_row_is_retried_up_to_max_attempts(tmp_path: Path) -> None:
     assert calls[(0, "a")] == 3 and calls[(1, "b")] == 2
     assert stats.failed == 4 and stats.done == 9
     rows = by_params(store)
-    assert (rows[(0, "a")]["status"], rows[(0, "a")]["attempts"]) == ("error", 3)
-    assert (rows[(1, "b")]["status"], rows[(1, "b")]["attempts"]) == ("done", 2)
+    assert (rows[(0, "a")]["status"], rows[(0, "a")]["pyexp_attempts"]) == ("error", 3)
+    assert (rows[(1, "b")]["status"], rows[(1, "b")]["pyexp_attempts"]) == ("done", 2)
     history = [a["outcome"] for a in store.rows(store.schema.attempts_table) if a["experiment_id"] == rows[(0, "a")]["ID"]]
     assert history == ["failed", "failed", "failed"]
 
@@ -148,7 +148,7 @@ def test_late_writes_after_a_requeue_are_refused(tmp_path: Path) -> None:
     assert refused == ["results", "logs"]
     assert (stats.executed, stats.done, stats.fenced) == (1, 0, 1)
     [row] = store.rows(where={"status": "done"})
-    assert (row["value"], row["label"], row["worker"], row["attempts"]) == (42.0, None, "other", 2)
+    assert (row["value"], row["label"], row["pyexp_worker"], row["pyexp_attempts"]) == (42.0, None, "other", 2)
     assert store.rows(store.schema.logtable("steps")) == []
     outcomes = [a["outcome"] for a in store.rows(store.schema.attempts_table) if a["experiment_id"] == row["ID"]]
     assert outcomes == ["lost", "done"]
@@ -200,7 +200,7 @@ def test_a_signal_during_an_experiment_releases_its_row(tmp_path: Path) -> None:
     assert stats.interrupted_by == "SIGUSR2" and len(started) == 3
     assert stats.done == 2 and stats.failed == 0 and stats.released >= 1
     [third] = store.rows(where={"ID": started[2]})
-    assert (third["status"], third["attempts"], third["worker"]) == ("created", 0, None)
+    assert (third["status"], third["pyexp_attempts"], third["pyexp_worker"]) == ("created", 0, None)
     counts = store.counts()
     assert (counts["done"], counts["created"], counts["running"]) == (2, 8, 0)
     assert signal.getsignal(signal.SIGUSR2) == before  # the previous handler is back

@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..sql.queries import TRIGGER_KINDS
 from .session import Cursor, Session
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,23 @@ def install(session: Session, cur: Cursor) -> bool:
     session.run(cur, "counts_lock")  # one count at a time: each corrects what the last left
     session.run(cur, "counts_seed")
     return True
+
+
+def uninstall(session: Session, cur: Cursor) -> bool:
+    """Drop the triggers and mark the counters incomplete (status counts the tables), before
+    the columns the triggers read are renamed (store/engine/migrations.py); True when they
+    were ready, so that `install` makes them again and recounts."""
+    if not exists(session, cur):
+        return False  # no counters, so no triggers: made after their table
+    was_ready = ready(session, cur)
+    for kind in TRIGGER_KINDS:
+        try:
+            session.run(cur, "drop_trigger", trigger_kind=kind)
+        except Exception as e:  # noqa: BLE001 - without the privilege, none was made
+            if not _refused(e):
+                raise
+    session.run(cur, "counts_unmark")
+    return was_ready
 
 
 def ready(session: Session, cur: Cursor) -> bool:

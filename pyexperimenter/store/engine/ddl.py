@@ -1,4 +1,5 @@
-"""The tables made, checked, upgraded and dropped; a PyExperimenter 1.4 table adopted.
+"""The tables made, checked and dropped (their upgrades, adoption included, are the steps
+of store/engine/migrations.py).
 
 Column texts come from store/sql/ddl.py; this module decides which statements to send.
 """
@@ -8,46 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...errors import TableMismatch
-from ..sql.ddl import addable
 from ..sql.schema import (
     ATTEMPT_INDEXES,
-    ATTEMPTS_ADDED_LATER,
     LOG_INDEXES,
     MAIN_INDEXES,
-    MAIN_INTERNAL,
     PACKAGE_INDEXES,
     Index,
     filter_index,
 )
 from ..types import TableSchema
-from . import adopt, counters
+from . import adopt, counters, migrations
 from .session import Cursor, Session
-
-
-def upgrade(session: Session) -> None:
-    """Give a table made by an earlier version the bookkeeping columns added since (e.g.
-    `error_summary`), in place. A table that does not exist yet is left to `create`, and one
-    PyExperimenter 1.4 made (no `claim_token`) to adoption, which adds its columns in order."""
-
-    def body(cur: Cursor) -> None:
-        existing = session.table_columns(cur)
-        have = {c.lower() for c in existing or ()}
-        if existing is not None and "claim_token" in have:
-            _add_internal(session, cur, have)
-
-    try:
-        session.transaction(body)
-    except Exception:
-        # Another process may have added the column first (MariaDB then says so).
-        columns = session.transaction(session.table_columns) or []
-        if any(c.name not in columns for c in MAIN_INTERNAL if addable(c)):
-            raise
-
-
-def _add_internal(session: Session, cur: Cursor, have: set[str]) -> None:
-    for col in MAIN_INTERNAL:
-        if col.name.lower() not in have and addable(col):
-            session.run(cur, "add_column", column=col.name)
 
 
 def indexes(schema: TableSchema) -> list[tuple[str, Index]]:
@@ -63,11 +35,14 @@ def extra_tables(schema: TableSchema) -> list[str]:
 
 
 def create(session: Session, cur: Cursor, rank: Callable[[], int]) -> None:
-    """Create what is missing; an existing experiment table is checked and may gain columns."""
+    """Create what is missing; an existing experiment table (brought to the current schema
+    version by store/engine/migrations.py first) is checked and may gain result columns.
+    A table made here is recorded at the current version."""
     schema = session.schema
     existing = session.table_columns(cur)
     if existing is None:
         session.run(cur, "create_table", target=schema.name, columns=schema.name)
+        migrations.record(session, cur)
     else:
         check_structure(session, cur, existing)
         adopt.hash_unhashed(session, cur, rank)
@@ -80,27 +55,11 @@ def create(session: Session, cur: Cursor, rank: Callable[[], int]) -> None:
     counters.install(session, cur)
 
 
-def adopt_table(session: Session, cur: Cursor, rank: Callable[[], int]) -> bool:
-    """Make a PyExperimenter 1.4 table ours in place (store/engine/adopt.py: columns and
-    indexes added, rows kept); False when there was nothing to do."""
-    columns = session.table_columns(cur)
-    if columns is None or "claim_token" in {c.lower() for c in columns}:
-        return False
-    create(session, cur, rank)
-    return True
-
-
 def ensure_side(session: Session, cur: Cursor) -> None:
-    """The provenance columns of the attempts table and the side tables (`<table>_packages`,
-    `<table>_launches`), for tables an earlier version made: workers and launches call this
-    too, so an experiment filled before an upgrade needs no refill."""
-    schema, sqlite = session.schema, session.dialect.name == "sqlite"
-    args = () if sqlite else (schema.attempts_table,)
-    rows = session.run(cur, "attempt_columns", args).fetchall()
-    have = {str(r[1] if sqlite else r[0]).lower() for r in rows}
-    for column in ATTEMPTS_ADDED_LATER:
-        if have and column not in have:
-            session.run(cur, "add_attempt_column", attempt_column=column)
+    """The side tables (`<table>_packages`, `<table>_launches`), for tables an earlier
+    version made: workers and launches call this too, so an experiment filled before an
+    upgrade needs no refill."""
+    schema = session.schema
     for table in (schema.packages_table, schema.launches_table):
         session.run(cur, "create_table", target=table, columns=table)
     for index in PACKAGE_INDEXES:
@@ -121,15 +80,12 @@ def check_structure(session: Session, cur: Cursor, existing: list[str]) -> None:
     schema = session.schema
     have = {c.lower() for c in existing}
     missing = [p for p in schema.parameters if p.lower() not in have]
-    if missing or ("claim_token" not in have and not adopt.adoptable(have)):
+    if missing or "pyexp_token" not in have:
         what = f"lacks the parameter column(s) {', '.join(missing)}" if missing else "was not made by pyexperimenter"
         raise TableMismatch(
             f"table {schema.name} exists but {what}; "
             f"use another experiment name or drop it with `pyexp delete CONFIG --yes`"
         )
-    if "claim_token" not in have:
-        adopt.add_columns(session, cur, have)
-    _add_internal(session, cur, have)
     # New result columns may be added to a running experiment without losing anything.
     for name in schema.results:
         for column in [name, f"{name}_timestamp"] if schema.result_timestamps else [name]:
@@ -144,5 +100,6 @@ def drop(session: Session) -> None:
     def body(cur: Cursor) -> None:
         for table in [*tables, schema.name]:
             session.run(cur, "drop_table", target=table)
+        migrations.forget(session, cur)
 
     session.transaction(body)

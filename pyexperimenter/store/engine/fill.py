@@ -1,7 +1,7 @@
 """Filling: the grid streamed into the table in chunks, idempotently, in constant memory.
 
 Rows are never read back into Python: every chunk is one multi-row `INSERT IGNORE`
-(MariaDB) or `INSERT ... ON CONFLICT(param_hash) DO NOTHING` (SQLite) keyed on the unique
+(MariaDB) or `INSERT ... ON CONFLICT(pyexp_hash) DO NOTHING` (SQLite) keyed on the unique
 parameter hash, so re-running a fill adds only what is missing and concurrent fills never
 duplicate a row.
 
@@ -16,7 +16,7 @@ What makes it fast:
   short: memory stays at a few chunks, whatever the size of the grid.
 - MariaDB: pymysql's `executemany` sends a chunk as multi-row INSERTs, values bound as
   parameters. While chunks keep finding their rows present (a refill), each chunk first
-  counts its hashes with one `SELECT COUNT(*) ... WHERE param_hash IN (...)` on the unique
+  counts its hashes with one `SELECT COUNT(*) ... WHERE pyexp_hash IN (...)` on the unique
   index and skips the INSERT when all are there: InnoDB ignores a duplicate only after
   inserting and rolling back the row, which costs more than looking it up.
 """

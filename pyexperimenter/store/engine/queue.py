@@ -32,7 +32,7 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 def take_args(who: WorkerIdentity, token: str, experimenter_name: str) -> tuple[Any, ...]:
     """The arguments of the `take` fragment: what a claim writes into its rows."""
-    return (token, who.worker, who.machine, experimenter_name, who.slurm_job_id)
+    return (token, who.worker, who.machine, experimenter_name, who.job_id)
 
 
 def requeue_args(max_attempts: int, retry_delay_seconds: float) -> tuple[Any, ...]:
@@ -64,7 +64,7 @@ def _claim_rows(session: Session, cur: Cursor, taken: tuple[Any, ...], limit: in
     ids = [r["ID"] for r in found]
     run(cur, "claim_mark", (*taken, *ids), ids=len(ids))
     for r in found:
-        r["attempts"] += 1
+        r["pyexp_attempts"] += 1
     return found
 
 
@@ -83,7 +83,7 @@ def claim(session: Session, who: WorkerIdentity, experimenter_name: str, limit: 
         return session.fetch_dicts(session.run(cur, "claim_landed", (token,))) or None
 
     found = session.transaction(body, after_reconnect=landed)
-    return [Claim(int(r["ID"]), token, int(r["attempts"]), session.decode_params(r)) for r in found]
+    return [Claim(int(r["ID"]), token, int(r["pyexp_attempts"]), session.decode_params(r)) for r in found]
 
 
 def claim_id(session: Session, who: WorkerIdentity, experimenter_name: str, row_id: int,
@@ -102,7 +102,7 @@ def claim_id(session: Session, who: WorkerIdentity, experimenter_name: str, row_
     found = session.transaction(body)
     if not found:
         return None
-    return Claim(row_id, token, int(found[0]["attempts"]) + 1, session.decode_params(found[0]))
+    return Claim(row_id, token, int(found[0]["pyexp_attempts"]) + 1, session.decode_params(found[0]))
 
 
 def heartbeat(session: Session, token: str) -> int:

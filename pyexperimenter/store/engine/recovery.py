@@ -28,11 +28,11 @@ def requeue_stale(session: Session, stale_after_seconds: float, max_attempts: in
         changed = 0
         for row in session.fetch_dicts(session.run(cur, "lost_candidates", (stale_after_seconds,))):
             reason = f"worker lost: no heartbeat since {row['heartbeat']} (worker {row['worker']})"
-            args = (*requeue_args(max_attempts, retry_delay_seconds), reason, reason, row["ID"], row["claim_token"])
+            args = (*requeue_args(max_attempts, retry_delay_seconds), reason, reason, row["ID"], row["token"])
             if session.run(cur, "requeue_lost", args).rowcount == 1:
                 changed += 1
-                close_attempts(session, cur, row["claim_token"], [row["ID"]], Outcome.LOST, reason,
-                               staged_for(row["claim_token"]))
+                close_attempts(session, cur, row["token"], [row["ID"]], Outcome.LOST, reason,
+                               staged_for(row["token"]))
         return changed
 
     return session.transaction(body)

@@ -17,7 +17,7 @@ from ..filters import compile_filter
 from ..port import Store
 from ..sql.selects import sql_aggregates
 from ..types import NO_FILTER, Claim, Filter, WorkerIdentity
-from . import adopt, ddl, quarantine, queue, reads, recovery, reports
+from . import adopt, ddl, migrations, quarantine, queue, reads, recovery, reports
 from .fill import RANK_SPACE, RowPriority, fill, filler_for
 from .output import StagedOutput, attempt_output
 from .session import Session
@@ -56,15 +56,24 @@ class SqlStore(StagedOutput, Store):
 
     # --- tables (store/engine/ddl.py)
     def create(self) -> None:
+        migrations.upgrade(self.session, random_rank, adopt_table=True)
+        self._create()
+
+    def _create(self) -> None:
         self.session.transaction(lambda cur: ddl.create(self.session, cur, random_rank))
 
     def adopt(self) -> bool:
-        """Make a PyExperimenter 1.4 table ours in place, so workers and `pyexp status` work
-        on it; False when there was nothing to do."""
-        return self.session.transaction(lambda cur: ddl.adopt_table(self.session, cur, random_rank))
+        """Make a PyExperimenter 1.4 table ours in place (schema version 1 and on), so
+        workers and `pyexp status` work on it; False when there was nothing to do."""
+        if migrations.upgrade(self.session, random_rank, adopt_table=True) != 0:
+            return False
+        self._create()
+        return True
 
     def upgrade(self) -> None:
-        ddl.upgrade(self.session)
+        """Bring a table made by an earlier version to the current schema version, in place
+        (store/engine/migrations.py); PyExperimenter's own tables are left to `adopt`."""
+        migrations.upgrade(self.session, random_rank)
 
     def exists(self) -> bool:
         return self.session.transaction(lambda cur: self.session.table_columns(cur) is not None)

@@ -76,7 +76,7 @@ def added_column(dialect: Dialect, schema: TableSchema, name: str) -> str:
 
 
 def attempt_column(dialect: Dialect, name: str) -> str:
-    """A provenance column added to an older attempts table."""
+    """A column added to an attempts table made by an earlier version (provenance, scheduler)."""
     if name not in ATTEMPTS_ADDED_LATER:
         raise InputError(f"{name!r} is not an attempt column of a newer version")
     return dialect.column(next(c for c in ATTEMPT_COLUMNS if c.name == name))
@@ -88,6 +88,6 @@ def internal_column(dialect: Dialect, name: str) -> str:
     col = next((c for c in MAIN_TAIL if c.name == name), None)
     if col is None:
         raise InputError(f"{name!r} is not a bookkeeping column")
-    if col.name == "param_hash":
+    if col.name == "pyexp_hash":
         col = replace(col, not_null=False)
     return dialect.column(col)

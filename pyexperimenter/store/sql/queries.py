@@ -8,7 +8,7 @@ requeue-or-error rule exist exactly once. store/sql/statements.py renders them f
 when the store is made. A block marked `(piece)` is no statement but a part one statement
 repeats (MariaDB's minute counts, one range per minute).
 
-Fencing: every claim stamps its rows with a fresh `claim_token`, and every write for an
+Fencing: every claim stamps its rows with a fresh token (`pyexp_token`), and every write for an
 attempt is fenced by `{fenced}`, so a worker that was declared lost (its rows requeued, the
 token cleared, maybe re-claimed under a new token) cannot touch a newer attempt.
 Transitions made by the owner keep the token, transitions made by others clear it: after
@@ -27,30 +27,34 @@ from pathlib import Path
 # whether the row has finished (it then counts in its end date's minute); whether its status
 # is counted (not the open and running rows, whose claims and requeues are the hot path);
 # whether an attempt has ended (is counted).
-ERROR_KIND = "CASE WHEN {row}.error_summary IS NULL THEN 'u' ELSE 'e' END"
+ERROR_KIND = "CASE WHEN {row}.pyexp_error_summary IS NULL THEN 'u' ELSE 'e' END"
 FINISHED = "{row}.status IN ('done', 'error') AND {row}.end_date IS NOT NULL"
 COUNTED = "{row}.status NOT IN ('created', 'running')"
 ENDED = "COALESCE({row}.outcome, '') <> 'running'"
 
 FRAGMENTS: dict[str, str] = {
     # Rows one claim still holds; takes the token.
-    "held": "claim_token = ? AND status = 'running'",
+    "held": "pyexp_token = ? AND status = 'running'",
     # One row of an attempt, for every write the attempt makes; takes the id, the token.
     "fenced": "ID = ? AND {held}",
     "fenced_in": "ID IN ({ids}) AND {held}",
     # A failed or lost attempt: back to the queue (after `retry_delay_seconds`) while
     # attempts are left, else `error`; takes max_attempts, max_attempts, delay, delay.
-    "requeue_or_error": "status = CASE WHEN attempts < ? THEN 'created' ELSE 'error' END, "
-    "available_at = CASE WHEN attempts < ? AND ? > 0 THEN {later} ELSE NULL END",
+    "requeue_or_error": "status = CASE WHEN pyexp_attempts < ? THEN 'created' ELSE 'error' END, "
+    "pyexp_available_at = CASE WHEN pyexp_attempts < ? AND ? > 0 THEN {later} ELSE NULL END",
     # A lost run: running, no heartbeat for `?` seconds by the server's clock. The engine
     # adds the restart guard (Session.lost_runs_possible) wherever this is used.
-    "lost": "status = 'running' AND heartbeat < {ago}",
+    "lost": "status = 'running' AND pyexp_heartbeat < {ago}",
     # Rows a claim may take.
-    "open": "status = 'created' AND (available_at IS NULL OR available_at <= {now})",
-    # What a claim writes; takes the token, worker, machine, experimenter name, SLURM job id.
-    "take": "status = 'running', claim_token = ?, worker = ?, machine = ?, name = ?, slurm_job_id = ?, "
-    "start_date = {now}, heartbeat = {now}, end_date = NULL, attempts = attempts + 1",
+    "open": "status = 'created' AND (pyexp_available_at IS NULL OR pyexp_available_at <= {now})",
+    # What a claim writes; takes the token, worker, machine, experimenter name, batch job id.
+    "take": "status = 'running', pyexp_token = ?, pyexp_worker = ?, machine = ?, name = ?, pyexp_job_id = ?, "
+    "start_date = {now}, pyexp_heartbeat = {now}, end_date = NULL, pyexp_attempts = pyexp_attempts + 1",
 }
+
+
+TRIGGER_KINDS = ("upd", "del", "ains", "aupd", "adel")
+"""The counter triggers of a table (`{trigger:<kind>}` in queries.sql), by kind."""
 
 
 def trigger_name(table: str, kind: str) -> str:

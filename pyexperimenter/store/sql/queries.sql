@@ -12,15 +12,70 @@ ALTER TABLE {table} ADD COLUMN {internal_column}
 
 -- adopt_unhashed --
 -- Rows without a parameter hash: those of an adopted table, or added by PyExperimenter since.
-SELECT {claim_columns} FROM {table} WHERE param_hash IS NULL ORDER BY ID
+SELECT {claim_columns} FROM {table} WHERE pyexp_hash IS NULL ORDER BY ID
 
 -- adopt_hash --
 -- Give an adopted row its parameter hash and a random rank; takes hash, rank, id.
-UPDATE {table} SET param_hash = ?, rank_key = ? WHERE ID = ? AND param_hash IS NULL
+UPDATE {table} SET pyexp_hash = ?, pyexp_rank = ? WHERE ID = ? AND pyexp_hash IS NULL
 
 -- existing_hashes --
 -- Which of these parameter hashes are taken already (an adopted table may hold duplicates).
-SELECT param_hash FROM {table} WHERE param_hash IN ({hashes})
+SELECT pyexp_hash FROM {table} WHERE pyexp_hash IN ({hashes})
+
+-- schema_registry [sqlite] --
+-- The database's registry of schema versions (store/engine/migrations.py): one row per experiment table.
+CREATE TABLE IF NOT EXISTS {registry} (table_name TEXT NOT NULL PRIMARY KEY, version INTEGER NOT NULL, upgraded_at TIMESTAMP)
+
+-- schema_registry [mysql] --
+-- The same.
+CREATE TABLE IF NOT EXISTS {registry} (table_name VARCHAR(64) NOT NULL PRIMARY KEY, version INT NOT NULL,
+upgraded_at DATETIME(6)){table_suffix}
+
+-- registry_exists [sqlite] --
+-- Whether the registry of schema versions exists (databases of earlier versions lack it); takes its name.
+SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?
+
+-- registry_exists [mysql] --
+-- The same.
+SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+
+-- schema_version --
+-- The schema version recorded for an experiment table; takes the table's name.
+SELECT version FROM {registry} WHERE table_name = ?
+
+-- record_version [sqlite] --
+-- Record an experiment table's schema version (made, or upgraded by one step); takes its name, the version.
+INSERT INTO {registry} (table_name, version, upgraded_at) VALUES (?, ?, {now})
+ON CONFLICT(table_name) DO UPDATE SET version = excluded.version, upgraded_at = excluded.upgraded_at
+
+-- record_version [mysql] --
+-- The same.
+INSERT INTO {registry} (table_name, version, upgraded_at) VALUES (?, ?, {now})
+ON DUPLICATE KEY UPDATE version = VALUES(version), upgraded_at = VALUES(upgraded_at)
+
+-- forget_version --
+-- `pyexp delete`: the dropped table leaves the registry; takes its name.
+DELETE FROM {registry} WHERE table_name = ?
+
+-- schema_lock [mysql] --
+-- One upgrade of a table at a time across DDL's implicit commits: a named lock per database and table; takes the table's name, the seconds to wait.
+SELECT GET_LOCK(SHA1(CONCAT('pyexp_schema.', DATABASE(), '.', ?)), ?)
+
+-- schema_unlock [mysql] --
+-- The upgrade is over; takes the table's name.
+SELECT RELEASE_LOCK(SHA1(CONCAT('pyexp_schema.', DATABASE(), '.', ?)))
+
+-- rename_column --
+-- Schema version 3: a bookkeeping column takes its new name in place, rows and indexes kept (SQLite >= 3.25, MariaDB >= 10.5).
+ALTER TABLE {target} RENAME COLUMN {rename}
+
+-- drop_trigger --
+-- A counter trigger dropped before a rename (MariaDB's triggers keep the old column names); counters.install makes it again.
+DROP TRIGGER IF EXISTS {trigger_kind}
+
+-- counts_unmark --
+-- The counters are incomplete again (their triggers dropped): status counts the tables until counts_mark.
+DELETE FROM {counts} WHERE kind = 'r'
 
 -- create_index --
 -- One of the indexes of store/sql/schema.py, if missing.
@@ -49,7 +104,7 @@ CREATE DATABASE IF NOT EXISTS {database}
 
 -- fill_insert [sqlite] --
 -- Add a chunk of parameter rows; a row whose parameter hash exists is skipped.
-INSERT INTO {table} ({fill_columns}) VALUES ({fill_marks}) ON CONFLICT(param_hash) DO NOTHING
+INSERT INTO {table} ({fill_columns}) VALUES ({fill_marks}) ON CONFLICT(pyexp_hash) DO NOTHING
 
 -- fill_insert [mysql] --
 -- The same; pymysql turns executemany of this shape into multi-row INSERTs.
@@ -57,25 +112,25 @@ INSERT IGNORE INTO {table} ({fill_columns}) VALUES ({fill_marks})
 
 -- fill_probe --
 -- How many of a chunk's parameter hashes exist already (a refill skips full chunks).
-SELECT COUNT(*) FROM {table} WHERE param_hash IN ({hashes})
+SELECT COUNT(*) FROM {table} WHERE pyexp_hash IN ({hashes})
 
 -- claim_pick --
 -- Open rows by priority, then ID, skipping rows another claim is taking; takes the limit.
-SELECT {claim_columns} FROM {table}{status_hint} WHERE {open} ORDER BY priority DESC, ID LIMIT ?{skip_locked}
+SELECT {claim_columns} FROM {table}{status_hint} WHERE {open} ORDER BY pyexp_priority DESC, ID LIMIT ?{skip_locked}
 
 -- claim_pick_where --
 -- The same among rows matching `--where`, through the first column's index (made by run/launch); takes the condition values, the limit.
-SELECT {claim_columns} FROM {table}{where_hint} WHERE {open}{conditions} ORDER BY priority DESC, ID LIMIT ?{skip_locked}
+SELECT {claim_columns} FROM {table}{where_hint} WHERE {open}{conditions} ORDER BY pyexp_priority DESC, ID LIMIT ?{skip_locked}
 
 -- claim_pick_ranked --
 -- Open rows (matching `--where`) in random order: from a random rank up; takes the condition values, the rank, the limit.
-SELECT {claim_columns} FROM {table}{rank_hint} WHERE {open}{conditions} AND rank_key >= ?
-ORDER BY rank_key LIMIT ?{skip_locked}
+SELECT {claim_columns} FROM {table}{rank_hint} WHERE {open}{conditions} AND pyexp_rank >= ?
+ORDER BY pyexp_rank LIMIT ?{skip_locked}
 
 -- claim_pick_wrapped --
 -- The rest of a random pick, below the random rank; takes the condition values, the rank, the limit.
-SELECT {claim_columns} FROM {table}{rank_hint} WHERE {open}{conditions} AND rank_key < ?
-ORDER BY rank_key LIMIT ?{skip_locked}
+SELECT {claim_columns} FROM {table}{rank_hint} WHERE {open}{conditions} AND pyexp_rank < ?
+ORDER BY pyexp_rank LIMIT ?{skip_locked}
 
 -- claim_mark --
 -- Take the picked rows under the claim's token.
@@ -83,7 +138,7 @@ UPDATE {table} SET {take} WHERE ID IN ({ids})
 
 -- claim_returning [sqlite] --
 -- Pick and take open rows (matching `--where`) by priority, then ID, in one statement, under the writer lock.
-UPDATE {table} SET {take} WHERE ID IN (SELECT ID FROM {table} WHERE {open}{conditions} ORDER BY priority DESC, ID LIMIT ?)
+UPDATE {table} SET {take} WHERE ID IN (SELECT ID FROM {table} WHERE {open}{conditions} ORDER BY pyexp_priority DESC, ID LIMIT ?)
 RETURNING {claim_columns}
 
 -- claim_pick_id --
@@ -92,15 +147,15 @@ SELECT {claim_columns} FROM {table} WHERE ID = ? AND status IN ({statuses}){for_
 
 -- find_by_hash --
 -- The id and status of the row with this parameter hash.
-SELECT ID, status FROM {table} WHERE param_hash = ?
+SELECT ID, status FROM {table} WHERE pyexp_hash = ?
 
 -- claim_attempts --
 -- One attempt-history row per claimed row; takes WorkerIdentity.attempt_values, the token.
-INSERT INTO {attempts} (experiment_id, attempt, claim_token, worker, machine, pid, slurm_job_id,
-slurm_array_job_id, slurm_array_task_id, cuda_devices, git_commit, git_dirty, git_diff_hash, python_version,
+INSERT INTO {attempts} (experiment_id, attempt, claim_token, worker, machine, pid, scheduler, job_id,
+array_job_id, array_task_id, cuda_devices, git_commit, git_dirty, git_diff_hash, python_version,
 packages_hash, start_date, outcome)
-SELECT ID, attempts, claim_token, worker, machine, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, start_date, 'running'
-FROM {table} WHERE claim_token = ?
+SELECT ID, pyexp_attempts, pyexp_token, pyexp_worker, machine, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, start_date, 'running'
+FROM {table} WHERE pyexp_token = ?
 
 -- claim_landed --
 -- After a lost COMMIT reply: the rows the claim took, if its COMMIT landed.
@@ -108,20 +163,20 @@ SELECT {claim_columns} FROM {table} WHERE {held}
 
 -- heartbeat --
 -- The claim's rows are alive, by the server's clock.
-UPDATE {table} SET heartbeat = {now} WHERE {held}
+UPDATE {table} SET pyexp_heartbeat = {now} WHERE {held}
 
 -- finish_done --
 -- A batch of rows done: results and status in one statement, each row fenced.
-UPDATE {table} SET status = 'done', end_date = {now}, error = NULL, error_summary = NULL{finish_sets}
+UPDATE {table} SET status = 'done', end_date = {now}, error = NULL, pyexp_error_summary = NULL{finish_sets}
 WHERE {fenced_in}
 
 -- owned_done --
 -- Which rows are done under our token (our write landed, now or on an earlier try).
-SELECT ID FROM {table} WHERE ID IN ({ids}) AND claim_token = ? AND status = 'done'
+SELECT ID FROM {table} WHERE ID IN ({ids}) AND pyexp_token = ? AND status = 'done'
 
 -- owned_outcome --
 -- After a fenced write matched nothing: the row's status and token (did ours land?).
-SELECT status, claim_token FROM {table} WHERE ID = ?
+SELECT status, pyexp_token FROM {table} WHERE ID = ?
 
 -- close_attempts --
 -- End the running attempts of a claim; takes outcome, error, token, then the ids.
@@ -134,7 +189,7 @@ UPDATE {attempts} SET log_file = ?, log_tail = ? WHERE claim_token = ? AND exper
 
 -- fail --
 -- The experiment raised: requeue or error, keeping the token (the owner's transition).
-UPDATE {table} SET {requeue_or_error}, error = ?, error_summary = ?, end_date = {now}, heartbeat = NULL
+UPDATE {table} SET {requeue_or_error}, error = ?, pyexp_error_summary = ?, end_date = {now}, pyexp_heartbeat = NULL
 WHERE {fenced}
 
 -- set_status --
@@ -143,8 +198,8 @@ UPDATE {table} SET status = ?, end_date = {now}{and_results} WHERE {fenced}
 
 -- release --
 -- Give rows back without spending an attempt (a stop signal, a time limit).
-UPDATE {table} SET status = 'created', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
-start_date = NULL, heartbeat = NULL, worker = NULL, machine = NULL, slurm_job_id = NULL WHERE {fenced_in}
+UPDATE {table} SET status = 'created', pyexp_attempts = CASE WHEN pyexp_attempts > 0 THEN pyexp_attempts - 1 ELSE 0 END,
+start_date = NULL, pyexp_heartbeat = NULL, pyexp_worker = NULL, machine = NULL, pyexp_job_id = NULL WHERE {fenced_in}
 
 -- write_results --
 -- Results written while the experiment runs.
@@ -164,18 +219,18 @@ INSERT INTO {target} (experiment_id, {q:timestamp}{log_columns}) VALUES (?, ?{mo
 
 -- lost_candidates --
 -- Lost runs to requeue, skipping rows a concurrent sweep is handling.
-SELECT ID, claim_token, heartbeat, worker FROM {table} WHERE {lost}{skip_locked}
+SELECT ID, pyexp_token AS token, pyexp_heartbeat AS heartbeat, pyexp_worker AS worker FROM {table} WHERE {lost}{skip_locked}
 
 -- requeue_lost --
 -- Requeue or error one lost run, compare-and-set on its token, which is cleared.
-UPDATE {table} SET {requeue_or_error}, error = ?, error_summary = ?, claim_token = NULL, heartbeat = NULL,
+UPDATE {table} SET {requeue_or_error}, error = ?, pyexp_error_summary = ?, pyexp_token = NULL, pyexp_heartbeat = NULL,
 end_date = {now} WHERE {fenced}
 
 -- quarantine_evidence --
 -- A worker failing fast: are its failed rows done elsewhere, is anything, is anyone else running?
 SELECT (SELECT COUNT(*) FROM {attempts} WHERE outcome = 'done' AND worker <> ? AND experiment_id IN ({ids})),
 (SELECT COUNT(*) FROM (SELECT 1 FROM {attempts} WHERE outcome = 'done' AND worker <> ? LIMIT 1) d),
-(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE status = 'running' AND worker <> ? LIMIT 1) r)
+(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE status = 'running' AND pyexp_worker <> ? LIMIT 1) r)
 
 -- quarantine_attempt --
 -- A failed attempt of a quarantined worker: its node's fault, not the experiment's; takes token, id.
@@ -184,8 +239,8 @@ AND outcome IN ('failed', 'oom', 'exited', 'killed', 'timeout')
 
 -- quarantine_refund --
 -- Give the row back the attempt, if nobody claimed it since (it still carries our token).
-UPDATE {table} SET status = 'created', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
-error = NULL, available_at = NULL, end_date = NULL WHERE ID = ? AND claim_token = ? AND status IN ('created', 'error')
+UPDATE {table} SET status = 'created', pyexp_attempts = CASE WHEN pyexp_attempts > 0 THEN pyexp_attempts - 1 ELSE 0 END,
+error = NULL, pyexp_available_at = NULL, end_date = NULL WHERE ID = ? AND pyexp_token = ? AND status IN ('created', 'error')
 
 -- host_quarantined --
 -- Whether a worker on this host was quarantined in the last `?` seconds.
@@ -205,17 +260,17 @@ SELECT status, COUNT(*) FROM {table}{where_conditions} GROUP BY status
 
 -- reset_pick --
 -- `pyexp reset`: the rows of the given statuses (matching `--where`), locked.
-SELECT ID, claim_token FROM {table} WHERE status IN ({statuses}){conditions}{for_update}
+SELECT ID, pyexp_token FROM {table} WHERE status IN ({statuses}){conditions}{for_update}
 
 -- reset_pick_ids --
 -- The same, among the given ids.
-SELECT ID, claim_token FROM {table} WHERE status IN ({statuses}) AND ID IN ({ids}){conditions}{for_update}
+SELECT ID, pyexp_token FROM {table} WHERE status IN ({statuses}) AND ID IN ({ids}){conditions}{for_update}
 
 -- reset_rows --
 -- Rows back to a fresh `created`, ids kept, results cleared.
-UPDATE {table} SET status = 'created', attempts = 0, start_date = NULL, end_date = NULL, error = NULL, error_summary = NULL,
-worker = NULL, machine = NULL, heartbeat = NULL, claim_token = NULL, available_at = NULL,
-slurm_job_id = NULL{clear_results} WHERE ID IN ({ids})
+UPDATE {table} SET status = 'created', pyexp_attempts = 0, start_date = NULL, end_date = NULL, error = NULL, pyexp_error_summary = NULL,
+pyexp_worker = NULL, machine = NULL, pyexp_heartbeat = NULL, pyexp_token = NULL, pyexp_available_at = NULL,
+pyexp_job_id = NULL{clear_results} WHERE ID IN ({ids})
 
 -- reset_attempts --
 -- Close the attempts that were running on reset rows.
@@ -235,8 +290,9 @@ SELECT ID FROM {table}{where_conditions} ORDER BY ID
 
 -- report_running --
 -- `pyexp status`: running rows with runtime and heartbeat age; takes the stale limit. Unordered: SQLite would walk the table in ID order.
-SELECT ID, worker, machine, slurm_job_id, attempts, start_date, heartbeat,
-{age:start_date} AS runtime_seconds, {age:heartbeat} AS heartbeat_age_seconds,
+SELECT ID, pyexp_worker AS worker, machine, pyexp_job_id AS slurm_job_id, pyexp_attempts AS attempts, start_date,
+pyexp_heartbeat AS heartbeat,
+{age:start_date} AS runtime_seconds, {age:pyexp_heartbeat} AS heartbeat_age_seconds,
 CASE WHEN {lost} THEN 1 ELSE 0 END AS stale FROM {table} WHERE status = 'running'
 
 -- report_outcomes --
@@ -250,8 +306,8 @@ WHERE outcome = 'quarantined' GROUP BY machine, worker ORDER BY machine, worker
 
 -- report_error_groups --
 -- `pyexp status`: errors per summary (the traceback's last line, kept when the error is written).
-SELECT error_summary, COUNT(*) AS n, MIN(ID) AS first_id FROM {table} WHERE status = 'error'{conditions}
-GROUP BY error_summary
+SELECT pyexp_error_summary AS error_summary, COUNT(*) AS n, MIN(ID) AS first_id FROM {table} WHERE status = 'error'{conditions}
+GROUP BY pyexp_error_summary
 
 -- report_status_counts --
 -- `pyexp status`: rows per status, of the given statuses (matching `--where`); the errors are counted by their groups.
@@ -259,11 +315,11 @@ SELECT status, COUNT(*) AS n FROM {table} WHERE status IN ({statuses}){condition
 
 -- report_error_examples --
 -- `pyexp status`: the first few ids of one error group; takes the summary, the --where values, the limit.
-SELECT ID FROM {table} WHERE status = 'error' AND error_summary = ?{conditions} ORDER BY ID LIMIT ?
+SELECT ID FROM {table} WHERE status = 'error' AND pyexp_error_summary = ?{conditions} ORDER BY ID LIMIT ?
 
 -- report_unsummarized_errors --
 -- `pyexp status`: errors written before the summary column existed, summarised while read.
-SELECT ID, error FROM {table} WHERE status = 'error' AND error_summary IS NULL{conditions} ORDER BY ID
+SELECT ID, error FROM {table} WHERE status = 'error' AND pyexp_error_summary IS NULL{conditions} ORDER BY ID
 
 -- select_rows --
 -- `pyexp results`, `get_table(where=...)` and exports: the rows and columns asked for, filtered here.
@@ -342,7 +398,7 @@ INSERT IGNORE INTO {packages} (packages_hash, packages) VALUES (?, ?)
 
 -- latest_provenance --
 -- `results --with-provenance`: per experiment, its latest done attempt's provenance.
-SELECT experiment_id, worker AS attempt_worker, machine AS attempt_machine, slurm_job_id AS attempt_slurm_job_id,
+SELECT experiment_id, worker AS attempt_worker, machine AS attempt_machine, job_id AS attempt_job_id,
 cuda_devices, git_commit, git_dirty, git_diff_hash, python_version, packages_hash FROM {attempts}
 WHERE ID IN (SELECT MAX(ID) FROM {attempts} WHERE outcome = 'done' GROUP BY experiment_id) ORDER BY experiment_id
 
@@ -461,12 +517,12 @@ SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() A
 
 -- counts_on_update [sqlite] --
 -- Counters follow every change of a row's status, error summary or end date, whoever makes it: -1 for what the row was, +1 for what it is. Claims and requeues (created <-> running) change none: the running rows are counted when read, the open ones are what is left.
-CREATE TRIGGER IF NOT EXISTS {trigger:upd} AFTER UPDATE OF status, error_summary, end_date ON {table} FOR EACH ROW
+CREATE TRIGGER IF NOT EXISTS {trigger:upd} AFTER UPDATE OF status, pyexp_error_summary, end_date ON {table} FOR EACH ROW
 WHEN {counted:OLD} OR {counted:NEW} BEGIN
-INSERT INTO {counts} (kind, label, minute, slot, n) SELECT {error_kind:OLD}, COALESCE(OLD.error_summary, ''), 0, 0, -1
-WHERE OLD.status = 'error' AND NOT (NEW.status = 'error' AND OLD.error_summary IS NEW.error_summary) {upsert_counts};
-INSERT INTO {counts} (kind, label, minute, slot, n) SELECT {error_kind:NEW}, COALESCE(NEW.error_summary, ''), 0, 0, 1
-WHERE NEW.status = 'error' AND NOT (OLD.status = 'error' AND OLD.error_summary IS NEW.error_summary) {upsert_counts};
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT {error_kind:OLD}, COALESCE(OLD.pyexp_error_summary, ''), 0, 0, -1
+WHERE OLD.status = 'error' AND NOT (NEW.status = 'error' AND OLD.pyexp_error_summary IS NEW.pyexp_error_summary) {upsert_counts};
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT {error_kind:NEW}, COALESCE(NEW.pyexp_error_summary, ''), 0, 0, 1
+WHERE NEW.status = 'error' AND NOT (OLD.status = 'error' AND OLD.pyexp_error_summary IS NEW.pyexp_error_summary) {upsert_counts};
 INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'm', OLD.status, {minute:OLD.end_date}, 0, -1
 WHERE {finished:OLD} AND NOT (OLD.status IS NEW.status AND OLD.end_date IS NEW.end_date) {upsert_counts};
 INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'm', NEW.status, {minute:NEW.end_date}, 0, 1
@@ -481,11 +537,11 @@ WHERE {counted:NEW} AND OLD.status IS NOT NEW.status {upsert_counts}; END
 CREATE TRIGGER IF NOT EXISTS {trigger:upd} AFTER UPDATE ON {table} FOR EACH ROW BEGIN
 DECLARE s SMALLINT DEFAULT {slot};
 IF {counted:OLD} OR {counted:NEW} THEN
-IF NOT (OLD.status <=> NEW.status AND OLD.error_summary <=> NEW.error_summary) THEN
+IF NOT (OLD.status <=> NEW.status AND OLD.pyexp_error_summary <=> NEW.pyexp_error_summary) THEN
 IF OLD.status = 'error' THEN INSERT INTO {counts} (kind, label, minute, slot, n)
-VALUES ({error_kind:OLD}, COALESCE(OLD.error_summary, ''), 0, s, -1) {upsert_counts}; END IF;
+VALUES ({error_kind:OLD}, COALESCE(OLD.pyexp_error_summary, ''), 0, s, -1) {upsert_counts}; END IF;
 IF NEW.status = 'error' THEN INSERT INTO {counts} (kind, label, minute, slot, n)
-VALUES ({error_kind:NEW}, COALESCE(NEW.error_summary, ''), 0, s, 1) {upsert_counts}; END IF; END IF;
+VALUES ({error_kind:NEW}, COALESCE(NEW.pyexp_error_summary, ''), 0, s, 1) {upsert_counts}; END IF; END IF;
 IF NOT (OLD.status <=> NEW.status AND OLD.end_date <=> NEW.end_date) THEN
 IF {finished:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n)
 VALUES ('m', OLD.status, {minute:OLD.end_date}, s, -1) {upsert_counts}; END IF;
@@ -501,7 +557,7 @@ END IF; END IF; END
 CREATE TRIGGER IF NOT EXISTS {trigger:del} AFTER DELETE ON {table} FOR EACH ROW BEGIN
 INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('t', '', 0, 0, -1) {upsert_counts};
 INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 's', OLD.status, 0, 0, -1 WHERE {counted:OLD} {upsert_counts};
-INSERT INTO {counts} (kind, label, minute, slot, n) SELECT {error_kind:OLD}, COALESCE(OLD.error_summary, ''), 0, 0, -1
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT {error_kind:OLD}, COALESCE(OLD.pyexp_error_summary, ''), 0, 0, -1
 WHERE OLD.status = 'error' {upsert_counts};
 INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'm', OLD.status, {minute:OLD.end_date}, 0, -1
 WHERE {finished:OLD} {upsert_counts}; END
@@ -511,7 +567,7 @@ WHERE {finished:OLD} {upsert_counts}; END
 CREATE TRIGGER IF NOT EXISTS {trigger:del} AFTER DELETE ON {table} FOR EACH ROW BEGIN
 DECLARE s SMALLINT DEFAULT {slot};
 IF OLD.status = 'error' THEN INSERT INTO {counts} (kind, label, minute, slot, n)
-VALUES ({error_kind:OLD}, COALESCE(OLD.error_summary, ''), 0, s, -1) {upsert_counts}; END IF;
+VALUES ({error_kind:OLD}, COALESCE(OLD.pyexp_error_summary, ''), 0, s, -1) {upsert_counts}; END IF;
 IF {finished:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n)
 VALUES ('m', OLD.status, {minute:OLD.end_date}, s, -1) {upsert_counts}; END IF;
 IF {counted:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('s', OLD.status, 0, s, -1) {upsert_counts}; END IF;
@@ -568,8 +624,8 @@ SELECT n FROM {counts} WHERE kind = 'r'{for_update}
 INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, -1, SUM(n) FROM (
 SELECT 't' AS kind, '' AS label, 0 AS minute, COUNT(*) AS n FROM {table}
 UNION ALL SELECT 's', status, 0, COUNT(*) FROM {table} WHERE status NOT IN ('created', 'running') GROUP BY status
-UNION ALL SELECT CASE WHEN error_summary IS NULL THEN 'u' ELSE 'e' END, COALESCE(error_summary, ''), 0, COUNT(*)
-FROM {table} WHERE status = 'error' GROUP BY CASE WHEN error_summary IS NULL THEN 'u' ELSE 'e' END, COALESCE(error_summary, '')
+UNION ALL SELECT CASE WHEN pyexp_error_summary IS NULL THEN 'u' ELSE 'e' END, COALESCE(pyexp_error_summary, ''), 0, COUNT(*)
+FROM {table} WHERE status = 'error' GROUP BY CASE WHEN pyexp_error_summary IS NULL THEN 'u' ELSE 'e' END, COALESCE(pyexp_error_summary, '')
 UNION ALL SELECT 'm', status, {minute:end_date}, COUNT(*) FROM {table}
 WHERE status IN ('done', 'error') AND end_date IS NOT NULL GROUP BY status, {minute:end_date}
 UNION ALL SELECT 'o', COALESCE(outcome, ''), 0, COUNT(*) FROM {attempts} WHERE COALESCE(outcome, '') <> 'running'

@@ -38,7 +38,10 @@ class Column:
 
 # The experiment table: ID, then the parameters, then HEAD, then the results (each with its
 # `<name>_timestamp` when result_timestamps is on), then TAIL. The order of ID, parameters,
-# HEAD and results matches PyExperimenter 1.4's tables.
+# HEAD and results matches PyExperimenter 1.4's tables, and so do their names; every other
+# bookkeeping column starts with PREFIX, which no parameter, result or log column may take
+# (config/ refuses it), so our columns never take a name from the user.
+PREFIX = "pyexp_"
 MAIN_HEAD: tuple[Column, ...] = (
     Column("creation_date", "datetime", default="now"),
     Column("status", "status", default="created", not_null=True),
@@ -50,17 +53,29 @@ MAIN_TAIL: tuple[Column, ...] = (
     Column("end_date", "datetime"),
     Column("error", "long_text"),
     # The traceback's last line, written with it: `pyexp status` groups errors by one GROUP BY.
-    Column("error_summary", "text", hidden=True),
-    Column("attempts", "int", default="0", not_null=True),
-    Column("worker", "text"),
-    Column("heartbeat", "datetime"),
-    Column("claim_token", "token", hidden=True),
-    Column("param_hash", "hash", not_null=True, hidden=True),
-    Column("rank_key", "int", default="0", not_null=True, hidden=True),
-    Column("available_at", "datetime", hidden=True),
-    Column("slurm_job_id", "text"),
-    Column("priority", "int", default="0", not_null=True),  # claimed first: higher, then lower ID
+    Column("pyexp_error_summary", "text", hidden=True),
+    Column("pyexp_attempts", "int", default="0", not_null=True),
+    Column("pyexp_worker", "text"),
+    Column("pyexp_heartbeat", "datetime"),
+    Column("pyexp_token", "token", hidden=True),  # the claim's token (store/sql/queries.py: fencing)
+    Column("pyexp_hash", "hash", not_null=True, hidden=True),  # of the parameters
+    Column("pyexp_rank", "int", default="0", not_null=True, hidden=True),  # random claim order
+    Column("pyexp_available_at", "datetime", hidden=True),
+    Column("pyexp_job_id", "text"),  # the batch job (SLURM, Grid Engine) of the worker
+    Column("pyexp_priority", "int", default="0", not_null=True),  # claimed first: higher, then lower ID
 )
+
+# Schema versions 1 and 2 named these columns without the prefix (store/engine/migrations.py
+# renames them in place): new name -> old name.
+RENAMED_MAIN: dict[str, str] = {
+    "pyexp_error_summary": "error_summary", "pyexp_attempts": "attempts", "pyexp_worker": "worker",
+    "pyexp_heartbeat": "heartbeat", "pyexp_token": "claim_token", "pyexp_hash": "param_hash",
+    "pyexp_rank": "rank_key", "pyexp_available_at": "available_at", "pyexp_job_id": "slurm_job_id",
+    "pyexp_priority": "priority",
+}
+RENAMED_ATTEMPTS: dict[str, str] = {
+    "job_id": "slurm_job_id", "array_job_id": "slurm_array_job_id", "array_task_id": "slurm_array_task_id",
+}
 MAIN_ID = Column("ID", "pk")
 
 # One row per claim of an experiment: who ran it, when, and how it ended.
@@ -72,9 +87,9 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     Column("worker", "text"),
     Column("machine", "text"),
     Column("pid", "int"),
-    Column("slurm_job_id", "text"),
-    Column("slurm_array_job_id", "text"),
-    Column("slurm_array_task_id", "int"),
+    Column("job_id", "text"),  # the batch job of the worker, as its scheduler names it
+    Column("array_job_id", "text"),
+    Column("array_task_id", "int"),
     Column("start_date", "datetime"),
     Column("end_date", "datetime"),
     Column("outcome", "status", not_null=True),
@@ -89,12 +104,17 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     # What the experiment printed (worker/output.py): the whole in a file, its last few KB here.
     Column("log_file", "long_text"),  # a path can be longer than a VARCHAR(255)
     Column("log_tail", "long_text"),
+    Column("scheduler", "status"),  # "slurm", "sge", or NULL: a local worker
 )
 ATTEMPTS_ADDED_LATER: tuple[str, ...] = (
     "cuda_devices", "git_commit", "git_dirty", "git_diff_hash", "python_version", "packages_hash",
-    "log_file", "log_tail",
+    "log_file", "log_tail", "scheduler",
 )
-"""Attempt columns that attempt tables made by earlier versions lack; added on first use."""
+"""Attempt columns that attempt tables made by earlier versions lack (migrations.py adds them)."""
+
+SCHEMA_TABLE = "pyexp_schema"
+"""The database's registry of schema versions: one row per experiment table
+(store/engine/migrations.py). No experiment may take this name."""
 
 # `<table>_packages`: each distinct list of installed packages once, by its hash.
 PACKAGE_COLUMNS: tuple[Column, ...] = (
@@ -146,11 +166,9 @@ CODECARBON_FIELDS: dict[str, str] = {name: field for name, _, field in _CC}
 
 MAIN_INTERNAL: tuple[Column, ...] = (MAIN_ID, *MAIN_HEAD, *MAIN_TAIL)
 
-FILL_COLUMNS: tuple[str, ...] = ("param_hash", "rank_key", "priority")
+FILL_COLUMNS: tuple[str, ...] = ("pyexp_hash", "pyexp_rank", "pyexp_priority")
 """What a fill writes after the parameters; status and creation_date come from defaults."""
 
-ADDED_LATER: tuple[str, ...] = ("priority",)
-"""Bookkeeping columns that tables made by earlier versions lack; `create` adds them."""
 
 def error_summary(error: str | None) -> str | None:
     """The last non-empty line of a traceback (the exception), cut to fit its column."""
@@ -181,21 +199,23 @@ class Index:
 
 # The claim picks open rows through STATUS_INDEX (priority, then ID order) or RANK_INDEX
 # (random order); on MariaDB its SELECT names them in a FORCE INDEX hint.
-STATUS_INDEX = Index("ix_status_priority", ("status", "priority", "ID"), descending=("priority",))
-RANK_INDEX = Index("ix_status_rank", ("status", "rank_key"))
+# Index names predate the `pyexp_` column names and keep their old spelling: renaming a
+# column carries its indexes along, and the claim's FORCE INDEX hints name them.
+STATUS_INDEX = Index("ix_status_priority", ("status", "pyexp_priority", "ID"), descending=("pyexp_priority",))
+RANK_INDEX = Index("ix_status_rank", ("status", "pyexp_rank"))
 MAIN_INDEXES: tuple[Index, ...] = (
-    Index("ux_param_hash", ("param_hash",), unique=True),  # what makes a fill idempotent
+    Index("ux_param_hash", ("pyexp_hash",), unique=True),  # what makes a fill idempotent
     STATUS_INDEX,
     RANK_INDEX,
-    Index("ix_claim_token", ("claim_token",)),
+    Index("ix_claim_token", ("pyexp_token",)),
     # `pyexp status` at a million rows: throughput reads a range of end dates, errors are
     # grouped by their summary, both from the index alone.
     Index("ix_status_end", ("status", "end_date")),
-    Index("ix_status_error", ("status", "error_summary")),
+    Index("ix_status_error", ("status", "pyexp_error_summary")),
     # The lost-run sweep reads only the running rows whose heartbeat is old, not every running
     # row: with every worker sweeping, a scan of all running rows grew with the square of the
     # workers and took row locks it did not need (docs/scale.md).
-    Index("ix_status_heartbeat", ("status", "heartbeat")),
+    Index("ix_status_heartbeat", ("status", "pyexp_heartbeat")),
 )
 
 
@@ -207,7 +227,7 @@ def filter_index(column: str) -> Index:
         import hashlib
 
         name = "ix_where_" + hashlib.sha1(column.encode()).hexdigest()[:20]
-    return Index(name, ("status", column, "priority", "ID"), descending=("priority",))
+    return Index(name, ("status", column, "pyexp_priority", "ID"), descending=("pyexp_priority",))
 
 
 # ix_outcome: `pyexp status` counts attempts per outcome off this index alone and finds the
@@ -220,7 +240,16 @@ PACKAGE_INDEXES: tuple[Index, ...] = (Index("ux_packages_hash", ("packages_hash"
 LOG_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)),)
 
 RESERVED_COLUMNS: frozenset[str] = frozenset(c.name.lower() for c in MAIN_INTERNAL)
-"""Names a parameter or result may not take (compared case-insensitively, as MySQL does)."""
+"""Names a parameter or result may not take (compared case-insensitively, as MySQL does),
+beside every name starting with PREFIX (`is_reserved`)."""
+
+
+def is_reserved(name: str) -> bool:
+    """Whether a parameter, result or log column may not take `name`: one of PyExperimenter's
+    columns, or one starting with PREFIX, now or in a later version."""
+    return name.lower() in RESERVED_COLUMNS or name.lower().startswith(PREFIX)
+
+
 
 RESERVED_LOG_COLUMNS: frozenset[str] = frozenset(c.name.lower() for c in LOG_HEAD)
 

@@ -17,8 +17,8 @@ from ...sqltypes import is_identifier
 from ..types import TableSchema
 from . import conditions, ddl, selects
 from .dialect import Dialect
-from .queries import COUNTED, ENDED, ERROR_KIND, FINISHED, FRAGMENTS, PIECES, QUERIES, trigger_name
-from .schema import CODECARBON_COLUMNS, FILL_COLUMNS, RANK_INDEX, STATUS_INDEX, filter_index
+from .queries import COUNTED, ENDED, ERROR_KIND, FINISHED, FRAGMENTS, PIECES, QUERIES, TRIGGER_KINDS, trigger_name
+from .schema import CODECARBON_COLUMNS, FILL_COLUMNS, RANK_INDEX, SCHEMA_TABLE, STATUS_INDEX, filter_index
 
 
 def marks(n: int) -> str:
@@ -72,6 +72,17 @@ def _database(st: Statements, name: str) -> str:
     return st.dialect.q(name)
 
 
+def _rename(st: Statements, names: tuple[str, str]) -> str:
+    old, new = _identifiers(names)
+    return f"{st.dialect.q(old)} TO {st.dialect.q(new)}"
+
+
+def _trigger(st: Statements, kind: str) -> str:
+    if kind not in TRIGGER_KINDS:
+        raise InputError(f"unknown trigger {kind!r}")
+    return st.dialect.q(trigger_name(st.schema.name, kind))
+
+
 def _index(st: Statements, index: tuple[str, str]) -> str:
     table, name = index
     return st.dialect.index_name(table, name)
@@ -94,6 +105,8 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "internal_column": lambda st, name: ddl.internal_column(st.dialect, name),
     "attempt_column": lambda st, name: ddl.attempt_column(st.dialect, name),
     "index": _index,
+    "rename": _rename,
+    "trigger_kind": _trigger,
     # MariaDB's optimiser walks the claim index past the rows a `--where` skips, locking them
     # (measured: 61% of the unfiltered claim rate); the column's own index finds them at once.
     "where_hint": lambda st, column: st.dialect.hint(filter_index(_identifiers([column])[0]).name),
@@ -152,6 +165,7 @@ class Statements:
             packages=q(schema.packages_table),
             launches=q(schema.launches_table),
             counts=q(schema.counts_table),
+            registry=q(SCHEMA_TABLE),
             error_kind=_Spec(lambda row: ERROR_KIND.format(row=row)),
             finished=_Spec(lambda row: FINISHED.format(row=row)),
             counted=_Spec(lambda row: COUNTED.format(row=row)),
@@ -174,7 +188,7 @@ class Statements:
             table_suffix=dialect.table_suffix,
             status_hint=dialect.hint(STATUS_INDEX.name),
             rank_hint=dialect.hint(RANK_INDEX.name),
-            claim_columns=", ".join(q(c) for c in ["ID", "attempts", *schema.parameters]),
+            claim_columns=", ".join(q(c) for c in ["ID", "pyexp_attempts", *schema.parameters]),
             fill_columns=", ".join(q(c) for c in [*schema.parameters, *FILL_COLUMNS]),
             fill_marks=marks(len(schema.parameters) + len(FILL_COLUMNS)),
             codecarbon=q(schema.codecarbon_table),
