@@ -244,7 +244,7 @@ def test_cancelled_task_is_recovered_by_another_worker(jobs: list[str], mysql_ur
     # SIGTERM long before the time limit: the scheduler took it back, no attempt spent.
     assert history[stopped_row][0] == (stopped, "preempted")
     assert history[stopped_row][-1][1] == "done" and history[stopped_row][-1][0] != stopped
-    assert table.loc[killed_row, "worker"] != killed and table.loc[stopped_row, "worker"] != stopped
+    assert table.loc[killed_row, "pyexp_worker"] != killed and table.loc[stopped_row, "pyexp_worker"] != stopped
 
 
 def test_time_limit_releases_the_row_and_a_later_launch_finishes_it(jobs: list[str], mysql_url: str,
