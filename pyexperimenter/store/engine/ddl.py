@@ -67,8 +67,7 @@ def ensure_side(session: Session, cur: Cursor) -> None:
 
 
 def _create_index(session: Session, cur: Cursor, table: str, index: Index) -> None:
-    query = "create_unique_index" if index.unique else "create_index"
-    session.run(cur, query, target=table, index=(table, index.name), index_columns=(index.columns, index.descending))
+    migrations.create_index(session, cur, table, index)
 
 
 def create_filter_index(session: Session, column: str) -> None:

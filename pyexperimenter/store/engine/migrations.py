@@ -14,6 +14,8 @@ Versions:
   2  the columns added later (priority; the attempts' provenance and output columns)
   3  our columns renamed to `pyexp_...` (no parameter or result can take them), the
      attempts' job columns named for any scheduler, and the attempts' `scheduler`
+  4  the attempts' token index where it is missing; on SQLite the status indexes partial,
+     each over the rows it serves (Index.where), so a claim and a finish rewrite fewer pages
 
 Concurrency: the check and the steps run under a lock, so of two processes opening an
 old table at once one upgrades and the other then finds the new version: on SQLite the
@@ -34,7 +36,16 @@ from dataclasses import dataclass
 
 from ...errors import DatabaseUnavailable, TableMismatch
 from ..sql.ddl import addable
-from ..sql.schema import ATTEMPTS_ADDED_LATER, MAIN_INTERNAL, RENAMED_ATTEMPTS, RENAMED_MAIN, SCHEMA_TABLE
+from ..sql.schema import (
+    ATTEMPT_TOKEN_INDEX,
+    ATTEMPTS_ADDED_LATER,
+    MAIN_INTERNAL,
+    PARTIAL_INDEXES,
+    RENAMED_ATTEMPTS,
+    RENAMED_MAIN,
+    SCHEMA_TABLE,
+    Index,
+)
 from . import adopt, counters
 from .session import Cursor, Session
 
@@ -127,10 +138,35 @@ def _renamed(session: Session, cur: Cursor, rank: Rank) -> None:
         counters.install(session, cur)
 
 
+def create_index(session: Session, cur: Cursor, table: str, index: Index) -> None:
+    """One index of store/sql/schema.py, if missing (partial where the database has them)."""
+    if index.unique:
+        session.run(cur, "create_unique_index", target=table, index=(table, index.name),
+                    index_columns=(index.columns, index.descending))
+    else:
+        session.run(cur, "create_index", target=table, index=(table, index.name),
+                    index_columns=(index.columns, index.descending), index_where=index.where)
+
+
+def _indexes(session: Session, cur: Cursor, rank: Rank) -> None:
+    """4: the attempts' token index, which closing a claim's attempts names on MariaDB, is
+    made where a table lacks it; on SQLite the status indexes are made again as partial
+    indexes (MariaDB has none). Made at once, not at the next fill: the claim, the lost-run
+    sweep and status read them."""
+    schema = session.schema
+    if _attempt_columns(session, cur):  # an adopted table gets its attempts table from `create`
+        create_index(session, cur, schema.attempts_table, ATTEMPT_TOKEN_INDEX)
+    if session.dialect.partial_indexes:
+        for index in PARTIAL_INDEXES:
+            session.run(cur, "drop_index", index=(schema.name, index.name))
+            create_index(session, cur, schema.name, index)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "adopt a PyExperimenter 1.4 table", _adopt),
     Step(2, "add the bookkeeping columns added later", _added_later),
     Step(3, "rename our columns to pyexp_..., the attempts' job columns for any scheduler", _renamed),
+    Step(4, "the attempts' token index; the status indexes partial (SQLite)", _indexes),
 )
 CURRENT_VERSION = STEPS[-1].version
 
@@ -138,7 +174,7 @@ CURRENT_VERSION = STEPS[-1].version
 def detect(session: Session, cur: Cursor, have: set[str]) -> int:
     """The version of a table without a registry row, from its columns."""
     if "pyexp_token" in have:
-        return CURRENT_VERSION
+        return 3  # renamed; the later steps are cheap to run again where they had run
     if "claim_token" not in have:
         return 0
     main = all(c.name.lower() in have or RENAMED_MAIN.get(c.name) in have for c in MAIN_INTERNAL if addable(c))

@@ -39,6 +39,7 @@ class Dialect:
     for_update: str  # the same, waiting for rows others hold
     index_hint: str  # after a table name, naming `{index}` for the optimiser
     claim_returning: bool  # a claim is one `UPDATE ... RETURNING` (claim_returning), not a pick then a mark
+    partial_indexes: bool  # CREATE INDEX ... WHERE (store/sql/schema.py's Index.where)
     global_index_names: bool  # index names are per database, not per table (SQLite)
     quoted_index_columns: bool
     # `pyexp status`'s counters (store/engine/counters.py)
@@ -122,6 +123,7 @@ SQLITE = Dialect(
     skip_locked="",
     for_update="",
     index_hint="",
+    partial_indexes=True,
     claim_returning=True,  # under SQLite's single writer lock nothing can take the rows between
     global_index_names=True,
     quoted_index_columns=False,
@@ -148,6 +150,7 @@ MYSQL = Dialect(
     skip_locked=" FOR UPDATE SKIP LOCKED",
     for_update=" FOR UPDATE",
     index_hint=" FORCE INDEX ({index})",
+    partial_indexes=False,
     claim_returning=False,
     global_index_names=False,
     quoted_index_columns=True,

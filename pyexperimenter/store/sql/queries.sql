@@ -79,7 +79,11 @@ DELETE FROM {counts} WHERE kind = 'r'
 
 -- create_index --
 -- One of the indexes of store/sql/schema.py, if missing.
-CREATE INDEX IF NOT EXISTS {index} ON {target} ({index_columns})
+CREATE INDEX IF NOT EXISTS {index} ON {target} ({index_columns}){index_where}
+
+-- drop_index [sqlite] --
+-- An index to be made again in another shape: SQLite's status indexes made partial (store/engine/migrations.py).
+DROP INDEX IF EXISTS {index}
 
 -- create_unique_index --
 -- The same for a unique index.
@@ -179,8 +183,8 @@ SELECT ID FROM {table} WHERE ID IN ({ids}) AND pyexp_token = ? AND status = 'don
 SELECT status, pyexp_token FROM {table} WHERE ID = ?
 
 -- close_attempts --
--- End the running attempts of a claim; takes outcome, error, token, then the ids.
-UPDATE {attempts} SET outcome = ?, end_date = {now}, error = ?
+-- End the running attempts of a claim, found by its token's index (store/sql/schema.py says why); takes outcome, error, token, then the ids.
+UPDATE {attempts}{token_hint} SET outcome = ?, end_date = {now}, error = ?
 WHERE claim_token = ? AND outcome = 'running' AND experiment_id IN ({ids})
 
 -- attempt_output --
@@ -352,8 +356,8 @@ SELECT COUNT(*) AS n FROM {table} WHERE status IN ('done', 'error') AND end_date
 -- report_first_end --
 -- `pyexp status`: when the first row finished (the throughput window); one index lookup per status.
 SELECT MIN(first_end) AS first_end, {age:MIN(first_end)} AS age_seconds FROM
-(SELECT MIN(end_date) AS first_end FROM {table} WHERE status = 'done'
-UNION ALL SELECT MIN(end_date) FROM {table} WHERE status = 'error') f
+(SELECT MIN(end_date) AS first_end FROM {table} WHERE status IN ('done', 'error') AND status = 'done'
+UNION ALL SELECT MIN(end_date) FROM {table} WHERE status IN ('done', 'error') AND status = 'error') f
 
 -- report_minute_counts [sqlite] --
 -- `pyexp status`, the sparkline and the done count: rows finished per minute ago in the last `?` seconds, and as minute {minute_ranges} all before (or without an end date): one statement, one clock.
