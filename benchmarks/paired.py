@@ -36,9 +36,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from bench import DEFAULT_MYSQL, MySQLTarget, write_config  # noqa: E402
+from bench import DEFAULT_MYSQL, MySQLTarget, fill_grid, write_config  # noqa: E402
 
-WORKLOADS: dict[str, tuple[str, int]] = {"sqlite1": ("sqlite", 1), "mysql16": ("mysql", 16)}
+WORKLOADS: dict[str, tuple[str, int]] = {"sqlite1": ("sqlite", 1), "mysql16": ("mysql", 16),
+                                         "fill-sqlite": ("sqlite", 0), "fill-mysql": ("mysql", 0)}
 CHILD_TIMEOUT = 600.0
 
 
@@ -52,6 +53,14 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     from pyexperimenter import Experimenter
 
     n, jobs = int(spec["rows"]), int(spec["jobs"])
+    if not jobs:  # a fill of a realistic grid (bench.py's), timed, then timed again (all rows present)
+        config = write_config(Path(spec["workdir"]), spec["url"], fill_grid(n))
+        with Experimenter(config) as exp:
+            started = time.perf_counter()
+            added = exp.fill_table_from_config()
+            seconds = time.perf_counter() - started
+            exp.fill_table_from_config()
+        return {"rate": n / seconds, "seconds": seconds, "ok": added == n, "package": str(Path(pyexperimenter.__file__).parent)}
     config = write_config(Path(spec["workdir"]), spec["url"], {"i": {"start": 0, "stop": n}})
     filler = Experimenter(config)
     filler.fill_table_from_config()
@@ -95,7 +104,8 @@ class Runner:
             database = self.mysql.create() if backend == "mysql" else None
             try:
                 url = self.mysql.url(database) if database else f"sqlite:///{tmp}/bench.db"
-                spec = {"rows": self.args.rows, "jobs": jobs, "workdir": tmp, "url": url}
+                rows = self.args.fill_rows if workload.startswith("fill") else self.args.rows
+                spec = {"rows": rows, "jobs": jobs, "workdir": tmp, "url": url}
                 if workload == "floor":
                     return self._floor(database)
                 env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(self.trees[side]), str(HERE)])}
@@ -145,8 +155,9 @@ class Runner:
 
 
 def print_report(report: dict[str, Any], baseline: str, load: tuple[float, ...]) -> None:
-    print(f"\nPaired no-op throughput, this tree against {baseline} (load at the end {load[0]:.1f})\n")
-    print("| workload | this (median exp/s) | baseline | ratio of medians | per-pair ratios |")
+    print(f"\nPaired, this tree against {baseline} (load at the end {load[0]:.1f}): no-op experiments per second,"
+          f" rows filled per second\n")
+    print("| workload | this (median /s) | baseline | ratio of medians | per-pair ratios |")
     print("|---|---|---|---|---|")
     for name, figures in report.items():
         base = figures.get("baseline", {}).get("median")
@@ -166,8 +177,10 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=5, help="alternating pairs per workload (default 5)")
     parser.add_argument("--only", default="sqlite1,mysql16,floor",
                         help="comma-separated subset of sqlite1 (SQLite, 1 worker), mysql16 (MariaDB, 16 workers), "
-                             "floor (bare SQL, MariaDB)")
+                             "floor (bare SQL, MariaDB), fill-sqlite, fill-mysql (rows filled per second)")
     parser.add_argument("--rows", type=int, default=10_000, help="no-op experiments per measurement (default 10,000)")
+    parser.add_argument("--fill-rows", type=int, default=100_000,
+                        help="rows of the fill workloads, a multiple of 1,000 (default 100,000)")
     parser.add_argument("--mysql", default=DEFAULT_MYSQL, help=f"server URL (default {DEFAULT_MYSQL})")
     parser.add_argument("--json", help="write every sample to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -178,7 +191,7 @@ def main() -> int:
     args.only = [w.strip() for w in args.only.split(",") if w.strip()]
     unknown = [w for w in args.only if w not in (*WORKLOADS, "floor")]
     if unknown:
-        parser.error(f"unknown workload {unknown[0]!r}; expected some of sqlite1,mysql16,floor")
+        parser.error(f"unknown workload {unknown[0]!r}; expected some of {','.join([*WORKLOADS, 'floor'])}")
     runner = Runner(args, export_revision(args.baseline))
     report = runner.run()
     print_report(report, args.baseline, os.getloadavg())
