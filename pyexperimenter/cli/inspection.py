@@ -138,15 +138,15 @@ def results_text(exp: Experimenter, fmt: str, output: str | None, statuses: Sequ
                  columns: Sequence[str], group_by: Sequence[str], aggs: Sequence[str],
                  with_provenance: bool) -> tuple[str | None, int]:
     """`pyexp results` that is not streamed: (the text to print or None when written to
-    `output`, the rows). Aggregates, a few rows, are printed without pandas (its import
-    alone took a third of a million-row group-by); the rest goes through a DataFrame."""
+    `output`, the rows). Aggregates, a few rows, are written without pandas (its import
+    alone took a third of a million-row group-by); the compact table and provenance go
+    through a DataFrame. Either way the rows reach results/writers.py, one writer a format."""
     from ..results import aggregations, compact_frame, write_frame
-    from ..results.text import TEXT_FORMATS, write_records
 
     agg = aggregations(aggs or ("mean",))
-    if fmt in TEXT_FORMATS and group_by and not with_provenance:
+    if group_by and not with_provenance:
         records = exp.results_records(group_by, statuses, where, columns, agg)
-        return write_records(records, fmt, output), len(records)
+        return records.write(fmt, output), len(records)
     frame = exp.results(status=statuses, where=where, columns=columns, group_by=group_by, agg=agg,
                         with_provenance=with_provenance)
     if fmt == "table" and not columns and not group_by:

@@ -1,7 +1,9 @@
 """What an experiment function writes (`processor.py`), how results are filtered and
 aggregated in pandas (`filtering.py`) or in the database (`query.py`, whose aggregates are
-plain rows, `records.py`), and how they are written out (`export.py`; `streaming.py` for
-exports of any size, in constant memory; `text.py` for aggregates, without pandas), and
+plain rows, `records.py`), and how they are written out: `writers.py` holds the one writer
+of each format (table, CSV, JSON, JSON lines; Parquet), fed by `streaming.py` (the store's
+rows, any number, in constant memory; `halves.py` for a large CSV file from SQLite), by
+`records.py` (aggregates, without pandas) and by `export.py` (a DataFrame); and
 what an experiment printed (`logs.py`, `pyexp logs`). `progress.py` draws the progress bars
 of exports and of the commands that wait for workers.
 

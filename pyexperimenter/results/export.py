@@ -1,4 +1,5 @@
-"""Results as text: the compact table a researcher reads, or every column as CSV or JSON.
+"""Results as text: the compact table a researcher reads, or every column as CSV or JSON,
+a DataFrame's rows written by writers.py (the one writer of each format).
 
 `pyexp results` parses flags and prints what these return, so the choice of format (from
 --format, else from the extension of -o FILE) is made here and can be tested alone.
@@ -56,23 +57,17 @@ def compact_frame(frame: pd.DataFrame, parameters: Sequence[str], results: Seque
 
 
 def format_frame(frame: pd.DataFrame, fmt: str) -> str:
-    """The text of `frame` in `fmt`: JSON records with ISO dates and 15 significant digits
-    (pandas' most), CSV, or an aligned table with `-` for missing values."""
-    if fmt == "json":
-        return frame.to_json(orient="records", date_format="iso", double_precision=15) + "\n"
-    if fmt == "jsonl":
-        text = frame.to_json(orient="records", lines=True, date_format="iso", double_precision=15)
-        return text.rstrip("\n") + "\n" if len(frame) else ""
-    if fmt == "csv":
-        return str(frame.to_csv(index=False))
-    if frame.empty:
-        return "(no rows)\n"
-    return str(frame.to_string(index=False, na_rep="-")) + "\n"
+    """The text of `frame` in `fmt` (table, csv, json, jsonl), written by writers.py's rules."""
+    from .writers import frame_chunks, render
+
+    return render(fmt, [str(c) for c in frame.columns], frame_chunks(frame))
 
 
 def write_frame(frame: pd.DataFrame, fmt: str, output: str | None) -> str | None:
     """Write `frame` to `output` in `fmt` (Parquet only to a file); without an output, the
     text to print."""
+    from .writers import emit, frame_chunks
+
     if fmt == "parquet":
         if not output:
             raise InputError("--format parquet: needs --output FILE (Parquet is not text)")
@@ -81,8 +76,4 @@ def write_frame(frame: pd.DataFrame, fmt: str, output: str | None) -> str | None
         except ImportError:
             raise InputError("--format parquet needs pyarrow: pip install 'pyexperimenter[parquet]'") from None
         return None
-    text = format_frame(frame, fmt)
-    if output is None:
-        return text
-    Path(output).write_text(text)
-    return None
+    return emit(fmt, [str(c) for c in frame.columns], frame_chunks(frame), output)

@@ -5,7 +5,9 @@ with csv.writer take 5.2-6.6 s together, and a thread would not help (the GIL). 
 lines in SQL is slower still on SQLite (its per-field expressions cost more than csv.writer's
 C; docs/performance.md). So the rows are cut at the ID in their middle: a forked child writes
 the second half to a temporary file beside the output while this process writes the header
-and the first half, then appends the child's file. The bytes are those one process writes.
+and the first half, then appends the child's file. The bytes are those one process writes:
+both halves go through writers.py's CSV writer (halves.py depends on writers.py and
+query.py; streaming.py, which chooses it, on all three, and none of them on it).
 
 Each process reads its own read-only snapshot: while workers write, the two halves may be
 read a moment apart (each row is still written once, as it was when its half was read).
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PyexpError
 from ..store.select import Selection
 from . import writers
+from .query import typed_chunks
 from .writers import CHUNK_ROWS, counted, open_output
 
 if TYPE_CHECKING:
@@ -67,7 +70,7 @@ def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, tot
             os.close(reader)
             with open(part, "w", newline="", encoding="utf-8") as f:
                 count = [0]
-                writers.write_csv(store, names, sel.kinds, counted(rows(">="), count), f, header=False)
+                writers.write_csv(names, typed_chunks(store, names, sel.kinds, counted(rows(">="), count)), f, header=False)
             os.write(writer, str(count[0]).encode())
             code = 0
         except BaseException:
@@ -79,7 +82,7 @@ def _in_two(store: Store, sel: Selection, names: Sequence[str], output: str, tot
         with ProgressBar(total, "export csv", enabled=show) as bar:
             first = [0]
             with open_output(output) as out:
-                writers.write_csv(store, names, sel.kinds, counted(rows("<"), first, bar.advance), out)
+                writers.write_csv(names, typed_chunks(store, names, sel.kinds, counted(rows("<"), first, bar.advance)), out)
             reply = _read_all(reader)
             _, status = os.waitpid(child, 0)
             child = 0

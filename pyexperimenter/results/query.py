@@ -72,6 +72,16 @@ def decode_rows(rows: Iterable[Sequence[Any]], decoders: Sequence[Decoder | None
         yield [v if f is None or v is None else f(v) for f, v in zip(decoders, row)]
 
 
+def typed_chunks(store: Store, names: Sequence[str], kinds: Mapping[str, str],
+                 chunks: Iterable[Sequence[Sequence[Any]]]) -> Iterable[Sequence[Sequence[Any]]]:
+    """The store's rows as the writers take them: booleans (stored as 0/1) decoded, the rest
+    as the driver returns it; chunks without booleans passed on untouched."""
+    decoders: list[Decoder | None] = [decoder(store, c) if kinds[c] == "bool" else None for c in names]
+    if all(f is None for f in decoders):
+        return chunks
+    return (list(decode_rows(chunk, decoders)) for chunk in chunks)
+
+
 def select_frame(store: Store, status: Sequence[str] = (), where: Sequence[str] = (),
                  columns: Sequence[str] = ()) -> pd.DataFrame:
     """The rows and columns asked for, filtered in the database, as `get_table()` decodes them."""

@@ -6,7 +6,7 @@ still returns a DataFrame (`Records.frame()`), made from these same rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,23 @@ class Records:
         if not self.rows:
             return pd.DataFrame(columns=list(self.columns))
         return pd.DataFrame(self.rows, columns=list(self.columns))
+
+    def chunks(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows as writers.py takes them (missing values None)."""
+        from .writers import list_chunks
+
+        return list_chunks(self.rows)
+
+    def write(self, fmt: str, output: str | None) -> str | None:
+        """Written to `output` in `fmt`; without an output, the text to print. Parquet goes
+        through the DataFrame (pyarrow's writer)."""
+        from .writers import emit
+
+        if fmt == "parquet":
+            from .export import write_frame
+
+            return write_frame(self.frame(), fmt, output)
+        return emit(fmt, self.columns, self.chunks(), output)
 
     def pick(self, columns: Sequence[str]) -> Records:
         """Only these columns, in this order."""

@@ -1,33 +1,35 @@
-"""Exports that stream: CSV, JSON lines and Parquet written chunk by chunk, in constant memory.
+"""Exports that stream: the rows of `results()` from the store's typed stream, a few thousand
+at a time, through writers.py's writer of the format (CSV, JSON, JSON lines; Parquet), in
+constant memory.
 
-A million rows never become a DataFrame: they come from a server-side cursor (store/stream.py)
-a few thousand at a time and are written at once. pandas is not imported here at all (it
-alone would cost more memory than the whole export); Parquet needs the optional pyarrow
-(`pip install 'pyexperimenter[parquet]'`). The files hold what `results()` returns, written
-the way pandas writes it (tests read both back and compare).
+A million rows never become a DataFrame, and pandas is not imported here at all (it alone
+would cost more memory than the whole export); Parquet needs the optional pyarrow
+(`pip install 'pyexperimenter[parquet]'`). Booleans are the only values decoded on the way
+(0/1 as True/False); the rest is written as the driver returns it, by writers.py's rules.
 
 CSV is the format a million rows are most often read back in, and gets two shortcuts: MariaDB
-writes each row as a line itself (store/select.py's render_csv_line); from SQLite a large file
-is written by two processes, half the rows each (results/halves.py), as one process is bound
-to one core by sqlite3's fetching and csv.writer's formatting together.
+writes each row as a line itself (store/sql/selects.py's render_csv_line), and from SQLite a
+large file is written by two processes, half the rows each (results/halves.py, which feeds the
+same CSV writer), as one process is bound to one core by sqlite3's fetching and csv.writer's
+formatting together.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from .query import listed, selection
-from .writers import CHUNK_ROWS, counted, open_output, write_csv, write_csv_lines, write_jsonl, write_parquet
+from .query import decode_rows, decoder, listed, selection, typed_chunks
+from .writers import CHUNK_ROWS, Chunks, counted, open_output, write_csv, write_rows
 
 if TYPE_CHECKING:
     from ..store import Store
 
-STREAMED_FORMATS = ("csv", "jsonl", "parquet")
+STREAMED_FORMATS = ("csv", "json", "jsonl", "parquet")
 # From this many rows a CSV file from SQLite is written by two processes (results/halves.py);
 # below it forking and joining the halves costs more than it saves.
 HALVES_ROWS = 100_000
@@ -69,11 +71,44 @@ def export(store: Store, fmt: str, output: str | None, status: Sequence[str] = (
             assert output is not None
             write_parquet(store, names, sel.kinds, counted(chunks, written, bar.advance), output)
         else:
-            write = write_csv_lines if lines else write_csv if fmt == "csv" else write_jsonl
             with open_output(output) as out:
-                write(store, names, sel.kinds, counted(chunks, written, bar.advance), out)
+                if lines:
+                    write_csv(names, counted(chunks, written, bar.advance), out, lines=True)
+                else:
+                    write_rows(fmt, names, typed_chunks(store, names, sel.kinds, counted(chunks, written, bar.advance)), out)
     return written[0]
 
 
 def _can_fork() -> bool:
     return hasattr(os, "fork") and (os.cpu_count() or 1) > 1
+
+
+def _arrow_type(store: Store, column: str, kind: str) -> Any:
+    import re
+
+    import pyarrow as pa
+
+    sql_type = store.schema.parameters.get(column) or store.schema.results.get(column)
+    if kind == "decimal" and sql_type is not None and (m := re.fullmatch(r"DECIMAL\((\d+),(\d+)\)", sql_type.name)):
+        return pa.decimal128(int(m.group(1)), int(m.group(2)))
+    types: dict[str, Callable[[], Any]] = {
+        "int": pa.int64, "float": pa.float64, "bool": pa.bool_, "date": pa.date32,
+        "datetime": lambda: pa.timestamp("us"), "decimal": pa.float64,
+    }
+    return types.get(kind, pa.string)()
+
+
+def write_parquet(store: Store, names: Sequence[str], kinds: Mapping[str, str], chunks: Chunks, output: str) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("--format parquet needs pyarrow: pip install 'pyexperimenter[parquet]'") from None
+    schema = pa.schema([(c, _arrow_type(store, c, kinds[c])) for c in names])
+    # JSON stays its text (Parquet has no column of arbitrary values); the rest decoded.
+    decoders = [None if kinds[c] == "json" else decoder(store, c) for c in names]
+    with pq.ParquetWriter(output, schema) as writer:
+        for chunk in chunks:
+            rows = list(decode_rows(chunk, decoders))
+            arrays = [pa.array([r[i] for r in rows], type=schema.field(i).type) for i in range(len(names))]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))

@@ -1,34 +1,50 @@
-"""The writers of exported rows: CSV, JSON lines and Parquet, chunk by chunk as they arrive.
+"""The one path from rows to text: one writer per format (table, CSV, JSON, JSON lines).
+Parquet is pyarrow's writer (streaming.py's `write_parquet`, typed from the store's columns).
 
-Apart from streaming.py, which chooses a writer and feeds it, because results/halves.py
-writes its half of a CSV file with the same writer: both depend on this module, neither on
-the other. The bytes match what pandas writes of `results()` (tests read both back).
+Rows are column names and an iterator of chunks, each a list of tuples (or lists). They come
+from the store's typed stream (streaming.py), from aggregates (`Records.chunks()`), or from a
+DataFrame (`frame_chunks`, for the Python API and the compact table); every writer takes them
+alike and writes each chunk as it arrives, so CSV, JSON and JSON lines take constant memory.
+Only the table needs every row to size its columns, and it is meant for what a terminal shows.
+
+The values are written by one set of rules (docs/cli.md, "Output formats"):
+
+- a float as its `repr` (the shortest text that reads back as the same float: `0.30000000000000004`,
+  `1e+22`, `-0.0`, `inf`); NaN is a missing value;
+- a missing value (NULL) an empty field in CSV, `null` in JSON, `-` in the table;
+- dates and times as ISO 8601 text, as SQL writes them (`2026-12-07 12:00:00.123456`);
+- DECIMAL as its exact text (in JSON a string, so no digit is lost to a double);
+- booleans as stored: `True`/`False` in CSV and the table, `true`/`false` in JSON;
+- integers of any size and text as they are; in CSV text and dates always in quotes, numbers
+  and booleans bare.
+
+Nothing here imports pandas: `frame_chunks` takes the DataFrame it is given.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import re
+import math
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import InputError
-from .query import Decoder, decode_rows, decoder
 
 if TYPE_CHECKING:
-    from ..store import Store
+    import pandas as pd
 
+Chunk = Sequence[Sequence[Any]]
+Chunks = Iterable[Chunk]
 CHUNK_ROWS = 5000  # rows read from the cursor and written at a time
-_DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
+TEXT_FORMATS = ("table", "csv", "json", "jsonl")
+_TABLE_ESCAPES = {ord("\t"): "\\t", ord("\r"): "\\r", ord("\n"): "\\n"}
 
 
-def counted(chunks: Iterator[list[tuple[Any, ...]]], count: list[int],
-            advance: Callable[[int], Any] | None = None) -> Iterator[list[tuple[Any, ...]]]:
+def counted(chunks: Chunks, count: list[int], advance: Callable[[int], Any] | None = None) -> Iterator[Chunk]:
     """`chunks` passed on, their rows added to `count[0]` (and to a progress bar) as written."""
     for chunk in chunks:
         yield chunk
@@ -55,72 +71,125 @@ class open_output:
             self.file.close()
 
 
-def write_csv(store: Store, names: Sequence[str], kinds: Mapping[str, str], chunks: Iterator[list[tuple[Any, ...]]],
-               out: IO[str], header: bool = True) -> None:
-    # As pandas writes CSV: a header, empty fields for missing values, fields quoted when
-    # needed, True/False for booleans. Only booleans need decoding; the rest is written as read.
-    writer = csv.writer(out, lineterminator="\n")
+# --- the writers: names and chunks in, text out
+
+
+def write_csv(names: Sequence[str], chunks: Chunks, out: IO[str], header: bool = True, lines: bool = False) -> None:
+    """A header (quoted where needed), then a line per row ending in \\n; text (and dates) always in quotes, as
+    MariaDB writes it (csv.writer quotes no bare \\r otherwise), numbers and booleans bare,
+    NULL an empty field (`""`). With `lines`, each row is one field already holding its line of CSV
+    (MariaDB writes them: store/sql/selects.py)."""
     if header:
-        writer.writerow(names)
-    decoders: list[Decoder | None] = [decoder(store, c) if kinds[c] == "bool" else None for c in names]
-    plain = all(f is None for f in decoders)
+        csv.writer(out, lineterminator="\n").writerow(names)
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    if lines:
+        for chunk in chunks:
+            out.write("".join(f"{row[0]}\n" for row in chunk))
+        return
     for chunk in chunks:
-        writer.writerows(chunk if plain else decode_rows(chunk, decoders))
+        writer.writerows(chunk)
 
 
-def write_csv_lines(store: Store, names: Sequence[str], kinds: Mapping[str, str],
-                     chunks: Iterator[list[tuple[Any, ...]]], out: IO[str]) -> None:
-    """Rows the server wrote as CSV lines (store/select.py's render_csv_line): only joined."""
-    csv.writer(out, lineterminator="\n").writerow(names)
-    for chunk in chunks:
-        out.write("".join(f"{row[0]}\n" for row in chunk))
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="milliseconds")  # as pandas' date_format="iso"
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
+def _json_default(value: Any) -> Any:
+    """Dates, DECIMAL and the rest json cannot write: their text; bytes decoded."""
     if isinstance(value, (bytes, bytearray)):
         return value.decode()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    return str(value)
 
 
-def write_jsonl(store: Store, names: Sequence[str], kinds: Mapping[str, str], chunks: Iterator[list[tuple[Any, ...]]],
-                 out: IO[str]) -> None:
-    decoders = [decoder(store, c) for c in names]
+def _json_rows(names: Sequence[str], chunks: Chunks) -> Iterator[list[str]]:
+    dumps = json.JSONEncoder(ensure_ascii=False, default=_json_default).encode
     for chunk in chunks:
-        out.write("".join(json.dumps(dict(zip(names, row)), default=_json_value) + "\n"
-                          for row in decode_rows(chunk, decoders)))
+        yield [dumps(dict(zip(names, row))) for row in chunk]
 
 
-def _arrow_type(store: Store, column: str, kind: str) -> Any:
-    import pyarrow as pa
-
-    sql_type = store.schema.parameters.get(column) or store.schema.results.get(column)
-    if kind == "decimal" and sql_type is not None and (m := _DECIMAL.fullmatch(sql_type.name)):
-        return pa.decimal128(int(m.group(1)), int(m.group(2)))
-    types: dict[str, Callable[[], Any]] = {
-        "int": pa.int64, "float": pa.float64, "bool": pa.bool_, "date": pa.date32,
-        "datetime": lambda: pa.timestamp("us"), "decimal": pa.float64,
-    }
-    return types.get(kind, pa.string)()
+def write_jsonl(names: Sequence[str], chunks: Chunks, out: IO[str]) -> None:
+    """One JSON object per line."""
+    for objects in _json_rows(names, chunks):
+        out.write("".join(f"{o}\n" for o in objects))
 
 
-def write_parquet(store: Store, names: Sequence[str], kinds: Mapping[str, str], chunks: Iterator[list[tuple[Any, ...]]],
-                   output: str) -> None:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise InputError("--format parquet needs pyarrow: pip install 'pyexperimenter[parquet]'") from None
-    schema = pa.schema([(c, _arrow_type(store, c, kinds[c])) for c in names])
-    # JSON stays its text (Parquet has no column of arbitrary values); the rest decoded.
-    decoders = [None if kinds[c] == "json" else decoder(store, c) for c in names]
-    with pq.ParquetWriter(output, schema) as writer:
-        for chunk in chunks:
-            rows = list(decode_rows(chunk, decoders))
-            arrays = [pa.array([r[i] for r in rows], type=schema.field(i).type) for i in range(len(names))]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+def write_json(names: Sequence[str], chunks: Chunks, out: IO[str]) -> None:
+    """One JSON array of objects, an object per line."""
+    out.write("[")
+    first = True
+    for objects in _json_rows(names, chunks):
+        if objects:
+            out.write(("\n" if first else ",\n") + ",\n".join(objects))
+            first = False
+    out.write("]\n" if first else "\n]\n")
+
+
+def table_cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else repr(value)
+    if isinstance(value, str):
+        return value.translate(_TABLE_ESCAPES)
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode().translate(_TABLE_ESCAPES)
+    return str(value).translate(_TABLE_ESCAPES)
+
+
+def write_table(names: Sequence[str], chunks: Chunks, out: IO[str]) -> None:
+    """Columns aligned, each to its widest cell, right-aligned; `(no rows)` for none. It holds
+    every row's text to size the columns: for a terminal's worth of rows (CSV for more)."""
+    rows = [[table_cell(v) for v in row] for chunk in chunks for row in chunk]
+    if not rows:
+        out.write("(no rows)\n")
+        return
+    widths = [max(len(name), *(len(row[i]) for row in rows)) for i, name in enumerate(names)]
+    out.write(" ".join(n.rjust(w) for n, w in zip(names, widths)) + "\n")
+    for row in rows:
+        out.write(" ".join(c.rjust(w) for c, w in zip(row, widths)) + "\n")
+
+
+WRITERS: dict[str, Callable[[Sequence[str], Chunks, IO[str]], None]] = {
+    "table": write_table, "csv": write_csv, "json": write_json, "jsonl": write_jsonl,
+}
+
+
+def write_rows(fmt: str, names: Sequence[str], chunks: Chunks, out: IO[str]) -> None:
+    """`chunks` written to `out` in `fmt` (table, csv, json or jsonl)."""
+    if fmt not in WRITERS:
+        raise InputError(f"--format: expected one of {', '.join(TEXT_FORMATS)}, got {fmt!r}")
+    WRITERS[fmt](names, chunks, out)
+
+
+def render(fmt: str, names: Sequence[str], chunks: Chunks) -> str:
+    """The text `write_rows` writes."""
+    out = io.StringIO()
+    write_rows(fmt, names, chunks, out)
+    return out.getvalue()
+
+
+def emit(fmt: str, names: Sequence[str], chunks: Chunks, output: str | None) -> str | None:
+    """Without an output, the text to print; else written to `output` as it comes."""
+    if output is None:
+        return render(fmt, names, chunks)
+    with open_output(output) as out:
+        write_rows(fmt, names, chunks, out)
+    return None
+
+
+# --- sources that are not the store's stream
+
+
+def plain(value: Any) -> Any:
+    """A value as the writers take it: NaN (pandas' and aggregates' missing value) as None."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def list_chunks(rows: Sequence[Sequence[Any]], chunk: int = CHUNK_ROWS) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows held in memory, NaN made None, a chunk at a time."""
+    for start in range(0, len(rows), chunk):
+        yield [tuple(plain(v) for v in row) for row in rows[start:start + chunk]]
+
+
+def frame_chunks(frame: pd.DataFrame, chunk: int = CHUNK_ROWS) -> Iterator[list[tuple[Any, ...]]]:
+    """A DataFrame's rows as Python values (numpy scalars unboxed), missing values None."""
+    for start in range(0, len(frame), chunk):
+        part = frame.iloc[start:start + chunk].astype(object)
+        part = part.where(part.notna(), None)
+        yield [tuple(plain(v) for v in row) for row in part.itertuples(index=False, name=None)]

@@ -1,6 +1,6 @@
 """`pyexp results --format csv` on SQLite, byte for byte: the file is what csv.writer writes of
-the rows a plain SELECT returns (booleans as bool() reads them), whatever SQLite's dynamic
-typing left in the columns, written by one process or by two (results/halves.py). SQLite only:
+the rows a plain SELECT returns by writers.py's rules (header as needed, then text quoted,
+numbers bare, booleans as bool() reads them), whatever SQLite's dynamic typing left in the columns, written by one process or by two (results/halves.py). SQLite only:
 the expected text is computed from its own rows, and only SQLite exports in two halves."""
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ def expected_csv(db: Path, table: str, names: list[str], bools: set[str], where:
     conn = sqlite3.connect(db)
     rows = conn.execute(f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "{table}"{where} ORDER BY ID')
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(names)
+    csv.writer(out, lineterminator="\n").writerow(names)
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     for row in rows:
         writer.writerow([v if n not in bools or v is None else bool(v) for n, v in zip(names, row)])
     conn.close()
@@ -92,6 +92,8 @@ def test_csv_is_what_csv_writer_writes(tricky: Experimenter, tmp_path: Path, col
     expected = expected_csv(tmp_path / "csv.db", tricky.store.schema.name, names, {"b"})
     assert written == expected.encode()
     assert b"0.30000000000000004" in written or "f" not in names  # a float SQLite would print as 0.3
+    read = list(csv.reader(io.StringIO(written.decode(), newline="")))  # bare \r, \n and quotes survive
+    assert len(read) == 41 and ("t" not in names or {"cr\rhere", "crlf\r\n", 'say "hi"'} <= {r[names.index("t")] for r in read})
 
 
 @pytest.mark.parametrize("where", [["seed>=7"], ["seed<3"], ["seed>100"]])

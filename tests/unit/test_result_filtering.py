@@ -266,7 +266,7 @@ def test_choose_format(fmt: str | None, output: str | None, expected: str) -> No
 
 def test_format_frame_in_each_format() -> None:
     frame = table()[["ID", "acc"]].head(3)
-    assert format_frame(frame, "csv").splitlines() == ["ID,acc", "1,0.5", "2,0.7", "3,"]
+    assert format_frame(frame, "csv").splitlines() == ["ID,acc", "1,0.5", "2,0.7", '3,""']
     records = json.loads(format_frame(frame, "json"))
     assert records[0] == {"ID": 1, "acc": 0.5} and records[2]["acc"] is None
     text = format_frame(frame, "table")
@@ -274,11 +274,11 @@ def test_format_frame_in_each_format() -> None:
     assert format_frame(frame.iloc[0:0], "table") == "(no rows)\n"
 
 
-def test_json_keeps_15_digits_and_iso_dates() -> None:
+def test_json_keeps_every_digit_and_iso_dates() -> None:
     frame = pd.DataFrame({"x": [1 / 3, 123456.789012345], "t": pd.to_datetime(["2024-05-01 12:30:00", None])})
     records = json.loads(format_frame(frame, "json"))
-    assert [r["x"] for r in records] == [0.333333333333333, 123456.789012345]
-    assert records[0]["t"].startswith("2024-05-01T12:30:00") and records[1]["t"] is None
+    assert [r["x"] for r in records] == [1 / 3, 123456.789012345]
+    assert records[0]["t"] == "2024-05-01 12:30:00" and records[1]["t"] is None
 
 
 def test_compact_frame_shows_what_a_researcher_reads() -> None:
