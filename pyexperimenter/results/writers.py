@@ -121,10 +121,12 @@ def write_json(names: Sequence[str], chunks: Chunks, out: IO[str]) -> None:
 
 
 def table_cell(value: Any) -> str:
+    """A value as the table shows it. The table is for reading, so floats show six
+    significant digits (`0.180001`, not `0.18000100000001515`); CSV and JSON keep every one."""
     if value is None:
         return "-"
     if isinstance(value, float):
-        return "-" if math.isnan(value) else repr(value)
+        return "-" if math.isnan(value) else format(value, ".6g")
     if isinstance(value, str):
         return value.translate(_TABLE_ESCAPES)
     if isinstance(value, (bytes, bytearray)):
