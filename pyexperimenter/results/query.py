@@ -116,11 +116,6 @@ def results_records(store: Store, result_columns: Sequence[str], status: Sequenc
     return records.pick(picked_aggregates(records.columns, group_by, size, listed(columns))) if columns else records
 
 
-def aggregate_frame(store: Store, sel: Selection, group_by: Sequence[str], result_columns: Sequence[str],
-                    names: Sequence[str]) -> pd.DataFrame:
-    return aggregate_records(store, sel, group_by, result_columns, names).frame()
-
-
 def aggregate_records(store: Store, sel: Selection, group_by: Sequence[str], result_columns: Sequence[str],
                       names: Sequence[str]) -> Records:
     """One row per group: its keys, its size, then each result column's aggregates; sorted by

@@ -1,5 +1,5 @@
-"""The bookkeeping columns live in store/sql/schema.py; this name stays for the imports above
-the store (config, worker, results, cli, views) and store/memory.py."""
+"""The schema names the layers above the store read (config, worker, results, cli, views),
+so they need not reach into store/sql/: the columns themselves are listed in store/sql/schema.py."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def create(session: Session, cur: Cursor, rank: Callable[[], int]) -> None:
         session.run(cur, "create_table", target=table, columns=table)
     for table, index in indexes(schema):
         if table != schema.packages_table:
-            _create_index(session, cur, table, index)
+            migrations.create_index(session, cur, table, index)
     ensure_side(session, cur)
     counters.install(session, cur)
 
@@ -63,16 +63,12 @@ def ensure_side(session: Session, cur: Cursor) -> None:
     for table in (schema.packages_table, schema.launches_table):
         session.run(cur, "create_table", target=table, columns=table)
     for index in PACKAGE_INDEXES:
-        _create_index(session, cur, schema.packages_table, index)
-
-
-def _create_index(session: Session, cur: Cursor, table: str, index: Index) -> None:
-    migrations.create_index(session, cur, table, index)
+        migrations.create_index(session, cur, schema.packages_table, index)
 
 
 def create_filter_index(session: Session, column: str) -> None:
     """The index a claim filtered on `column` uses, made on first use (`run --where`)."""
-    session.transaction(lambda cur: _create_index(session, cur, session.schema.name, filter_index(column)))
+    session.transaction(lambda cur: migrations.create_index(session, cur, session.schema.name, filter_index(column)))
 
 
 def check_structure(session: Session, cur: Cursor, existing: list[str]) -> None:

@@ -35,7 +35,6 @@ class StagedOutput:
     def staged_for(self, token: str) -> dict[int, Output]:
         return self._staged[1] if self._staged[0] == token else {}
 
-    _staged_for = staged_for  # the name store/memory_output.py uses, until it goes
 
 
 def attempt_output(session: Session, cur: Cursor, token: str, row_id: int, log_file: str | None, tail: str) -> bool:
