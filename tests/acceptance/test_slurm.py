@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from support.paths import ROOT, TESTS
-from support.services import mysql_connect, service_missing
+from support.services import mysql_connect, require_slurm
 
 from pyexperimenter import Experimenter
 
@@ -36,18 +35,7 @@ WORKER_NAME = re.compile(r"(\d+)_(\d+)@[^:]+:\d+")
 
 @pytest.fixture(scope="session")
 def slurm_cluster() -> None:
-    for tool in ("sinfo", "sbatch", "squeue", "scancel", "scontrol"):
-        if shutil.which(tool) is None:
-            service_missing("SLURM", f"{tool} not found on PATH")
-    try:
-        out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=15)
-    except subprocess.TimeoutExpired:
-        service_missing("SLURM", "sinfo did not answer within 15 s")
-    if out.returncode != 0:
-        service_missing("SLURM", f"sinfo failed: {out.stderr.strip()}")
-    states = [s.rstrip("*~#$@+") for s in out.stdout.split()]
-    if not {"idle", "mixed", "allocated", "completing"} & set(states):
-        service_missing("SLURM", f"no usable node (states: {states})")
+    require_slurm()
 
 
 @pytest.fixture
