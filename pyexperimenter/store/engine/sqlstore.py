@@ -37,6 +37,7 @@ class SqlStore(StagedOutput, Store):
         self.dialect = session.dialect
         self.experimenter_name = experimenter_name
         self.side = SideTables(session)
+        self._rank_indexed = False
 
     def in_call(self) -> bool:
         return self.session.lock.held()
@@ -98,6 +99,9 @@ class SqlStore(StagedOutput, Store):
     # --- the queue (store/engine/queue.py)
     def claim(self, who: WorkerIdentity, limit: int = 1, random_order: bool = False,
               where: Filter = NO_FILTER) -> list[Claim]:
+        if random_order and not self._rank_indexed:
+            ddl.create_rank_index(self.session)
+            self._rank_indexed = True
         return queue.claim(self.session, who, self.experimenter_name, limit, random_order, where)
 
     def claim_id(self, who: WorkerIdentity, row_id: int, statuses: Sequence[str]) -> Claim | None:
