@@ -66,7 +66,7 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
 @config_arg
 @db_option
 @click.option("-w", "--workers", type=click.IntRange(min=1), required=True, help="Number of identical workers.")
-@click.option("--dry-run", is_flag=True, help="Print the plan and sbatch script(s); submit nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and job script(s); submit nothing.")
 @click.option("--local", is_flag=True, help="Run the workers as local processes instead of SLURM jobs.")
 @click.option("--scheduler", type=click.Choice(["slurm", "sge"]), default=None,
               help="slurm or sge (Grid Engine); default: the config's scheduler, else the one on PATH (slurm if both).")

@@ -114,7 +114,7 @@ def _launch_outcome_lines(result: LaunchResult) -> list[str]:
 def cancel_text(result: Any, counts: Mapping[str, int]) -> str:
     """What `pyexp cancel` did (a launch.CancelResult), and the rows afterwards."""
     lines = []
-    sge_jobs = getattr(result, "sge_jobs", [])
+    sge_jobs = result.sge_jobs
     if not result.slurm_jobs and not sge_jobs and not result.local_pids:
         lines.append(f"{result.table}: no launched job or local worker is running; nothing to cancel")
     else:

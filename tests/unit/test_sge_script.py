@@ -128,3 +128,23 @@ def test_scheduler_detected_from_the_commands_on_path(tmp_path: Path, monkeypatc
     assert pick(None).name == "sge"
     monkeypatch.setenv("PATH", str(tmp_path / "sbatch"))  # neither: SLURM, as before Grid Engine was known
     assert pick(None).name == "slurm"
+
+
+def test_what_launch_and_cancel_print_for_grid_engine() -> None:
+    from pyexperimenter.launch import CancelResult, LaunchResult
+    from pyexperimenter.launch.render import cancel_text, launch_text
+
+    result = LaunchResult(table="t", database="mysql://h/db", config_path=Path("/p/experiment.yml"), mode="sge",
+                          requested=30, workers=30, arrays=[ArrayPlan(10, 4)] * 3, slurm=SlurmConfig(time_minutes=90),
+                          limits=parse_limits("max_aj_tasks 10\nmax_aj_instances 2000\n"), log_dir=Path("/p/logs"),
+                          job_ids=["7", "8", "9"], scheduler="sge")
+    text = launch_text(result)
+    assert "30 as Grid Engine array tasks" in text
+    assert "arrays       3: 10 (-t 1-10 -tc 4), 10 (-t 1-10 -tc 4), 10 (-t 1-10 -tc 4); max_aj_tasks 10, " \
+           "max_aj_instances 2000 (qconf -sconf)" in text
+    assert "h_rt 1:30:00" in text and "/p/logs/$JOB_ID_$TASK_ID.log" in text and "cancel       qdel 7 8 9" in text
+    counts = {"created": 8}
+    assert "t: cancelled 1 Grid Engine job(s) (7) and 0 local worker(s)" in cancel_text(
+        CancelResult("t", sge_jobs=["7"]), counts)
+    assert "t: cancelled 1 SLURM job(s) (5) and 0 local worker(s)" in cancel_text(
+        CancelResult("t", slurm_jobs=["5"]), counts)
