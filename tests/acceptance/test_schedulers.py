@@ -305,3 +305,28 @@ def test_cancel_stops_the_tasks_and_releases_their_rows(cluster: Cluster, jobs: 
     status = json.loads(run.pyexp("status", str(run.config), "--json").stdout)
     assert status["counts"]["created"] == 8
     exp.close()
+
+
+@pytest.mark.sge
+def test_the_plan_warns_when_the_stop_grace_exceeds_the_queues_notify_time(tmp_path: Path) -> None:
+    """Grid Engine kills the queue's notify time after USR2, so a longer grace is a promise the
+    cell breaks. The grace key comes with long-run support; a config carrying it stands in."""
+    from dataclasses import dataclass as frozen_dataclass
+
+    from support.configs import config_maker
+
+    from pyexperimenter.config import ExperimentConfig, load_config
+    from pyexperimenter.launch.sge import GridEngine
+
+    require_sge()
+
+    @frozen_dataclass(frozen=True)
+    class WithGrace(ExperimentConfig):
+        stop_grace_seconds: float = 60.0
+
+    base = load_config(config_maker(tmp_path, "sqlite:///t.db")(sge={"queue": "all.q"}))
+    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
+    [note] = GridEngine().notes(WithGrace(**fields), base.slurm)
+    assert "stop_grace_seconds 60 exceeds queue all.q's notify time of 5 s" in note
+    assert GridEngine().notes(WithGrace(**fields, stop_grace_seconds=4), base.slurm) == []
+    assert GridEngine().notes(base, base.slurm) == []  # no grace key: nothing to compare
