@@ -198,9 +198,11 @@ class Experimenter:
         return replace(self.config, where=tuple(where))
 
     def launch(self, fn: str | Callable[..., Any] | None = None, workers: int = 200, dry_run: bool = False,
-               local: bool = False, wait: bool = False, where: Sequence[str] = (), **slurm_overrides: Any) -> LaunchResult:
-        """Submit `workers` identical workers as SLURM array jobs (or run them here with
-        `local`, or only plan them with `dry_run`); `slurm_overrides` are `slurm:` keys.
+               local: bool = False, wait: bool = False, where: Sequence[str] = (), scheduler: str | None = None,
+               **slurm_overrides: Any) -> LaunchResult:
+        """Submit `workers` identical workers as array jobs of `scheduler` ("slurm" or "sge";
+        default the config's `scheduler:`, else the one on PATH), or run them here with `local`,
+        or only plan them with `dry_run`; `slurm_overrides` are `slurm:` keys (both schedulers).
         With `wait`, returns once the table is drained or no submitted job is left.
         `where` limits the workers to matching rows."""
         from .launch import launch as launch_workers
@@ -208,7 +210,7 @@ class Experimenter:
 
         config = self._selecting(where, index=not dry_run)
         result = launch_workers(config, self.store, function=fn, workers=workers, dry_run=dry_run, local=local,
-                                **slurm_overrides)
+                                scheduler=scheduler, **slurm_overrides)
         if wait and result.job_ids:
             result.counts = wait_for_jobs(result, self.counts)
         return result

@@ -2,7 +2,7 @@
 # The whole test suite from a fresh clone: install, start services, lint, type-check, test.
 #   bash scripts/test.sh [pytest args...]
 # Creates .venv (if missing) with the package and its test dependencies, makes sure MariaDB,
-# the one-node SLURM cluster and the test SSH gateway are up (scripts/services.sh), the ordinary
+# the one-node SLURM cluster, the Grid Engine cell and the test SSH gateway are up (scripts/services.sh), the ordinary
 # user cluster tests run as exists (scripts/ordinary_user.sh) and Chromium is installed (for
 # the browser tests), then runs ruff, mypy, the docs build and pytest. Under CI=true a
 # missing service fails the run instead of skipping.

@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..store.schema import RESERVED_COLUMNS
 from .database_url import Credentials, parse_database_url, read_credentials, resolve_password
 from .legacy import LEGACY_ROOT, load_legacy
-from .model import DatabaseConfig, ExperimentConfig, SlurmConfig
+from .model import SCHEDULERS, DatabaseConfig, ExperimentConfig, SgeConfig, SlurmConfig
 from .native import load_native
 from .sections import read_yaml, show
 
@@ -51,9 +51,11 @@ def load_config(
 
 __all__ = [
     "RESERVED_COLUMNS",
+    "SCHEDULERS",
     "Credentials",
     "DatabaseConfig",
     "ExperimentConfig",
+    "SgeConfig",
     "SlurmConfig",
     "load_config",
     "parse_database_url",

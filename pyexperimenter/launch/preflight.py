@@ -4,19 +4,18 @@ SQLite file written from several machines, a database host that means each node 
 
 from __future__ import annotations
 
-import re
 import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import ExperimentConfig, SlurmConfig
+from ..config import ExperimentConfig
 from ..errors import InputError
 from ..store import Store
 from ..worker import load_function
-from . import slurm as cluster
 from .result import LaunchResult
+from .scheduler import Placement, Scheduler
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -71,22 +70,20 @@ def table_counts(config: ExperimentConfig, store: Store) -> dict[str, int]:
     return store.counts(config.stale_after_seconds, store.filter(config.where))
 
 
-def require_sbatch() -> None:
-    if not cluster.have_sbatch():
-        raise InputError("sbatch not found: this machine cannot submit to SLURM; use --local, or --dry-run to print the script")
+def require_submit(cluster: Scheduler) -> None:
+    if not cluster.available():
+        raise InputError(
+            f"{cluster.submit_command} not found: this machine cannot submit to {cluster.label}; "
+            "use --local, or --dry-run to print the script"
+        )
 
 
-def check_nodes(config: ExperimentConfig, slurm: SlurmConfig, result: LaunchResult) -> None:
+def check_nodes(config: ExperimentConfig, placement: Placement, result: LaunchResult) -> None:
     """SQLite on several nodes is refused; a database host that is each node's own machine
-    is a note. Both need the nodes the jobs may land on, which only sinfo knows."""
-    nodelist = dict(slurm.sbatch).get("nodelist") or dict(slurm.sbatch).get("w")
-    if nodelist and not re.search(r"[,\[]", nodelist):
-        nodes: set[str] | None = {nodelist}
-    else:
-        nodes = cluster.partition_nodes(slurm.partition)
-    where = f"partition {slurm.partition}" if slurm.partition else "the default partition"
+    is a note. Both need the nodes the jobs may land on, which only the scheduler knows."""
+    nodes = placement.nodes
     if config.database.kind == "sqlite":
-        _check_sqlite(config, nodes, where, result)
+        _check_sqlite(config, placement, result)
     elif config.database.host in _LOCAL_HOSTS and not config.database.unix_socket and nodes is not None:
         here = {socket.gethostname(), socket.getfqdn(), "localhost"}
         if nodes - here:
@@ -96,7 +93,8 @@ def check_nodes(config: ExperimentConfig, slurm: SlurmConfig, result: LaunchResu
             )
 
 
-def _check_sqlite(config: ExperimentConfig, nodes: set[str] | None, where: str, result: LaunchResult) -> None:
+def _check_sqlite(config: ExperimentConfig, placement: Placement, result: LaunchResult) -> None:
+    nodes, where = placement.nodes, placement.where
     if nodes is None:
         result.notes.append(
             f"SQLite: could not tell how many nodes {where} has; SQLite is safe only if every worker runs on one node"
@@ -106,7 +104,7 @@ def _check_sqlite(config: ExperimentConfig, nodes: set[str] | None, where: str, 
             f"{config.path}: database.url: SQLite cannot serve workers on {len(nodes)} nodes ({where}): a database "
             "file on a shared filesystem (NFS, Lustre, GPFS) gets corrupted when several machines write to it. "
             "Use MariaDB/MySQL (database.url: mysql://user@host/db), or keep the workers on one node "
-            "(--sbatch nodelist=NODE), or run them with --local"
+            f"({placement.one_node_hint}), or run them with --local"
         )
     else:
         result.notes.append(f"SQLite: all workers run on {next(iter(nodes))}, the only node of {where}")

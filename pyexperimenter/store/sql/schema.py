@@ -127,7 +127,7 @@ PACKAGE_COLUMNS: tuple[Column, ...] = (
 # `<table>_launches`: what `pyexp launch` started, so `pyexp cancel` can stop it from any host.
 LAUNCH_COLUMNS: tuple[Column, ...] = (
     MAIN_ID,
-    Column("kind", "status", not_null=True),  # "slurm" (job_id: an array job) or "local" (job_id: a pid)
+    Column("kind", "status", not_null=True),  # "slurm"/"sge" (job_id: an array job) or "local" (job_id: a pid)
     Column("job_id", "text", not_null=True),
     Column("host", "text"),
     Column("launched", "datetime", default="now"),
