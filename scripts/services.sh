@@ -469,13 +469,16 @@ ensure_sge() {
     fi
     if ! sge_qmaster_running; then
         log "Grid Engine: starting qmaster"
-        /etc/init.d/gridengine-master start >/dev/null 2>&1 || die "/etc/init.d/gridengine-master start failed"
+        setsid /etc/init.d/gridengine-master start >/dev/null 2>&1 < /dev/null || die "/etc/init.d/gridengine-master start failed"
     fi
     wait_for "Grid Engine's qmaster to answer qstat" sge_answers \
         || { tail -n 20 /var/spool/gridengine/qmaster/messages >&2 || true; die "qmaster does not answer"; }
     if ! sge_execd_running; then
         log "Grid Engine: starting execd"
-        /etc/init.d/gridengine-exec start >/dev/null 2>&1 || die "/etc/init.d/gridengine-exec start failed"
+        # In a session of its own: execd does not leave the caller's session, so it died with
+        # the shell that started it (a closed terminal, an ended CI step) and jobs then sat in
+        # state "t" with "can't send job" in the qmaster's messages.
+        setsid /etc/init.d/gridengine-exec start >/dev/null 2>&1 < /dev/null || die "/etc/init.d/gridengine-exec start failed"
     fi
     sge_configure
     wait_for "Grid Engine's execd on $host to report its load" sge_execd_reports \
