@@ -338,3 +338,36 @@ def test_two_hundred_workers_on_1000_experiments(jobs: list[str], mysql_url: str
     logs = list((tmp_path / "pyexp_logs" / "exp").glob("*.log"))
     assert len(logs) == 200
     assert not [p.name for p in logs if "Traceback" in p.read_text() or "error" in p.read_text().lower()]
+
+
+def test_workers_that_die_at_start_are_reported_not_drained(jobs: list[str], mysql_url: str, tmp_path: Path) -> None:
+    """An interpreter on the nodes without the package: every worker dies before claiming a
+    row. `launch --wait` says so, quotes a worker log and names the log folder, exits 1."""
+    # The environment is loaded where pyexp runs, not on the nodes: the pre-launch check of
+    # the configured interpreter passes, the workers do not.
+    setup = f'if [ -n "$SLURM_JOB_ID" ]; then PY=/usr/bin/python3; else PY={sys.executable}; fi'
+    path = write_config(tmp_path, mysql_url, rows=6, function="experiments:noop",
+                        slurm={"python": "$PY", "setup": [setup], "time_minutes": 5})
+    out = pyexp("launch", str(path), "--workers", "3", "--wait", cwd=tmp_path, timeout=240)
+    jobs += submitted_ids(out.stdout)
+    assert len(jobs) == 1, out.stdout + out.stderr
+    assert out.returncode == 1, out.stdout + out.stderr
+    said = out.stdout + out.stderr
+    assert "drained" not in said
+    assert "3 worker(s) ended before claiming any row" in said, said
+    assert "No module named 'pyexperimenter'" in said, said
+    assert str(tmp_path / "pyexp_logs" / "exp") in said, said
+
+
+def test_preflight_tries_the_configured_interpreter(jobs: list[str], mysql_url: str, tmp_path: Path) -> None:
+    """The same broken interpreter is caught before anything is submitted: exit 2, one line."""
+    path = write_config(tmp_path, mysql_url, rows=6, function="experiments:noop",
+                        slurm={"python": "/usr/bin/python3", "setup": ["export PYEXP_SETUP_RAN=1"]})
+    before = squeue_ids()
+    out = pyexp("launch", str(path), "--workers", "3", cwd=tmp_path)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.count("\n") == 1, out.stderr
+    assert "slurm.python" in out.stderr and "No module named 'pyexperimenter'" in out.stderr, out.stderr
+    assert squeue_ids() == before
+    dry = pyexp("launch", str(path), "--workers", "3", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 2 and "No module named 'pyexperimenter'" in dry.stderr, dry.stderr
