@@ -111,3 +111,15 @@ def typed_results(parameters: dict[str, Any], result_processor: Any, custom: dic
     result_processor.process_logs({"steps": {"step": np.int64(x), "loss": np.float32(x / 4)}})
     return {"f32": np.float32(x / 2), "i64": np.int64(3 * x), "flag": np.bool_(x == 1),
             "exact": Decimal("0.1234") * x, "fdec": Decimal("1.5") * x, "label": Decimal("1.25") * x}
+
+
+def talking(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Prints a start line on stdout and an end line on stderr around custom['sleep'] seconds
+    (tests/acceptance/test_slurm.py: the SLURM log while the worker runs)."""
+    import sys
+
+    x = parameters["x"]
+    print(f"talking {x} start")
+    time.sleep(float(custom.get("sleep", 0)))
+    print(f"talking {x} end", file=sys.stderr)
+    return {"value": float(x)}

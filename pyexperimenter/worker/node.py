@@ -47,6 +47,20 @@ def setup_logging(level: int) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
 
 
+def line_buffered() -> None:
+    """A batch job's stdout is a file, which Python block-buffers: the SLURM log would show
+    what experiments printed only when the worker exits (all of it lost to an OOM kill or
+    SIGKILL), and stdout's lines would land after stderr's. One line at a time, as on a
+    terminal, costs a write per line."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(line_buffering=True)
+            except (OSError, ValueError):  # a stream that cannot: leave it as it is
+                pass
+
+
 def run_node(
     load: Loader,
     *,
@@ -64,6 +78,7 @@ def run_node(
     never an exception: this is the outermost frame of the worker process.
     """
     early = early or EarlyStop.install()
+    line_buffered()
     setup_logging(logging.INFO if announce else logging.WARNING)
     me = WorkerIdentity.current()
     deadline = environment.deadline()

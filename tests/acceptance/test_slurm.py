@@ -371,3 +371,28 @@ def test_preflight_tries_the_configured_interpreter(jobs: list[str], mysql_url: 
     assert squeue_ids() == before
     dry = pyexp("launch", str(path), "--workers", "3", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 2 and "No module named 'pyexperimenter'" in dry.stderr, dry.stderr
+
+
+def test_slurm_log_holds_finished_experiments_output_while_the_worker_runs(jobs: list[str], mysql_url: str,
+                                                                          tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch job's stdout is a file: without line buffering a worker's log showed nothing
+    until it exited, and stdout and stderr lines came out of order."""
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # the jobs get this environment; users rarely set it
+    path = write_config(tmp_path, mysql_url, rows=30, function="experiments:talking", custom={"sleep": 1.5})
+    exp = Experimenter(path)
+    ids = dict(zip(exp.get_table()["ID"], exp.get_table()["x"]))
+    jobs += exp.launch(workers=1).job_ids
+    end = time.monotonic() + 120
+    while (done := exp.counts()["done"]) < 3:
+        assert time.monotonic() < end, exp.counts()
+        time.sleep(0.5)
+    finished = sorted(ids[i] for i in exp.get_table().query("status == 'done'")["ID"])
+    log = (tmp_path / "pyexp_logs" / "exp" / f"{jobs[0]}_0.log").read_text()
+    assert exp.counts()["done"] < 30 and squeue_ids(jobs), "the worker must still be running"
+    lines = [ln for ln in log.splitlines() if ln.startswith("talking ")]
+    expected = [f"talking {x} {what}" for x in finished for what in ("start", "end")]
+    assert lines[: len(expected)] == expected, log
+    assert done >= 3
+    subprocess.run(["scancel", *jobs], capture_output=True, timeout=30)
+    wait_gone(jobs, 60)  # before the database is dropped under it
