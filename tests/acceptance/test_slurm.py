@@ -286,6 +286,7 @@ def test_logs_of_a_slurm_launched_experiment(jobs: list[str], mysql_url: str, tm
     assert ": failed, worker " in failed.stdout and "out 1 ü\nerr 1\n" in failed.stdout
     slurm_log = (tmp_path / "pyexp_logs" / "exp" / f"{jobs[0]}_0.log").read_text()
     assert "out 0 ü" in slurm_log and "err 1" in slurm_log and "finished" in slurm_log
+    assert "ValueError: chatty failed" in slurm_log and "ValueError: chatty failed" in failed.stdout
     exp.close()
 
 

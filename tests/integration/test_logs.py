@@ -79,6 +79,10 @@ def test_logs_of_done_failed_and_running_experiments(make_config: ConfigMaker, t
     done = pyexp("logs", str(path), str(ids[0]))
     failed = pyexp("logs", str(path), str(ids[1]))
     assert ": done, worker " in done.stdout and ": failed, worker " in failed.stdout
+    # The failure's traceback: in the attempt's output and on the worker's stderr (its log), after what it printed.
+    assert failed.stdout.rstrip().endswith("ValueError: chatty failed"), failed.stdout[-500:]
+    assert "Traceback (most recent call last)" in failed.stdout
+    assert "ValueError: chatty failed" in worker_err and "ValueError" not in done.stdout
     for x, shown in ((0, done), (1, failed)):
         lines = shown.stdout.splitlines()[1:]  # two pipes in a child: stdout and stderr in arrival order
         assert f"out {x} ü" in lines and f"err {x}" in lines
