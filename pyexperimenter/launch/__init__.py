@@ -23,6 +23,7 @@ from typing import Any
 from ..config import ExperimentConfig, SlurmConfig
 from ..errors import InputError
 from ..store import Store
+from ..worker.function import spec_source
 from . import preflight, schedulers
 from .cancel import CancelResult, cancel
 from .diagnose import dead_workers
@@ -79,7 +80,7 @@ def launch(
     slurm = resolve_slurm(config, overrides)
     cluster = schedulers.pick(scheduler or config.scheduler)
     spec = preflight.function_spec(config, function)
-    extra_path = preflight.import_check(spec, config.base_dir)
+    extra_path = preflight.import_check(spec, config.base_dir, spec_source(function is not None, config.path))
     counts = preflight.table_counts(config, store)
     open_rows = counts["created"] + counts.get("stale", 0)
     result = LaunchResult(

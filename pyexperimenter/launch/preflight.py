@@ -40,14 +40,14 @@ def function_spec(config: ExperimentConfig, function: str | Callable[..., Any] |
     return str(function)
 
 
-def import_check(spec: str, base_dir: Path) -> Path | None:
+def import_check(spec: str, base_dir: Path, where: str = "experiment.function") -> Path | None:
     """Import the function here; returns a folder the nodes need on PYTHONPATH, if any.
 
     Workers add their working directory (the launch directory) and the config's folder to
     sys.path themselves; a module found anywhere else outside the installed packages is
     made importable on the nodes through PYTHONPATH in the script.
     """
-    load_function(spec, base_dir)
+    load_function(spec, base_dir, where)
     module = sys.modules.get(spec.split(":", 1)[0])
     file = getattr(module, "__file__", None)
     if not file:

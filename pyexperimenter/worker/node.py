@@ -139,6 +139,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.ssh_file is not None:  # exactly the launching process's gateway, whatever the config says
             ssh = read_gateway(ns.ssh_file, legacy=ns.ssh_format == "pyexperimenter")
             config = config.with_database(replace(config.database, ssh=ssh))
-        return config, load_function(ns.function, config.base_dir)
+        return config, load_function(ns.function, config.base_dir, "--function")
 
     return run_node(load, function=ns.function, early=early)
