@@ -186,6 +186,53 @@ def test_server_killed_and_restarted_mid_run(private_mariadb: PrivateMariaDB, tm
     exp.close()
 
 
+@pytest.mark.faults
+@pytest.mark.slow
+def test_server_read_only_for_ten_seconds_mid_run(private_mariadb: PrivateMariaDB, tmp_path: Path) -> None:
+    """`SET GLOBAL read_only=1` for 10 s under 3 workers (a failover, a server's full disk):
+    error 1290 is waited out like a restart. No worker exits, every row ends `done` once,
+    and results computed during the outage are kept. The workers' user lacks SUPER (root
+    would write through read_only); the stale limit is longer than the outage."""
+    record = Record(tmp_path / "executions.txt")
+    url = private_mariadb.new_database()
+    database = url.rsplit("/", 1)[1]
+    admin = private_mariadb.connect()
+    user = f"ro_{uuid.uuid4().hex[:8]}"
+    admin.cursor().execute(f"CREATE USER '{user}'@'%'")
+    admin.cursor().execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
+    url = url.replace("root@", f"{user}@")
+    path = write_config(tmp_path, url, 120, record.path, 0.15, heartbeat_seconds=1, stale_after_seconds=30)
+    exp = Experimenter(path)
+    assert exp.fill_table_from_config() == 120
+    config = exp.config
+    exp.close()
+    procs = spawn(config, experiments.tracked, 3)
+    try:
+        assert _poll(lambda: count(exp)["done"] >= 10, 60)
+        exp.close()
+        admin.cursor().execute("SET GLOBAL read_only = 1")
+        try:
+            time.sleep(10)
+            during = count(exp)
+            alive = [p.is_alive() for p in procs]
+        finally:
+            admin.cursor().execute("SET GLOBAL read_only = 0")
+        assert alive == [True] * 3, "a worker exited while the server refused writes"
+        assert during["done"] < 120, "the run ended before the outage: the test proved nothing"
+        assert _poll(lambda: count(exp)["done"] > during["done"], 60), "nothing resumed once writable"
+        codes = join_all(procs, 180)
+    finally:
+        stop_all(procs)
+        admin.cursor().execute("SET GLOBAL read_only = 0")
+        admin.cursor().execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()
+    assert codes == [0] * 3
+    counts = count(exp)
+    assert counts["done"] == 120 and counts["error"] == 0 and counts["running"] == 0, counts
+    assert_each_result_written_once(exp, record, killed=set())  # no attempt lost, none run twice
+    exp.close()
+
+
 def _poll(cond: Any, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
