@@ -123,3 +123,13 @@ def talking(parameters: dict[str, Any], result_processor: Any, custom: dict[str,
     time.sleep(float(custom.get("sleep", 0)))
     print(f"talking {x} end", file=sys.stderr)
     return {"value": float(x)}
+
+
+def verbose(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Prints custom['kb'] KB between a first and a last line (tests/integration/test_full_disk.py)."""
+    x = parameters["x"]
+    print(f"first line of {x}")
+    for _ in range(int(custom.get("kb", 100)) * 16):
+        print("." * 63)
+    print(f"last line of {x}")
+    return {"value": float(x)}

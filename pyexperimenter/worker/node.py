@@ -22,6 +22,7 @@ from ..errors import PyexpError
 from ..store import WorkerIdentity
 from .function import ExperimentFunction, load_function
 from .loop import Worker, WorkerInterrupted, WorkerStats
+from .output import lossy_streams
 from .signals import EarlyStop, signal_number
 
 LOG_FORMAT = "%(asctime)s %(levelname)s worker %(process)d: %(message)s"
@@ -79,6 +80,7 @@ def run_node(
     """
     early = early or EarlyStop.install()
     line_buffered()
+    streams = lossy_streams()  # a full log disk costs log lines, never the worker or an experiment
     setup_logging(logging.INFO if announce else logging.WARNING)
     me = WorkerIdentity.current()
     deadline = environment.deadline()
@@ -104,7 +106,9 @@ def run_node(
         traceback.print_exc()
         return 1
     if announce:
-        print(summary(me, stats), flush=True)
+        lost = sum(stream.lost for stream in streams)
+        error = next((stream.error for stream in streams if stream.error), None)
+        print(summary(me, stats) + (f"; {lost} characters of this log lost ({error})" if lost else ""), flush=True)
     return exit_code(stats.interrupted_by, deadline)
 
 
