@@ -141,8 +141,16 @@ class Capture:
     def snapshot(self) -> tuple[int, str | None, str]:
         """(bytes so far, the file or None when the tail is the whole output, the tail) for
         the attempts table. A file that could not be written is named all the same: the
-        tail is not the whole output then, and `pyexp logs` says the file is not readable."""
+        tail is not the whole output then, and `pyexp logs` says the file is not readable.
+
+        An attempt past FILE_AFTER_SECONDS that printed gets its file here if no later print
+        made it: the heartbeat asks every beat, so a long attempt that printed a line and
+        went quiet has the file `pyexp logs --follow` names, as promised, not only the tail."""
         with self._lock:
+            if self.written and not self._opened and self._clock() >= self._file_at:
+                self._open()
+                if self._closed:  # the attempt's last snapshot: nothing more will be written
+                    self._close_file()
             return self.written, self.path if self._opened else None, self._tail_text()
 
     def close(self) -> None:
