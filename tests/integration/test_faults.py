@@ -14,6 +14,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -231,6 +232,32 @@ def test_server_read_only_for_ten_seconds_mid_run(private_mariadb: PrivateMariaD
     assert counts["done"] == 120 and counts["error"] == 0 and counts["running"] == 0, counts
     assert_each_result_written_once(exp, record, killed=set())  # no attempt lost, none run twice
     exp.close()
+
+
+@pytest.mark.faults
+def test_processes_close_their_connections(private_mariadb: PrivateMariaDB, tmp_path: Path) -> None:
+    """Every process says goodbye to the server: the CLI, forked and launched workers (with
+    and without isolation), a script that never calls close(). A connection dropped without
+    one is an "Aborted connection" warning in the server's log and counts in Aborted_clients
+    (this server is the test's own: nobody else's clients count)."""
+    record = tmp_path / "executions.txt"
+    path = write_config(tmp_path, private_mariadb.new_database(), 12, record, 0.0, isolation="process")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+
+    def run(*args: str) -> None:
+        done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    pyexp = [sys.executable, "-m", "pyexperimenter.cli"]
+    before = private_mariadb.status("Aborted_clients")
+    run(*pyexp, "fill", str(path))
+    run(*pyexp, "run", str(path), "-j", "3", "--function", "experiments:tracked")
+    run(*pyexp, "status", str(path))
+    run(*pyexp, "reset", str(path), "--status", "all", "--yes")
+    run(*pyexp, "launch", str(path), "--local", "--workers", "2", "--function", "experiments:tracked")
+    run(sys.executable, "-c", f"from pyexperimenter import Experimenter; print(Experimenter({str(path)!r}).counts())")
+    aborted = private_mariadb.status("Aborted_clients") - before
+    assert aborted == 0, f"{aborted} connection(s) ended without saying goodbye"
 
 
 def _poll(cond: Any, timeout: float) -> bool:
