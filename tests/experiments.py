@@ -133,3 +133,35 @@ def verbose(parameters: dict[str, Any], result_processor: Any, custom: dict[str,
         print("." * 63)
     print(f"last line of {x}")
     return {"value": float(x)}
+
+
+def leaves_child(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Starts `sleep 600` and returns without waiting for it (x == 1: then sleeps
+    custom['sleep'], for a timeout); records "ID PID SIGIGN" of that child, SIGIGN being the
+    ignored-signals mask it inherited (tests/integration/test_isolation.py)."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "600"])
+    mask = "0"
+    with open(f"/proc/{child.pid}/status") as f:
+        for line in f:
+            if line.startswith("SigIgn:"):
+                mask = line.split()[1]
+    record(custom["record"], result_processor.experiment_id, f"{child.pid} {mask}")
+    if parameters["x"] == 1:
+        time.sleep(float(custom.get("sleep", 0)))
+    return {"value": float(parameters["x"])}
+
+
+def leaves_thread(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Starts a non-daemon thread that prints every 0.2 s for custom['seconds'] and returns."""
+    import threading
+
+    def chatter() -> None:
+        end = time.monotonic() + float(custom.get("seconds", 600))
+        while time.monotonic() < end:
+            print(f"chatter of {parameters['x']}", flush=True)
+            time.sleep(0.2)
+
+    threading.Thread(target=chatter, name=f"chatter-{parameters['x']}").start()
+    return {"value": float(parameters["x"])}

@@ -35,6 +35,7 @@ from .isolation import AttemptEnded, Limits, run_isolated
 from .output import Capture, echo, tee_start, tee_stop, worker_log_handler
 from .provenance import attach as attach_provenance
 from .quarantine import QuarantineWatch
+from .strays import Leftovers
 from .tracking import tracked
 
 log = logging.getLogger("pyexperimenter")
@@ -132,10 +133,14 @@ class Worker:
         own_log = worker_log_handler(log)
         heartbeat = self._heartbeat = Heartbeat(self.store, self.config.heartbeat_seconds)
         heartbeat.start()
+        leftovers = Leftovers.start()
         try:
             self._loop(heartbeat)
         finally:
             heartbeat.stop()
+            left = leftovers.report()
+            if left:
+                log.warning("%s", left)
             if own_log is not None:
                 log.removeHandler(own_log)
             signals.restore(previous)
