@@ -1,34 +1,57 @@
-"""The result processor a PyExperimenter 1.4 function is handed: ours, with its exception names."""
+"""The result processor a PyExperimenter 1.4 function is handed: ours, with its exception names
+and the attributes 1.4.2 scripts read (`logger`, `database_config`, `experiment_id`,
+`db_connector`, e.g. for bulk logtable writes through `db_connector.execute_queries`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..results import InvalidResultError
 from ..results import ResultProcessor as NativeResultProcessor
-from .exceptions import InvalidLogFieldError, InvalidResultFieldError
+from .exceptions import InvalidLogFieldError, InvalidResultFieldError, UnsupportedInternalError
+
+if TYPE_CHECKING:
+    from .config import DatabaseCfg
+    from .connector import DatabaseConnector
 
 
 class ResultProcessor:
-    """Writes go through our fenced processor; a bad column raises PyExperimenter's error."""
+    """Writes go through our fenced processor; a bad column raises PyExperimenter's error.
 
-    def __init__(self, processor: NativeResultProcessor):
-        self._processor = processor
+    Built by PyExperimenter around the claim it runs; 1.4.2's constructor
+    `ResultProcessor(database_config, db_connector, experiment_id, logger)` wrote without a
+    claim, which ours never does."""
+
+    def __init__(self, processor: NativeResultProcessor, database_config: DatabaseCfg | None = None,
+                 db_connector: DatabaseConnector | None = None, logger: logging.Logger | None = None):
+        if not isinstance(processor, NativeResultProcessor):
+            raise UnsupportedInternalError(
+                "ResultProcessor(database_config, db_connector, experiment_id, logger) writes without a claim: "
+                "use the result processor PyExperimenter hands the experiment function (or attach())")
+        self.processor = processor
+        self.database_config = database_config
+        self.db_connector = db_connector
+        self.logger = logger if logger is not None else logging.getLogger("py-experimenter")
 
     @property
     def experiment_id(self) -> int:
-        return self._processor.experiment_id
+        return self.processor.experiment_id
+
+    @property
+    def experiment_id_condition(self) -> str:
+        return f"ID = {self.experiment_id}"
 
     def process_results(self, results: Mapping[str, Any]) -> None:
         try:
-            self._processor.process_results(results)
+            self.processor.process_results(results)
         except InvalidResultError as e:
             raise InvalidResultFieldError(str(e)) from e
 
     def process_logs(self, logs: Mapping[str, Mapping[str, Any]]) -> None:
         try:
-            self._processor.process_logs(logs)
+            self.processor.process_logs(logs)
         except InvalidResultError as e:
             raise InvalidLogFieldError(str(e)) from e
 
