@@ -38,7 +38,6 @@ UNSUPPORTED: dict[str, str] = {
     "_pull_open_experiment": "experimenter.execute(fn, max_experiments=1)",
     "_select_open_experiments_from_db": "experimenter.execute(fn, max_experiments=1)",
     "pull_paused_experiment": "experimenter.unpause_experiment(id, fn)",
-    "_delete_experiments_with_condition": "experimenter.reset_experiments(status) or execute_queries([('DELETE ...', [])])",
     "_pop_experiments_with_status": "experimenter.reset_experiments(status)",
     "_create_table": "experimenter.create_table()", "_table_exists": "experimenter.create_table()",
     "_table_has_correct_structure": "experimenter.create_table() (raises TableHasWrongStructureError)",
@@ -119,6 +118,13 @@ class DatabaseConnector:
         keys = list(self.database_configuration.keyfields)
         at = [names.index(k) for k in keys]
         return keys, [[row[i] for i in at] for row in rows]
+
+    def _delete_experiments_with_condition(self, condition: str | None = None) -> None:
+        """Deletes the rows the user's `condition` selects (all without one), as 1.4.2 did;
+        scripts pair it with `fill_table` to reset rows matching their own WHERE. A row a worker
+        runs now is deleted too: its later writes find no row and are dropped."""
+        table = self.database_configuration.table_name
+        self.run([(self.sql_store().user_statement("delete", table, condition=condition or ""), None)])
 
     def ids_with_condition(self, condition: str) -> tuple[list[str], list[Any]]:
         """The IDs of the rows the user's `condition` text selects (for `get_table(condition=)`)."""

@@ -307,8 +307,8 @@ class Store(ABC):
         raise NotImplementedError
 
     def user_statement(self, kind: str, table: str, columns: Sequence[str] = (), condition: str = "") -> str:
-        """1.4.2's `insert` (of `columns` into `table`) or `select` (`table`'s rows, then the
-        user's `condition`) text in this driver's paramstyle, for `run_user_sql`."""
+        """1.4.2's `insert` (of `columns` into `table`), `select` or `delete` (`table`'s rows,
+        then the user's `condition`) text in this driver's paramstyle, for `run_user_sql`."""
         raise NotImplementedError
 
     # -- signals: a worker never interrupts its main thread inside a database call

@@ -40,13 +40,15 @@ def run_user_sql(session: Session, statements: Sequence[tuple[str, Sequence[Any]
 
 
 def user_statement(session: Session, kind: str, table: str, columns: Sequence[str] = (), condition: str = "") -> str:
-    """The two statement shapes 1.4.2's connector built from a user's names and text, with
-    this driver's placeholder: `insert` (prepare_write_query) and `select` (every column of
-    `table`, then the user's `condition`, e.g. "WHERE status = 'error'"). Names are pasted
+    """The statement shapes 1.4.2's connector built from a user's names and text, with
+    this driver's placeholder: `insert` (prepare_write_query), `select` and `delete` (every
+    row of `table`, then the user's `condition`, e.g. "WHERE status = 'error'"). Names are pasted
     as the user wrote them, unquoted, as 1.4.2 did; the result goes to `run_user_sql`."""
     mark = "%s" if session.dialect.pyformat else "?"
     if kind == "insert":
         return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join([mark] * len(columns))})"
     if kind == "select":
         return f"SELECT * FROM {table} {condition}".rstrip()
+    if kind == "delete":
+        return f"DELETE FROM {table} {condition}".rstrip()
     raise ValueError(f"unknown statement kind {kind!r}")
