@@ -124,7 +124,17 @@ class DatabaseConnector:
         scripts pair it with `fill_table` to reset rows matching their own WHERE. A row a worker
         runs now is deleted too: its later writes find no row and are dropped."""
         table = self.database_configuration.table_name
+        if self.database_configuration.logtables:  # 1.4.2's ON DELETE CASCADE took their log rows
+            _, ids = self.ids_with_condition(condition or "")
+            if ids:
+                self.delete_logs(ids)
         self.run([(self.sql_store().user_statement("delete", table, condition=condition or ""), None)])
+
+    def delete_logs(self, ids: Sequence[int]) -> None:
+        """The log rows of these experiments, in every log table (a reset row starts afresh)."""
+        marks = ", ".join(str(int(i)) for i in ids)
+        self.run([(self.sql_store().user_statement("delete", name, condition=f"WHERE experiment_id IN ({marks})"), None)
+                  for name in self.database_configuration.logtables])
 
     def ids_with_condition(self, condition: str) -> tuple[list[str], list[Any]]:
         """The IDs of the rows the user's `condition` text selects (for `get_table(condition=)`)."""

@@ -148,6 +148,8 @@ class PyExperimenter(RunMixin, Experimenter):
         1.4.2 applies them."""
         legacy = PyExperimenterCfg.extract_config(path, self.logger)
         db = legacy.database_configuration
+        if db.table_name != config.name:  # our log tables follow the table name given
+            db.logtables = {f"{config.name}__{name.split('__', 1)[1]}": cols for name, cols in db.logtables.items()}
         db.table_name = config.name
         if database_name is not None:
             db.database_name = database_name
@@ -273,9 +275,22 @@ class PyExperimenter(RunMixin, Experimenter):
         if not states and ids is None:
             self.logger.warning("No states given to reset experiments. No experiments are reset.")
             return 0
+        gone = self._rows_in(states) if ids is None and not where else []
         n = super().reset_experiments(*states, ids=ids, where=where)
+        if gone:  # 1.4.2 deleted the rows and their log rows went with them (ON DELETE CASCADE)
+            self.db_connector.delete_logs(gone)
         self.logger.info(f"{n} experiments with status {' '.join(states)} were reset")
         return n
+
+    def _rows_in(self, states: Sequence[str]) -> list[int]:
+        if not self.config.logtables:
+            return []
+        try:
+            rows = self.store.rows()
+        except InputError:  # no table yet: nothing to reset
+            return []
+        every = ExperimentStatus.ALL.value in states
+        return [int(r["ID"]) for r in rows if every or r["status"] in states]
 
     def delete_table(self) -> None:
         """Drops the tables; like PyExperimenter, nothing to drop is no error."""
