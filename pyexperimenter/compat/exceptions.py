@@ -60,9 +60,9 @@ class NoExperimentsLeftException(PyExperimenterError):
     that cluster scripts loop on)."""
 
 
-class UnsupportedInternalError(PyExperimenterError, AttributeError):
-    """A 1.4.2 internal that would hand out the store's connection or bypass its claims; the
-    message names what to use instead. An AttributeError, so `hasattr` says no."""
+class UnsupportedInternalError(PyExperimenterError, NotImplementedError):
+    """A 1.4.2 internal that would hand out the store's connection or bypass its claims,
+    called; the message names what to use instead (docs/migrating.md lists them)."""
 
 
 class NoPausedExperimentsException(PyExperimenterError, errors.InputError):

@@ -43,6 +43,17 @@ class ResultProcessor:
     def experiment_id_condition(self) -> str:
         return f"ID = {self.experiment_id}"
 
+    @staticmethod
+    def _add_timestamps_to_results(results: Mapping[str, Any]) -> dict[str, Any]:
+        """Each result with its `<field>_timestamp` (local time to the second), as 1.4.2 wrote them."""
+        from .utils import get_timestamp_representation
+
+        now = get_timestamp_representation()
+        out = dict(results)
+        for field in sorted(results):
+            out[f"{field}_timestamp"] = now
+        return out
+
     def process_results(self, results: Mapping[str, Any]) -> None:
         try:
             self.processor.process_results(results)
