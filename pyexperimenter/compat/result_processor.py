@@ -66,4 +66,33 @@ class ResultProcessor:
         except InvalidResultError as e:
             raise InvalidLogFieldError(str(e)) from e
 
+    def _valid_result_fields(self, result_fields: Any) -> bool:
+        """1.4.2's check, for scripts that test their keys before writing."""
+        return self.database_config is not None and set(result_fields) <= set(self.database_config.resultfields)
+
+    def _valid_logtable_logs(self, logs: Mapping[str, Mapping[str, Any]]) -> bool:
+        if self.database_config is None:
+            return False
+        tables = self.database_config.logtables
+        named = {f"{self.database_config.table_name}__{k}": v for k, v in logs.items()}
+        return set(named) <= set(tables) and all(set(v) <= set(tables[k]) for k, v in named.items())
+
+
+def _refusing(name: str, use: str) -> Any:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise UnsupportedInternalError(f"result_processor.{name} is not available: {use}")
+
+    refuse.__name__ = name
+    return refuse
+
+
+# 1.4.2's status and bookkeeping writers: here the worker writes them, under its claim.
+for _name, _use in {
+    "_change_status": "return ExperimentStatus.DONE/ERROR/PAUSED from the experiment function, or raise",
+    "_write_error": "raise from the experiment function; the traceback is stored in `error`",
+    "_set_machine": "the worker records the machine", "_set_name": "PyExperimenter(name=...)",
+    "_write_emissions": "PyExperimenter(use_codecarbon=True) records emissions",
+}.items():
+    setattr(ResultProcessor, _name, _refusing(_name, _use))
+
 __all__ = ["ResultProcessor"]

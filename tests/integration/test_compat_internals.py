@@ -97,6 +97,12 @@ def test_connector_and_result_processor_paths_on_a_run(backend: str, pe_config: 
     def run(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> None:
         seen.append((result_processor.logger.name, result_processor.database_config.table_name,
                      result_processor.experiment_id, custom["datapath"]))
+        assert result_processor._valid_result_fields(["score", "slurm_job_id"])
+        assert not result_processor._valid_result_fields(["nope"])
+        assert result_processor._valid_logtable_logs({"losses": {"loss": 1.0}})
+        assert not result_processor._valid_logtable_logs({"losses": {"nope": 1.0}})
+        with pytest.raises(UnsupportedInternalError, match="ExperimentStatus"):
+            result_processor._change_status("done")
         result_processor.process_results({"slurm_job_id": 100 + parameters["seed"], "score": 0.5})
         name = f"{result_processor.database_config.table_name}__losses"
         statement = result_processor.db_connector.prepare_write_query(name, ["experiment_id", "timestamp", "loss"])
