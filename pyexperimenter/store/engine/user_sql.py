@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..sql.user import user_text
 from .session import Cursor, Session
 
 UserResult = tuple[list[str], list[tuple[Any, ...]]]
@@ -39,16 +40,7 @@ def run_user_sql(session: Session, statements: Sequence[tuple[str, Sequence[Any]
     return session.transaction(body)
 
 
+
 def user_statement(session: Session, kind: str, table: str, columns: Sequence[str] = (), condition: str = "") -> str:
-    """The statement shapes 1.4.2's connector built from a user's names and text, with
-    this driver's placeholder: `insert` (prepare_write_query), `select` and `delete` (every
-    row of `table`, then the user's `condition`, e.g. "WHERE status = 'error'"). Names are pasted
-    as the user wrote them, unquoted, as 1.4.2 did; the result goes to `run_user_sql`."""
-    mark = "%s" if session.dialect.pyformat else "?"
-    if kind == "insert":
-        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join([mark] * len(columns))})"
-    if kind == "select":
-        return f"SELECT * FROM {table} {condition}".rstrip()
-    if kind == "delete":
-        return f"DELETE FROM {table} {condition}".rstrip()
-    raise ValueError(f"unknown statement kind {kind!r}")
+    """store/sql/user.py's text, in this session's paramstyle."""
+    return user_text(session.dialect.pyformat, kind, table, columns, condition)
