@@ -342,5 +342,5 @@ class PyExperimenter(RunMixin, Experimenter):
         return frame
 
 
-# 1.4.2's experimenter module imports these two, and scripts import them from there.
-__all__ = ["ExperimentStatus", "PyExperimenter", "ResultProcessor"]
+# 1.4.2's experimenter module imports these, and scripts import (and tests patch) them there.
+__all__ = ["DatabaseConnectorLITE", "DatabaseConnectorMYSQL", "ExperimentStatus", "PyExperimenter", "ResultProcessor"]
