@@ -27,7 +27,7 @@ trap 'rm -rf "$WORK"' EXIT
 # The tests of 1.4.2, unpacked once into $WORK/src/test, whatever form the sources come in.
 mkdir -p "$WORK/src"
 if [ -z "$PE_SRC" ]; then
-    git clone -q --depth 1 --branch "$PE_TAG" "$PE_REPO" "$WORK/clone"
+    git -c advice.detachedHead=false clone -q --depth 1 --branch "$PE_TAG" "$PE_REPO" "$WORK/clone"
     PE_SRC="$WORK/clone"
 fi
 if [ -d "$PE_SRC/test" ] && [ -d "$PE_SRC/py_experimenter" ]; then
