@@ -132,9 +132,10 @@ class DatabaseConnector:
 
     def delete_logs(self, ids: Sequence[int]) -> None:
         """The log rows of these experiments, in every log table (a reset row starts afresh)."""
-        marks = ", ".join(str(int(i)) for i in ids)
-        self.run([(self.sql_store().user_statement("delete", name, condition=f"WHERE experiment_id IN ({marks})"), None)
-                  for name in self.database_configuration.logtables])
+        store = self.sql_store()
+        chunks = [", ".join(str(int(i)) for i in ids[at:at + 1000]) for at in range(0, len(ids), 1000)]
+        self.run([(store.user_statement("delete", name, condition=f"WHERE experiment_id IN ({marks})"), None)
+                  for name in self.database_configuration.logtables for marks in chunks])
 
     def ids_with_condition(self, condition: str) -> tuple[list[str], list[Any]]:
         """The IDs of the rows the user's `condition` text selects (for `get_table(condition=)`)."""

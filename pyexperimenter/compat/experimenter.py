@@ -286,11 +286,12 @@ class PyExperimenter(RunMixin, Experimenter):
         if not self.config.logtables:
             return []
         try:
-            rows = self.store.rows()
+            store = self.store
         except InputError:  # no table yet: nothing to reset
             return []
-        every = ExperimentStatus.ALL.value in states
-        return [int(r["ID"]) for r in rows if every or r["status"] in states]
+        if ExperimentStatus.ALL.value in states:
+            return store.ids(store.filter([]))
+        return [i for state in states for i in store.ids(store.filter([f"status={state}"]))]
 
     def delete_table(self) -> None:
         """Drops the tables; like PyExperimenter, nothing to drop is no error."""
