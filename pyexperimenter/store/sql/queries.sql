@@ -87,8 +87,12 @@ SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended('pyexp_schema.' || 
 -- Schema version 3: a bookkeeping column takes its new name in place, rows and indexes kept (SQLite >= 3.25, MariaDB >= 10.5).
 ALTER TABLE {target} RENAME COLUMN {rename}
 
--- drop_trigger --
+-- drop_trigger [sqlite] --
 -- A counter trigger dropped before a rename (MariaDB's triggers keep the old column names); counters.install makes it again.
+DROP TRIGGER IF EXISTS {trigger_kind}
+
+-- drop_trigger [mysql] --
+-- The same.
 DROP TRIGGER IF EXISTS {trigger_kind}
 
 -- drop_trigger [postgres] --
