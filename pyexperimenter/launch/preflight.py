@@ -87,7 +87,8 @@ def check_nodes(config: ExperimentConfig, slurm: SlurmConfig, result: LaunchResu
     where = f"partition {slurm.partition}" if slurm.partition else "the default partition"
     if config.database.kind == "sqlite":
         _check_sqlite(config, nodes, where, result)
-    elif config.database.host in _LOCAL_HOSTS and not config.database.unix_socket and nodes is not None:
+    elif (config.database.host in _LOCAL_HOSTS and not config.database.unix_socket and nodes is not None
+          and config.database.server_dir is None):  # pyexp-db: the connection file says where
         here = {socket.gethostname(), socket.getfqdn(), "localhost"}
         if nodes - here:
             result.notes.append(
