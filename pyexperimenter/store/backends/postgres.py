@@ -218,7 +218,7 @@ class PostgresSession(Session):
     def _warn(self, e: BaseException) -> None:
         kind = self._kind(e)
         if kind != "lock":
-            what = "too many connections" if kind == "full" else f"connection lost ({str(e).strip()})"
+            what = "too many connections" if kind == "full" else f"connection lost ({' '.join(str(e).split())})"
             log.warning("%s:%s: %s; retrying for up to %.0fs", self.db.host, self.db.port, what, self._patience(kind))
 
     def transaction(self, body: Callable[[Cursor], T], *,
