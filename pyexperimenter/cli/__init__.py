@@ -3,7 +3,7 @@
 `group.py` is the click group (errors, exit codes, logging); `options.py` the shared
 options; the commands live by topic: `prepare.py` (init, fill), `running.py` (run,
 launch), `inspection.py` (status, results), `maintenance.py` (reset, recover, delete) and
-`completion.py`; `reporting.py` (report, dashboard). Every heavy import (pandas, pymysql, rich) happens inside a command, so
+`completion.py`; `reporting.py` (report, dashboard); `server.py` (`pyexp db`). Every heavy import (pandas, pymysql, rich) happens inside a command, so
 `pyexp --help` stays fast.
 """
 
