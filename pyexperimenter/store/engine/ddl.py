@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...errors import TableMismatch
+from ..sql.queries import TRIGGER_KINDS
 from ..sql.schema import (
     ATTEMPT_INDEXES,
     LOG_INDEXES,
@@ -99,6 +100,9 @@ def drop(session: Session) -> None:
     tables = [schema.counts_table, schema.packages_table, schema.launches_table, *reversed(extra_tables(schema))]
 
     def body(cur: Cursor) -> None:
+        if session.dialect.name == "postgres":  # its counter triggers' functions outlive the tables
+            for kind in TRIGGER_KINDS:
+                session.run(cur, "drop_trigger", trigger_kind=kind)
         for table in [*tables, schema.name]:
             session.run(cur, "drop_table", target=table)
         migrations.forget(session, cur)
