@@ -307,6 +307,11 @@ class PostgresSession(Session):
         cur.executemany(self.dialect.placeholders(sql), rows)
         return int(cur.rowcount)
 
+    def copy_rows(self, cur: Cursor, name: str, rows: Sequence[Sequence[Any]], **parts: Any) -> None:
+        with cur.copy(quote_bare_id(self.statements.text(name, parts))) as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def server_up_seconds(self, cur: Cursor) -> float | None:
         row = self.run(cur, "server_uptime").fetchone()
         return float(row[1]) if row else None

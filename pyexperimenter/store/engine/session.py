@@ -83,6 +83,10 @@ class Session(ABC):
         cur.executemany(sql, rows)
         return int(cur.rowcount)
 
+    def copy_rows(self, cur: Cursor, name: str, rows: Sequence[Sequence[Any]], **parts: Any) -> None:
+        """Stream `rows` into the named COPY ... FROM STDIN statement (PostgreSQL only)."""
+        raise NotImplementedError(f"{self.dialect.name} has no COPY")
+
     def inserted_id(self, cur: Cursor) -> int:
         """The ID of the row the last INSERT made (its `{returning_id}` where the driver has
         no lastrowid)."""

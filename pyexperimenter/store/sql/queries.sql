@@ -153,9 +153,17 @@ INSERT INTO {table} ({fill_columns}) VALUES ({fill_marks}) ON CONFLICT(pyexp_has
 -- The same; pymysql turns executemany of this shape into multi-row INSERTs.
 INSERT IGNORE INTO {table} ({fill_columns}) VALUES ({fill_marks})
 
--- fill_insert [postgres] --
--- The same; psycopg sends a chunk's rows in one pipeline.
-INSERT INTO {table} ({fill_columns}) VALUES ({fill_marks}) ON CONFLICT (pyexp_hash) DO NOTHING
+-- fill_stage [postgres] --
+-- A fill's chunk is copied into a temporary table of the fill columns first (COPY: PostgreSQL's fast path), gone at commit.
+CREATE TEMPORARY TABLE pyexp_fill ON COMMIT DROP AS SELECT {fill_columns} FROM {table} WITH NO DATA
+
+-- fill_copy [postgres] --
+-- The chunk's rows, streamed in by COPY (Session.copy_rows).
+COPY pyexp_fill ({fill_columns}) FROM STDIN
+
+-- fill_from_stage [postgres] --
+-- The chunk's rows whose parameter hash is new, from the temporary table.
+INSERT INTO {table} ({fill_columns}) SELECT {fill_columns} FROM pyexp_fill ON CONFLICT (pyexp_hash) DO NOTHING
 
 -- fill_probe --
 -- How many of a chunk's parameter hashes exist already (a refill skips full chunks).
