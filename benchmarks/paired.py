@@ -192,6 +192,8 @@ def print_report(report: dict[str, Any], baseline: str, load: tuple[float, ...])
     print("| workload | this (median /s) | baseline | ratio of medians | per-pair ratios |")
     print("|---|---|---|---|---|")
     for name, figures in report.items():
+        if name in ACROSS:
+            name = f"{name} ({' over '.join(ACROSS[name])}: 'baseline' is the second)"
         base = figures.get("baseline", {}).get("median")
         ratio = figures.get("ratio_of_medians")
         pairs = ", ".join(f"{r:.2f}" for r in figures.get("pair_ratios", []))

@@ -71,7 +71,9 @@ def read(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 def settings_for(db: Any, wait: float = 0.0) -> Any:
     """`db` (a `pyexp-db://DIR` DatabaseConfig) with host, port, user, password and database
-    from DIR's connection file; waits up to `wait` seconds for a server that is starting."""
+    from DIR's connection file; waits up to `wait` seconds while the server is starting (a
+    `--slurm` server whose job has not started yet). A stopped server is reported at once:
+    a connection to a running one that goes away is the store's to retry, not this."""
     folder = db.server_dir
     deadline = time.monotonic() + wait
     while True:
@@ -81,7 +83,7 @@ def settings_for(db: Any, wait: float = 0.0) -> Any:
                 db, host=str(info["host"]), port=int(info["port"]), user=str(info["user"]),
                 password=str(info["password"]), database=str(info["database"]),
             )
-        if time.monotonic() >= deadline:
+        if info is None or info.get("state") != STARTING or time.monotonic() >= deadline:
             break
         time.sleep(POLL_SECONDS)
     if info is None:

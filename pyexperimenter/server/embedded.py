@@ -239,15 +239,16 @@ def stop(folder: str | os.PathLike[str] | None = None) -> ServerState:
         raise InputError(f"no pyexp db server in {where}")
     data = where / "data"
     job = info.get("slurm_job")
-    if job and not _running_here(data):
-        from ..launch.slurm import cancel_jobs
+    if job:
+        from ..launch.slurm import cancel_jobs, queued
 
-        cancel_jobs([str(job)], grace_seconds=60.0)  # the job stops its server on the signal (serve)
-    elif _running_here(data):
+        if queued([str(job)]):  # the job stops its server on the signal (serve), then ends
+            cancel_jobs([str(job)], grace_seconds=60.0)
+    if _running_here(data):
         done = _run("pg_ctl", "stop", "-D", str(data), "-m", "fast", "-w", "-t", "60", timeout=90)
         if done.returncode != 0:
             raise DatabaseUnavailable(f"pg_ctl stop failed: {(done.stderr or done.stdout).strip()}")
-    elif info.get("state") == connection.READY and info.get("node") not in (None, socket.gethostname()):
+    elif not job and info.get("state") == connection.READY and info.get("node") not in (None, socket.gethostname()):
         raise InputError(f"the server of {where} runs on {info.get('node')}: run `pyexp db stop` there")
     connection.write(where, {**info, "state": connection.STOPPED})
     return status(where)

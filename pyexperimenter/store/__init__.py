@@ -46,7 +46,7 @@ def open_store(config: StoreSettings, create: bool = False, worker: bool = False
         if db.server_dir is not None:  # `pyexp-db://DIR`: where and who, from DIR's connection file
             from ..server.connection import settings_for
 
-            db = settings_for(db, wait=600.0 if worker else 0.0)
+            db = settings_for(db, wait=600.0 if worker else 60.0)  # while a `--slurm` server starts
         timeouts = ConnectionTimeouts.for_timing(config.heartbeat_seconds, config.stale_after_seconds, worker=worker)
         store = PostgresStore(
             schema, db, config.experimenter_name, create=create, first_connect_patience=120.0 if worker else 5.0,

@@ -118,3 +118,43 @@ def test_launch_20_workers_on_slurm_against_pyexp_db(ordinary_user: OrdinaryUser
         if jobs:
             subprocess.run(["scancel", *jobs], capture_output=True, timeout=30)
         stop(ordinary_user, folder)
+
+
+@pytest.mark.slurm
+def test_server_as_a_slurm_job_then_launch(ordinary_user: OrdinaryUser) -> None:
+    """`pyexp db start --slurm`: the server runs as a job of its own, the connection file
+    gets its address once it answers, workers find it there; `stop` ends the job."""
+    require_slurm()
+    folder = ordinary_user.workdir("pgjob")
+    jobs: list[str] = []
+    try:
+        out = ordinary_user.run(["pyexp", "db", "start", "db", "--slurm", "--time-minutes", "30", "--wait-seconds",
+                                 "240"], cwd=folder, timeout=300)
+        assert out.returncode == 0, out.stderr + out.stdout
+        assert "answering" in out.stdout and "not answering" not in out.stdout, out.stdout
+        info = json.loads((folder / "db" / "connection.json").read_text())
+        server_job = str(info["slurm_job"])
+        assert info["state"] == "ready" and server_job.isdigit()
+        queue = subprocess.run(["squeue", "-h", "-j", server_job, "-o", "%j %T"], capture_output=True, text=True)
+        assert "pyexp-db RUNNING" in queue.stdout, queue.stdout
+        config = write_config(ordinary_user, folder, "pyexp-db://db", rows=12)
+        assert ordinary_user.run(["pyexp", "fill", str(config)], cwd=folder).returncode == 0
+        launched = ordinary_user.run(["pyexp", "launch", str(config), "--workers", "3", "--wait"], cwd=folder,
+                                     timeout=300)
+        jobs = re.findall(r"(\d+) \(\d+ tasks\)", launched.stdout)
+        assert launched.returncode == 0, launched.stderr + launched.stdout
+        assert status_counts(ordinary_user, folder, config).get("done") == 12
+        assert executions(folder) == list(range(1, 13))
+        password = str(info["password"])
+        assert files_holding(folder, password, [folder / "db" / "connection.json", folder / "db" / "data"]) == []
+        stopped = ordinary_user.run(["pyexp", "db", "stop", "db"], cwd=folder, timeout=180)
+        assert stopped.returncode == 0, stopped.stderr
+        gone = subprocess.run(["squeue", "-h", "-j", server_job], capture_output=True, text=True)
+        assert server_job not in gone.stdout
+        assert json.loads((folder / "db" / "connection.json").read_text())["state"] == "stopped"
+    finally:
+        if jobs:
+            subprocess.run(["scancel", *jobs], capture_output=True, timeout=30)
+        info = json.loads((folder / "db" / "connection.json").read_text()) if (folder / "db" / "connection.json").exists() else {}
+        if info.get("slurm_job"):
+            subprocess.run(["scancel", str(info["slurm_job"])], capture_output=True, timeout=30)
