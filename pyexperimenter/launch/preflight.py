@@ -106,7 +106,8 @@ def _check_sqlite(config: ExperimentConfig, nodes: set[str] | None, where: str, 
         raise InputError(
             f"{config.path}: database.url: SQLite cannot serve workers on {len(nodes)} nodes ({where}): a database "
             "file on a shared filesystem (NFS, Lustre, GPFS) gets corrupted when several machines write to it. "
-            "Use MariaDB/MySQL (database.url: mysql://user@host/db), or keep the workers on one node "
+            "Use MariaDB/MySQL or PostgreSQL (database.url: mysql://user@host/db, postgresql://user@host/db; "
+            "no server? `pyexp db start`, then database.url: pyexp-db://~/.pyexp/db), or keep the workers on one node "
             "(--sbatch nodelist=NODE), or run them with --local"
         )
     else:

@@ -104,7 +104,6 @@ class PostgresSession(Session):
             "host": self.db.unix_socket or self.db.host,
             "port": self.db.port,
             "dbname": database,
-            "user": self.db.user or "postgres",
             "connect_timeout": max(2, int(round(t.connect))),  # libpq: whole seconds, at least 2
             "keepalives": 1,
             "keepalives_idle": t.keepalive_idle,
@@ -115,6 +114,8 @@ class PostgresSession(Session):
             # The password comes from the settings (PYEXP_DB_PASSWORD, a credentials file, the
             # connection file of `pyexp db`) or, without one, libpq's own ~/.pgpass.
         }
+        if self.db.user:  # else libpq's default: the login name
+            params["user"] = self.db.user
         if self.db.password is not None:
             params["password"] = self.db.password
         return params
