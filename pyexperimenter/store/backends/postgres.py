@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -322,11 +323,17 @@ class PostgresSession(Session):
 
     def stream(self, sql: str, args: Sequence[Any], size: int) -> Iterator[list[tuple[Any, ...]]]:
         """A server-side (named) cursor on a connection of its own: rows arrive in chunks of
-        `size` and are never all held by the client; no statement limit applies to it."""
+        `size` and are never all held by the client; no statement limit applies to it. A
+        COPY ... TO STDOUT streams its one text column instead (`_copy_lines`)."""
         conn = psycopg.connect(**self._params(self.db.database), autocommit=False)
         try:
             with conn.cursor() as setup:
                 self.run(setup, "session_limits", ("0", "0", "0", "0"))
+            if sql.startswith("COPY "):
+                text = self.dialect.placeholders(sql) if args else quote_bare_id(sql)
+                yield from _copy_lines(conn, text, tuple(args), size)
+                conn.rollback()
+                return
             with conn.cursor(name="pyexp_stream") as cur:
                 cur.itersize = size
                 if args:
@@ -338,6 +345,31 @@ class PostgresSession(Session):
             conn.rollback()
         finally:
             conn.close()
+
+
+# COPY's text format escapes these in a value; a record is one line.
+_COPY_ESCAPES = {"\\": "\\", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_COPY_ESCAPE = re.compile(r"\\([\\bfnrtv])")
+
+
+def _copy_lines(conn: psycopg.Connection[Any], sql: str, args: tuple[Any, ...],
+                size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The one text column of a COPY ... TO STDOUT, `size` records at a time. libpq hands
+    COPY data over one record at a time; the driver binds `args` itself (COPY takes no
+    server-side parameters), as pymysql binds every value."""
+    from psycopg import ClientCursor
+
+    unescape = _COPY_ESCAPE.sub
+    with ClientCursor(conn) as cur, cur.copy(sql, args or None) as copy:
+        batch: list[tuple[Any, ...]] = []
+        for data in copy:
+            text = bytes(data).decode()[:-1]
+            batch.append((unescape(lambda m: _COPY_ESCAPES[m.group(1)], text) if "\\" in text else text,))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
 
 class PostgresStore(SqlStore):

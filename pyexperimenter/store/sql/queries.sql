@@ -394,8 +394,8 @@ SELECT {select_columns} FROM {table}{select_where} ORDER BY ID
 SELECT {csv_line} FROM {table}{select_where} ORDER BY ID
 
 -- select_csv_lines [postgres] --
--- The same.
-SELECT {csv_line} FROM {table}{select_where} ORDER BY ID
+-- The same, sent by COPY (PostgreSQL's fast path: one stream, no row protocol); the values of `--where` bound by the driver, as pymysql binds all of them.
+COPY (SELECT {csv_line} FROM {table}{select_where} ORDER BY ID) TO STDOUT
 
 -- select_nth_id --
 -- Where a CSV export written by two processes splits its rows: the ID `?` rows into the selection.
