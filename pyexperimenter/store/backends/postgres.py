@@ -354,22 +354,38 @@ _COPY_ESCAPE = re.compile(r"\\([\\bfnrtv])")
 
 def _copy_lines(conn: psycopg.Connection[Any], sql: str, args: tuple[Any, ...],
                 size: int) -> Iterator[list[tuple[Any, ...]]]:
-    """The one text column of a COPY ... TO STDOUT, `size` records at a time. libpq hands
-    COPY data over one record at a time; the driver binds `args` itself (COPY takes no
-    server-side parameters), as pymysql binds every value."""
-    from psycopg import ClientCursor
+    """The one text column of a COPY ... TO STDOUT, `size` records at a time, read straight
+    from libpq (one record per call, ~1 us; psycopg's Copy.read costs ~12 us a record, which
+    made a million-row export slower than a cursor). The driver binds `args` itself (COPY
+    takes no server-side parameters), as pymysql binds every value."""
+    from psycopg import ClientCursor, pq
 
-    unescape = _COPY_ESCAPE.sub
-    with ClientCursor(conn) as cur, cur.copy(sql, args or None) as copy:
-        batch: list[tuple[Any, ...]] = []
-        for data in copy:
-            text = bytes(data).decode()[:-1]
-            batch.append((unescape(lambda m: _COPY_ESCAPES[m.group(1)], text) if "\\" in text else text,))
-            if len(batch) >= size:
-                yield batch
-                batch = []
-        if batch:
+    with ClientCursor(conn) as cur:
+        text = cur.mogrify(sql, args) if args else sql
+    pgconn = conn.pgconn
+    pgconn.send_query(text.encode())  # raises on a failure to send
+    result = pgconn.get_result()
+    if result is None or result.status != pq.ExecStatus.COPY_OUT:
+        message = result.error_message.decode(errors="replace") if result is not None else "no result"
+        while pgconn.get_result() is not None:
+            pass
+        raise psycopg.DatabaseError(message.strip())
+    unescape, escapes = _COPY_ESCAPE.sub, _COPY_ESCAPES
+    batch: list[tuple[Any, ...]] = []
+    while True:
+        nbytes, data = pgconn.get_copy_data(0)
+        if nbytes < 0:
+            break
+        line = bytes(data)[:-1].decode()
+        batch.append((unescape(lambda m: escapes[m.group(1)], line) if "\\" in line else line,))
+        if len(batch) >= size:
             yield batch
+            batch = []
+    while (done := pgconn.get_result()) is not None:
+        if done.status != pq.ExecStatus.COMMAND_OK:
+            raise psycopg.DatabaseError(done.error_message.decode(errors="replace").strip())
+    if batch:
+        yield batch
 
 
 class PostgresStore(SqlStore):
