@@ -170,6 +170,16 @@ FILL_COLUMNS: tuple[str, ...] = ("pyexp_hash", "pyexp_rank", "pyexp_priority")
 """What a fill writes after the parameters; status and creation_date come from defaults."""
 
 
+MAX_NAME = 64  # MariaDB's longest table name (SQLite has no limit; the rule is one for both)
+DERIVED_SUFFIXES = ("__attempts", "_codecarbon", "_packages", "_launches", "_counts")
+
+
+def derived_tables(table: str, logtables: tuple[str, ...] = ()) -> list[str]:
+    """Every table an experiment table brings along (keep in step with TableSchema's names):
+    a name is valid only if each of these fits, or a fill would leave an orphan behind."""
+    return [table, *(table + s for s in DERIVED_SUFFIXES), *(f"{table}__{log}" for log in logtables)]
+
+
 def error_summary(error: str | None) -> str | None:
     """The last non-empty line of a traceback (the exception), cut to fit its column."""
     if error is None:
