@@ -173,7 +173,6 @@ class Experimenter:
         from .worker import run_workers
         from .worker.devices import assign as assign_devices
         from .worker.devices import resolve as devices_of
-
         from .worker.local import check_jobs
 
         n_jobs = n_jobs or self.config.n_jobs

@@ -121,7 +121,7 @@ class SqlType:
             return
         if self.kind == "int":
             self._check_integer(value)
-        elif self.name == "FLOAT" and math.isfinite(value) and abs(value) > _FLOAT_MAX:
+        elif self.name == "FLOAT" and math.isfinite(value) and abs(float(value)) > _FLOAT_MAX:
             raise ValueRefused(f"FLOAT takes at most ±{_FLOAT_MAX:g}; got {value!r} (use DOUBLE)")
         elif self.kind == "decimal":
             m = _DECIMAL.fullmatch(self.name)
@@ -147,10 +147,10 @@ class SqlType:
                     f"{self.name} takes at most {limit} characters; got {len(value)}: {preview(value)}"
                 )
             return
-        limit = _TEXT_BYTES.get(self.name)
-        if limit is not None and size > limit:
+        most = _TEXT_BYTES.get(self.name)
+        if most is not None and size > most:
             raise ValueRefused(
-                f"{self.name} takes at most {limit:,} bytes of UTF-8; got {size:,}: {preview(value)} "
+                f"{self.name} takes at most {most:,} bytes of UTF-8; got {size:,}: {preview(value)} "
                 f"(declare the column MEDIUMTEXT or LONGTEXT)"
             )
 

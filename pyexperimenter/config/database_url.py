@@ -81,7 +81,10 @@ def parse_database_url(
 
 
 def _mysql(rest: str, where: str, credentials: str | os.PathLike[str] | None) -> DatabaseConfig:
-    parts = urlsplit("mysql://" + rest)
+    try:
+        parts = urlsplit("mysql://" + rest)
+    except ValueError as e:  # e.g. an unclosed [ of an IPv6 address
+        raise ConfigError(f"{where}: cannot read the URL: {e}") from None
     try:
         port = parts.port
     except ValueError:

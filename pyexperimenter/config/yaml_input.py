@@ -25,7 +25,7 @@ class _Loader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             try:
                 earlier = seen.get(key)
             except TypeError:
@@ -34,7 +34,7 @@ class _Loader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} given twice (first on line {earlier.line + 1})", key_node.start_mark)
             seen[key] = key_node.start_mark
-        return super().construct_mapping(node, deep)  # type: ignore[no-untyped-call, no-any-return]
+        return super().construct_mapping(node, deep)
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
@@ -75,18 +75,18 @@ def read_yaml(path: Path) -> Any:
             from None
     loader = _Loader(text)
     try:
-        node = loader.get_single_node()  # type: ignore[no-untyped-call]
+        node = loader.get_single_node()
         if node is None:
             return None
         size = _expanded_size(node, {})
         if size > MAX_NODES:
             raise ConfigError(f"{path}: YAML aliases expand to more than {MAX_NODES:,} values; "
                               "write the values out or use a range")
-        return loader.construct_document(node)  # type: ignore[no-untyped-call]
+        return loader.construct_document(node)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"{path}: invalid YAML: {where}{problem}") from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()

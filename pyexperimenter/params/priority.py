@@ -19,7 +19,6 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-
 MAX_VALUE_CHARS = 10_000  # a text or number an expression builds: a priority needs nothing near
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ...sqltypes import SqlType
-from .schema import Column
+from .schema import INDEX_PREFIX_CHARS, Column
 
 
 @functools.lru_cache(maxsize=4096)
@@ -49,6 +49,7 @@ class Dialect:
     dual: str  # what a SELECT with a WHERE but no table needs
     or_ignore: str  # an INSERT that skips a row whose key exists
     upsert_counts: str  # after an INSERT into the counters: add `n` to an existing row
+    prefix_indexes: bool = False  # a long text column is indexed by its first characters (Index.prefix)
 
     def q(self, identifier: str) -> str:
         """Quote an identifier that was checked against `sqltypes.IDENTIFIER`."""
@@ -88,8 +89,10 @@ class Dialect:
     def index_name(self, table: str, index: str) -> str:
         return self.q(f"{table}__{index}" if self.global_index_names else index)
 
-    def index_columns(self, columns: Sequence[str], descending: Sequence[str] = ()) -> str:
+    def index_columns(self, columns: Sequence[str], descending: Sequence[str] = (), prefix: Sequence[str] = ()) -> str:
         names = [self.q(c) if self.quoted_index_columns else c for c in columns]
+        if self.prefix_indexes:
+            names = [f"{n}({INDEX_PREFIX_CHARS})" if c in prefix else n for n, c in zip(names, columns)]
         return ", ".join(f"{n} DESC" if c in descending else n for n, c in zip(names, columns))
 
 
@@ -162,4 +165,5 @@ MYSQL = Dialect(
     dual=" FROM DUAL",
     or_ignore="INSERT IGNORE",
     upsert_counts="ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
+    prefix_indexes=True,
 )
