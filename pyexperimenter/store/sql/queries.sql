@@ -321,9 +321,24 @@ SELECT status, COUNT(*) AS n FROM {table} WHERE status IN ({statuses}){condition
 -- `pyexp status`: the first few ids of one error group; takes the summary, the --where values, the limit.
 SELECT ID FROM {table} WHERE status = 'error' AND pyexp_error_summary = ?{conditions} ORDER BY ID LIMIT ?
 
--- report_unsummarized_errors --
--- `pyexp status`: errors written before the summary column existed, summarised while read.
-SELECT ID, error FROM {table} WHERE status = 'error' AND pyexp_error_summary IS NULL{conditions} ORDER BY ID
+-- report_unsummarized_groups [mysql] --
+-- `pyexp status`: errors with no summary (another tool's SQL wrote them), grouped by the summary a worker stores (schema.error_summary: the last line not blank, trimmed, 255 characters); each group's size and first ids.
+SELECT error_summary, n, ID FROM (
+  SELECT error_summary, ID, COUNT(*) OVER (PARTITION BY error_summary) AS n,
+         ROW_NUMBER() OVER (PARTITION BY error_summary ORDER BY ID) AS nth FROM (
+    SELECT LEFT(REGEXP_REPLACE(SUBSTRING_INDEX(REGEXP_REPLACE(error, '\\s+$', ''), '\n', -1), '^\\s+', ''), 255)
+           AS error_summary, ID
+    FROM {table} WHERE status = 'error' AND pyexp_error_summary IS NULL{conditions}) AS e) AS g
+WHERE nth <= ?
+
+-- report_unsummarized_groups [sqlite] --
+-- The same; SQLite has no regular expressions, so the summary is the connection's pyexp_summary_of (schema.error_summary).
+SELECT error_summary, n, ID FROM (
+  SELECT error_summary, ID, COUNT(*) OVER (PARTITION BY error_summary) AS n,
+         ROW_NUMBER() OVER (PARTITION BY error_summary ORDER BY ID) AS nth FROM (
+    SELECT pyexp_summary_of(error) AS error_summary, ID
+    FROM {table} WHERE status = 'error' AND pyexp_error_summary IS NULL{conditions}) AS e) AS g
+WHERE nth <= ?
 
 -- select_rows --
 -- `pyexp results`, `get_table(where=...)` and exports: the rows and columns asked for, filtered here.
