@@ -5,16 +5,14 @@ a table name whose derived tables would be too long is refused before anything i
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from support.configs import ConfigMaker
 
-from pyexperimenter import Experimenter
+from pyexperimenter import Experimenter, errors
 from pyexperimenter.cli import main
-from pyexperimenter import errors
 from pyexperimenter.errors import ConfigError
 
 RESULTS = {"r": "VARCHAR(5)", "f": "DOUBLE", "n": "INT"}
