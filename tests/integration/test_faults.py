@@ -242,7 +242,9 @@ def _poll(cond: Any, timeout: float) -> bool:
 @pytest.mark.faults
 @pytest.mark.slow
 def test_more_workers_than_max_connections(private_mariadb: PrivateMariaDB, tmp_path: Path) -> None:
-    """40 workers against max_connections=20: the ones without a slot wait, all finish."""
+    """40 workers against max_connections=20: the ones without a slot wait, all finish.
+    Idle connections hold all but two slots until a worker has been refused, so a refusal
+    happens however slowly the workers start on a busy machine; then they are let go."""
     record = Record(tmp_path / "executions.txt")
     # 40 processes on 2 cores: a generous stale limit, no run should be declared lost here.
     path = write_config(tmp_path, private_mariadb.new_database(), 300, record.path, 0.05,
@@ -252,12 +254,30 @@ def test_more_workers_than_max_connections(private_mariadb: PrivateMariaDB, tmp_
     admin = private_mariadb.connect()
     refused_before = private_mariadb.status("Connection_errors_max_connections")
     admin.cursor().execute("SET GLOBAL max_connections = 20")
+    holders = [private_mariadb.connect() for _ in range(17)]  # with `admin`, 18 of the 20 slots
+    let_go = threading.Event()
+
+    def release_after_a_refusal() -> None:
+        cur = admin.cursor()  # a connection of its own would need one of the slots the workers fight for
+        try:
+            while not let_go.wait(0.1):
+                cur.execute("SHOW GLOBAL STATUS LIKE 'Connection_errors_max_connections'")
+                if int(cur.fetchone()[1]) > refused_before:
+                    break
+        finally:
+            for conn in holders:
+                conn.close()
+
+    releaser = threading.Thread(target=release_after_a_refusal, daemon=True)
+    releaser.start()
     try:
         started = time.monotonic()
         codes = exp.execute(experiments.tracked, n_jobs=40)
         took = time.monotonic() - started
         refused = private_mariadb.status("Connection_errors_max_connections") - refused_before
     finally:
+        let_go.set()
+        releaser.join(30)
         admin.cursor().execute("SET GLOBAL max_connections = 151")
         admin.close()
     assert codes == [0] * 40
@@ -348,11 +368,13 @@ def test_deadlock_and_lock_wait_timeout_are_retried(
 def test_heartbeats_go_on_while_a_write_is_retried(
     make_config: ConfigMaker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The result write deadlocks again and again for 3 s, longer than the stale limit (2 s),
-    while another process sweeps for lost runs: the heartbeat thread uses the connection
-    during the back-off, so the run is never declared lost and its result lands once."""
+    """The result write deadlocks again and again for longer than the stale limit (4 s), and
+    until another store has swept for lost runs a dozen times: the heartbeat thread uses the
+    connection during the back-off, so the run is never declared lost and its result lands
+    once. The storm ends on those two conditions, not on the clock alone, so a busy machine
+    (fewer sweeps a second) only makes it longer."""
     record = Record(tmp_path / "executions.txt")
-    path = make_config(experiment={"heartbeat_seconds": 0.5, "stale_after_seconds": 2},
+    path = make_config(experiment={"heartbeat_seconds": 0.5, "stale_after_seconds": 4},
                        parameters={"x": [5]}, custom={"record": str(record.path)})
     exp = Experimenter(path)
     exp.fill_table_from_config()
@@ -360,19 +382,19 @@ def test_heartbeats_go_on_while_a_write_is_retried(
     exp.close()
     real = MySQLSession.run
     storm = {"until": 0.0, "deadlocks": 0}
+    swept: list[int] = []
 
     def run(self: MySQLSession, cur: Any, name: str, args: Any = (), **kwargs: Any) -> Any:
         if name == "finish_done":
             if not storm["until"]:
-                storm["until"] = time.monotonic() + 3.0
-            if time.monotonic() < storm["until"]:
+                storm["until"] = time.monotonic() + 5.0
+            if time.monotonic() < storm["until"] or len(swept) <= 12:
                 storm["deadlocks"] += 1
                 raise pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock (injected)")
         return real(self, cur, name, args, **kwargs)
 
     monkeypatch.setattr(MySQLSession, "run", run)
     halt = threading.Event()
-    swept: list[int] = []
 
     def sweep() -> None:
         with Experimenter(path) as other:
