@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from support.configs import ConfigMaker
 
 from pyexperimenter import Experimenter
@@ -30,16 +31,28 @@ ERRORS = [
 ]
 
 
-def test_status_groups_errors_written_by_sql_as_a_worker_would(make_config: ConfigMaker) -> None:
+@pytest.mark.parametrize("trigger", [True, False], ids=["summarised-on-write", "summarised-when-read"])
+def test_status_groups_errors_written_by_sql_as_a_worker_would(make_config: ConfigMaker, trigger: bool) -> None:
+    """With the summary_on_error trigger the database summarises a foreign error as it is
+    written (status then reads the index alone); without it (a database that refused the
+    trigger), status groups them in SQL when read. Both give the worker's summaries."""
     exp = Experimenter(make_config(parameters={"x": {"start": 0, "stop": len(ERRORS) + 2}}))
     exp.fill_table_from_config()
     session = exp.store.session
+    if not trigger:
+        session.transaction(lambda cur: session.run(cur, "drop_trigger", trigger_kind="sum"))
     for row_id, error in enumerate(ERRORS, start=1):  # as another tool writes them: no summary
         session.transaction(lambda cur, i=row_id, e=error: session.execute(
             cur, f"UPDATE {exp.store.t} SET status = 'error', error = ? WHERE ID = ?", (e, i)))
     # One more written by our own fail path, with its summary: it joins the same group.
     claim = exp.store.claim(exp.store_identity if hasattr(exp, "store_identity") else _who(), 1)[0]
     exp.store.fail(claim.token, claim.id, TRACE + "ValueError: bad", 1)
+    stored = session.transaction(lambda cur: session.execute(
+        cur, f"SELECT ID, pyexp_error_summary FROM {exp.store.t} WHERE status = 'error' ORDER BY ID").fetchall())
+    if trigger:  # written by the database, as a worker writes it
+        assert [s for _, s in stored] == [error_summary(e) for e in [*ERRORS, TRACE + "ValueError: bad"]]
+    else:
+        assert [s for _, s in stored][:-1] == [None] * len(ERRORS)
     expected = Counter(error_summary(e) or "(no message)" for e in [*ERRORS, TRACE + "ValueError: bad"])
     report = status_report(exp)
     got = {g["message"]: g["count"] for g in report["errors"]}

@@ -20,7 +20,6 @@ from ...errors import DatabaseUnavailable, InputError
 from ..engine.session import Cursor, Session
 from ..engine.sqlstore import SqlStore
 from ..sql.dialect import SQLITE
-from ..sql.schema import error_summary
 from ..types import TableSchema
 
 T = TypeVar("T")
@@ -46,9 +45,6 @@ class SQLiteSession(Session):
             raise InputError(f"cannot create {self.path}: folder {self.path.parent} does not exist")
         try:
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            # MariaDB computes an error's summary in SQL (report_unsummarized_groups); SQLite
-            # has no regular expressions, so it calls the one Python definition.
-            conn.create_function("pyexp_summary_of", 1, error_summary, deterministic=True)
             self.run(conn, "busy_timeout")
             self.run(conn, "journal_mode")
             # With WAL, NORMAL loses nothing when a process is killed; only a power cut

@@ -50,6 +50,13 @@ class Dialect:
     or_ignore: str  # an INSERT that skips a row whose key exists
     upsert_counts: str  # after an INSERT into the counters: add `n` to an existing row
     prefix_indexes: bool = False  # a long text column is indexed by its first characters (Index.prefix)
+    # An error's summary in SQL, as schema.error_summary computes it (`{text}` the error): the
+    # last line that is not blank, trimmed, at most 255 characters; '' where the database
+    # cannot (status then groups those errors itself, more slowly).
+    last_line: str = ""
+
+    def summary_of(self, text: str) -> str:
+        return self.last_line.format(text=text) if self.last_line else "NULL"
 
     def q(self, identifier: str) -> str:
         """Quote an identifier that was checked against `sqltypes.IDENTIFIER`."""
@@ -136,6 +143,11 @@ SQLITE = Dialect(
     dual="",
     or_ignore="INSERT OR IGNORE",
     upsert_counts="ON CONFLICT (kind, label, minute, slot) DO UPDATE SET n = n + excluded.n",
+    last_line=(
+        "CASE WHEN {text} IS NULL THEN NULL ELSE COALESCE(NULLIF(substr(ltrim(substr(rtrim({text}, _WS), "
+        "length(rtrim(rtrim({text}, _WS), replace(rtrim({text}, _WS), char(10), ''))) + 1), _WS), 1, 255), ''), "
+        "'(no message)') END"
+    ).replace("_WS", "' ' || char(9, 10, 11, 12, 13)"),
 )
 
 MYSQL = Dialect(
@@ -166,4 +178,8 @@ MYSQL = Dialect(
     or_ignore="INSERT IGNORE",
     upsert_counts="ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
     prefix_indexes=True,
+    last_line=(
+        "CASE WHEN {text} IS NULL THEN NULL ELSE COALESCE(NULLIF(LEFT(REGEXP_REPLACE(SUBSTRING_INDEX("
+        "REGEXP_REPLACE({text}, '\\\\s+$', ''), '\\n', -1), '^\\\\s+', ''), 255), ''), '(no message)') END"
+    ),
 )

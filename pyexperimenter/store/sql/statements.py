@@ -191,6 +191,7 @@ class Statements:
             ago=dialect.ago,
             later=dialect.later,
             age=_Spec(dialect.age_of),
+            summary_of=_Spec(dialect.summary_of),
             q=_Spec(q),
             skip_locked=dialect.skip_locked,
             for_update=dialect.for_update,
