@@ -10,7 +10,9 @@ The table is filled by this checkout's `pyexp fill`, then shaped by scale.py's S
 20% error, the attempt history), except that the error summary column is left NULL, as a
 foreign tool leaves it. `pyexp status` then runs `--repeat` times, each in a fresh process
 under /usr/bin/time (wall time and peak memory, the interpreter's start included), after one
-unmeasured run that warms the buffer pool. The median is the figure; the error groups shown
+unmeasured run that warms the buffer pool. The median is the figure, printed beside the
+floor measured in the same run (`status` of a 1,000-row table: the interpreter, the imports
+and a few queries), since on a shared machine the load moves both; the error groups shown
 by `status --json` are checked against the traceback's last lines, so a fast wrong answer
 cannot pass. `--keep` leaves the database for a later `--database NAME` (no refill).
 """
@@ -69,6 +71,16 @@ def check_groups(pyexp: Path, config: Path, work: Path, errors: int) -> dict[str
     return groups
 
 
+def floor_seconds(pyexp: Path, work: Path, repeat: int) -> float:
+    """What `pyexp status` costs on this machine right now whatever the table: a small one.
+    On a shared machine this moves with the load; the figure to read is the difference."""
+    config = work / "small.yml"
+    write_config(config, f"sqlite:///{work / 'small.db'}", 1000)
+    measure(pyexp, ["fill", str(config)], work)
+    measure(pyexp, ["status", str(config)], work)
+    return statistics.median(measure(pyexp, ["status", str(config)], work)["seconds"] for _ in range(repeat))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="a multiple of 1,000")
@@ -97,6 +109,7 @@ def main() -> None:
             log(f"status: {samples[-1]['seconds']} s, {samples[-1]['peak_mib']} MiB")
         load.append(os.getloadavg()[0])
         groups = check_groups(pyexp, config, work, args.rows // 5)
+        floor = floor_seconds(pyexp, work, args.repeat)
         median = statistics.median(s["seconds"] for s in samples)
         print(f"\n`pyexp status`, {args.rows:,} rows, {args.rows // 5:,} errors written by SQL (no summary): "
               f"median {median:.3f} s of {args.repeat} (target {TARGET_SECONDS} s: "
@@ -104,8 +117,11 @@ def main() -> None:
               f"{', '.join(str(s['seconds']) for s in samples)} s; peak "
               f"{max(s['peak_mib'] for s in samples)} MiB; 1-minute load {', '.join(f'{x:.1f}' for x in load)} "
               f"on {os.cpu_count()} cores; groups {groups}")
+        print(f"floor in the same run: `pyexp status` of a 1,000-row SQLite table, median {floor:.3f} s "
+              f"(the interpreter, the imports and a few queries); above it: {median - floor:.3f} s")
         if args.json:
-            args.json.write_text(json.dumps({"rows": args.rows, "median_seconds": median, "samples": samples,
+            args.json.write_text(json.dumps({"rows": args.rows, "median_seconds": median, "floor_seconds": floor,
+                                             "samples": samples,
                                              "groups": groups, "load_1min": load}, indent=2))
     finally:
         if args.keep:

@@ -131,8 +131,9 @@ def test_hostile_strings_through_every_command(db_url: str, tmp_path: Path) -> N
     made = invoke("report", str(path), "-o", str(report), "--logtable", "steps")
     assert made.exit_code == 0, made.output
     assert report.stat().st_size < 20_000_000  # plotly.js once, not once per `{{plotly}}`
-    assert charts(load(report.as_uri())) >= 3
-    _dashboard_draws(path)
+    assert charts(load(report.as_uri(), budget_ms=4000)) >= 3
+    if db_url.startswith("sqlite"):  # the same page and data path on either database: drawn once
+        _dashboard_draws(path)
 
 
 def _dashboard_draws(path: Path) -> None:
