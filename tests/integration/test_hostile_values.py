@@ -74,7 +74,7 @@ def test_a_parameter_value_that_does_not_fit_is_refused_at_fill(make_config: Con
     result = CliRunner().invoke(main, ["fill", str(path)])
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "'p'" in lines[0] and sql_type in lines[0], lines
+    assert len(lines) == 1 and "parameters.p" in lines[0] and str(path) in lines[0] and sql_type in lines[0], lines
     assert len(lines[0]) < 400  # a 100,000-character value is not echoed whole
 
 
