@@ -109,6 +109,8 @@ class Runner:
                 if workload == "floor":
                     return self._floor(database)
                 env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(self.trees[side]), str(HERE)])}
+                # Both sides start from byte code, as an installed package does (scale.py says why).
+                env.pop("PYTHONDONTWRITEBYTECODE", None)
                 proc = subprocess.run([sys.executable, str(Path(__file__)), "--child", json.dumps(spec)], env=env,
                                       capture_output=True, text=True, timeout=CHILD_TIMEOUT, cwd=tmp)
                 for line in proc.stdout.splitlines():

@@ -62,6 +62,9 @@ TARGETS = {"results --group-by dataset --agg mean": (2.0, 200), "results --forma
            "status": (0.5, None), "status, again": (0.5, None)}
 
 
+ENV: dict[str, str] = dict(os.environ)  # as_installed() sets it in main()
+
+
 def log(message: str) -> None:
     print(f"[scale {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -179,12 +182,23 @@ def buffer_pool(target: MySQLTarget, mib: int | None) -> int:
         conn.close()
 
 
+def as_installed() -> dict[str, str]:
+    """The environment commands run in, as a user's would be: with byte code. Under
+    PYTHONDONTWRITEBYTECODE (set on some machines) this checkout, installed editable, would
+    compile every module at every start (0.5-0.7 s of `status`'s time) while a baseline
+    installed by pip has its byte code from the install: a difference of set-up, not code."""
+    env = {**os.environ, "COLUMNS": "120"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "pyexperimenter")], check=True, env=env)
+    return env
+
+
 def measure(pyexp: Path, argv: list[str], cwd: Path) -> dict[str, Any]:
     """Wall time and peak RSS of one command in a fresh process."""
     timing = cwd / "time.txt"
     start = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", str(timing), str(pyexp), *argv], cwd=cwd,
-                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "120"})
+                          capture_output=True, text=True, env=ENV)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{pyexp} {' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
@@ -231,6 +245,8 @@ def main() -> None:
                         help="run with MariaDB's innodb_buffer_pool_size at this size, restored afterwards")
     args = parser.parse_args()
     target = MySQLTarget(args.mysql)
+    global ENV
+    ENV = as_installed()
     versions = {"this": Path(sys.executable).with_name("pyexp")}
     if args.baseline:
         versions["baseline"] = baseline_env(args.baseline) / "bin" / "pyexp"

@@ -156,9 +156,9 @@ class Experimenter:
         spec = fn or self.config.function
         if not spec:
             raise InputError(f"{self.config.path}: experiment.function: no experiment function given")
-        from .worker import load_function
+        from .worker.function import load_function, spec_source
 
-        return load_function(spec, self.config.base_dir)
+        return load_function(spec, self.config.base_dir, spec_source(fn is not None, self.config.path))
 
     def execute(self, fn: ExperimentFunction | str | None = None, max_experiments: int = -1,
                 random_order: bool = False, n_jobs: int | None = None,
@@ -200,9 +200,11 @@ class Experimenter:
         return replace(self.config, where=tuple(where))
 
     def launch(self, fn: str | Callable[..., Any] | None = None, workers: int = 200, dry_run: bool = False,
-               local: bool = False, wait: bool = False, where: Sequence[str] = (), **slurm_overrides: Any) -> LaunchResult:
-        """Submit `workers` identical workers as SLURM array jobs (or run them here with
-        `local`, or only plan them with `dry_run`); `slurm_overrides` are `slurm:` keys.
+               local: bool = False, wait: bool = False, where: Sequence[str] = (), scheduler: str | None = None,
+               **slurm_overrides: Any) -> LaunchResult:
+        """Submit `workers` identical workers as array jobs of `scheduler` ("slurm" or "sge";
+        default the config's `scheduler:`, else the one on PATH), or run them here with `local`,
+        or only plan them with `dry_run`; `slurm_overrides` are `slurm:` keys (both schedulers).
         With `wait`, returns once the table is drained or no submitted job is left.
         `where` limits the workers to matching rows."""
         from .launch import launch as launch_workers
@@ -210,7 +212,7 @@ class Experimenter:
 
         config = self._selecting(where, index=not dry_run)
         result = launch_workers(config, self.store, function=fn, workers=workers, dry_run=dry_run, local=local,
-                                **slurm_overrides)
+                                scheduler=scheduler, **slurm_overrides)
         if wait and result.job_ids:
             result.counts = wait_for_jobs(result, self.counts)
         return result

@@ -3,10 +3,11 @@
 #   * MariaDB on 127.0.0.1:3306, root with an empty password over TCP, database `test`
 #   * a one-node SLURM cluster (munged, slurmctld, slurmd) with an idle node
 #   * an SSH gateway on 127.0.0.1:2222 for the tunnel tests (scripts/sshd.sh)
+#   * a one-node Son of Grid Engine cell (qmaster and execd here, queue all.q)
 # Idempotent: on a machine where everything already runs it only checks (~0.1 s).
 #
-# Usage: bash scripts/services.sh [--no-mariadb] [--no-slurm] [--no-sshd] [--max-array-size N]
-#                                 [--restart-slurm] [--quiet-summary]
+# Usage: bash scripts/services.sh [--no-mariadb] [--no-slurm] [--no-sshd] [--no-sge]
+#                                 [--max-array-size N] [--restart-slurm] [--quiet-summary]
 # Environment:
 #   PYEXP_SLURM_MAX_ARRAY_SIZE  MaxArraySize written to slurm.conf (default 10001)
 #   PYEXP_SLURM_CPUS            CPUs advertised for the node (default 64)
@@ -14,6 +15,7 @@
 #   PYEXP_MARIADB_FIX_ROOT=1    allow granting root@127.0.0.1 (empty password) on a
 #                               server this script neither installed nor started
 #   PYEXP_SSHD_PORT, PYEXP_SSHD_DIR  the test gateway's port (2222) and folder (scripts/sshd.sh)
+#   PYEXP_SGE_SLOTS             slots of Grid Engine's queue all.q (default 8)
 # Progress and errors go to stderr; the final summary goes to stdout.
 set -euo pipefail
 
@@ -22,12 +24,13 @@ log() { printf '[%s] %s\n' "$SCRIPT_NAME" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 DO_MARIADB=1
 DO_SLURM=1
 DO_SSHD=1
+DO_SGE=1
 FORCE_SLURM_RESTART=0
 SUMMARY=1
 MAX_ARRAY_SIZE="${PYEXP_SLURM_MAX_ARRAY_SIZE:-10001}"
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
         --no-mariadb) DO_MARIADB=0 ;;
         --no-slurm) DO_SLURM=0 ;;
         --no-sshd) DO_SSHD=0 ;;
+        --no-sge) DO_SGE=0 ;;
         --restart-slurm) FORCE_SLURM_RESTART=1 ;;
         --quiet-summary) SUMMARY=0 ;;
         --max-array-size)
@@ -353,12 +357,146 @@ ensure_slurm() {
 # shellcheck source=scripts/sshd.sh
 . "$(dirname "${BASH_SOURCE[0]}")/sshd.sh"
 
+# ---------------------------------------------------------------------------- Son of Grid Engine
+# Self-contained: ensure_sge and sge_summary use nothing of this file but log, die, wait_for,
+# pid_alive and apt_install. Follows the set-up sequence of the project's services notes:
+# debconf preseed, packages, host_aliases, qmaster, then execd, then the qconf settings.
+# Every step checks first, so a second run only compares (a few seconds of qconf calls).
+
+SGE_ROOT_DIR=/var/lib/gridengine
+SGE_CELL_NAME=default
+SGE_COMMON="$SGE_ROOT_DIR/$SGE_CELL_NAME/common"
+SGE_QMASTER_PID=/var/spool/gridengine/qmaster/qmaster.pid  # qmaster writes it (the init script's is never written)
+SGE_SLOTS="${PYEXP_SGE_SLOTS:-8}"
+
+sge_qmaster_running() { pid_alive "$SGE_QMASTER_PID" sge_qmaster; }
+# execd writes no pid file here: look for the process (only to decide whether to start it).
+sge_execd_running() { pgrep -x sge_execd >/dev/null 2>&1; }
+sge_answers() { qstat >/dev/null 2>&1; }
+# The exec host has reported a load: execd is registered with the qmaster.
+sge_execd_reports() { qhost -h "$(hostname)" 2>/dev/null | awk 'NR > 3 && $4 != "-" {ok=1} END {exit !ok}'; }
+
+# sge_normal: a qconf object as sorted "key value" lines, whatever qconf's column widths.
+sge_normal() { awk '{$1=$1; print}' | sort; }
+
+# sge_apply KIND NAME FILE: add the object from FILE (qconf -A<kind>) or, when it exists and
+# differs, modify it (qconf -M<kind>); KIND is q (queue) or p (parallel environment).
+sge_apply() {
+    local kind="$1" name="$2" file="$3" current
+    if current="$(qconf "-s$kind" "$name" 2>/dev/null)"; then
+        if ! diff -q <(printf '%s\n' "$current" | sge_normal) <(sge_normal <"$file") >/dev/null; then
+            log "Grid Engine: updating $name"
+            qconf "-M$kind" "$file" >/dev/null 2>&1 || die "qconf -M$kind $name failed"
+        fi
+    else
+        log "Grid Engine: adding $name"
+        qconf "-A$kind" "$file" >/dev/null 2>&1 || die "qconf -A$kind $name failed"
+    fi
+}
+
+sge_configure() {
+    local host tmp
+    host="$(hostname)"
+    tmp="$(mktemp -d)"
+    qconf -ss 2>/dev/null | grep -qx "$host" || qconf -as "$host" >/dev/null 2>&1 || die "qconf -as $host failed"
+    # The scheduler runs every second and starts jobs at once; no load adjustment, so a
+    # busy 2-core machine still starts its jobs.
+    qconf -ssconf >"$tmp/sconf" || die "qconf -ssconf failed"
+    sed -e 's/^schedule_interval .*/schedule_interval                 0:0:1/' \
+        -e 's/^flush_submit_sec .*/flush_submit_sec                  1/' \
+        -e 's/^flush_finish_sec .*/flush_finish_sec                  1/' \
+        -e 's/^job_load_adjustments .*/job_load_adjustments              NONE/' "$tmp/sconf" >"$tmp/sconf.new"
+    if ! cmp -s "$tmp/sconf" "$tmp/sconf.new"; then
+        log "Grid Engine: scheduler interval 1 s, no load adjustments"
+        qconf -Msconf "$tmp/sconf.new" >/dev/null 2>&1 || die "qconf -Msconf failed"
+    fi
+    cat >"$tmp/smp" <<PE
+pe_name            smp
+slots              $SGE_SLOTS
+user_lists         NONE
+xuser_lists        NONE
+start_proc_args    NONE
+stop_proc_args     NONE
+allocation_rule    \$pe_slots
+control_slaves     FALSE
+job_is_first_task  TRUE
+urgency_slots      min
+accounting_summary FALSE
+qsort_args         NONE
+PE
+    sge_apply p smp "$tmp/smp"
+    # The queue: this host, SGE_SLOTS slots, no load thresholds, bash, and 5 s between the
+    # -notify signal (SIGUSR2) and SIGKILL. Start from the defaults qconf -aq would offer.
+    if ! qconf -sq all.q >"$tmp/q" 2>/dev/null; then
+        qconf -sq 2>/dev/null >"$tmp/q" || true
+    fi
+    if [ ! -s "$tmp/q" ]; then
+        # No all.q and no template to show: write the one from the notes' defaults.
+        printf 'qname all.q\n' >"$tmp/q"
+    fi
+    awk -v host="$host" -v slots="$SGE_SLOTS" '
+        BEGIN { want["qname"]="all.q"; want["hostlist"]=host; want["slots"]=slots;
+                want["pe_list"]="smp"; want["load_thresholds"]="NONE";
+                want["shell"]="/bin/bash";
+                want["notify"]="00:00:05" }
+        /^[ \t]/ { if (!skip) print; next }     # continuation lines of a kept value
+        { skip = ($1 in want); if (skip) { seen[$1]=1; next } print; skip = 0 }
+        END { for (k in want) printf "%-19s %s\n", k, want[k] }
+    ' "$tmp/q" | sed -e 's/\\$//' >"$tmp/all.q"
+    sge_apply q all.q "$tmp/all.q"
+    rm -rf "$tmp"
+}
+
+ensure_sge() {
+    local host
+    host="$(hostname)"
+    if ! command -v qconf >/dev/null 2>&1 || [ ! -x /usr/lib/gridengine/sge_qmaster ] \
+        || [ ! -x /usr/lib/gridengine/sge_execd ] || [ ! -s "$SGE_COMMON/bootstrap" ]; then
+        log "Grid Engine: preseeding debconf (master $host, cell $SGE_CELL_NAME)"
+        printf '%s\n' \
+            "gridengine-common shared/gridenginemaster string $host" \
+            "gridengine-common shared/gridenginecell string $SGE_CELL_NAME" \
+            "gridengine-common shared/gridengineconfig boolean true" | debconf-set-selections \
+            || die "debconf-set-selections failed"
+        apt_install gridengine-master gridengine-exec gridengine-client gridengine-common
+        [ -s "$SGE_COMMON/bootstrap" ] || die "the gridengine packages made no cell in $SGE_COMMON"
+    fi
+    # 127.0.0.1 resolves to "localhost" first; qmaster must take it for this host's name.
+    if [ "$(cat "$SGE_COMMON/host_aliases" 2>/dev/null)" != "$host localhost" ]; then
+        log "Grid Engine: $SGE_COMMON/host_aliases: $host localhost"
+        printf '%s localhost\n' "$host" >"$SGE_COMMON/host_aliases"
+        chown sgeadmin:sgeadmin "$SGE_COMMON/host_aliases"
+    fi
+    if ! sge_qmaster_running; then
+        log "Grid Engine: starting qmaster"
+        setsid /etc/init.d/gridengine-master start >/dev/null 2>&1 < /dev/null || die "/etc/init.d/gridengine-master start failed"
+    fi
+    wait_for "Grid Engine's qmaster to answer qstat" sge_answers \
+        || { tail -n 20 /var/spool/gridengine/qmaster/messages >&2 || true; die "qmaster does not answer"; }
+    if ! sge_execd_running; then
+        log "Grid Engine: starting execd"
+        # In a session of its own: execd does not leave the caller's session, so it died with
+        # the shell that started it (a closed terminal, an ended CI step) and jobs then sat in
+        # state "t" with "can't send job" in the qmaster's messages.
+        setsid /etc/init.d/gridengine-exec start >/dev/null 2>&1 < /dev/null || die "/etc/init.d/gridengine-exec start failed"
+    fi
+    sge_configure
+    wait_for "Grid Engine's execd on $host to report its load" sge_execd_reports \
+        || die "execd on $host does not report to the qmaster (see /var/spool/gridengine/execd/$host/messages)"
+    log "Grid Engine: cell ready (queue all.q, $SGE_SLOTS slots)"
+}
+
+sge_summary() {
+    echo "SGE:     $(qconf -sq all.q | awk '$1 == "slots" || $1 == "notify" {printf "%s %s ", $1, $2}')on $(hostname); max_aj_tasks $(qconf -sconf | awk '$1 == "max_aj_tasks" {print $2}')"
+}
+
 # ---------------------------------------------------------------------------- main
 
 START=$SECONDS
 if [ "$DO_MARIADB" -eq 1 ]; then ensure_mariadb; fi
 if [ "$DO_SLURM" -eq 1 ]; then ensure_slurm; fi
 if [ "$DO_SSHD" -eq 1 ]; then ensure_sshd; fi
+if [ "$DO_SGE" -eq 1 ]; then ensure_sge; fi
 
 if [ "$SUMMARY" -eq 1 ]; then
     if [ "$DO_MARIADB" -eq 1 ]; then
@@ -371,5 +509,6 @@ if [ "$SUMMARY" -eq 1 ]; then
     if [ "$DO_SSHD" -eq 1 ]; then
         echo "sshd:    root@127.0.0.1:$SSHD_PORT, keys in $SSHD_DIR"
     fi
+    if [ "$DO_SGE" -eq 1 ]; then sge_summary; fi
 fi
 log "all requested services are up ($((SECONDS - START))s)"

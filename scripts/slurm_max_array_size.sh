@@ -12,7 +12,7 @@ die() { printf '[slurm_max_array_size.sh] ERROR: %s\n' "$*" >&2; exit 1; }
 [[ "$1" =~ ^[0-9]+$ ]] || die "N must be a positive integer, got '$1'"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PYEXP_SLURM_MAX_ARRAY_SIZE="$1" bash "$here/services.sh" --no-mariadb --quiet-summary
+PYEXP_SLURM_MAX_ARRAY_SIZE="$1" bash "$here/services.sh" --no-mariadb --no-sge --quiet-summary
 
 actual="$(scontrol show config | awk '$1 == "MaxArraySize" {print $3}')"
 [ "$actual" = "$1" ] || die "scontrol show config reports MaxArraySize=$actual, expected $1"

@@ -2,7 +2,8 @@
 # The whole test suite from a fresh clone: install, start services, lint, type-check, test.
 #   bash scripts/test.sh [pytest args...]
 # Creates .venv (if missing) with the package and its test dependencies, makes sure MariaDB,
-# the one-node SLURM cluster and the test SSH gateway are up (scripts/services.sh) and Chromium is installed (for
+# the one-node SLURM cluster, the Grid Engine cell and the test SSH gateway are up (scripts/services.sh), the ordinary
+# user cluster tests run as exists (scripts/ordinary_user.sh) and Chromium is installed (for
 # the browser tests), then runs ruff, mypy, the docs build and pytest. Under CI=true a
 # missing service fails the run instead of skipping.
 set -euo pipefail
@@ -18,6 +19,8 @@ fi
 
 if [ "${PYEXP_SKIP_SERVICES:-0}" != "1" ]; then
     bash scripts/services.sh
+    # The non-root user cluster tests run as (tests/support/ordinary_user.py).
+    bash scripts/ordinary_user.sh
 fi
 # tests/acceptance/test_report_browser.py opens the HTML report in Debian's headless Chromium.
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then

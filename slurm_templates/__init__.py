@@ -1,4 +1,4 @@
-"""The sbatch templates `pyexp launch` renders (cpu.sbatch, gpu.sbatch).
+"""The job script templates `pyexp launch` renders: SLURM (cpu.sbatch, gpu.sbatch) and Grid Engine (cpu.sge).
 
 They live at the repository's top level, where a site admin looks for them, and are
 installed as the package `pyexperimenter.slurm_templates` (pyproject.toml maps the folder

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.configs import ConfigMaker, config_maker
+from support.ordinary_user import OrdinaryUser, find_ordinary_user
 from support.services import MYSQL_BASE, mysql_connect, service_missing
 
 
@@ -52,3 +53,9 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
 def make_config(tmp_path: Path, db_url: str) -> ConfigMaker:
     """Write a native config into tmp_path; keyword sections replace the defaults."""
     return config_maker(tmp_path, db_url)
+
+
+@pytest.fixture(scope="session")
+def ordinary_user() -> OrdinaryUser:
+    """The non-root user cluster flows run as (scripts/ordinary_user.sh makes it)."""
+    return find_ordinary_user()

@@ -66,8 +66,10 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
 @config_arg
 @db_option
 @click.option("-w", "--workers", type=click.IntRange(min=1), required=True, help="Number of identical workers.")
-@click.option("--dry-run", is_flag=True, help="Print the plan and sbatch script(s); submit nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and job script(s); submit nothing.")
 @click.option("--local", is_flag=True, help="Run the workers as local processes instead of SLURM jobs.")
+@click.option("--scheduler", type=click.Choice(["slurm", "sge"]), default=None,
+              help="slurm or sge (Grid Engine); default: the config's scheduler, else the one on PATH (slurm if both).")
 @click.option("--wait", is_flag=True, help="Stay and show progress until nothing is open or running.")
 @click.option("--function", "function", metavar="MODULE:FN", help="Experiment function overriding experiment.function.")
 @click.option("--partition")
@@ -81,9 +83,9 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
 @click.option("--constraint")
 @click.option("--sbatch", "sbatch", multiple=True, metavar="KEY=VALUE", help="Extra #SBATCH option, e.g. gres=gpu:1 or exclusive (repeatable).")
 @where_option
-def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool, wait: bool, function: str | None,
-           sbatch: tuple[str, ...], where: tuple[str, ...], **overrides: Any) -> None:
-    """Submit N identical workers as SLURM array job(s) that drain the table.
+def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool, scheduler: str | None, wait: bool,
+           function: str | None, sbatch: tuple[str, ...], where: tuple[str, ...], **overrides: Any) -> None:
+    """Submit N identical workers as SLURM or Grid Engine array job(s) that drain the table.
 
     Returns once the jobs are accepted; worker logs go to pyexp_logs/<table>/ next to CONFIG.
     --local runs the N workers on this machine and returns when they are done."""
@@ -95,7 +97,8 @@ def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool
     extra = parse_sbatch_options(sbatch)
     if extra:
         slurm["sbatch"] = extra
-    result = exp.launch(fn=function, workers=workers, dry_run=dry_run, local=local, wait=False, where=where, **slurm)
+    result = exp.launch(fn=function, workers=workers, dry_run=dry_run, local=local, wait=False, where=where,
+                        scheduler=scheduler, **slurm)
     click.echo(launch_text(result))
     left = _wait_until_drained(exp, result) if wait and not dry_run and not local else 0
     if result.failed or left:
@@ -110,7 +113,11 @@ def _wait_until_drained(exp: Experimenter, result: LaunchResult) -> int:
     from ..views.terminal import drained_summary
 
     counts = exp.counts()
+    known = len(result.errors)
     with ProgressBar(counts["created"] + counts["running"], "draining", enabled=interactive()) as bar:
         counts = wait_for_jobs(result, exp.counts, on_progress=follow_counts(bar, counts, show_failed=False))
-    click.echo(drained_summary(counts))
+    for error in result.errors[known:]:  # the workers died: "drained" would be wrong
+        click.echo(f"error: {error}", err=True)
+    if len(result.errors) == known:
+        click.echo(drained_summary(counts))
     return counts["created"] + counts["running"]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..compat.config import CodeCarbonCfg, CustomCfg, DatabaseCfg, Keyfield, PyExperimenterCfg
 from ..errors import ConfigError
 from ..store.schema import RESERVED_COLUMNS
 from .database_url import Credentials, parse_database_url, read_credentials, resolve_password
 from .legacy import LEGACY_ROOT, load_legacy
-from .model import DatabaseConfig, ExperimentConfig, SlurmConfig
+from .model import SCHEDULERS, DatabaseConfig, ExperimentConfig, SgeConfig, SlurmConfig
 from .native import load_native
 from .sections import read_yaml, show
 
@@ -49,11 +50,20 @@ def load_config(
     return cfg
 
 
+# PyExperimenter 1.4's `py_experimenter.config` classes (compat/config.py) share this module
+# path, so that scripts importing them change only the prefix.
 __all__ = [
+    "CodeCarbonCfg",
+    "CustomCfg",
+    "DatabaseCfg",
+    "Keyfield",
+    "PyExperimenterCfg",
     "RESERVED_COLUMNS",
+    "SCHEDULERS",
     "Credentials",
     "DatabaseConfig",
     "ExperimentConfig",
+    "SgeConfig",
     "SlurmConfig",
     "load_config",
     "parse_database_url",

@@ -92,6 +92,22 @@ class SlurmConfig:
     template: str | None = None  # own sbatch template; default slurm_templates/{cpu,gpu}.sbatch
 
 
+SCHEDULERS = ("slurm", "sge")
+
+
+@dataclass(frozen=True)
+class SgeConfig:
+    """What only Grid Engine needs (`sge:`); time, memory, CPUs, parallelism and setup come
+    from the `slurm:` keys, so one config launches on either scheduler."""
+
+    queue: str | None = None  # `-q`; default: wherever the scheduler puts the job
+    pe: str = "smp"  # parallel environment for cpus_per_task > 1 (`-pe smp N`)
+    memory_resource: str | None = "h_vmem"  # the complex mem_gb is requested as, per slot; None: none
+    gpu_resource: str | None = None  # the site's GPU complex (e.g. gpu); needed for gpus_per_node > 0
+    options: tuple[str, ...] = ()  # extra `#$` lines, each as qsub takes it (`-P myproject`)
+    template: str | None = None  # own job script template; default slurm_templates/cpu.sge
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """One experiment table: its columns, its grid, and how workers treat its rows.
@@ -117,6 +133,8 @@ class ExperimentConfig:
     memory_limit_mb: int | None = None  # the child's address space; needs isolation
     quarantine_after: int = 5  # 0: never quarantine
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
+    scheduler: str | None = None  # "slurm" or "sge"; None: detected from the commands on PATH
+    sge: SgeConfig = field(default_factory=SgeConfig)
     custom: Mapping[str, Any] = field(default_factory=dict)
     n_jobs: int = 1
     where: tuple[str, ...] = ()  # `--where` conditions: workers claim only rows matching all

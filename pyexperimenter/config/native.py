@@ -9,7 +9,9 @@
                  the table, a parameter a sub-grid lacks being NULL in its rows
     results:     result columns and their SQL types
     logtables:   per-experiment time series, each a mapping of columns to SQL types
-    slurm:       defaults for `pyexp launch`
+    scheduler:   slurm or sge, the scheduler `pyexp launch` submits to
+    slurm:       defaults for `pyexp launch` (time, memory, CPUs, parallelism, setup: both schedulers)
+    sge:         what only Grid Engine needs (queue, parallel environment, resources, options)
     custom:      free-form, handed to the experiment function
 
 The key sets below are the whole format: unknown keys are errors, and the documentation
@@ -29,11 +31,12 @@ from ..sqltypes import SqlType
 from .database_url import parse_database_url
 from .grids import DEFAULT_MAX_GRID_ROWS, read_grids
 from .limits import non_negative, read_isolation
-from .model import DatabaseConfig, ExperimentConfig, SlurmConfig
+from .model import SCHEDULERS, DatabaseConfig, ExperimentConfig, SgeConfig, SlurmConfig
 from .sections import Section
 from .ssh import native_ssh
 
-NATIVE_TOP = frozenset({"experiment", "database", "parameters", "grids", "results", "logtables", "slurm", "custom"})
+NATIVE_TOP = frozenset({"experiment", "database", "parameters", "grids", "results", "logtables", "scheduler", "slurm",
+                        "sge", "custom"})
 EXPERIMENT_KEYS = frozenset(
     {
         "name",
@@ -73,6 +76,15 @@ SLURM_KEYS: dict[str, Any] = {
     "template": str,
 }
 _POSITIVE_SLURM = ("time_minutes", "cpus_per_task", "array_parallelism", "mem_gb")
+# Each sge key with the YAML type it must have.
+SGE_KEYS: dict[str, Any] = {
+    "queue": str,
+    "pe": str,
+    "memory_resource": str,
+    "gpu_resource": str,
+    "options": list,
+    "template": str,
+}
 
 
 def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLike[str] | None,
@@ -93,6 +105,10 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
     logtables = read_logtables(top.section("logtables"))
     exp.derived_names(name, logtables, "name")
     slurm = _slurm(top.section("slurm", frozenset(SLURM_KEYS)))
+    scheduler = top.get("scheduler", str)
+    if scheduler is not None and scheduler not in SCHEDULERS:
+        raise top.error(f"expected one of {', '.join(SCHEDULERS)}", scheduler, "scheduler")
+    sge = _sge(top.section("sge", frozenset(SGE_KEYS)))
     custom = top.get("custom", dict, {})
     return ExperimentConfig(
         name=name,
@@ -110,6 +126,8 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         **read_isolation(exp),
         quarantine_after=non_negative(exp, "quarantine_after", 5),
         slurm=slurm,
+        scheduler=scheduler,
+        sge=sge,
         custom=custom,
         n_jobs=exp.positive("n_jobs", int, 1),
         codecarbon=exp.get("codecarbon", bool, False),
@@ -178,6 +196,17 @@ def read_logtables(sec: Section) -> dict[str, dict[str, SqlType]]:
             col = csec.log_column(ckey)
             tables[name][col] = csec.sql_type(col, ctype)
     return tables
+
+
+def _sge(sec: Section) -> SgeConfig:
+    values: dict[str, Any] = {key: sec.get(key, kind) for key, kind in SGE_KEYS.items() if key in sec.data}
+    if "options" in values:
+        if not all(isinstance(s, str) for s in values["options"]):
+            raise sec.error("expected a list of qsub options (strings)", values["options"], "options")
+        values["options"] = tuple(values["options"])
+    if "memory_resource" in values and values["memory_resource"] in ("", "none"):
+        values["memory_resource"] = None  # request no memory at all
+    return SgeConfig(**values)
 
 
 def _slurm(sec: Section) -> SlurmConfig:

@@ -1,11 +1,13 @@
-"""`pyexp launch`: N identical workers as SLURM array jobs (through submitit), or locally.
+"""`pyexp launch`: N identical workers as array jobs of a scheduler, or locally.
 
-Every worker runs the same shell script, rendered from a template (`script.py`); its last
-line is `python -m pyexperimenter.worker --config ... --db ... --function ...`. Nothing is
-pickled: the table is the only channel between the launcher and the workers, and the only
-source of truth afterwards (no sacct). `launch` checks (`preflight.py`), plans (`plan.py`),
-renders, and submits (`slurm.py`, the only module that runs SLURM commands) or runs the
-workers here (`local.py`); `LaunchResult` is what it did, `render.launch_text` prints it.
+Every worker runs the same shell script, rendered from a template; its last line is
+`python -m pyexperimenter.worker --config ... --db ... --function ...`. Nothing is pickled:
+the table is the only channel between the launcher and the workers, and the only source of
+truth afterwards (no sacct, no qacct). `launch` checks (`preflight.py`), plans (`plan.py`),
+and hands rendering, submitting, watching and cancelling to one `Scheduler` (scheduler.py):
+SLURM (`slurm.py`, through submitit) or Grid Engine (`sge.py`), picked by `schedulers.py`;
+or it runs the workers here (`local.py`). `LaunchResult` is what it did, `render.launch_text`
+prints it.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from typing import Any
 from ..config import ExperimentConfig, SlurmConfig
 from ..errors import InputError
 from ..store import Store
-from . import preflight
-from . import slurm as cluster
+from ..worker.function import spec_source
+from . import preflight, schedulers
 from .cancel import CancelResult, cancel
+from .diagnose import dead_workers
 from .local import run_local
 from .plan import (
     ArrayPlan,
@@ -36,12 +39,12 @@ from .plan import (
     split_arrays,
 )
 from .result import LaunchResult
+from .scheduler import JobInputs, Scheduler
 from .script import (
     TEMPLATE_DIR,
     ScriptValues,
     effective_signal_seconds,
     pythonpath_line,
-    read_template,
     render_template,
     template_path,
     worker_args,
@@ -59,11 +62,14 @@ def launch(
     workers: int = 200,
     dry_run: bool = False,
     local: bool = False,
+    scheduler: str | None = None,
     **overrides: Any,
 ) -> LaunchResult:
     """Check everything the nodes would trip over, then submit (or print, or run locally).
 
-    `overrides` are the `slurm:` keys (partition, time_minutes, sbatch, ...) for this launch.
+    `overrides` are the `slurm:` keys (partition, time_minutes, sbatch, ...) for this launch;
+    they size the jobs of either scheduler. `scheduler` ("slurm" or "sge") overrides the
+    config's `scheduler:`; without either, the one whose submit command is on PATH.
     """
     if workers < 1:
         raise InputError(f"--workers: expected a positive number, got {workers}")
@@ -72,20 +78,22 @@ def launch(
     if config.path is None:
         raise InputError("launch needs the experiment's config file: the workers read it on the nodes")
     slurm = resolve_slurm(config, overrides)
+    cluster = schedulers.pick(scheduler or config.scheduler)
     spec = preflight.function_spec(config, function)
-    extra_path = preflight.import_check(spec, config.base_dir)
+    extra_path = preflight.import_check(spec, config.base_dir, spec_source(function is not None, config.path))
     counts = preflight.table_counts(config, store)
     open_rows = counts["created"] + counts.get("stale", 0)
     result = LaunchResult(
         table=config.name,
         database=config.database.url,
         config_path=config.path,
-        mode="dry-run" if dry_run else "local" if local else "slurm",
+        mode="dry-run" if dry_run else "local" if local else cluster.name,
         open_rows=open_rows,
         requested=workers,
         counts=dict(counts),
         slurm=slurm,
         log_dir=log_dir(config, slurm),
+        scheduler=cluster.name,
     )
     if open_rows == 0:
         result.mode = "nothing"
@@ -100,12 +108,14 @@ def launch(
     if local:
         return run_local(result, node_args, env, extra_path, store)
     if not dry_run:
-        preflight.require_sbatch()
-    preflight.check_nodes(config, slurm, result)
-    result.limits = cluster.cluster_limits()
+        preflight.require_submit(cluster)
+    result.notes += preflight.interpreter_check(slurm, spec, config.base_dir, extra_path)
+    preflight.check_nodes(config, cluster.placement(config, slurm), result)
+    result.notes += cluster.notes(config, slurm)
+    result.limits = cluster.limits()
     result.workers, result.arrays, notes = plan_arrays(result.workers, result.limits, slurm.array_parallelism)
     result.notes += notes
-    _render_scripts(result, config, slurm, node_args, extra_path)
+    _render_scripts(result, cluster, config, slurm, node_args, extra_path, env)
     if config.database.password is not None:
         result.notes.append(
             "the database password is not in the script; it reaches the jobs as PYEXP_DB_PASSWORD in their environment"
@@ -113,37 +123,37 @@ def launch(
         )
     if not dry_run:
         try:
-            cluster.submit_arrays(result, env)
+            cluster.submit(result, env)
         finally:  # what was submitted is recorded even when a later array was refused
             if result.job_ids:
-                store.record_launch("slurm", result.job_ids, socket.gethostname())
+                store.record_launch(cluster.name, result.job_ids, socket.gethostname())
     return result
 
 
-def _render_scripts(result: LaunchResult, config: ExperimentConfig, slurm: SlurmConfig, node_args: list[str],
-                    extra_path: Path | None) -> None:
-    template = template_path(slurm, config.base_dir)
-    result.template = template
-    text = read_template(template)
-    values = ScriptValues(
+def _render_scripts(result: LaunchResult, cluster: Scheduler, config: ExperimentConfig, slurm: SlurmConfig,
+                    node_args: list[str], extra_path: Path | None, env: dict[str, str]) -> None:
+    inputs = JobInputs(
         table=config.name,
-        slurm=slurm,
         python=slurm.python or shlex.quote(sys.executable),
         workdir=Path.cwd(),
         log_dir=result.log_dir or Path.cwd(),
         worker_args=node_args,
         environment=pythonpath_line(extra_path),
+        passed=sorted(env),
     )
-    result.scripts = [values.render(array, text, str(template)) for array in result.arrays]
+    result.template, result.scripts = cluster.render(config, slurm, inputs, result.arrays)
 
 
 def wait_for_jobs(result: LaunchResult, counts: Counts, *, interval: float = 2.0,
                   on_progress: Callable[[dict[str, int]], None] | None = None) -> dict[str, int]:
     """Poll `counts()` until nothing is open or running, or no submitted job is left.
 
-    squeue is asked at most every 10 s (the table is cheap to ask, the scheduler is not).
-    Returns the last counts; when the jobs ended with rows left, a note says so.
+    The scheduler (squeue, qstat) is asked at most every 10 s (the table is cheap to ask, the
+    scheduler is not). Returns the last counts; when the jobs ended with rows left, a note says
+    so, or an error (`result.failed`) quoting a worker's log when workers died rather than ran
+    out of rows.
     """
+    cluster = schedulers.get(result.scheduler)
     last_squeue = time.monotonic()
     while True:
         now = counts()
@@ -153,13 +163,17 @@ def wait_for_jobs(result: LaunchResult, counts: Counts, *, interval: float = 2.0
             return now
         if time.monotonic() - last_squeue >= max(10.0, interval):
             last_squeue = time.monotonic()
-            if not cluster.jobs_alive(result.job_ids):
+            if not cluster.alive(result.job_ids):
                 now = counts()
                 if now["created"] + now["running"]:
-                    result.notes.append(
-                        f"all workers ended with {now['created']} open and {now['running']} running row(s) "
-                        "left; launch again to finish them"
-                    )
+                    died = dead_workers(result.log_dir, result.job_ids)
+                    if died is not None:  # launching again would fail the same way
+                        result.errors.append(died)
+                    else:
+                        result.notes.append(
+                            f"all workers ended with {now['created']} open and {now['running']} running row(s) "
+                            "left; launch again to finish them"
+                        )
                 return now
         time.sleep(interval)
 

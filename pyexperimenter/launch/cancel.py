@@ -1,15 +1,17 @@
 """`pyexp cancel`: stop what `pyexp launch` started for a table, rows released, not lost.
 
-Launches are recorded in `<table>_launches` (SLURM array job ids, or the pids and host of
-`--local` workers), so cancel works from any login node that reaches the database. Workers
-release their row on a stop signal without spending an attempt (worker/signals.py): SLURM
-jobs get USR2 first (slurm.cancel_jobs), local workers SIGTERM. A local worker on another
-host cannot be signalled from here; it is reported and its record kept.
+Launches are recorded in `<table>_launches` (array job ids of a scheduler, kind `slurm` or
+`sge`, or the pids and host of `--local` workers), so cancel works from any login node that
+reaches the database. Workers release their row on a stop signal without spending an attempt
+(worker/signals.py): scheduled jobs get USR2 first (the scheduler's `cancel`), local workers
+SIGTERM. A local worker on another host cannot be signalled from here; it is reported and
+its record kept.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import time
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..store import Store
-from . import slurm as cluster
+from . import schedulers
 
 WORKER_MARK = b"pyexperimenter.worker"  # in the command line of every worker `launch --local` starts
 
@@ -26,6 +28,7 @@ WORKER_MARK = b"pyexperimenter.worker"  # in the command line of every worker `l
 class CancelResult:
     table: str
     slurm_jobs: list[str] = field(default_factory=list)  # array jobs that were still queued or running
+    sge_jobs: list[str] = field(default_factory=list)  # the same on Grid Engine
     local_pids: list[int] = field(default_factory=list)  # local workers signalled
     left: list[str] = field(default_factory=list)  # still queued or running afterwards
     elsewhere: list[str] = field(default_factory=list)  # local workers of other hosts (pid@host)
@@ -36,27 +39,30 @@ def cancel(table: str, store: Store, grace_seconds: float = 30.0) -> CancelResul
     result = CancelResult(table)
     host = socket.gethostname()
     records = store.launches()
-    slurm = [r for r in records if r["kind"] == "slurm"]
+    scheduled = [r for r in records if r["kind"] in schedulers.kinds()]
     local = [r for r in records if r["kind"] == "local"]
-    ended = [int(r["ID"]) for r in slurm]
+    ended = [int(r["ID"]) for r in scheduled]
     store.end_launches(ended)  # first: a worker signalled below sees it and records `cancelled by pyexp cancel`
     try:
-        _stop_all(result, slurm, local, host, ended, grace_seconds)
+        _stop_all(result, scheduled, local, host, ended, grace_seconds)
     except BaseException:  # Ctrl-C in the grace wait: the jobs may run on, so a second cancel must see them
-        store.reopen_launches([int(r["ID"]) for r in slurm])
+        store.reopen_launches([int(r["ID"]) for r in scheduled])
         raise
     store.end_launches(ended)
     return result
 
 
-def _stop_all(result: CancelResult, slurm: list[dict], local: list[dict], host: str, ended: list[int],
+def _stop_all(result: CancelResult, scheduled: list[dict], local: list[dict], host: str, ended: list[int],
               grace_seconds: float) -> None:
     """Signal every launch and wait out the grace; `ended` gains the local records stopped."""
-    if slurm:
-        jobs = [str(r["job_id"]) for r in slurm]
-        result.slurm_jobs = [j for j in jobs if any(t.split("_")[0] == j for t in cluster.queued([j]))]  # one by one:
-        # squeue refuses a whole list for one id the controller has forgotten
-        result.left += cluster.cancel_jobs(result.slurm_jobs, grace_seconds) if result.slurm_jobs else []
+    for kind, alive in (("slurm", result.slurm_jobs), ("sge", result.sge_jobs)):
+        jobs = [str(r["job_id"]) for r in scheduled if r["kind"] == kind]
+        if not jobs:
+            continue
+        cluster = schedulers.get(kind)
+        # one by one: squeue refuses a whole list for one id the controller has forgotten
+        alive += [j for j in jobs if any(re.split(r"[_.]", t)[0] == j for t in cluster.queued([j]))]
+        result.left += cluster.cancel(alive, grace_seconds) if alive else []
     pids = []
     for r in local:
         if r["host"] != host:

@@ -1,7 +1,7 @@
-"""How many workers, in which arrays, with which resources: pure decisions, no SLURM calls.
+"""How many workers, in which arrays, with which resources: pure decisions, no scheduler calls.
 
-Everything here takes the cluster's answers (from `slurm.py`) as plain values, so the
-arithmetic of arrays and limits is tested without a cluster.
+Everything here takes the cluster's answers (from `slurm.py` or `sge.py`) as plain values, so
+the arithmetic of arrays and limits is tested without a cluster.
 """
 
 from __future__ import annotations
@@ -86,6 +86,11 @@ class ClusterLimits:
     max_array_size: int
     max_job_count: int | None
     source: str  # where the numbers came from, for the plan
+    # Grid Engine names its limits differently and counts tasks from 1, so an array may hold
+    # all `max_array_size` of them; SLURM's MaxArraySize bounds the task ids 0..M-1 instead.
+    size_name: str = "MaxArraySize"
+    tasks_per_array: int | None = None  # None: max_array_size - 1 (see split_arrays)
+    max_running_per_array: int | None = None  # Grid Engine's max_aj_instances; None: no limit
 
 
 def parse_cluster_limits(text: str) -> ClusterLimits:
@@ -117,14 +122,19 @@ def plan_arrays(workers: int, limits: ClusterLimits, parallelism: int) -> tuple[
     """The workers the cluster allows (MaxJobCount), their arrays, and notes for the plan."""
     notes = []
     if limits.source.startswith("assumed"):
-        notes.append(f"could not read the cluster's limits: MaxArraySize {limits.max_array_size} {limits.source}")
+        notes.append(f"could not read the cluster's limits: {limits.size_name} {limits.max_array_size} {limits.source}")
     if limits.max_job_count is not None and workers > limits.max_job_count:
         notes.append(f"capped at MaxJobCount {limits.max_job_count} worker(s)")
         workers = limits.max_job_count
-    arrays = split_arrays(workers, limits.max_array_size, parallelism)
+    size = limits.max_array_size if limits.tasks_per_array is None else limits.tasks_per_array + 1
+    arrays = split_arrays(workers, size, parallelism)
+    cap = limits.max_running_per_array
+    if cap is not None and any(a.parallelism > cap for a in arrays):
+        arrays = [ArrayPlan(a.tasks, min(a.parallelism, cap)) for a in arrays]
+        notes.append(f"at most {cap} task(s) of each array run at once (max_aj_instances)")
     if len(arrays) > 1:
         notes.append(
-            f"{workers} workers exceed MaxArraySize {limits.max_array_size}: split into {len(arrays)} arrays"
+            f"{workers} workers exceed {limits.size_name} {limits.max_array_size}: split into {len(arrays)} arrays"
             + (f"; array_parallelism {parallelism} shared among them" if parallelism < workers else "")
         )
     return workers, arrays, notes

@@ -16,7 +16,7 @@ class LaunchResult:
     table: str
     database: str
     config_path: Path | None
-    mode: str  # "slurm", "dry-run", "local" or "nothing"
+    mode: str  # "slurm", "sge" (submitted there), "dry-run", "local" or "nothing"
     open_rows: int = 0
     requested: int = 0
     workers: int = 0
@@ -32,6 +32,7 @@ class LaunchResult:
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    scheduler: str = "slurm"  # the one submitted to (or planned for): schedulers.get(name)
 
     @property
     def failed(self) -> bool:

@@ -12,16 +12,21 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from ..config import ExperimentConfig, SlurmConfig
 from ..errors import InputError
-from .plan import ClusterLimits, assumed_limits, parse_cluster_limits
+from .plan import ArrayPlan, ClusterLimits, assumed_limits, parse_cluster_limits
 from .result import LaunchResult
+from .scheduler import JobInputs, Placement
+from .script import ScriptValues, read_template, template_path
 
 SLURM_TIMEOUT = 30.0  # seconds for one scontrol/sinfo/squeue call
 
@@ -220,3 +225,59 @@ def _environment(extra: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# ----------------------------------------------------------------------------- the launcher's interface
+
+
+class Slurm:
+    """SLURM behind the launcher's `Scheduler` interface (scheduler.py), over the functions
+    above; module functions are looked up at call time, so tests can replace them."""
+
+    name = "slurm"
+    label = "SLURM"
+    submit_command = "sbatch"
+
+    def available(self) -> bool:
+        return have_sbatch()
+
+    def limits(self) -> ClusterLimits:
+        return cluster_limits()
+
+    def placement(self, config: ExperimentConfig, slurm: SlurmConfig) -> Placement:
+        nodelist = dict(slurm.sbatch).get("nodelist") or dict(slurm.sbatch).get("w")
+        if nodelist and not re.search(r"[,\[]", nodelist):
+            nodes: set[str] | None = {nodelist}
+        else:
+            nodes = partition_nodes(slurm.partition)
+        where = f"partition {slurm.partition}" if slurm.partition else "the default partition"
+        return Placement(nodes, where, "--sbatch nodelist=NODE")
+
+    def notes(self, config: ExperimentConfig, slurm: SlurmConfig) -> list[str]:
+        return []
+
+    def render(self, config: ExperimentConfig, slurm: SlurmConfig, inputs: JobInputs,
+               arrays: Sequence[ArrayPlan]) -> tuple[Traversable, list[str]]:
+        template = template_path(slurm, config.base_dir)
+        text = read_template(template)
+        values = ScriptValues(table=inputs.table, slurm=slurm, python=inputs.python, workdir=inputs.workdir,
+                              log_dir=inputs.log_dir, worker_args=inputs.worker_args, environment=inputs.environment)
+        return template, [values.render(array, text, str(template)) for array in arrays]
+
+    def array_text(self, array: ArrayPlan) -> str:
+        return f"--array={array.spec}"
+
+    def submit(self, result: LaunchResult, env: Mapping[str, str]) -> None:
+        submit_arrays(result, env)
+
+    def alive(self, job_ids: Sequence[str]) -> bool:
+        return jobs_alive(job_ids)
+
+    def queued(self, job_ids: Sequence[str]) -> list[str]:
+        return queued(job_ids)
+
+    def cancel(self, job_ids: Sequence[str], grace_seconds: float) -> list[str]:
+        return cancel_jobs(job_ids, grace_seconds)
+
+    def hints(self, job_ids: Sequence[str]) -> tuple[str, str]:
+        return f"squeue -j {','.join(job_ids)}", f"scancel {' '.join(job_ids)}"

@@ -1,8 +1,10 @@
 """Stop signals: which ones, installing and restoring handlers, passing them on.
 
-SIGTERM (scancel, preemption), SIGINT (Ctrl-C) and SIGUSR2 (the SLURM time limit, sent
-`signal_seconds` early by the sbatch script) all mean the same to a worker: hand the
-running row back and exit. Handlers can only be installed from the main thread, so every
+SIGTERM (scancel, preemption), SIGINT (Ctrl-C), SIGUSR2 (the SLURM time limit, sent
+`signal_seconds` early by the sbatch script; Grid Engine's qdel or h_rt under -notify) and
+SIGUSR1 (Grid Engine's soft limit s_rt) all mean the same to a worker: hand the running row
+back and exit. Grid Engine signals the whole process group and may do so twice, so what
+a handler does must bear repeating. Handlers can only be installed from the main thread, so every
 helper here is a no-op elsewhere (a worker run from a thread keeps the defaults).
 """
 
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2, signal.SIGUSR1)
 
 Handler = Callable[[int, FrameType | None], Any]
 Saved = dict[int, Any]  # signal number -> the handler it had before
@@ -57,7 +59,7 @@ class EarlyStop:
     @classmethod
     def install(cls) -> EarlyStop:
         early = cls()
-        install(early, (signal.SIGUSR2, signal.SIGTERM))
+        install(early, (signal.SIGUSR2, signal.SIGTERM, signal.SIGUSR1))
         return early
 
 

@@ -8,6 +8,8 @@ but fail under CI=true.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,3 +40,35 @@ def mysql_connect(database: str | None = None) -> Any:
         autocommit=True,
         connect_timeout=5,
     )
+
+
+def require_slurm() -> None:
+    """A one-node cluster with a usable node (scripts/services.sh), or service_missing."""
+    for tool in ("sinfo", "sbatch", "squeue", "scancel", "scontrol"):
+        if shutil.which(tool) is None:
+            service_missing("SLURM", f"{tool} not found on PATH")
+    try:
+        out = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=15)
+    except subprocess.TimeoutExpired:
+        service_missing("SLURM", "sinfo did not answer within 15 s")
+    if out.returncode != 0:
+        service_missing("SLURM", f"sinfo failed: {out.stderr.strip()}")
+    states = [s.rstrip("*~#$@+") for s in out.stdout.split()]
+    if not {"idle", "mixed", "allocated", "completing"} & set(states):
+        service_missing("SLURM", f"no usable node (states: {states})")
+
+
+def require_sge() -> None:
+    """A Grid Engine cell whose execution host reports (scripts/services.sh), or service_missing."""
+    for tool in ("qsub", "qstat", "qdel", "qconf", "qhost"):
+        if shutil.which(tool) is None:
+            service_missing("Grid Engine", f"{tool} not found on PATH")
+    try:
+        out = subprocess.run(["qhost"], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        service_missing("Grid Engine", "qhost did not answer within 30 s")
+    if out.returncode != 0:
+        service_missing("Grid Engine", f"qhost failed: {out.stderr.strip()}")
+    hosts = [line.split() for line in out.stdout.splitlines()[3:] if line.strip()]
+    if not any(len(h) > 6 and h[6] != "-" for h in hosts):  # a host with a load: its execd reports
+        service_missing("Grid Engine", f"no execution host reports a load:\n{out.stdout}")

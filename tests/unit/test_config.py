@@ -200,7 +200,7 @@ BAD: dict[str, tuple[Any, str]] = {
     "top level": ([1, 2], "expected a mapping at the top level, got [1, 2]"),
     "unknown top": (merged(grid=[{"x": [1]}]),
                     "grid: unknown key; expected one of custom, database, experiment, grids, logtables, parameters, "
-                    "results, slurm"),
+                    "results, scheduler, sge, slurm"),
     "unknown experiment key": (merged(experiment={"isolate": "process"}),
                                "experiment.isolate: unknown key; expected one of codecarbon, function, heartbeat_seconds, "
                                "isolation, max_attempts, max_grid_rows, memory_limit_mb, n_jobs, name, priority, quarantine_after, "

@@ -17,6 +17,7 @@ from ..sql.schema import (
     MAIN_INDEXES,
     MAIN_INTERNAL,
     PACKAGE_INDEXES,
+    RANK_INDEX,
     Index,
     filter_index,
 )
@@ -67,6 +68,11 @@ def ensure_side(session: Session, cur: Cursor) -> None:
         session.run(cur, "create_table", target=table, columns=table)
     for index in PACKAGE_INDEXES:
         migrations.create_index(session, cur, schema.packages_table, index)
+
+
+def create_rank_index(session: Session) -> None:
+    """The index of random-order claims, made on first use (store/sql/schema.py says why)."""
+    session.transaction(lambda cur: migrations.create_index(session, cur, session.schema.name, RANK_INDEX))
 
 
 def create_filter_index(session: Session, column: str) -> None:

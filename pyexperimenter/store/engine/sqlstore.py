@@ -22,6 +22,7 @@ from .fill import RANK_SPACE, RowPriority, fill, filler_for
 from .output import StagedOutput, attempt_output
 from .session import Session
 from .side import SideTables, write_codecarbon, write_logs
+from .user_sql import run_user_sql, user_statement
 
 
 def random_rank() -> int:
@@ -37,6 +38,7 @@ class SqlStore(StagedOutput, Store):
         self.dialect = session.dialect
         self.experimenter_name = experimenter_name
         self.side = SideTables(session)
+        self._rank_indexed = False
 
     def in_call(self) -> bool:
         return self.session.lock.held()
@@ -98,6 +100,9 @@ class SqlStore(StagedOutput, Store):
     # --- the queue (store/engine/queue.py)
     def claim(self, who: WorkerIdentity, limit: int = 1, random_order: bool = False,
               where: Filter = NO_FILTER) -> list[Claim]:
+        if random_order and not self._rank_indexed:
+            ddl.create_rank_index(self.session)
+            self._rank_indexed = True
         return queue.claim(self.session, who, self.experimenter_name, limit, random_order, where)
 
     def claim_id(self, who: WorkerIdentity, row_id: int, statuses: Sequence[str]) -> Claim | None:
@@ -194,6 +199,12 @@ class SqlStore(StagedOutput, Store):
 
     def columns(self) -> list[str]:
         return reads.columns(self.session)
+
+    def run_user_sql(self, statements: Sequence[tuple[str, Sequence[Any] | None]]) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+        return run_user_sql(self.session, statements)
+
+    def user_statement(self, kind: str, table: str, columns: Sequence[str] = (), condition: str = "") -> str:
+        return user_statement(self.session, kind, table, columns, condition)
 
     def aggregates_in_sql(self) -> frozenset[str]:
         return sql_aggregates(self.dialect)

@@ -420,8 +420,8 @@ INSERT INTO {launches} (kind, job_id, host) VALUES (?, ?, ?)
 SELECT ID, kind, job_id, host, launched FROM {launches} WHERE ended IS NULL ORDER BY ID
 
 -- launch_ended --
--- Whether `pyexp cancel` ended the launch of this SLURM job (a worker labelling its release); takes the job id.
-SELECT COUNT(*) FROM {launches} WHERE kind = 'slurm' AND job_id = ? AND ended IS NOT NULL
+-- Whether `pyexp cancel` ended the launch of this SLURM or Grid Engine job (a worker labelling its release); takes the job id.
+SELECT COUNT(*) FROM {launches} WHERE kind IN ('slurm', 'sge') AND job_id = ? AND ended IS NOT NULL
 
 -- end_launches --
 -- Launches cancelled, or local workers that exited.
