@@ -28,6 +28,7 @@ def _pyformat(sql: str) -> str:
 # "ID", the name PyExperimenter's tables use). A name already quoted, or part of a longer
 # word (experiment_id, first_id), is left alone.
 _BARE_ID = re.compile(r"(?<![\w\".'])ID(?![\w\"'])")
+_SIZED_TEXT = re.compile(r"^(?:VAR)?CHAR\s*\(\s*\d+\s*\)$", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -100,7 +101,11 @@ class Dialect:
         """A bound value written into a column of `sql_type` (None: a date stamp)."""
         if not self.typed_values:
             return "?"
-        return f"CAST(? AS {self.user_type(sql_type) if sql_type is not None else self.types['datetime']})"
+        if sql_type is None:
+            return f"CAST(? AS {self.types['datetime']})"
+        # Never to a length: an explicit CAST to VARCHAR(n) or CHAR(n) cuts the text silently,
+        # while storing an unbounded VARCHAR into the column refuses what does not fit (22001).
+        return f"CAST(? AS {_SIZED_TEXT.sub('VARCHAR', self.user_type(sql_type))})"
 
     def age_of(self, column: str) -> str:
         return self.age.format(column=column)
@@ -262,4 +267,10 @@ POSTGRES = Dialect(
     schema_lock="transaction",
     bare_id_quoted=True,
     typed_values=True,
+    # The last line that is not blank: `.` crosses newlines in PostgreSQL's regular expressions,
+    # so a greedy `^.*\n` takes everything up to the last one (standard strings: no escapes).
+    last_line=(
+        "CASE WHEN {text} IS NULL THEN NULL ELSE COALESCE(NULLIF(LEFT(regexp_replace(regexp_replace(regexp_replace("
+        "{text}, '\\s+$', ''), '^.*\\n', ''), '^\\s+', ''), 255), ''), '(no message)') END"
+    ),
 )

@@ -644,6 +644,13 @@ CREATE TRIGGER IF NOT EXISTS {trigger:sum} BEFORE UPDATE ON {table} FOR EACH ROW
 SET NEW.pyexp_error_summary = CASE WHEN NOT (NEW.error <=> OLD.error) AND NEW.pyexp_error_summary <=> OLD.pyexp_error_summary
 THEN {summary_of:NEW.error} ELSE NEW.pyexp_error_summary END
 
+-- summary_on_error [postgres] --
+-- The same, before the row is written, and only for statements that set the error.
+CREATE OR REPLACE FUNCTION {trigger:sum}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+IF NEW.error IS DISTINCT FROM OLD.error AND NEW.pyexp_error_summary IS NOT DISTINCT FROM OLD.pyexp_error_summary THEN
+NEW.pyexp_error_summary := {summary_of:NEW.error}; END IF; RETURN NEW; END $$;
+CREATE OR REPLACE TRIGGER {trigger:sum} BEFORE UPDATE OF error ON {table} FOR EACH ROW EXECUTE FUNCTION {trigger:sum}()
+
 -- summarize_errors --
 -- Errors written without a summary before the summary_on_error trigger existed: summarised once, in the database.
 UPDATE {table} SET pyexp_error_summary = {summary_of:error} WHERE status = 'error' AND pyexp_error_summary IS NULL AND error IS NOT NULL
