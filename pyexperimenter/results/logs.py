@@ -73,7 +73,12 @@ class AttemptLog:
         return self.outcome == Outcome.RUNNING.value
 
     def header(self) -> str:
-        where = "stored with the attempt (no file)" if self.source == "stored" else f"file {self.log_file}"
+        if self.source == "stored":
+            where = "stored with the attempt (no file)"
+        elif self.source == "none" and self.running:  # the file comes after a second or 4 KB of output
+            where = f"file {self.log_file} (not written yet)"
+        else:
+            where = f"file {self.log_file}"
         return (f"== experiment {self.experiment_id}, attempt {self.attempt} of {self.attempts}: {self.outcome}, "
                 f"worker {self.worker or '-'} on {self.machine or '-'}, {where}")
 
