@@ -111,6 +111,25 @@ class WorkerIdentity:
         )
 
 
+USAGE_COLUMNS = ("wall_seconds", "cpu_seconds", "peak_rss_mb", "gpu_peak_mb", "snapshot")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one attempt used and the code it ran (worker/usage.py measures it), kept with
+    the attempt by the write that closes it. None: not measurable here (stored as NULL)."""
+
+    wall_seconds: float | None = None
+    cpu_seconds: float | None = None
+    peak_rss_mb: float | None = None
+    gpu_peak_mb: float | None = None
+    snapshot: str | None = None
+
+    def values(self) -> tuple[Any, ...]:
+        """In the order of USAGE_COLUMNS."""
+        return (self.wall_seconds, self.cpu_seconds, self.peak_rss_mb, self.gpu_peak_mb, self.snapshot)
+
+
 @dataclass(frozen=True)
 class Claim:
     """One row handed to one worker. `token` fences every later write for this attempt."""

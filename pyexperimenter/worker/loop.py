@@ -35,6 +35,7 @@ from .output import Capture, tee_start, tee_stop, worker_log_handler
 from .provenance import attach as attach_provenance
 from .quarantine import QuarantineWatch
 from .tracking import tracked
+from .usage import Meter
 
 log = logging.getLogger("pyexperimenter")
 
@@ -103,6 +104,7 @@ class Worker:
         self._log_folder = config.log_folder()  # each attempt's output goes under it (worker/output.py)
         self._heartbeat: Heartbeat | None = None
         self._ran_out = False  # rows were left because the allocation ends soon
+        self.snapshot: str | None = None  # the hash of the code snapshot this worker imports from
 
     # --- signals
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -339,6 +341,7 @@ class Worker:
         heartbeat = self._heartbeat
         if heartbeat is not None:
             heartbeat.capture = (claim.token, claim.id, capture)
+        meter = Meter(self._limits is not None, self.snapshot)
         try:
             if self._limits is None:
                 saved = tee_start(capture)
@@ -346,9 +349,11 @@ class Worker:
                     return self.fn(dict(claim.parameters), rp, dict(self.config.custom))
                 finally:
                     tee_stop(saved)
-            return run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits, capture)
+            return run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits, capture,
+                                meter)
         finally:
             self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged
+            self.store.stage_usage(claim.token, claim.id, meter.usage())  # in memory: it cannot fail
             if heartbeat is not None:
                 heartbeat.capture = None
             capture.close()

@@ -1,0 +1,83 @@
+"""What one attempt used: wall time, CPU seconds, peak resident memory, GPU memory peak.
+
+Measured from `getrusage`, one system call before and one after an attempt, so a no-op
+experiment pays microseconds. Without isolation the experiment runs in the worker's own
+process: its CPU seconds are the process's (the heartbeat thread's few included) and its
+peak is the process's peak so far, which an attempt can only raise (docs/long-runs.md says
+so). With `isolation: process` the child reports its own peak as it ends, and its CPU
+seconds are those of the children reaped during the attempt, exact per attempt.
+
+The GPU peak is read from PyTorch's allocator when the experiment has initialised CUDA
+through it (the statistics are reset at each attempt's start); anything else leaves it
+NULL rather than guessing from a per-device number other processes share.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from dataclasses import dataclass
+
+from ..store import Usage
+
+# ru_maxrss is in kilobytes on Linux, in bytes on macOS.
+_RSS_UNIT = 1024 * 1024 if sys.platform == "darwin" else 1024
+
+
+def rss_mb(maxrss: float) -> float:
+    return round(maxrss * _RSS_UNIT / (1024 * 1024), 1)
+
+
+def gpu_reset() -> None:
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    try:
+        if torch.cuda.is_initialized():
+            torch.cuda.reset_peak_memory_stats()
+    except Exception:  # noqa: BLE001 - a measure, never the attempt's failure
+        pass
+
+
+def gpu_peak_mb() -> float | None:
+    """PyTorch's peak of allocated CUDA memory on the current device, if CUDA is in use."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        if not torch.cuda.is_initialized():
+            return None
+        return round(torch.cuda.max_memory_allocated() / (1024 * 1024), 1)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+@dataclass
+class Meter:
+    """One attempt's measure: started before the experiment, `usage` after it."""
+
+    isolated: bool
+    snapshot: str | None = None
+    child_peak_mb: float | None = None  # what an isolated child reported (worker/isolation.py)
+    child_gpu_mb: float | None = None
+
+    def __post_init__(self) -> None:
+        self._wall = time.monotonic()
+        self._ru = resource.getrusage(resource.RUSAGE_CHILDREN if self.isolated else resource.RUSAGE_SELF)
+        if not self.isolated:
+            gpu_reset()
+
+    def usage(self) -> Usage:
+        wall = time.monotonic() - self._wall
+        if self.isolated:
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            peak = self.child_peak_mb
+            if peak is None and ru.ru_maxrss > self._ru.ru_maxrss:  # killed: its peak is the children's new maximum
+                peak = rss_mb(ru.ru_maxrss)
+            gpu = self.child_gpu_mb
+        else:
+            ru = resource.getrusage(resource.RUSAGE_SELF)
+            peak, gpu = rss_mb(ru.ru_maxrss), gpu_peak_mb()
+        cpu = (ru.ru_utime - self._ru.ru_utime) + (ru.ru_stime - self._ru.ru_stime)
+        return Usage(round(wall, 6), round(cpu, 6), peak, gpu, self.snapshot)
