@@ -105,6 +105,7 @@ class Worker:
         self._heartbeat: Heartbeat | None = None
         self._ran_out = False  # rows were left because the allocation ends soon
         self.snapshot: str | None = None  # the hash of the code snapshot this worker imports from
+        self._last_reading: Any = None  # the resource reading that ended the batch's last attempt (worker/usage.py)
 
     # --- signals
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -256,6 +257,7 @@ class Worker:
     def _run_batch(self, claims: list[Claim], heartbeat: Heartbeat) -> None:
         token = claims[0].token
         heartbeat.token = token
+        self._last_reading = None  # a batch's first attempt reads its own start
         finished: set[int] = set()
         try:
             for claim in claims:
@@ -341,7 +343,7 @@ class Worker:
         heartbeat = self._heartbeat
         if heartbeat is not None:
             heartbeat.capture = (claim.token, claim.id, capture)
-        meter = Meter(self._limits is not None, self.snapshot)
+        meter = Meter(self._limits is not None, self.snapshot, self._last_reading)
         try:
             if self._limits is None:
                 saved = tee_start(capture)
@@ -354,6 +356,7 @@ class Worker:
         finally:
             self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged
             self.store.stage_usage(claim.token, claim.id, meter.usage())  # in memory: it cannot fail
+            self._last_reading = meter.end
             if heartbeat is not None:
                 heartbeat.capture = None
             capture.close()

@@ -100,3 +100,16 @@ def test_a_batch_of_fast_rows_closes_each_attempt_with_its_measures(make_config:
     assert all(a["outcome"] == "done" and a["wall_seconds"] is not None and a["peak_rss_mb"] is not None
                for a in attempts)
     exp.close()
+
+
+def test_the_report_data_carries_usage_per_outcome(make_config: ConfigMaker) -> None:
+    from pyexperimenter.views.report_data import ReportOptions, report_data
+
+    path = make_config(parameters={"x": [1]}, results={"baseline": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    Worker(exp.config, allocates_300_mb).run()
+    usage = report_data(exp, ReportOptions())["usage"]
+    assert usage["done"]["attempts"] == 1 and usage["done"]["peak_rss_mb_max"] >= 300
+    assert usage["done"]["gpu_peak_mb_max"] is None
+    exp.close()

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from ...status import Outcome, Status
 from ..sql.schema import error_summary, local_stamp
-from ..types import USAGE_COLUMNS, Claim, Filter, TableSchema, Usage, WorkerIdentity, new_token
+from ..types import Claim, Filter, TableSchema, Usage, WorkerIdentity, new_token
 from .fill import RANK_SPACE
 from .output import Output, write_staged
 from .session import Cursor, Session
@@ -132,13 +132,11 @@ def close_attempts(session: Session, cur: Cursor, token: str, ids: Sequence[int]
     measured = [i for i in ids if i in used]
     for part in chunks(measured, USAGE_CHUNK):
         args: list[Any] = [outcome.value, error]
-        for k in range(len(USAGE_COLUMNS)):
-            if len(part) == 1:
-                args.append(used[part[0]].values()[k])
-            else:
-                for row_id in part:
-                    args += [row_id, used[row_id].values()[k]]
-        session.run(cur, "close_attempts_measured", (*args, token, *part), ids=len(part), usage_sets=len(part))
+        columns = [(k, c) for k, c in enumerate(zip(*(used[i] for i in part))) if any(v is not None for v in c)]
+        for _, column in columns:  # one value, or `CASE experiment_id WHEN id THEN value ...`
+            args += column if len(part) == 1 else [x for pair in zip(part, column) for x in pair]
+        session.run(cur, "close_attempts_measured", (*args, token, *part), ids=len(part),
+                    usage_sets=(tuple(k for k, _ in columns), len(part)))
     if measured:
         ids = [i for i in ids if i not in used]
     for part in chunks(ids, ID_CHUNK):

@@ -69,11 +69,13 @@ def _finish_sets(st: Statements, shape: tuple[tuple[str, ...], int]) -> str:
     return "".join(", " + s for s in _result_sets(st, names, value))
 
 
-def _usage_sets(st: Statements, rows: int) -> str:
-    """`, col = ?` per usage column for one attempt, `CASE experiment_id WHEN ? THEN ? ... END`
-    for several (one statement closes a batch, as `finish_sets` finishes it)."""
+def _usage_sets(st: Statements, shape: tuple[tuple[int, ...], int]) -> str:
+    """`, col = ?` per usage column measured (indexes into USAGE_COLUMNS) for one attempt,
+    `CASE experiment_id WHEN ? THEN ? ... END` for several (one statement closes a batch, as
+    `finish_sets` finishes it); a column NULL for the whole batch is left out (NULL already)."""
+    columns, rows = shape
     value = "?" if rows == 1 else f"CASE experiment_id{' WHEN ? THEN ?' * rows} END"
-    return "".join(f", {st.dialect.q(c)} = {value}" for c in USAGE_COLUMNS)
+    return "".join(f", {st.dialect.q(USAGE_COLUMNS[k])} = {value}" for k in columns)
 
 
 def _where(st: Statements, columns: tuple[str, ...]) -> str:
