@@ -156,9 +156,9 @@ class Experimenter:
         spec = fn or self.config.function
         if not spec:
             raise InputError(f"{self.config.path}: experiment.function: no experiment function given")
-        from .worker import load_function
+        from .worker.function import load_function, spec_source
 
-        return load_function(spec, self.config.base_dir)
+        return load_function(spec, self.config.base_dir, spec_source(fn is not None, self.config.path))
 
     def execute(self, fn: ExperimentFunction | str | None = None, max_experiments: int = -1,
                 random_order: bool = False, n_jobs: int | None = None,

@@ -111,3 +111,57 @@ def typed_results(parameters: dict[str, Any], result_processor: Any, custom: dic
     result_processor.process_logs({"steps": {"step": np.int64(x), "loss": np.float32(x / 4)}})
     return {"f32": np.float32(x / 2), "i64": np.int64(3 * x), "flag": np.bool_(x == 1),
             "exact": Decimal("0.1234") * x, "fdec": Decimal("1.5") * x, "label": Decimal("1.25") * x}
+
+
+def talking(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Prints a start line on stdout and an end line on stderr around custom['sleep'] seconds
+    (tests/acceptance/test_slurm.py: the SLURM log while the worker runs)."""
+    import sys
+
+    x = parameters["x"]
+    print(f"talking {x} start")
+    time.sleep(float(custom.get("sleep", 0)))
+    print(f"talking {x} end", file=sys.stderr)
+    return {"value": float(x)}
+
+
+def verbose(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Prints custom['kb'] KB between a first and a last line (tests/integration/test_full_disk.py)."""
+    x = parameters["x"]
+    print(f"first line of {x}")
+    for _ in range(int(custom.get("kb", 100)) * 16):
+        print("." * 63)
+    print(f"last line of {x}")
+    return {"value": float(x)}
+
+
+def leaves_child(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Starts `sleep 600` and returns without waiting for it (x == 1: then sleeps
+    custom['sleep'], for a timeout); records "ID PID SIGIGN" of that child, SIGIGN being the
+    ignored-signals mask it inherited (tests/integration/test_isolation.py)."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "600"])
+    mask = "0"
+    with open(f"/proc/{child.pid}/status") as f:
+        for line in f:
+            if line.startswith("SigIgn:"):
+                mask = line.split()[1]
+    record(custom["record"], result_processor.experiment_id, f"{child.pid} {mask}")
+    if parameters["x"] == 1:
+        time.sleep(float(custom.get("sleep", 0)))
+    return {"value": float(parameters["x"])}
+
+
+def leaves_thread(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    """Starts a non-daemon thread that prints every 0.2 s for custom['seconds'] and returns."""
+    import threading
+
+    def chatter() -> None:
+        end = time.monotonic() + float(custom.get("seconds", 600))
+        while time.monotonic() < end:
+            print(f"chatter of {parameters['x']}", flush=True)
+            time.sleep(0.2)
+
+    threading.Thread(target=chatter, name=f"chatter-{parameters['x']}").start()
+    return {"value": float(parameters["x"])}

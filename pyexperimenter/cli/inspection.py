@@ -58,12 +58,12 @@ def status(config: str, db: str | None, as_json: bool, watch: float | None, wher
 
     console = Console()
     if watch is None:
-        console.print(status_view(status_report(exp), config))
+        console.print(status_view(status_report(exp), config), crop=False)
         return
     try:
         if not console.is_terminal:  # a log file gets one full view per refresh
             while True:
-                console.print(status_view(status_report(exp), config))
+                console.print(status_view(status_report(exp), config), crop=False)
                 console.print()
                 sys.stdout.flush()
                 time.sleep(watch)

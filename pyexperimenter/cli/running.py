@@ -113,7 +113,11 @@ def _wait_until_drained(exp: Experimenter, result: LaunchResult) -> int:
     from ..views.terminal import drained_summary
 
     counts = exp.counts()
+    known = len(result.errors)
     with ProgressBar(counts["created"] + counts["running"], "draining", enabled=interactive()) as bar:
         counts = wait_for_jobs(result, exp.counts, on_progress=follow_counts(bar, counts, show_failed=False))
-    click.echo(drained_summary(counts))
+    for error in result.errors[known:]:  # the workers died: "drained" would be wrong
+        click.echo(f"error: {error}", err=True)
+    if len(result.errors) == known:
+        click.echo(drained_summary(counts))
     return counts["created"] + counts["running"]

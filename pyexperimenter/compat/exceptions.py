@@ -56,7 +56,13 @@ class TableHasWrongStructureError(CreatingTableError, errors.TableMismatch):
 
 
 class NoExperimentsLeftException(PyExperimenterError):
-    pass
+    """`execute(fn, max_experiments=K)` found fewer than K open experiments (1.4.2's signal
+    that cluster scripts loop on)."""
+
+
+class UnsupportedInternalError(PyExperimenterError, NotImplementedError):
+    """A 1.4.2 internal that would hand out the store's connection or bypass its claims,
+    called; the message names what to use instead (docs/migrating.md lists them)."""
 
 
 class NoPausedExperimentsException(PyExperimenterError, errors.InputError):
@@ -90,4 +96,4 @@ class InvalidColumnError(ConfigError):
 class InvalidLogtableError(ConfigError):
     pass
 
-__all__ = ["PyExperimenterError", "ParameterCombinationError", "DatabaseError", "DatabaseCreationError", "DatabaseConnectionError", "SshTunnelError", "DatabaseQueryError", "EmptyFillDatabaseCallError", "CreatingTableError", "InvalidResultFieldError", "InvalidLogFieldError", "TableHasWrongStructureError", "NoExperimentsLeftException", "NoPausedExperimentsException", "ConfigError", "NoConfigFileError", "InvalidConfigError", "InvalidValuesInConfiguration", "MissingLogTableError", "InvalidColumnError", "InvalidLogtableError"]
+__all__ = ["PyExperimenterError", "ParameterCombinationError", "DatabaseError", "DatabaseCreationError", "DatabaseConnectionError", "SshTunnelError", "DatabaseQueryError", "EmptyFillDatabaseCallError", "CreatingTableError", "InvalidResultFieldError", "InvalidLogFieldError", "TableHasWrongStructureError", "NoExperimentsLeftException", "UnsupportedInternalError", "NoPausedExperimentsException", "ConfigError", "NoConfigFileError", "InvalidConfigError", "InvalidValuesInConfiguration", "MissingLogTableError", "InvalidColumnError", "InvalidLogtableError"]

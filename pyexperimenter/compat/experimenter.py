@@ -21,11 +21,15 @@ from ..results import table_frame
 from ..sqltypes import is_identifier
 from ..store import tunnel
 from ..worker import tracking
+from .config import PyExperimenterCfg
+from .config_view import PyExperimenterConfig
+from .connector import DatabaseConnector, DatabaseConnectorLITE, DatabaseConnectorMYSQL
 from .exceptions import (
     EmptyFillDatabaseCallError,
     InvalidConfigError,
     MissingLogTableError,
     NoConfigFileError,
+    NoExperimentsLeftException,
     ParameterCombinationError,
     SshTunnelError,
     TableHasWrongStructureError,
@@ -33,7 +37,7 @@ from .exceptions import (
 from .experiment_status import ExperimentStatus
 from .frames import pyexperimenter_frame
 from .result_processor import ResultProcessor
-from .running import ExperimentFunction, RunMixin
+from .running import ExperimentFunction, NativeResultProcessor, RunMixin
 from .utils import CODECARBON_COLUMNS, combine_fill_table_parameters
 
 if TYPE_CHECKING:
@@ -123,15 +127,43 @@ class PyExperimenter(RunMixin, Experimenter):
         config = self._tunnel_choice(config, use_ssh_tunnel, legacy_credentials_file(Path(experiment_configuration_file_path), creds))
         config = replace(config, experimenter_name=name, codecarbon=use_codecarbon,
                          **self._overrides(config, table_name, database_name))
+        legacy = self._legacy_config(experiment_configuration_file_path, config, use_ssh_tunnel, database_name)
+        config = PyExperimenterConfig.of(config, legacy)
         if use_codecarbon and not tracking.available():
             _warn_codecarbon(self.logger)
         super().__init__(config)
+        self.config: PyExperimenterConfig = config
+        kind = DatabaseConnectorLITE if config.database.kind == "sqlite" else DatabaseConnectorMYSQL
+        self.db_connector: DatabaseConnector = kind.of(self, legacy.database_configuration)
         if config.database.ssh is not None:  # 1.4.2 opens the tunnel here: its errors surface here
             with _pyexperimenter_errors(SshTunnelError):
                 tunnel.endpoint(config.database.ssh)
         if config.database.kind == "sqlite" and config.database.path is not None:
             sqlite3.connect(config.database.path).close()  # PyExperimenter creates the file at once
         self.logger.info("Initialized and connected to database")
+
+    def _legacy_config(self, path: str, config: ExperimentConfig, use_ssh_tunnel: bool | None,
+                       database_name: str | None) -> PyExperimenterCfg:
+        """1.4.2's description of the same file, with the constructor's overrides applied as
+        1.4.2 applies them."""
+        legacy = PyExperimenterCfg.extract_config(path, self.logger)
+        db = legacy.database_configuration
+        if db.table_name != config.name:  # our log tables follow the table name given
+            db.logtables = {f"{config.name}__{name.split('__', 1)[1]}": cols for name, cols in db.logtables.items()}
+        db.table_name = config.name
+        if database_name is not None:
+            db.database_name = database_name
+        if use_ssh_tunnel is not None:
+            db.use_ssh_tunnel = use_ssh_tunnel
+        return legacy
+
+    def result_processor(self, processor: NativeResultProcessor) -> ResultProcessor:
+        return ResultProcessor(processor, self.config.database_configuration, self.db_connector, self.logger)
+
+    def close(self) -> None:
+        """Also the connector's own connection: workers fork after this, and none is shared."""
+        self.db_connector.close()
+        super().close()
 
     @staticmethod
     def _overrides(config: Any, table_name: str | None, database_name: str | None) -> dict[str, Any]:
@@ -187,6 +219,9 @@ class PyExperimenter(RunMixin, Experimenter):
         self.logger.info(f"Table {self.config.name} created.")
 
     def fill_table_from_config(self, progress: Callable[[int], None] | None = None, priority: int | None = None) -> int:
+        if any(k.values == [] for k in self.config.database_configuration.keyfields.values()):
+            # A keyfield with `values: []` (filled later by combination): 1.4.2's product is empty.
+            raise ParameterCombinationError("No parameter combination found!")
         with _pyexperimenter_errors(EmptyFillDatabaseCallError, ConfigError):
             return super().fill_table_from_config(progress, priority)
 
@@ -210,9 +245,15 @@ class PyExperimenter(RunMixin, Experimenter):
         n_jobs: int | None = None,
         max_experiments: int = -1,
     ) -> list[int]:
-        """`max_experiments` is a total over all `n_jobs` workers, as in PyExperimenter."""
-        fn = self._wrapped(experiment_function)
+        """`max_experiments` is a total over all `n_jobs` workers, as in PyExperimenter; when
+        fewer than that were open, NoExperimentsLeftException after running them (1.4.2's
+        joblib call raised it from the first task that found none; cluster scripts loop on it)."""
+        import multiprocessing
+
+        started = multiprocessing.get_context("fork").Value("i", 0)
+        fn = self._wrapped(experiment_function, started)
         jobs = n_jobs or self.config.n_jobs
+        self.db_connector.close()
         if max_experiments is None or max_experiments < 0:
             codes = super().execute(fn, max_experiments=-1, random_order=random_order, n_jobs=jobs)
         elif max_experiments == 0:
@@ -223,6 +264,8 @@ class PyExperimenter(RunMixin, Experimenter):
             codes = super().execute(fn, max_experiments=each, random_order=random_order, n_jobs=workers)
             if rest:
                 codes += super().execute(fn, max_experiments=1, random_order=random_order, n_jobs=rest)
+            if started.value < max_experiments:
+                raise NoExperimentsLeftException("No experiments left to execute")
         self.logger.info("All configured executions finished.")
         return codes
 
@@ -232,9 +275,23 @@ class PyExperimenter(RunMixin, Experimenter):
         if not states and ids is None:
             self.logger.warning("No states given to reset experiments. No experiments are reset.")
             return 0
+        gone = self._rows_in(states) if ids is None and not where else []
         n = super().reset_experiments(*states, ids=ids, where=where)
+        if gone:  # 1.4.2 deleted the rows and their log rows went with them (ON DELETE CASCADE)
+            self.db_connector.delete_logs(gone)
         self.logger.info(f"{n} experiments with status {' '.join(states)} were reset")
         return n
+
+    def _rows_in(self, states: Sequence[str]) -> list[int]:
+        if not self.config.logtables:
+            return []
+        try:
+            store = self.store
+        except InputError:  # no table yet: nothing to reset
+            return []
+        if ExperimentStatus.ALL.value in states:
+            return store.ids(store.filter([]))
+        return [i for state in states for i in store.ids(store.filter([f"status={state}"]))]
 
     def delete_table(self) -> None:
         """Drops the tables; like PyExperimenter, nothing to drop is no error."""
@@ -246,8 +303,26 @@ class PyExperimenter(RunMixin, Experimenter):
             if self.config.database.kind != "sqlite":
                 raise
 
-    def get_table(self, keep_internal: bool = False, where: Sequence[str] = (), columns: Sequence[str] = ()) -> pd.DataFrame:
-        return pyexperimenter_frame(super().get_table(keep_internal, where, columns), self.config)
+    def get_table(self, keep_internal: bool = False, where: Sequence[str] = (), columns: Sequence[str] = (),
+                  condition: str | None = None) -> pd.DataFrame:
+        """`condition` (PyExperimenter's development branch, used by its dashboard) is the
+        user's SQL text after `SELECT * FROM <table>`, e.g. "WHERE status = 'error'", sent as
+        written; "" or None is every row."""
+        frame = pyexperimenter_frame(super().get_table(keep_internal, where, columns), self.config)
+        if condition and condition.strip():
+            _, ids = self.db_connector.ids_with_condition(condition)
+            frame = frame[frame["ID"].isin(ids)].reset_index(drop=True)
+        return frame
+
+    def execute_custom_query(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """The user's own statement on the experiment's database, as written, `params` bound by
+        the driver (`?` on SQLite, `%s` on MariaDB); its rows as a DataFrame (empty for a
+        statement that returns none). Not fenced: PyExperimenter's development branch's call,
+        for dashboards and ad-hoc reports."""
+        import pandas as pd
+
+        names, rows = self.db_connector.run([(query, None if params is None else tuple(params))])[0]
+        return pd.DataFrame([list(r) for r in rows], columns=names)
 
     def get_logtable(self, logtable_name: str) -> pd.DataFrame:  # PyExperimenter names it logtable_name
         if logtable_name not in self.config.logtables:
@@ -268,5 +343,5 @@ class PyExperimenter(RunMixin, Experimenter):
         return frame
 
 
-# 1.4.2's experimenter module imports these two, and scripts import them from there.
-__all__ = ["ExperimentStatus", "PyExperimenter", "ResultProcessor"]
+# 1.4.2's experimenter module imports these, and scripts import (and tests patch) them there.
+__all__ = ["DatabaseConnectorLITE", "DatabaseConnectorMYSQL", "ExperimentStatus", "PyExperimenter", "ResultProcessor"]

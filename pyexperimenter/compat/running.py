@@ -35,15 +35,22 @@ class RunMixin:
 
         def _creating_store(self) -> Store: ...
 
-    @staticmethod
-    def _wrapped(fn: ExperimentFunction) -> ExperimentFunction:
-        """The user's function, handed PyExperimenter's result processor."""
+    def _wrapped(self, fn: ExperimentFunction, started: Any = None) -> ExperimentFunction:
+        """The user's function, handed PyExperimenter's result processor (with the config view,
+        connector and logger 1.4.2's carried). `started`, a shared counter, counts the runs
+        begun in any worker process, so `execute` can tell that fewer rows than asked were open."""
 
         def _execute_experiment(keyfield_values: dict[str, Any], processor: NativeResultProcessor,
                                 custom: dict[str, Any]) -> Any:
-            return fn(keyfield_values, ResultProcessor(processor), custom)
+            if started is not None:
+                with started.get_lock():
+                    started.value += 1
+            return fn(keyfield_values, self.result_processor(processor), custom)
 
         return _execute_experiment
+
+    def result_processor(self, processor: NativeResultProcessor) -> ResultProcessor:
+        return ResultProcessor(processor)
 
     def _run_claimed(self, row_id: int, statuses: Sequence[str], fn: ExperimentFunction) -> bool:
         store = self.store
@@ -81,4 +88,4 @@ class RunMixin:
         row = rows[0]
         claim = Claim(int(row["ID"]), str(row["pyexp_token"]), int(row["pyexp_attempts"]),
                       {p: row[p] for p in self.config.parameters})
-        return experiment_function(ResultProcessor(NativeResultProcessor(store, claim)))
+        return experiment_function(self.result_processor(NativeResultProcessor(store, claim)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..compat.config import CodeCarbonCfg, CustomCfg, DatabaseCfg, Keyfield, PyExperimenterCfg
 from ..errors import ConfigError
 from ..store.schema import RESERVED_COLUMNS
 from .database_url import Credentials, parse_database_url, read_credentials, resolve_password
@@ -49,7 +50,14 @@ def load_config(
     return cfg
 
 
+# PyExperimenter 1.4's `py_experimenter.config` classes (compat/config.py) share this module
+# path, so that scripts importing them change only the prefix.
 __all__ = [
+    "CodeCarbonCfg",
+    "CustomCfg",
+    "DatabaseCfg",
+    "Keyfield",
+    "PyExperimenterCfg",
     "RESERVED_COLUMNS",
     "SCHEDULERS",
     "Credentials",

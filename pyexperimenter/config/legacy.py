@@ -4,12 +4,13 @@
       n_jobs: 1
       Database:
         provider: sqlite | mysql
-        database: NAME            # the SQLite file NAME.db in the working directory
+        database: NAME            # the SQLite file NAME.db in the working directory (NAME may
+                                  # be a relative path, e.g. experiments/results_db)
         use_ssh: false            # mysql through the credentials file's Ssh gateway
                                   # (1.4.2's docs call it use_ssh_tunnel; both are read)
         table:
           name: TABLE
-          keyfields: {KEY: {type: SQLTYPE, values: [...] | {start, stop, step}}}
+          keyfields: {KEY: {type: SQLTYPE, values: [...] | {start, stop, step}}}  # [] or none: no grid
           resultfields: {KEY: SQLTYPE}
           result_timestamps: false
         logtables: {NAME: {KEY: SQLTYPE}}
@@ -48,7 +49,11 @@ def load_legacy(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
     root = Section(p, LEGACY_ROOT, data[LEGACY_ROOT])
     dbsec = root.section("Database")
     provider = str(dbsec.get("provider", str, "sqlite")).lower()
-    dbname = dbsec.identifier(dbsec.get("database", str, required=True), "database name", "database")
+    dbname = dbsec.get("database", str, required=True)
+    if provider != "sqlite":  # a server's database name is pasted into SQL; a SQLite file's path is not
+        dbname = dbsec.identifier(dbname, "database name", "database")
+    elif not dbname.strip():
+        raise dbsec.error("expected the SQLite file's name", dbname, "database")
     table = dbsec.section("table")
     name = table.table_name(table.get("name", str, required=True), "name")
     params, factors = _keyfields(table.section("keyfields"))
@@ -86,7 +91,8 @@ def _keyfields(keyfields: Section) -> tuple[dict[str, SqlType], list[Factor]]:
         col = keyfields.column(key)
         fsec = keyfields.child(col, spec, KEYFIELD_KEYS)
         params[col] = fsec.sql_type("type", fsec.data.get("type", DEFAULT_KEYFIELD_TYPE))
-        if "values" in fsec.data:
+        # `values: []` is 1.4.2's way to say "filled by fill_table_from_combination": no axis.
+        if "values" in fsec.data and fsec.data["values"] != []:
             values, _ = read_domain(keyfields, col, fsec.data["values"])
             factors.append(Factor((col,), tuple((v,) for v in values)))
     return params, factors

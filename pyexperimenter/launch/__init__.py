@@ -23,8 +23,10 @@ from typing import Any
 from ..config import ExperimentConfig, SlurmConfig
 from ..errors import InputError
 from ..store import Store
+from ..worker.function import spec_source
 from . import preflight, schedulers
 from .cancel import CancelResult, cancel
+from .diagnose import dead_workers
 from .local import run_local
 from .plan import (
     ArrayPlan,
@@ -78,7 +80,7 @@ def launch(
     slurm = resolve_slurm(config, overrides)
     cluster = schedulers.pick(scheduler or config.scheduler)
     spec = preflight.function_spec(config, function)
-    extra_path = preflight.import_check(spec, config.base_dir)
+    extra_path = preflight.import_check(spec, config.base_dir, spec_source(function is not None, config.path))
     counts = preflight.table_counts(config, store)
     open_rows = counts["created"] + counts.get("stale", 0)
     result = LaunchResult(
@@ -107,6 +109,7 @@ def launch(
         return run_local(result, node_args, env, extra_path, store)
     if not dry_run:
         preflight.require_submit(cluster)
+    result.notes += preflight.interpreter_check(slurm, spec, config.base_dir, extra_path)
     preflight.check_nodes(config, cluster.placement(config, slurm), result)
     result.notes += cluster.notes(config, slurm)
     result.limits = cluster.limits()
@@ -146,7 +149,9 @@ def wait_for_jobs(result: LaunchResult, counts: Counts, *, interval: float = 2.0
     """Poll `counts()` until nothing is open or running, or no submitted job is left.
 
     The scheduler (squeue, qstat) is asked at most every 10 s (the table is cheap to ask, the
-    scheduler is not). Returns the last counts; when the jobs ended with rows left, a note says so.
+    scheduler is not). Returns the last counts; when the jobs ended with rows left, a note says
+    so, or an error (`result.failed`) quoting a worker's log when workers died rather than ran
+    out of rows.
     """
     cluster = schedulers.get(result.scheduler)
     last_squeue = time.monotonic()
@@ -161,10 +166,14 @@ def wait_for_jobs(result: LaunchResult, counts: Counts, *, interval: float = 2.0
             if not cluster.alive(result.job_ids):
                 now = counts()
                 if now["created"] + now["running"]:
-                    result.notes.append(
-                        f"all workers ended with {now['created']} open and {now['running']} running row(s) "
-                        "left; launch again to finish them"
-                    )
+                    died = dead_workers(result.log_dir, result.job_ids)
+                    if died is not None:  # launching again would fail the same way
+                        result.errors.append(died)
+                    else:
+                        result.notes.append(
+                            f"all workers ended with {now['created']} open and {now['running']} running row(s) "
+                            "left; launch again to finish them"
+                        )
                 return now
         time.sleep(interval)
 

@@ -4,18 +4,21 @@ SQLite file written from several machines, a database host that means each node 
 
 from __future__ import annotations
 
+import shlex
 import socket
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import ExperimentConfig
+from ..config import ExperimentConfig, SlurmConfig
 from ..errors import InputError
 from ..store import Store
 from ..worker import load_function
 from .result import LaunchResult
 from .scheduler import Placement, Scheduler
+from .script import pythonpath_line
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
@@ -37,14 +40,14 @@ def function_spec(config: ExperimentConfig, function: str | Callable[..., Any] |
     return str(function)
 
 
-def import_check(spec: str, base_dir: Path) -> Path | None:
+def import_check(spec: str, base_dir: Path, where: str = "experiment.function") -> Path | None:
     """Import the function here; returns a folder the nodes need on PYTHONPATH, if any.
 
     Workers add their working directory (the launch directory) and the config's folder to
     sys.path themselves; a module found anywhere else outside the installed packages is
     made importable on the nodes through PYTHONPATH in the script.
     """
-    load_function(spec, base_dir)
+    load_function(spec, base_dir, where)
     module = sys.modules.get(spec.split(":", 1)[0])
     file = getattr(module, "__file__", None)
     if not file:
@@ -108,3 +111,44 @@ def _check_sqlite(config: ExperimentConfig, placement: Placement, result: Launch
         )
     else:
         result.notes.append(f"SQLite: all workers run on {next(iter(nodes))}, the only node of {where}")
+
+
+_MARK = "pyexp-preflight: interpreter started"
+# Run by the configured interpreter: the mark proves the interpreter and the setup lines got
+# this far, so what follows it is the package or the function failing to import.
+_PROBE = (
+    "import sys\n"
+    f"print({_MARK!r}, flush=True)\n"
+    "from pyexperimenter.worker import load_function\n"
+    "load_function(sys.argv[1], sys.argv[2])\n"
+)
+PROBE_SECONDS = 120.0
+
+
+def interpreter_check(slurm: SlurmConfig, spec: str, base_dir: Path, extra_path: Path | None) -> list[str]:
+    """Import the package and the function with `slurm.python` after the `setup` lines, as
+    the script will on the nodes; returns notes. The local import check proves nothing about
+    another interpreter, and a node without the package otherwise fails every worker at its
+    first line. Setup lines that only work on the nodes (`module load` on a login node
+    without modules) make this inconclusive: a note, never a refusal."""
+    if not slurm.python:  # the workers run this very interpreter: import_check has tried it
+        return []
+    python = slurm.python
+    lines = [*slurm.setup, *pythonpath_line(extra_path),
+             f"exec {python} -c {shlex.quote(_PROBE)} {shlex.quote(spec)} {shlex.quote(str(base_dir))}"]
+    try:  # in this environment: sbatch hands it to the jobs
+        done = subprocess.run(["bash", "-c", "\n".join(lines)], capture_output=True, text=True,
+                              timeout=PROBE_SECONDS, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return [f"could not try slurm.python here ({e}); the workers will"]
+    if done.returncode == 0:
+        return []
+    error = _last_line(done.stderr) or f"exit code {done.returncode}"
+    if _MARK not in done.stdout:
+        return [f"could not try slurm.python ({python}) with the setup lines here: {error}; the workers will"]
+    raise InputError(f"slurm.python: {python} (after the setup lines) cannot import {spec}: {error}")
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else ""

@@ -32,6 +32,24 @@ def attempt_log_path(folder: str | os.PathLike[str], row_id: int, token: str) ->
     return os.path.join(os.fspath(folder), OUTPUT_FOLDER, f"{row_id}-{token}.log")
 
 
+LOST_MARK = "[pyexp: output lost: "
+
+
+def lost_output_note(path: str, error: str, written: int, kept: int) -> str:
+    """The first line of a stored tail whose file could not be written (a full disk): the
+    file then holds a part of the output or nothing, and this says so wherever the tail is
+    read (`pyexp logs`, the attempts table)."""
+    return f"{LOST_MARK}{path} could not be written ({error}); {written} bytes printed, the last {kept} kept here]\n"
+
+
+def split_lost_note(tail: str | None) -> tuple[str | None, str]:
+    """(the note without its brackets, or None; the output) of a stored tail."""
+    if not tail or not tail.startswith(LOST_MARK):
+        return None, tail or ""
+    note, _, text = tail.partition("]\n")
+    return note[len("[pyexp: "):], text
+
+
 
 @dataclass(frozen=True)
 class AttemptLog:
@@ -94,6 +112,9 @@ def read_attempt(store: Store, folder: str | os.PathLike[str], experiment_id: in
     found = AttemptLog(experiment_id, number, count, str(row["outcome"]), row.get("worker"), row.get("machine"),
                        path, text="", source="none",
                        note="nothing printed yet, or not since its last heartbeat" if running else "it printed nothing")
+    lost, kept = split_lost_note(tail)
+    if lost is not None:  # the file is partial or empty: the stored tail is the most there is
+        return replace(found, text=kept, source="tail", note=lost)
     try:
         with open(path, "rb") as f:
             text = _read_text(f) if with_text else ""
@@ -168,6 +189,9 @@ def follow(store: Store, folder: str | os.PathLike[str], experiment_id: int, att
                 chars = len(stored)
             if not running:
                 write(decoder.decode(b"", final=True))
+                lost = split_lost_note(row.get("log_tail"))[0]
+                if lost is not None:
+                    (warn or write)(f"({lost})")
                 if offset < 0 and row.get("log_file") and row.get("log_tail"):  # its stored tail instead
                     (warn or write)(f"({_unreadable(_path(row, folder), row['log_tail'])})")
                     write(row["log_tail"])

@@ -310,6 +310,17 @@ class Store(ABC):
         it signals the workers, so their releases say `cancelled`, not `time_limit`)."""
         return False
 
+    # -- a user's own SQL (PyExperimenter 1.4's connector methods): store/engine/user_sql.py
+    def run_user_sql(self, statements: Sequence[tuple[str, Sequence[Any] | None]]) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+        """Run statements the user wrote, as written, in one transaction, values bound by the
+        driver; for each, its column names and rows. Not fenced: the caller owns the text."""
+        raise NotImplementedError
+
+    def user_statement(self, kind: str, table: str, columns: Sequence[str] = (), condition: str = "") -> str:
+        """1.4.2's `insert` (of `columns` into `table`), `select` or `delete` (`table`'s rows,
+        then the user's `condition`) text in this driver's paramstyle, for `run_user_sql`."""
+        raise NotImplementedError
+
     # -- signals: a worker never interrupts its main thread inside a database call
     def in_call(self) -> bool:
         """Whether the calling thread is inside one of this store's database calls."""

@@ -24,6 +24,16 @@ MAX_RUNNING_ROWS = 20
 MAX_ERROR_GROUPS = 15
 
 
+def whole(text: Text) -> Text:
+    """A line that must never wrap: a command to copy, a path, the sparkline. Rich wraps at
+    the console's width, 80 columns when the output is not a terminal (a pipe, a log, `su
+    -c`), and a command broken in two no longer pastes. Print the view with `crop=False`
+    so the line also reaches past the edge instead of being cut."""
+    text.no_wrap = True
+    text.overflow = "ignore"
+    return text
+
+
 def status_view(report: dict[str, Any], config: str = "CONFIG") -> Group:
     """`pyexp status`: header, counts with bars, throughput/ETA, running rows, errors.
     `config` is the path as the user typed it, for the commands suggested in notes."""
@@ -85,7 +95,7 @@ def _header(report: dict[str, Any], config: str) -> Text:
     else:
         finished = report["finished"]
         head.append(f"{finished}/{total} finished ({100.0 * finished / total:.1f}%)", style="bold")
-    return head
+    return whole(head)
 
 
 def _counts_table(report: dict[str, Any]) -> Table:
@@ -128,7 +138,7 @@ def _rate(per_minute: float) -> str:
 def _sparkline_line(counts: list[int]) -> Text:
     line = Text("last hour  ", style="bold")
     line.append(f"|{sparkline(counts)}|", style="green")
-    return line.append(f"  {sum(counts)} finished, at most {max(counts)}/min", style="dim")
+    return whole(line.append(f"  {sum(counts)} finished, at most {max(counts)}/min", style="dim"))
 
 
 def _throughput_line(report: dict[str, Any]) -> Text:
@@ -172,13 +182,14 @@ def _running_table(report: dict[str, Any], config: str) -> list[Any]:
         table.add_row(*cells, style="red" if r["lost"] else None)
     out: list[Any] = [table]
     if len(rows) > MAX_RUNNING_ROWS:
-        out.append(Text(f"... and {len(rows) - MAX_RUNNING_ROWS} more (all of them: pyexp status {config} --json)", style="dim"))
+        out.append(whole(Text(f"... and {len(rows) - MAX_RUNNING_ROWS} more (all of them: pyexp status {config} --json)",
+                              style="dim")))
     if lost:
-        out.append(Text(
+        out.append(whole(Text(
             f"LOST: no heartbeat for more than {format_duration(report['stale_after_seconds'])} (the worker died or hangs); "
             f"running workers requeue lost runs on their own, or now: pyexp recover {config}",
             style="red",
-        ))
+        )))
     return out
 
 
@@ -196,9 +207,11 @@ def _errors_table(report: dict[str, Any], config: str) -> list[Any]:
         table.add_row(str(g["count"]), g["message"], ", ".join(map(str, g["example_ids"])) + more)
     out: list[Any] = [table]
     if len(groups) > MAX_ERROR_GROUPS:
-        out.append(Text(f"... and {len(groups) - MAX_ERROR_GROUPS} more kinds of error (pyexp status {config} --json)", style="dim"))
-    out.append(Text(f"full tracebacks: pyexp results {config} --status error --columns ID,error --format json", style="dim"))
-    out.append(Text(f"retry them: pyexp reset {config} --status error", style="dim"))
+        out.append(whole(Text(f"... and {len(groups) - MAX_ERROR_GROUPS} more kinds of error (pyexp status {config} --json)",
+                              style="dim")))
+    out.append(whole(Text(f"full tracebacks: pyexp results {config} --status error --columns ID,error --format json",
+                          style="dim")))
+    out.append(whole(Text(f"retry them: pyexp reset {config} --status error", style="dim")))
     return out
 
 

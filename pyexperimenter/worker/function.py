@@ -15,6 +15,15 @@ from ..results import ResultProcessor
 ExperimentFunction = Callable[[dict[str, Any], ResultProcessor, dict[str, Any]], Any]
 
 
+def spec_source(given: bool, config_path: Path | None) -> str:
+    """How an error names where `module:function` came from: a value typed on the command
+    line (or passed to the API) is the flag's, and blaming the config key sends the user to
+    a file that holds no mistake."""
+    if given:
+        return "--function"
+    return f"{config_path}: experiment.function" if config_path is not None else "experiment.function"
+
+
 def load_function(spec: str, base_dir: Path | None = None, where: str = "experiment.function") -> ExperimentFunction:
     """Import `module:function`, with the config's folder and the current folder importable,
     so an experiment module next to the config works without installing it."""

@@ -27,7 +27,7 @@ class Heartbeat(threading.Thread):
         self.closing: str | None = None  # the claim whose last writes are under way
         self.lost: set[str] = set()
         self.capture: tuple[str, int, Capture] | None = None  # (token, row, output) of the running attempt
-        self._reported: tuple[str, int, int] | None = None  # (token, row, bytes) last stored
+        self._reported: tuple[str, int, int, str | None] | None = None  # (token, row, bytes, file) last stored
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -50,9 +50,9 @@ class Heartbeat(threading.Thread):
             return
         token, row_id, capture = running
         written, log_file, tail = capture.snapshot()
-        if written and self._reported != (token, row_id, written):
+        if written and self._reported != (token, row_id, written, log_file):  # new output, or its file just made
             self.store.attempt_output(token, row_id, log_file, tail)
-            self._reported = (token, row_id, written)
+            self._reported = (token, row_id, written, log_file)
 
     def stop(self) -> None:
         self._halt.set()

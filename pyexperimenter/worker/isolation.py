@@ -8,8 +8,16 @@ time limit can kill the child, which no thread can do to running Python code.
 The child is forked on Linux (cheap: nothing is imported again) and spawned elsewhere,
 or always with `isolation: spawn` (a CUDA context does not survive a fork). It never
 touches the worker's database connection: result and log writes travel over a pipe to
-the worker, which makes them on the real, fenced ResultProcessor. It ignores the stop
-signals (the worker decides, and kills it) and dies with the worker (PR_SET_PDEATHSIG).
+the worker, which makes them on the real, fenced ResultProcessor. It leaves the stop
+signals to the worker (which decides, and kills it) and dies with the worker
+(PR_SET_PDEATHSIG).
+
+The child leads a process group of its own, and everything the experiment starts is in it:
+when the attempt ends (returned, failed, timed out, stopped) the worker kills the whole
+group, so no `sleep 600` or data loader outlives its attempt, holds the output pipes open,
+or runs on after the worker. A process that leaves the group on purpose (`setsid`) is not
+followed. Being a group of its own also keeps the terminal's Ctrl-C and Grid Engine's
+group-wide signals away from the child: they go to the worker, which stops it.
 """
 
 from __future__ import annotations
@@ -115,11 +123,18 @@ def _flush_all() -> None:
         pass
 
 
+def _stop_left_to_the_worker(signum: int, frame: Any) -> None:
+    """The child's handler of the stop signals: nothing. Not SIG_IGN: an ignored signal
+    stays ignored across exec, so every program the experiment started would shrug off
+    SIGTERM and SIGUSR2 as well; a handler is reset to the default in them."""
+
+
 def _child(conn: Connection, fn: Any, parameters: dict[str, Any], custom: dict[str, Any], ids: tuple[int, int],
            memory_limit_mb: int | None, outputs: tuple[Connection, Connection] | None = None) -> None:
+    _own_group()
     _redirect(outputs)
     for s in STOP_SIGNALS:
-        signal.signal(s, signal.SIG_IGN)
+        signal.signal(s, _stop_left_to_the_worker)
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -147,6 +162,25 @@ def _child(conn: Connection, fn: Any, parameters: dict[str, Any], custom: dict[s
     except Exception:  # an unpicklable result: say so instead of dying silently
         conn.send(("raised", f"the experiment returned an object that cannot be sent back: {traceback.format_exc()}"))
     conn.close()
+
+
+def _own_group(pid: int = 0) -> None:
+    """Make the child (pid 0: this process) lead its own process group. Both sides call it,
+    so the group exists before either goes on, whoever runs first."""
+    try:
+        os.setpgid(pid, pid)
+    except (OSError, AttributeError):  # the child exec'd or exited already; no groups here
+        pass
+
+
+def _end_group(pgid: int) -> None:
+    """Kill what is left of the attempt's process group. Its leader is reaped already; a
+    group with no member left is no group (ESRCH), and its id cannot have been reused
+    while a member lived."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def _death(code: int | None) -> AttemptEnded:
@@ -213,6 +247,8 @@ def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str,
         name=f"pyexp-experiment-{rp.experiment_id}", daemon=True,
     )
     proc.start()
+    assert proc.pid is not None
+    _own_group(proc.pid)
     child.close()
     pump.started()
     deadline = None if limits.timeout_seconds is None else time.monotonic() + limits.timeout_seconds
@@ -241,6 +277,7 @@ def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str,
         if proc.is_alive():
             proc.kill()
         proc.join()
+        _end_group(proc.pid)  # before draining: a leftover holding the pipes would make it wait
         parent.close()
         pump.drain()
 

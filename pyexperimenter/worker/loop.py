@@ -12,6 +12,7 @@ its own, and a batch never waits more than a second to be written.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -31,9 +32,10 @@ from . import signals
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
 from .isolation import AttemptEnded, Limits, run_isolated
-from .output import Capture, tee_start, tee_stop, worker_log_handler
+from .output import Capture, echo, tee_start, tee_stop, worker_log_handler
 from .provenance import attach as attach_provenance
 from .quarantine import QuarantineWatch
+from .strays import Leftovers
 from .tracking import tracked
 from .usage import Meter
 
@@ -134,10 +136,14 @@ class Worker:
         own_log = worker_log_handler(log)
         heartbeat = self._heartbeat = Heartbeat(self.store, self.config.heartbeat_seconds)
         heartbeat.start()
+        leftovers = Leftovers.start()
         try:
             self._loop(heartbeat)
         finally:
             heartbeat.stop()
+            left = leftovers.report()
+            if left:
+                log.warning("%s", left)
             if own_log is not None:
                 log.removeHandler(own_log)
             signals.restore(previous)
@@ -338,7 +344,9 @@ class Worker:
 
     def _call(self, claim: Claim, rp: ResultProcessor) -> Any:
         """The experiment, its output captured (worker/output.py) and staged for the attempt's
-        final write (finish, fail, set_status or release), however it ends."""
+        final write (finish, fail, set_status or release), however it ends. A failure's
+        traceback is printed into both, as Python would print it: the table's `error` column
+        is not where someone reading a worker log or `pyexp logs` looks."""
         capture = Capture.for_attempt(self._log_folder, claim.id, claim.token)
         heartbeat = self._heartbeat
         if heartbeat is not None:
@@ -349,10 +357,21 @@ class Worker:
                 saved = tee_start(capture)
                 try:
                     return self.fn(dict(claim.parameters), rp, dict(self.config.custom))
+                except FencedOut:
+                    raise
+                except (Exception, SystemExit):
+                    traceback.print_exc()  # sys.stderr is the tee: the worker's log and the attempt's output
+                    raise
                 finally:
                     tee_stop(saved)
-            return run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits, capture,
-                                meter)
+            try:
+                return run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits,
+                                    capture, meter)
+            except AttemptEnded as e:  # the child's traceback, or how it died
+                text = e.message.rstrip("\n") + "\n"
+                echo(sys.stderr, text.encode("utf-8", "backslashreplace"))
+                capture.write(text.encode("utf-8", "backslashreplace"))
+                raise
         finally:
             self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged
             self.store.stage_usage(claim.token, claim.id, meter.usage())  # in memory: it cannot fail

@@ -22,6 +22,7 @@ from ..errors import PyexpError
 from ..store import WorkerIdentity
 from .function import ExperimentFunction, load_function
 from .loop import Worker, WorkerInterrupted, WorkerStats
+from .output import lossy_streams
 from .signals import EarlyStop, signal_number
 
 LOG_FORMAT = "%(asctime)s %(levelname)s worker %(process)d: %(message)s"
@@ -47,6 +48,20 @@ def setup_logging(level: int) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
 
 
+def line_buffered() -> None:
+    """A batch job's stdout is a file, which Python block-buffers: the SLURM log would show
+    what experiments printed only when the worker exits (all of it lost to an OOM kill or
+    SIGKILL), and stdout's lines would land after stderr's. One line at a time, as on a
+    terminal, costs a write per line."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(line_buffering=True)
+            except (OSError, ValueError):  # a stream that cannot: leave it as it is
+                pass
+
+
 def run_node(
     load: Loader,
     *,
@@ -64,6 +79,8 @@ def run_node(
     never an exception: this is the outermost frame of the worker process.
     """
     early = early or EarlyStop.install()
+    line_buffered()
+    streams = lossy_streams()  # a full log disk costs log lines, never the worker or an experiment
     setup_logging(logging.INFO if announce else logging.WARNING)
     me = WorkerIdentity.current()
     deadline = environment.deadline()
@@ -89,7 +106,9 @@ def run_node(
         traceback.print_exc()
         return 1
     if announce:
-        print(summary(me, stats), flush=True)
+        lost = sum(stream.lost for stream in streams)
+        error = next((stream.error for stream in streams if stream.error), None)
+        print(summary(me, stats) + (f"; {lost} characters of this log lost ({error})" if lost else ""), flush=True)
     return exit_code(stats.interrupted_by, deadline)
 
 
@@ -124,6 +143,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.ssh_file is not None:  # exactly the launching process's gateway, whatever the config says
             ssh = read_gateway(ns.ssh_file, legacy=ns.ssh_format == "pyexperimenter")
             config = config.with_database(replace(config.database, ssh=ssh))
-        return config, load_function(ns.function, config.base_dir)
+        return config, load_function(ns.function, config.base_dir, "--function")
 
     return run_node(load, function=ns.function, early=early)

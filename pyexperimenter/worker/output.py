@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from ..results.logs import attempt_log_path
+from ..results.logs import attempt_log_path, lost_output_note
 
 TAIL_BYTES = 4096  # stored with the attempt
 FILE_AFTER_SECONDS = 1.0  # a longer attempt gets its file at its next write (for `pyexp logs --follow`)
@@ -132,13 +132,25 @@ class Capture:
             return self._tail_text()
 
     def _tail_text(self) -> str:
-        return decode_tail(bytes(self._tail[-self.limit:]), cut=self.written > self.limit)
+        text = decode_tail(bytes(self._tail[-self.limit:]), cut=self.written > self.limit)
+        if self.file_error is None:
+            return text
+        kept = min(self.written, self.limit)
+        return lost_output_note(self.path, self.file_error, self.written, kept) + text
 
     def snapshot(self) -> tuple[int, str | None, str]:
         """(bytes so far, the file or None when the tail is the whole output, the tail) for
         the attempts table. A file that could not be written is named all the same: the
-        tail is not the whole output then, and `pyexp logs` says the file is not readable."""
+        tail is not the whole output then, and `pyexp logs` says the file is not readable.
+
+        An attempt past FILE_AFTER_SECONDS that printed gets its file here if no later print
+        made it: the heartbeat asks every beat, so a long attempt that printed a line and
+        went quiet has the file `pyexp logs --follow` names, as promised, not only the tail."""
         with self._lock:
+            if self.written and not self._opened and self._clock() >= self._file_at:
+                self._open()
+                if self._closed:  # the attempt's last snapshot: nothing more will be written
+                    self._close_file()
             return self.written, self.path if self._opened else None, self._tail_text()
 
     def close(self) -> None:
@@ -166,7 +178,10 @@ class _Tee:
 
     def write(self, s: str) -> int:
         if self._stream is not None:
-            self._stream.write(s)
+            try:
+                self._stream.write(s)
+            except OSError:  # the worker's log on a full disk: the attempt's capture still gets it
+                pass
         capture = _current
         if capture is not None:
             capture.write(s.encode("utf-8", "backslashreplace"))
@@ -178,7 +193,10 @@ class _Tee:
 
     def flush(self) -> None:
         if self._stream is not None:
-            self._stream.flush()
+            try:
+                self._stream.flush()
+            except OSError:
+                pass
 
     def writable(self) -> bool:
         return True
@@ -242,6 +260,48 @@ class Tee:
 
     def __exit__(self, *exc: object) -> None:
         tee_stop(self._saved)
+
+
+class Lossy:
+    """A worker process's own sys.stdout or sys.stderr when they are its log file (a SLURM
+    log, `launch --local`'s): on a full disk a write raises, in the experiment's own print
+    or in the worker's start line, and would end the experiment or the worker. Here it
+    costs the line, which is counted for the worker's summary; nothing else changes."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+        self.lost = 0  # characters not written
+        self.error: str | None = None
+
+    def write(self, s: str) -> int:
+        try:
+            return int(self._stream.write(s))
+        except OSError as e:
+            self.lost += len(s)
+            self.error = e.strerror or str(e)
+            return len(s)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as e:
+            self.error = e.strerror or str(e)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def lossy_streams() -> tuple[Lossy, Lossy]:
+    """sys.stdout and sys.stderr as Lossy streams (once per process)."""
+    if not isinstance(sys.stdout, Lossy):
+        sys.stdout = Lossy(sys.stdout)
+    if not isinstance(sys.stderr, Lossy):
+        sys.stderr = Lossy(sys.stderr)
+    return sys.stdout, sys.stderr
 
 
 def real_stream(stream: Any) -> Any:

@@ -216,6 +216,11 @@ def test_unimportable_function_is_one_line_exit_2_and_runs_nothing(filled: Path,
     assert "has no attribute 'missing'" in line
     line = one_line_error(cli("run", str(filled), "--function", "no_colon"))
     assert "expected 'module:function'" in line
+    # The value came from the flag: the error names the flag, not the config key.
+    for args in (("run", "--function", "no_such_module:run"), ("launch", "--workers", "2", "--dry-run", "--function",
+                                                              "fns:missing")):
+        line = one_line_error(cli(args[0], str(filled), *args[1:]))
+        assert "--function: " in line and "experiment.function" not in line, line
     assert snapshot(db_url) == before
 
 

@@ -52,6 +52,7 @@ def test_function_that_does_not_import_is_refused(make_config: ConfigMaker) -> N
     out = _launch_cli(path, "--workers", "2", "--dry-run")
     assert out.returncode == 2
     assert "cannot import module 'no_such_module'" in out.stderr
+    assert f"{path}: experiment.function: " in out.stderr  # from the config: the file and the key
 
 
 def test_missing_table_is_refused(make_config: ConfigMaker) -> None:

@@ -286,6 +286,7 @@ def test_logs_of_a_slurm_launched_experiment(jobs: list[str], mysql_url: str, tm
     assert ": failed, worker " in failed.stdout and "out 1 ü\nerr 1\n" in failed.stdout
     slurm_log = (tmp_path / "pyexp_logs" / "exp" / f"{jobs[0]}_0.log").read_text()
     assert "out 0 ü" in slurm_log and "err 1" in slurm_log and "finished" in slurm_log
+    assert "ValueError: chatty failed" in slurm_log and "ValueError: chatty failed" in failed.stdout
     exp.close()
 
 
@@ -338,3 +339,61 @@ def test_two_hundred_workers_on_1000_experiments(jobs: list[str], mysql_url: str
     logs = list((tmp_path / "pyexp_logs" / "exp").glob("*.log"))
     assert len(logs) == 200
     assert not [p.name for p in logs if "Traceback" in p.read_text() or "error" in p.read_text().lower()]
+
+
+def test_workers_that_die_at_start_are_reported_not_drained(jobs: list[str], mysql_url: str, tmp_path: Path) -> None:
+    """An interpreter on the nodes without the package: every worker dies before claiming a
+    row. `launch --wait` says so, quotes a worker log and names the log folder, exits 1."""
+    # The environment is loaded where pyexp runs, not on the nodes: the pre-launch check of
+    # the configured interpreter passes, the workers do not.
+    setup = f'if [ -n "$SLURM_JOB_ID" ]; then PY=/usr/bin/python3; else PY={sys.executable}; fi'
+    path = write_config(tmp_path, mysql_url, rows=6, function="experiments:noop",
+                        slurm={"python": "$PY", "setup": [setup], "time_minutes": 5})
+    out = pyexp("launch", str(path), "--workers", "3", "--wait", cwd=tmp_path, timeout=240)
+    jobs += submitted_ids(out.stdout)
+    assert len(jobs) == 1, out.stdout + out.stderr
+    assert out.returncode == 1, out.stdout + out.stderr
+    said = out.stdout + out.stderr
+    assert "drained" not in said
+    assert "3 worker(s) ended before claiming any row" in said, said
+    assert "No module named 'pyexperimenter'" in said, said
+    assert str(tmp_path / "pyexp_logs" / "exp") in said, said
+
+
+def test_preflight_tries_the_configured_interpreter(jobs: list[str], mysql_url: str, tmp_path: Path) -> None:
+    """The same broken interpreter is caught before anything is submitted: exit 2, one line."""
+    path = write_config(tmp_path, mysql_url, rows=6, function="experiments:noop",
+                        slurm={"python": "/usr/bin/python3", "setup": ["export PYEXP_SETUP_RAN=1"]})
+    before = squeue_ids()
+    out = pyexp("launch", str(path), "--workers", "3", cwd=tmp_path)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.count("\n") == 1, out.stderr
+    assert "slurm.python" in out.stderr and "No module named 'pyexperimenter'" in out.stderr, out.stderr
+    assert squeue_ids() == before
+    dry = pyexp("launch", str(path), "--workers", "3", "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 2 and "No module named 'pyexperimenter'" in dry.stderr, dry.stderr
+
+
+def test_slurm_log_holds_finished_experiments_output_while_the_worker_runs(jobs: list[str], mysql_url: str,
+                                                                          tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch job's stdout is a file: without line buffering a worker's log showed nothing
+    until it exited, and stdout and stderr lines came out of order."""
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # the jobs get this environment; users rarely set it
+    path = write_config(tmp_path, mysql_url, rows=30, function="experiments:talking", custom={"sleep": 1.5})
+    exp = Experimenter(path)
+    ids = dict(zip(exp.get_table()["ID"], exp.get_table()["x"]))
+    jobs += exp.launch(workers=1).job_ids
+    end = time.monotonic() + 120
+    while (done := exp.counts()["done"]) < 3:
+        assert time.monotonic() < end, exp.counts()
+        time.sleep(0.5)
+    finished = sorted(ids[i] for i in exp.get_table().query("status == 'done'")["ID"])
+    log = (tmp_path / "pyexp_logs" / "exp" / f"{jobs[0]}_0.log").read_text()
+    assert exp.counts()["done"] < 30 and squeue_ids(jobs), "the worker must still be running"
+    lines = [ln for ln in log.splitlines() if ln.startswith("talking ")]
+    expected = [f"talking {x} {what}" for x in finished for what in ("start", "end")]
+    assert lines[: len(expected)] == expected, log
+    assert done >= 3
+    subprocess.run(["scancel", *jobs], capture_output=True, timeout=30)
+    wait_gone(jobs, 60)  # before the database is dropped under it

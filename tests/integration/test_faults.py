@@ -14,6 +14,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -184,6 +185,79 @@ def test_server_killed_and_restarted_mid_run(private_mariadb: PrivateMariaDB, tm
     print(f"\n[restart, down {downtime:g}s] work resumed {resumed_after:.2f}s after the restart; "
           f"all done {finished_after:.2f}s after it")
     exp.close()
+
+
+@pytest.mark.faults
+@pytest.mark.slow
+def test_server_read_only_for_ten_seconds_mid_run(private_mariadb: PrivateMariaDB, tmp_path: Path) -> None:
+    """`SET GLOBAL read_only=1` for 10 s under 3 workers (a failover, a server's full disk):
+    error 1290 is waited out like a restart. No worker exits, every row ends `done` once,
+    and results computed during the outage are kept. The workers' user lacks SUPER (root
+    would write through read_only); the stale limit is longer than the outage."""
+    record = Record(tmp_path / "executions.txt")
+    url = private_mariadb.new_database()
+    database = url.rsplit("/", 1)[1]
+    admin = private_mariadb.connect()
+    user = f"ro_{uuid.uuid4().hex[:8]}"
+    admin.cursor().execute(f"CREATE USER '{user}'@'%'")
+    admin.cursor().execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
+    url = url.replace("root@", f"{user}@")
+    path = write_config(tmp_path, url, 120, record.path, 0.15, heartbeat_seconds=1, stale_after_seconds=30)
+    exp = Experimenter(path)
+    assert exp.fill_table_from_config() == 120
+    config = exp.config
+    exp.close()
+    procs = spawn(config, experiments.tracked, 3)
+    try:
+        assert _poll(lambda: count(exp)["done"] >= 10, 60)
+        exp.close()
+        admin.cursor().execute("SET GLOBAL read_only = 1")
+        try:
+            time.sleep(10)
+            during = count(exp)
+            alive = [p.is_alive() for p in procs]
+        finally:
+            admin.cursor().execute("SET GLOBAL read_only = 0")
+        assert alive == [True] * 3, "a worker exited while the server refused writes"
+        assert during["done"] < 120, "the run ended before the outage: the test proved nothing"
+        assert _poll(lambda: count(exp)["done"] > during["done"], 60), "nothing resumed once writable"
+        codes = join_all(procs, 180)
+    finally:
+        stop_all(procs)
+        admin.cursor().execute("SET GLOBAL read_only = 0")
+        admin.cursor().execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()
+    assert codes == [0] * 3
+    counts = count(exp)
+    assert counts["done"] == 120 and counts["error"] == 0 and counts["running"] == 0, counts
+    assert_each_result_written_once(exp, record, killed=set())  # no attempt lost, none run twice
+    exp.close()
+
+
+@pytest.mark.faults
+def test_processes_close_their_connections(private_mariadb: PrivateMariaDB, tmp_path: Path) -> None:
+    """Every process says goodbye to the server: the CLI, forked and launched workers (with
+    and without isolation), a script that never calls close(). A connection dropped without
+    one is an "Aborted connection" warning in the server's log and counts in Aborted_clients
+    (this server is the test's own: nobody else's clients count)."""
+    record = tmp_path / "executions.txt"
+    path = write_config(tmp_path, private_mariadb.new_database(), 12, record, 0.0, isolation="process")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+
+    def run(*args: str) -> None:
+        done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    pyexp = [sys.executable, "-m", "pyexperimenter.cli"]
+    before = private_mariadb.status("Aborted_clients")
+    run(*pyexp, "fill", str(path))
+    run(*pyexp, "run", str(path), "-j", "3", "--function", "experiments:tracked")
+    run(*pyexp, "status", str(path))
+    run(*pyexp, "reset", str(path), "--status", "all", "--yes")
+    run(*pyexp, "launch", str(path), "--local", "--workers", "2", "--function", "experiments:tracked")
+    run(sys.executable, "-c", f"from pyexperimenter import Experimenter; print(Experimenter({str(path)!r}).counts())")
+    aborted = private_mariadb.status("Aborted_clients") - before
+    assert aborted == 0, f"{aborted} connection(s) ended without saying goodbye"
 
 
 def _poll(cond: Any, timeout: float) -> bool:

@@ -79,6 +79,10 @@ def test_logs_of_done_failed_and_running_experiments(make_config: ConfigMaker, t
     done = pyexp("logs", str(path), str(ids[0]))
     failed = pyexp("logs", str(path), str(ids[1]))
     assert ": done, worker " in done.stdout and ": failed, worker " in failed.stdout
+    # The failure's traceback: in the attempt's output and on the worker's stderr (its log), after what it printed.
+    assert failed.stdout.rstrip().endswith("ValueError: chatty failed"), failed.stdout[-500:]
+    assert "Traceback (most recent call last)" in failed.stdout
+    assert "ValueError: chatty failed" in worker_err and "ValueError" not in done.stdout
     for x, shown in ((0, done), (1, failed)):
         lines = shown.stdout.splitlines()[1:]  # two pipes in a child: stdout and stderr in arrival order
         assert f"out {x} ü" in lines and f"err {x}" in lines
@@ -123,4 +127,45 @@ def test_an_attempts_table_of_an_earlier_version_gains_the_output_columns(make_c
     assert {a["log_tail"] for a in exp.store.rows(exp.store.schema.attempts_table)} == {"hello from 0\n", "hello from 1\n"}
     log = exp.get_logs(1)
     assert log.source == "stored" and log.text == "hello from 0\n" and log.outcome == "done"
+    exp.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_follow_names_a_file_that_appears(make_config: ConfigMaker, tmp_path: Path) -> None:
+    """An attempt of a few seconds that printed one short line at its start: its file is
+    made within a heartbeat after its first second (docs/cli.md), not only at its next
+    print; the file `--follow` names exists, and the header names it once the attempt is done."""
+    path = make_config(experiment={"heartbeat_seconds": 0.5}, parameters={"x": [7]}, results={"value": "DOUBLE"},
+                       custom={"sleep": 6})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    [row_id] = list(exp.get_table()["ID"])
+    worker = subprocess.Popen([sys.executable, "-m", "pyexperimenter.cli", "run", str(path), "--function",
+                               "experiments:talking"], env=worker_env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for("the attempt to start", lambda: len(exp.get_attempts()) == 1, 30)
+        follow = subprocess.Popen([sys.executable, "-m", "pyexperimenter.cli", "logs", str(path), str(row_id),
+                                   "--follow"], env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        try:
+            def running_file() -> str | None:
+                lines = pyexp("logs", str(path), str(row_id)).stdout.splitlines()
+                return lines[0] if lines and ": running, " in lines[0] and ", file " in lines[0] else None
+
+            header = wait_for("a header naming a file while it runs (it runs 6 s)", running_file, 20)
+            named = header.split(", file ")[-1]
+            assert Path(named).read_text() == "talking 7 start\n"
+            out, err = follow.communicate(timeout=60)
+        finally:
+            reap(follow)
+        assert "talking 7 start\ntalking 7 end\n" in out and "attempt 1: done" in err, out + err
+        followed = out.splitlines()[0]
+        assert ", file " not in followed or Path(followed.split(", file ")[-1]).exists(), followed
+        worker.communicate(timeout=30)
+    finally:
+        reap(worker)
+    done = pyexp("logs", str(path), str(row_id))
+    assert ": done, " in done.stdout and done.stdout.splitlines()[0].endswith(f", file {named}"), done.stdout
+    assert Path(named).read_text() == "talking 7 start\ntalking 7 end\n"
     exp.close()

@@ -94,3 +94,18 @@ def test_ci95_bars_and_the_batches(finished: Experimenter) -> None:
     assert rd.batches(["x", "y", "seed"], sizes, None) == [["y", "seed", "x"]]
     assert rd.batches(["x", "y"], {"x": 60_000, "y": 3}, "seed") == [["y"], ["x"]]
     assert rd.batches(["x", "y", "z"], {"x": 100, "y": 10}, None) == [["y", "x"], ["z"]]  # z: size unknown
+
+
+def test_a_log_spaced_parameter_is_drawn_on_a_log_axis(make_config: ConfigMaker) -> None:
+    """C in 0.1, 1, 10, 100: on a linear axis its first two points overlap."""
+    from pyexperimenter.views.html.figures import figures
+
+    path = make_config(parameters={"C": [0.1, 1.0, 10.0, 100.0], "n": [1, 2, 3, 4], "seed": [0, 1]},
+                       results={"value": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    exp.execute(lambda p, rp, c: {"value": p["n"] + p["seed"] / 10})
+    charts = {f["id"]: f["figure"] for f in figures(report_data(exp, ReportOptions(over="seed")))}
+    assert charts["chart-effect-value-C"]["layout"]["xaxis"]["type"] == "log"
+    assert charts["chart-effect-value-n"]["layout"]["xaxis"].get("type") is None  # evenly spaced: linear
+    exp.close()

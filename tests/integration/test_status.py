@@ -8,6 +8,9 @@ exactly which row is where; the heartbeat of one running row is left to age past
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -120,6 +123,22 @@ def test_status_view_shows_every_part(mixed: tuple[Path, dict[str, Any]]) -> Non
     assert "throughput" in out and "8 finished in the last" in out
     assert "ETA" in out and "(12 open)" in out
     assert "Traceback" not in out
+
+
+def test_status_piped_never_wraps_a_command(mixed: tuple[Path, dict[str, Any]]) -> None:
+    """Not on a terminal (a pipe, a log, `su -c`) Rich assumes 80 columns: the commands the
+    view suggests and the sparkline stay whole lines, so they can be copied."""
+    path, _ = mixed
+    result = subprocess.run([sys.executable, "-m", "pyexperimenter.cli", "status", str(path)], capture_output=True,
+                            text=True, env={k: v for k, v in os.environ.items() if k != "COLUMNS"}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len(f"full tracebacks: pyexp results {path} --status error --columns ID,error --format json") > 80
+    lines = result.stdout.splitlines()
+    for command in (f"pyexp results {path} --status error --columns ID,error --format json",
+                    f"pyexp reset {path} --status error", f"pyexp recover {path}"):
+        assert any(command in line for line in lines), result.stdout
+    spark = [line for line in lines if line.startswith("last hour")]
+    assert len(spark) == 1 and spark[0].count("|") == 2 and "finished, at most" in spark[0], result.stdout
 
 
 def test_recover_requeues_the_lost_row(mixed: tuple[Path, dict[str, Any]]) -> None:

@@ -94,7 +94,10 @@ def test_the_worker_stores_each_attempts_output_with_it(tmp_path: Path) -> None:
     assert len(printed) == 8 + 2  # x=1 failed twice: both attempts keep their own output
     for a in printed:
         line = f"row {a['experiment_id']} attempt {a['attempt']}\n"
-        if a["log_file"] is None:  # short: kept whole with the attempt
+        if a["log_file"] is None and a["outcome"] == "failed":  # its traceback follows what it printed
+            assert a["log_tail"].startswith(line + "Traceback (most recent call last):\n")
+            assert a["log_tail"].endswith("ValueError: bad\n")
+        elif a["log_file"] is None:  # short: kept whole with the attempt
             assert a["log_tail"] == line
         else:
             assert a["log_file"] == attempt_log_path(config.log_folder(), a["experiment_id"], a["claim_token"])

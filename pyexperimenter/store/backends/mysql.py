@@ -8,8 +8,10 @@ Failures are retried with tenacity (jittered exponential back-off): deadlocks (1
 timeouts (1205) re-run the whole transaction; dropped connections (2006, 2013, 2003, 2055,
 server shutdown, killed connection) reconnect first and, for a claim, look up the claim's
 token in case its COMMIT landed before the connection died; "too many connections" (1040)
-waits for a free slot instead of failing. A worker rides out a server restart of up to
-`patience` (10 minutes).
+waits for a free slot instead of failing; a server that refuses writes (`read_only`, 1290
+and 1836: a failover, the server's disk full) is waited out on a new connection, so a proxy
+in front can route it to the new primary. A worker rides out a server restart or a read-only
+spell of up to `patience` (10 minutes).
 
 No call waits unboundedly: connect, read and write timeouts and TCP keepalive are sized from
 the experiment's heartbeat (store/backends/timeouts.py), so a connection on a dead link fails within
@@ -18,9 +20,12 @@ half of `stale_after_seconds` and is replaced like any other dropped connection.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import inspect
 import logging
+import os
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -51,6 +56,8 @@ log = logging.getLogger("pyexperimenter")
 LOCK_ERRORS = {1205, 1213}
 CONNECTION_ERRORS = {1053, 1927, 2003, 2006, 2013, 2014, 2055, 4031}
 TOO_MANY_CONNECTIONS = 1040
+READ_ONLY_ERRORS = {1836, 1792}  # read-only mode; a write in a read-only transaction
+OPTION_PREVENTS_STATEMENT = 1290  # read-only when its message names --read-only (also other options)
 FATAL_LOGIN_ERRORS = {1044, 1045, 1049, 1698}
 
 # Full jitter: each wait is uniform in [0, min(cap, 0.05 s * 2**n)]. Lock conflicts clear
@@ -58,6 +65,25 @@ FATAL_LOGIN_ERRORS = {1044, 1045, 1049, 1698}
 # for a few seconds, so hundreds of workers do not reconnect in lock-step.
 _WAIT_LOCK = wait_random_exponential(multiplier=0.05, max=2.0)
 _WAIT_CONNECTION = wait_random_exponential(multiplier=0.05, max=5.0)
+
+
+_SESSIONS: weakref.WeakSet[MySQLSession] = weakref.WeakSet()
+
+
+@atexit.register
+def _say_goodbye() -> None:
+    """Close what this process left open when it exits (a CLI command's store, a script
+    that never calls close()): a socket closed without COM_QUIT is an "Aborted connection"
+    warning in the server's log and one more Aborted_clients, for every process. A forked
+    child (the pid differs) leaves its parent's connections alone: closing them would end
+    the parent's session too."""
+    for session in list(_SESSIONS):
+        if session.pid == os.getpid() and session.conn is not None:
+            try:
+                session.conn.close()
+            except Exception:  # noqa: BLE001 - exiting anyway; the server times it out
+                pass
+            session.conn = None
 
 
 @dataclass
@@ -87,6 +113,8 @@ class MySQLSession(Session):
         self.first_connect_patience = first_connect_patience
         self.patience = patience
         self.timeouts = timeouts
+        self.pid = os.getpid()  # whose connection this is: a forked child must not close it
+        _SESSIONS.add(self)
 
     # --- connections
     def _endpoint(self) -> tuple[str, int]:
@@ -183,7 +211,7 @@ class MySQLSession(Session):
 
     # --- transactions with retries
     def _kind(self, e: BaseException) -> str | None:
-        """Which transient failure `e` is ("lock", "full", "connection"), None if not one."""
+        """Which transient failure `e` is ("lock", "full", "read-only", "connection"), None if not one."""
         if not isinstance(e, (pymysql.err.MySQLError, OSError)):
             return None
         code = e.args[0] if e.args and isinstance(e.args[0], int) else None
@@ -191,6 +219,8 @@ class MySQLSession(Session):
             return "lock"
         if code == TOO_MANY_CONNECTIONS:
             return "full"
+        if code in READ_ONLY_ERRORS or (code == OPTION_PREVENTS_STATEMENT and "read-only" in str(e.args[-1]).lower()):
+            return "read-only"
         if code in CONNECTION_ERRORS or isinstance(e, (pymysql.err.InterfaceError, OSError)):
             return "connection"
         return None
@@ -215,7 +245,8 @@ class MySQLSession(Session):
         is when the worker noticed (the partition tests measure it)."""
         kind = self._kind(e)
         if kind != "lock":
-            what = "too many connections" if kind == "full" else f"connection lost ({e})"
+            what = {"full": "too many connections", "read-only": f"the server refuses writes ({e.args[-1]})"}.get(
+                str(kind), f"connection lost ({e})")
             log.warning("%s:%s: %s; retrying for up to %.0fs", self.db.host, self.db.port, what, self._patience(kind))
 
     def transaction(self, body: Callable[[Cursor], T], *,
@@ -249,7 +280,7 @@ class MySQLSession(Session):
                 kind = self._kind(e)
                 if kind is None:
                     raise
-                if kind == "lock":
+                if kind in ("lock", "read-only"):
                     raise DatabaseUnavailable(
                         f"MySQL/MariaDB at {self.db.host}:{self.db.port}: still failing after "
                         f"{self._patience(kind):.0f}s of retries: {e.args[-1]}"
@@ -284,7 +315,8 @@ class MySQLSession(Session):
             kind = self._kind(e)
             if kind == "lock":
                 self._rollback()  # 1205 rolls back only the statement: end the transaction
-            elif kind == "full":
+            elif kind in ("full", "read-only"):
+                self._rollback()
                 self.drop_connection()
                 state.retried_connection = True
             elif kind == "connection":

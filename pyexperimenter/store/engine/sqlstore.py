@@ -22,6 +22,7 @@ from .fill import RANK_SPACE, RowPriority, fill, filler_for
 from .output import StagedOutput, attempt_output
 from .session import Session
 from .side import SideTables, write_codecarbon, write_logs
+from .user_sql import run_user_sql, user_statement
 
 
 def random_rank() -> int:
@@ -200,6 +201,12 @@ class SqlStore(StagedOutput, Store):
 
     def columns(self) -> list[str]:
         return reads.columns(self.session)
+
+    def run_user_sql(self, statements: Sequence[tuple[str, Sequence[Any] | None]]) -> list[tuple[list[str], list[tuple[Any, ...]]]]:
+        return run_user_sql(self.session, statements)
+
+    def user_statement(self, kind: str, table: str, columns: Sequence[str] = (), condition: str = "") -> str:
+        return user_statement(self.session, kind, table, columns, condition)
 
     def aggregates_in_sql(self) -> frozenset[str]:
         return sql_aggregates(self.dialect)

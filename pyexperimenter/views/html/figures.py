@@ -6,6 +6,8 @@ updates a chart in place (Plotly.react) instead of redrawing the page.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 COLORS = {"created": "#4c78a8", "running": "#f2b701", "done": "#54a24b", "error": "#e45756", "paused": "#b279a2"}
@@ -42,6 +44,22 @@ def hosts(d: dict[str, Any]) -> dict[str, Any]:
     return _figure(traces, _layout("Attempts per host by outcome", "host", "attempts", barmode="stack"))
 
 
+def _unevenness(xs: Sequence[float]) -> float:
+    gaps = [b - a for a, b in zip(xs, xs[1:])]
+    return max(gaps) / min(gaps)
+
+
+def log_axis(values: Sequence[float]) -> bool:
+    """Whether a numeric parameter reads better on a log axis: positive values spanning at
+    least a decade, at least three of them, and more evenly spaced as logarithms than as
+    numbers (0.1, 1, 10, 100 are; 10, 50, 100, 150 are not). On a linear axis a grid like
+    C = 0.1, 1, 10, 100 puts its first points on top of each other."""
+    xs = sorted({float(v) for v in values})
+    if len(xs) < 3 or xs[0] <= 0 or xs[-1] / xs[0] < 10:
+        return False
+    return _unevenness([math.log(x) for x in xs]) < _unevenness(xs)
+
+
 def effect(e: dict[str, Any], bars: str, over: str | None) -> dict[str, Any]:
     points = e["points"]
     spread = "95% CI" if bars == "ci95" else "std"
@@ -55,6 +73,8 @@ def effect(e: dict[str, Any], bars: str, over: str | None) -> dict[str, Any]:
                      f"{e['result']} (mean ± {spread})", showlegend=False)
     if not numeric:
         layout["xaxis"]["type"] = "category"
+    elif log_axis([p["value"] for p in points]):
+        layout["xaxis"]["type"] = "log"
     return _figure([trace], layout)
 
 

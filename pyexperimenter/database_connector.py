@@ -1,0 +1,4 @@
+"""PyExperimenter 1.4's `py_experimenter.database_connector`, under our name (scripts import the
+connector classes from here for isinstance checks and type hints)."""
+
+from .compat.connector import *  # noqa: F403
