@@ -296,6 +296,7 @@ class Worker:
         heartbeat = Heartbeat(self.store, self.config.heartbeat_seconds)
         heartbeat.token = claim.token
         heartbeat.start()
+        self._last_reading = None  # not a batch: this attempt reads its own start
         try:
             self._execute(claim)
             self._flush(claim.token)
