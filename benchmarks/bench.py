@@ -35,6 +35,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 REFERENCE_VERSION = "1.4.2"
 DEFAULT_MYSQL = os.environ.get("PYEXP_BENCH_MYSQL") or os.environ.get("PYEXP_TEST_MYSQL") or "mysql://root@127.0.0.1:3306"
+DEFAULT_POSTGRES = (os.environ.get("PYEXP_BENCH_POSTGRES") or os.environ.get("PYEXP_TEST_POSTGRES")
+                    or "postgresql://postgres@127.0.0.1:5432")
 DEFAULT_ENV = HERE / ".envs" / f"py-experimenter-{REFERENCE_VERSION}"
 SECTIONS = ("throughput", "fill", "latency", "heartbeat", "startup")
 CHILD_TIMEOUT = 420.0
@@ -123,6 +125,36 @@ class MySQLTarget:
             return str(cur.fetchone()[0])
         finally:
             conn.close()
+
+
+class PostgresTarget:
+    """The PostgreSQL server from --postgres; each workload gets its own throw-away database."""
+
+    def __init__(self, url: str):
+        parts = urlsplit(url if "://" in url else "postgresql://" + url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 5432
+        self.user = unquote(parts.username) if parts.username else "postgres"
+        self.password = unquote(parts.password) if parts.password else os.environ.get("PYEXP_DB_PASSWORD")
+
+    def connect(self, database: str = "postgres") -> Any:
+        import psycopg
+
+        return psycopg.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                               dbname=database, connect_timeout=10, autocommit=True)
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+
+    def create(self) -> str:
+        name = f"pyexp_bench_{uuid.uuid4().hex[:10]}"
+        with self.connect() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop(self, name: str) -> None:
+        with self.connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def percentile(values: list[float], q: float) -> float:

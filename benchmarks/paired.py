@@ -2,7 +2,13 @@
 """Paired, alternating throughput comparison of this checkout against any git revision.
 
     python benchmarks/paired.py --baseline d322faf [--pairs 5] [--only sqlite1,mysql16,floor]
-                                [--rows 10000] [--mysql URL] [--json out.json]
+                                [--rows 10000] [--mysql URL] [--postgres URL] [--json out.json]
+    python benchmarks/paired.py --only pg-vs-mysql16,pg-vs-mysql-fill   # PostgreSQL beside MariaDB
+
+PostgreSQL beside MariaDB: `pg-vs-mysql16` (and `pg-vs-mysql-fill`) alternate the same
+workload on both servers with this tree, pair by pair, and report PostgreSQL's median over
+MariaDB's; `postgres16` and `fill-postgres` measure PostgreSQL alone (no baseline: earlier
+revisions have no PostgreSQL).
 
 Why paired: on a shared 2-core machine the same code measures 20-30% apart from one run to
 the next, so "within noise" across runs once hid a 30% loss. Here every workload runs as a
@@ -36,10 +42,14 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from bench import DEFAULT_MYSQL, MySQLTarget, fill_grid, write_config  # noqa: E402
+from bench import DEFAULT_MYSQL, DEFAULT_POSTGRES, MySQLTarget, PostgresTarget, fill_grid, write_config  # noqa: E402
 
 WORKLOADS: dict[str, tuple[str, int]] = {"sqlite1": ("sqlite", 1), "mysql16": ("mysql", 16),
-                                         "fill-sqlite": ("sqlite", 0), "fill-mysql": ("mysql", 0)}
+                                         "fill-sqlite": ("sqlite", 0), "fill-mysql": ("mysql", 0),
+                                         "postgres16": ("postgres", 16), "fill-postgres": ("postgres", 0)}
+# Two workloads of this tree alternated pair by pair: the first's median over the second's.
+ACROSS: dict[str, tuple[str, str]] = {"pg-vs-mysql16": ("postgres16", "mysql16"),
+                                      "pg-vs-mysql-fill": ("fill-postgres", "fill-mysql")}
 CHILD_TIMEOUT = 600.0
 
 
@@ -92,6 +102,7 @@ class Runner:
     def __init__(self, args: argparse.Namespace, baseline_tree: Path):
         self.args = args
         self.mysql = MySQLTarget(args.mysql)
+        self.postgres = PostgresTarget(args.postgres)
         self.trees = {"this": REPO, "baseline": baseline_tree}
         self.t0 = time.perf_counter()
 
@@ -101,9 +112,10 @@ class Runner:
     def measure(self, side: str, workload: str) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="pyexp-paired-") as tmp:
             backend, jobs = WORKLOADS.get(workload, ("mysql", 16))
-            database = self.mysql.create() if backend == "mysql" else None
+            server = self.postgres if backend == "postgres" else self.mysql
+            database = server.create() if backend != "sqlite" else None
             try:
-                url = self.mysql.url(database) if database else f"sqlite:///{tmp}/bench.db"
+                url = server.url(database) if database else f"sqlite:///{tmp}/bench.db"
                 rows = self.args.fill_rows if workload.startswith("fill") else self.args.rows
                 spec = {"rows": rows, "jobs": jobs, "workdir": tmp, "url": url}
                 if workload == "floor":
@@ -123,7 +135,23 @@ class Runner:
                 raise SystemExit(f"{side} {workload} failed: exit {proc.returncode}: {proc.stderr.strip()[-800:]}")
             finally:
                 if database:
-                    self.mysql.drop(database)
+                    server.drop(database)
+
+    def _across(self, first: str, second: str) -> dict[str, Any]:
+        """`first` and `second` on this tree, alternated pair by pair: `this` holds the first's
+        samples, `baseline` the second's, so the report's ratio is first over second."""
+        samples: dict[str, list[float]] = {first: [], second: []}
+        for pair in range(self.args.pairs):
+            for workload in ((first, second) if pair % 2 == 0 else (second, first)):
+                result = self.measure("this", workload)
+                if not result["ok"]:
+                    raise SystemExit(f"{workload}: not every row done once: {result}")
+                samples[workload].append(result["rate"])
+                self.log(f"{workload} pair {pair + 1}: {result['rate']:.0f}/s")
+        return {"this": {"median": statistics.median(samples[first]), "samples": samples[first]},
+                "baseline": {"median": statistics.median(samples[second]), "samples": samples[second]},
+                "ratio_of_medians": statistics.median(samples[first]) / statistics.median(samples[second]),
+                "pair_ratios": [a / b for a, b in zip(samples[first], samples[second])]}
 
     def _floor(self, database: str | None) -> dict[str, Any]:
         from bench import task_floor
@@ -136,7 +164,11 @@ class Runner:
     def run(self) -> dict[str, Any]:
         report: dict[str, Any] = {}
         for workload in self.args.only:
-            sides = ["this"] if workload == "floor" else ["this", "baseline"]
+            if workload in ACROSS:
+                report[workload] = self._across(*ACROSS[workload])
+                continue
+            alone = workload == "floor" or WORKLOADS[workload][0] == "postgres"
+            sides = ["this"] if alone else ["this", "baseline"]
             samples: dict[str, list[float]] = {side: [] for side in sides}
             for pair in range(self.args.pairs):
                 order = sides if pair % 2 == 0 else sides[::-1]
@@ -162,6 +194,8 @@ def print_report(report: dict[str, Any], baseline: str, load: tuple[float, ...])
     print("| workload | this (median /s) | baseline | ratio of medians | per-pair ratios |")
     print("|---|---|---|---|---|")
     for name, figures in report.items():
+        if name in ACROSS:
+            name = f"{name} ({' over '.join(ACROSS[name])}: 'baseline' is the second)"
         base = figures.get("baseline", {}).get("median")
         ratio = figures.get("ratio_of_medians")
         pairs = ", ".join(f"{r:.2f}" for r in figures.get("pair_ratios", []))
@@ -179,11 +213,13 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=5, help="alternating pairs per workload (default 5)")
     parser.add_argument("--only", default="sqlite1,mysql16,floor",
                         help="comma-separated subset of sqlite1 (SQLite, 1 worker), mysql16 (MariaDB, 16 workers), "
-                             "floor (bare SQL, MariaDB), fill-sqlite, fill-mysql (rows filled per second)")
+                             "postgres16, floor (bare SQL, MariaDB), fill-sqlite, fill-mysql, fill-postgres (rows "
+                             "filled per second), pg-vs-mysql16, pg-vs-mysql-fill (PostgreSQL over MariaDB, paired)")
     parser.add_argument("--rows", type=int, default=10_000, help="no-op experiments per measurement (default 10,000)")
     parser.add_argument("--fill-rows", type=int, default=100_000,
                         help="rows of the fill workloads, a multiple of 1,000 (default 100,000)")
     parser.add_argument("--mysql", default=DEFAULT_MYSQL, help=f"server URL (default {DEFAULT_MYSQL})")
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help=f"PostgreSQL server URL (default {DEFAULT_POSTGRES})")
     parser.add_argument("--json", help="write every sample to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -191,9 +227,9 @@ def main() -> int:
         print("PAIRED_RESULT " + json.dumps(child(json.loads(args.child))), flush=True)
         return 0
     args.only = [w.strip() for w in args.only.split(",") if w.strip()]
-    unknown = [w for w in args.only if w not in (*WORKLOADS, "floor")]
+    unknown = [w for w in args.only if w not in (*WORKLOADS, *ACROSS, "floor")]
     if unknown:
-        parser.error(f"unknown workload {unknown[0]!r}; expected some of {','.join([*WORKLOADS, 'floor'])}")
+        parser.error(f"unknown workload {unknown[0]!r}; expected some of {','.join([*WORKLOADS, *ACROSS, 'floor'])}")
     runner = Runner(args, export_revision(args.baseline))
     report = runner.run()
     print_report(report, args.baseline, os.getloadavg())

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Reading a million rows back: results, export and status, against an earlier revision.
 
-    python benchmarks/scale.py [--rows 1000000] [--backends mysql,sqlite]
-                               [--baseline REV] [--mysql URL] [--json out.json]
+    python benchmarks/scale.py [--rows 1000000] [--backends mysql,sqlite,postgres]
+                               [--baseline REV] [--mysql URL] [--postgres URL] [--json out.json]
                                [--buffer-pool-mb MIB]
 
 For each backend and each code version (this checkout, and --baseline installed into its own
@@ -18,7 +18,8 @@ process under /usr/bin/time, which gives its wall time and peak resident memory:
     results --format csv -o all.csv
     status
 
-and the table shows both versions side by side with the ratio. Both versions run in the same
+and the table shows both versions side by side with the ratio. `--backends postgres` measures
+PostgreSQL beside the others (a baseline before PostgreSQL support skips it). Both versions run in the same
 invocation, one after the other on the same machine, so the ratio is what to read.
 """
 
@@ -38,7 +39,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-from bench import DEFAULT_MYSQL, MySQLTarget  # noqa: E402
+from bench import DEFAULT_MYSQL, DEFAULT_POSTGRES, MySQLTarget, PostgresTarget  # noqa: E402
 
 TRACEBACK = (
     "Traceback (most recent call last):\n"
@@ -47,6 +48,7 @@ TRACEBACK = (
     '  File "/opt/conda/lib/python3.11/site-packages/sklearn/base.py", line 1151, in wrapper\n'
     "    return fit_method(estimator, *args, **kwargs)\n" + "    ...\n" * 20
 )
+POSTGRES_URL = DEFAULT_POSTGRES
 ERRORS = ("ValueError: Input contains NaN.", "MemoryError", "RuntimeError: CUDA out of memory.")
 
 COMMANDS: dict[str, list[str]] = {
@@ -108,6 +110,15 @@ def shape_rows(backend: str, url: str, db_path: Path | None, target: MySQLTarget
 
         def mod(n: int) -> str:
             return f"(ID % {n})"
+    elif backend == "postgres":
+        from pyexperimenter.store.sql.dialect import POSTGRES, quote_bare_id
+
+        conn = _QuotingConnection(PostgresTarget(url).connect(database), quote_bare_id)
+        conn.raw.autocommit = False
+        now, p = POSTGRES.now, "%s"
+
+        def mod(n: int) -> str:
+            return f"MOD(ID, {n})"
     else:
         conn = target.connect(database, autocommit=False)
         now, p = "NOW(6)", "%s"
@@ -132,14 +143,46 @@ def shape_rows(backend: str, url: str, db_path: Path | None, target: MySQLTarget
     conn.commit()
     if backend == "mysql":
         settle(cur)
+    if backend == "postgres":  # what autovacuum does to a table finished over hours
+        conn.raw.autocommit = True
+        cur.execute("VACUUM ANALYZE")
     conn.close()
+
+
+class _QuotingConnection:
+    """A psycopg connection whose statements name the primary key bare, as the others' do."""
+
+    def __init__(self, raw: Any, quote: Any):
+        self.raw, self.quote = raw, quote
+
+    def cursor(self) -> Any:
+        outer = self
+
+        class Cursor:
+            def __init__(self) -> None:
+                self.cur = outer.raw.cursor()
+
+            def execute(self, sql: str, args: Any = None) -> Any:
+                return self.cur.execute(outer.quote(sql), args)
+
+            @property
+            def description(self) -> Any:
+                return self.cur.description
+
+        return Cursor()
+
+    def commit(self) -> None:
+        self.raw.commit()
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 def fill_attempts(cur: Any, backend: str, now: str) -> None:
     """The attempt history those rows would have left: one attempt per finished row with its
     outcome, two more failed ones per error row (its three attempts), and a quarantined host.
     `pyexp status` counts attempts per outcome, so a table without them would hide that cost."""
-    token = "MD5(ID)" if backend == "mysql" else "printf('%032d', ID)"
+    token = {"mysql": "MD5(ID)", "postgres": "MD5(CAST(ID AS TEXT))"}.get(backend, "printf('%032d', ID)")
     history = ("INSERT INTO scale__attempts (experiment_id, attempt, claim_token, worker, machine, start_date, "
                f"end_date, outcome, error) SELECT ID, {{n}}, {token}, 'w1', {{machine}}, {now}, {now}, {{outcome}}, "
                "{error} FROM scale WHERE {rows}")
@@ -214,6 +257,10 @@ def run_version(label: str, pyexp: Path, backend: str, rows: int, target: MySQLT
         if backend == "sqlite":
             db_path = work / "scale.db"
             url = f"sqlite:///{db_path}"
+        elif backend == "postgres":
+            server = PostgresTarget(POSTGRES_URL)
+            database = server.create()
+            url = server.url(database)
         else:
             database = target.create()
             url = target.url(database)
@@ -230,7 +277,7 @@ def run_version(label: str, pyexp: Path, backend: str, rows: int, target: MySQLT
         return figures
     finally:
         if database:
-            target.drop(database)
+            (PostgresTarget(POSTGRES_URL) if backend == "postgres" else target).drop(database)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -240,10 +287,13 @@ def main() -> None:
     parser.add_argument("--backends", default="mysql,sqlite")
     parser.add_argument("--baseline", default=None, help="git revision to compare with (e.g. ece1649)")
     parser.add_argument("--mysql", default=DEFAULT_MYSQL)
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--buffer-pool-mb", type=int, default=None,
                         help="run with MariaDB's innodb_buffer_pool_size at this size, restored afterwards")
     args = parser.parse_args()
+    global POSTGRES_URL
+    POSTGRES_URL = args.postgres
     target = MySQLTarget(args.mysql)
     global ENV
     ENV = as_installed()
@@ -256,6 +306,8 @@ def main() -> None:
     try:
         for backend in args.backends.split(","):
             for label, pyexp in versions.items():
+                if backend == "postgres" and label == "baseline":
+                    continue  # the baseline may predate PostgreSQL
                 results[f"{label}/{backend}"] = run_version(label, pyexp, backend, args.rows, target)
                 load.append(os.getloadavg()[0])
     finally:

@@ -36,6 +36,11 @@ _PLAIN = {
     "TIMESTAMP": "datetime",
     "JSON": "json",
 }
+_POSTGRES_TYPES = {
+    "TINYINT": "SMALLINT", "MEDIUMINT": "INTEGER", "FLOAT": "DOUBLE PRECISION", "DOUBLE": "DOUBLE PRECISION",
+    "TINYTEXT": "TEXT", "MEDIUMTEXT": "TEXT", "LONGTEXT": "TEXT", "BOOLEAN": "SMALLINT", "DATETIME": "TIMESTAMP(6)",
+    "TIMESTAMP": "TIMESTAMP(6)", "JSON": "TEXT",
+}
 _ALIASES = {"BOOL": "BOOLEAN", "DOUBLE PRECISION": "DOUBLE", "STRING": "TEXT", "STR": "TEXT"}
 _SIZED = re.compile(r"(VARCHAR|CHAR)\s*\(\s*(\d{1,5})\s*\)")
 _DECIMAL = re.compile(r"(DECIMAL|NUMERIC)\s*(?:\(\s*(\d{1,2})\s*(?:,\s*(\d{1,2})\s*)?\))?")
@@ -61,6 +66,12 @@ class SqlType:
 
     def mysql_ddl(self) -> str:
         return "LONGTEXT" if self.kind == "json" else self.name
+
+    def postgres_ddl(self) -> str:
+        """MariaDB's spellings in PostgreSQL's words. BOOLEAN is a SMALLINT 0/1, as on MariaDB
+        (TINYINT(1)) and SQLite: the value bound is the same int everywhere, and `--where
+        flag=1` means the same; JSON is kept as text, as elsewhere."""
+        return _POSTGRES_TYPES.get(self.name, self.name)
 
     def to_db(self, value: Any) -> Any:
         """Convert a Python value into what the driver should bind for this column."""

@@ -4,6 +4,7 @@
 #   * a one-node SLURM cluster (munged, slurmctld, slurmd) with an idle node
 #   * an SSH gateway on 127.0.0.1:2222 for the tunnel tests (scripts/sshd.sh)
 #   * a one-node Son of Grid Engine cell (qmaster and execd here, queue all.q)
+#   * PostgreSQL on 127.0.0.1:5432, trust, database `test` (PYEXP_SERVICES_POSTGRES=0: not)
 # Idempotent: on a machine where everything already runs it only checks (~0.1 s).
 #
 # Usage: bash scripts/services.sh [--no-mariadb] [--no-slurm] [--no-sshd] [--no-sge]
@@ -24,7 +25,7 @@ log() { printf '[%s] %s\n' "$SCRIPT_NAME" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
 }
 
 DO_MARIADB=1
@@ -490,6 +491,66 @@ sge_summary() {
     echo "SGE:     $(qconf -sq all.q | awk '$1 == "slots" || $1 == "notify" {printf "%s %s ", $1, $2}')on $(hostname); max_aj_tasks $(qconf -sconf | awk '$1 == "max_aj_tasks" {print $2}')"
 }
 
+# ---------------------------------------------------------------------------- PostgreSQL
+# PostgreSQL on 127.0.0.1:5432 with trust auth for the roles postgres and root, database
+# `test` (the contract suite's third backend). Checked, started with pg_ctlcluster (or
+# `service postgresql start`) if installed but down, installed and set up only where
+# missing. PYEXP_SERVICES_POSTGRES=0 skips it. Self-contained: nothing else here uses it.
+
+PG_TCP=(psql -X -h 127.0.0.1 -p 5432 -U postgres -d test -Atq)
+postgres_ok() { command -v psql >/dev/null 2>&1 && "${PG_TCP[@]}" -c 'select 1' >/dev/null 2>&1; }
+
+postgres_start_clusters() {
+    local version name status
+    if command -v pg_lsclusters >/dev/null 2>&1; then
+        while read -r version name _ status _; do
+            [ -n "$version" ] || continue
+            case "$status" in
+                online*) ;;
+                *) log "PostgreSQL: pg_ctlcluster $version $name start"
+                   pg_ctlcluster "$version" "$name" start >/dev/null 2>&1 || true ;;
+            esac
+        done < <(pg_lsclusters -h 2>/dev/null)
+    elif command -v service >/dev/null 2>&1; then
+        service postgresql start >/dev/null 2>&1 || true
+    fi
+}
+
+# A fresh Debian cluster answers TCP logins by password only and has no `test` database:
+# trust for loopback TCP (tests only, never on a shared host), the roles and the database.
+postgres_set_up_fresh() {
+    local hba version name
+    read -r version name _ < <(pg_lsclusters -h 2>/dev/null | head -n 1)
+    hba="/etc/postgresql/$version/$name/pg_hba.conf"
+    [ -f "$hba" ] || return 0
+    if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+        log "PostgreSQL: trust for 127.0.0.1 in $hba (a test machine)"
+        sed -i '1i host all all 127.0.0.1/32 trust\nlocal all all trust' "$hba"
+        pg_ctlcluster "$version" "$name" reload >/dev/null 2>&1 || true
+    fi
+    runuser -u postgres -- psql -X -Atq -c "select 1 from pg_roles where rolname = 'root'" | grep -q 1 \
+        || runuser -u postgres -- psql -X -q -c 'create role root superuser login' >/dev/null
+    runuser -u postgres -- psql -X -Atq -c "select 1 from pg_database where datname = 'test'" | grep -q 1 \
+        || runuser -u postgres -- psql -X -q -c 'create database test' >/dev/null
+}
+
+ensure_postgres() {
+    [ "${PYEXP_SERVICES_POSTGRES:-1}" != "0" ] || return 0
+    if ! postgres_ok; then
+        if ! command -v pg_lsclusters >/dev/null 2>&1 && ! command -v postgres >/dev/null 2>&1; then
+            apt_install postgresql
+        fi
+        postgres_start_clusters
+        wait_for "PostgreSQL to accept connections" pg_isready -h 127.0.0.1 -p 5432 || true
+        postgres_ok || postgres_set_up_fresh
+        wait_for "PostgreSQL on 127.0.0.1:5432" postgres_ok \
+            || die "PostgreSQL does not answer on 127.0.0.1:5432 as postgres (trust) with database test"
+    fi
+    if [ "$SUMMARY" -eq 1 ]; then
+        echo "PostgreSQL: $("${PG_TCP[@]}" -c 'show server_version') on 127.0.0.1:5432 (postgres, trust, database test)"
+    fi
+}
+
 # ---------------------------------------------------------------------------- main
 
 START=$SECONDS
@@ -497,6 +558,7 @@ if [ "$DO_MARIADB" -eq 1 ]; then ensure_mariadb; fi
 if [ "$DO_SLURM" -eq 1 ]; then ensure_slurm; fi
 if [ "$DO_SSHD" -eq 1 ]; then ensure_sshd; fi
 if [ "$DO_SGE" -eq 1 ]; then ensure_sge; fi
+ensure_postgres
 
 if [ "$SUMMARY" -eq 1 ]; then
     if [ "$DO_MARIADB" -eq 1 ]; then

@@ -14,7 +14,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs,examples,codecarbon,sshtunnel,parquet,report]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,docs,examples,codecarbon,sshtunnel,parquet,report,postgres,server]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/python -c 'import pyexperimenter, pytest, pymysql, submitit' || { echo "install failed" >&2; exit 1; }
 
 if [ "${PYEXP_SKIP_SERVICES:-0}" != "1" ]; then

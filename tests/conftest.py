@@ -1,7 +1,8 @@
 """Fixtures shared by every tier; the helpers behind them live in tests/support/.
 
-Tests that take `backend` (or `db_url`, `make_config`) run against SQLite and a real
-MariaDB; each MariaDB test gets a fresh database, dropped afterwards.
+Tests that take `backend` (or `db_url`, `make_config`) run against SQLite, a real MariaDB
+and a real PostgreSQL; each MariaDB or PostgreSQL test gets a fresh database, dropped
+afterwards.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from support.configs import ConfigMaker, config_maker
 from support.ordinary_user import OrdinaryUser, find_ordinary_user
-from support.services import MYSQL_BASE, mysql_connect, service_missing
+from support.services import MYSQL_BASE, POSTGRES_BASE, mysql_connect, postgres_connect, service_missing
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +38,26 @@ def mysql_url(mysql_server: str) -> Iterator[str]:
     conn.close()
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    try:
+        postgres_connect().close()
+    except Exception as e:  # noqa: BLE001 - any failure means "no server"
+        service_missing("PostgreSQL", str(e))
+    return POSTGRES_BASE
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    name = f"pyexp_t_{uuid.uuid4().hex[:10]}"
+    with postgres_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{postgres_server.rstrip('/')}/{name}"
+    with postgres_connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "mysql", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -46,7 +66,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'experiments.db'}"
-    return str(request.getfixturevalue("mysql_url"))
+    return str(request.getfixturevalue("postgres_url" if backend == "postgres" else "mysql_url"))
 
 
 @pytest.fixture

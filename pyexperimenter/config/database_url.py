@@ -2,7 +2,11 @@
 
 A config usually lives in git, so it never needs a password: it may come from the URL
 (fine for `--db` on a private machine), from a credentials file, from PYEXP_DB_PASSWORD
-(which is how SLURM jobs receive it), or from the MySQL client's own ~/.my.cnf.
+(which is how SLURM jobs receive it), or from the MySQL client's own ~/.my.cnf (PostgreSQL's
+client library reads ~/.pgpass itself when no password is given). `pyexp-db://DIR` names the
+server `pyexp db` started: everything, the password included, is read from DIR's 0600
+connection file by every process that connects, so it travels in no config, command line or
+job environment.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from .sections import Section, read_yaml, show
 
 PASSWORD_VARIABLE = "PYEXP_DB_PASSWORD"
 MYSQL_SCHEMES = ("mysql", "mariadb", "mysql+pymysql", "mariadb+pymysql")
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+SERVER_SCHEME = "pyexp-db"
 URL_OPTIONS = ("unix_socket", "read_default_file")
 CREDENTIALS_KEYS = frozenset({"user", "password", "host", "port"})
 
@@ -67,7 +73,8 @@ def parse_database_url(
     the URL leaves out. `where` starts every message (the file and key, or the flag).
     """
     if "://" not in url:
-        raise ConfigError(f"{where}: expected sqlite:///FILE or mysql://USER@HOST/DB, got {show(url)}")
+        raise ConfigError(f"{where}: expected sqlite:///FILE, mysql://USER@HOST/DB, postgresql://USER@HOST/DB or "
+                          f"pyexp-db://DIR, got {show(url)}")
     scheme, rest = url.split("://", 1)
     scheme = scheme.lower()
     if scheme == "sqlite":
@@ -75,12 +82,25 @@ def parse_database_url(
             raise ConfigError(f"{where}: expected sqlite:///FILE, got {show(url)}")
         file = Path(rest[1:])
         return DatabaseConfig(kind="sqlite", path=file if file.is_absolute() else (base_dir / file).resolve())
-    if scheme not in MYSQL_SCHEMES:
-        raise ConfigError(f"{where}: unsupported database '{scheme}'; expected sqlite or mysql")
-    return _mysql(rest, where, credentials)
+    if scheme == SERVER_SCHEME:
+        return _server(rest, where, base_dir)
+    if scheme not in MYSQL_SCHEMES and scheme not in POSTGRES_SCHEMES:
+        raise ConfigError(f"{where}: unsupported database '{scheme}'; expected sqlite, mysql, postgresql or pyexp-db")
+    return _server_url(rest, where, credentials, "postgres" if scheme in POSTGRES_SCHEMES else "mysql")
 
 
-def _mysql(rest: str, where: str, credentials: str | os.PathLike[str] | None) -> DatabaseConfig:
+def _server(rest: str, where: str, base_dir: Path) -> DatabaseConfig:
+    """`pyexp-db://DIR` (relative to the config's folder, `~` expanded): the connection file
+    `pyexp db start` wrote there says the rest. Read when the store connects, not here, so
+    that workers launched before a `--slurm` server is up wait for it."""
+    if not rest or rest in ("/",):
+        raise ConfigError(f"{where}: expected pyexp-db://DIR (the folder of `pyexp db start DIR`), got {show(rest)}")
+    folder = Path(rest).expanduser()
+    folder = folder if folder.is_absolute() else (base_dir / folder).resolve()
+    return DatabaseConfig(kind="postgres", port=5432, server_dir=str(folder))
+
+
+def _server_url(rest: str, where: str, credentials: str | os.PathLike[str] | None, kind: str) -> DatabaseConfig:
     parts = urlsplit("mysql://" + rest)
     try:
         port = parts.port
@@ -95,14 +115,17 @@ def _mysql(rest: str, where: str, credentials: str | os.PathLike[str] | None) ->
         raise ConfigError(
             f"{where}: unknown URL option '{sorted(unknown)[0]}'; expected {' or '.join(URL_OPTIONS)}"
         )
+    if kind == "postgres" and options:
+        raise ConfigError(f"{where}: URL options are for mysql:// only; got '{sorted(options)[0]}'")
     creds = read_credentials(Path(credentials)) if credentials is not None else Credentials()
     password, option_file = resolve_password(
-        unquote(parts.password) if parts.password is not None else None, creds, options.get("read_default_file")
+        unquote(parts.password) if parts.password is not None else None, creds, options.get("read_default_file"),
+        home_option_file=kind == "mysql",
     )
     return DatabaseConfig(
-        kind="mysql",
+        kind=kind,
         host=parts.hostname or creds.host or "localhost",
-        port=port or creds.port or 3306,
+        port=port or creds.port or (5432 if kind == "postgres" else 3306),
         user=(unquote(parts.username) if parts.username else None) or creds.user,
         password=password,
         database=database,

@@ -50,7 +50,7 @@ class DatabaseConfig:
     """Where the table lives. The password is kept out of repr() and out of `url`, because
     both end up in logs, in `pyexp status` output and in generated sbatch scripts."""
 
-    kind: str  # "sqlite" or "mysql"
+    kind: str  # "sqlite", "mysql" or "postgres"
     path: Path | None = None
     host: str = "localhost"
     port: int = 3306
@@ -60,14 +60,18 @@ class DatabaseConfig:
     unix_socket: str | None = None
     read_default_file: str | None = None
     ssh: SshTunnelConfig | None = None  # connect through this gateway instead of to host:port
+    server_dir: str | None = None  # `pyexp-db://DIR`: host, port, user and password read from DIR's connection file
 
     @property
     def url(self) -> str:
         """A URL that is safe to print: the password never appears in it."""
         if self.kind == "sqlite":
             return f"sqlite:///{self.path}"
+        if self.server_dir is not None:
+            return f"pyexp-db://{self.server_dir}"
         user = f"{quote(self.user or '')}@" if self.user else ""
-        return f"mysql://{user}{self.host}:{self.port}/{self.database}"
+        scheme = "postgresql" if self.kind == "postgres" else "mysql"
+        return f"{scheme}://{user}{self.host}:{self.port}/{self.database}"
 
 
 @dataclass(frozen=True)

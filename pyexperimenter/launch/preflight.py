@@ -87,7 +87,8 @@ def check_nodes(config: ExperimentConfig, placement: Placement, result: LaunchRe
     nodes = placement.nodes
     if config.database.kind == "sqlite":
         _check_sqlite(config, placement, result)
-    elif config.database.host in _LOCAL_HOSTS and not config.database.unix_socket and nodes is not None:
+    elif (config.database.host in _LOCAL_HOSTS and not config.database.unix_socket and nodes is not None
+          and config.database.server_dir is None):  # pyexp-db: the connection file says where
         here = {socket.gethostname(), socket.getfqdn(), "localhost"}
         if nodes - here:
             result.notes.append(
@@ -106,7 +107,8 @@ def _check_sqlite(config: ExperimentConfig, placement: Placement, result: Launch
         raise InputError(
             f"{config.path}: database.url: SQLite cannot serve workers on {len(nodes)} nodes ({where}): a database "
             "file on a shared filesystem (NFS, Lustre, GPFS) gets corrupted when several machines write to it. "
-            "Use MariaDB/MySQL (database.url: mysql://user@host/db), or keep the workers on one node "
+            "Use MariaDB/MySQL or PostgreSQL (database.url: mysql://user@host/db, postgresql://user@host/db; "
+            "no server? `pyexp db start`, then database.url: pyexp-db://~/.pyexp/db), or keep the workers on one node "
             f"({placement.one_node_hint}), or run them with --local"
         )
     else:

@@ -28,7 +28,7 @@ def schema_of(config: StoreSettings) -> TableSchema:
 def open_store(config: StoreSettings, create: bool = False, worker: bool = False) -> Store:
     """Connect to the experiment's database.
 
-    `create` allows creating the SQLite file or the MySQL database (only `fill` does).
+    `create` allows creating the SQLite file or the MySQL/PostgreSQL database (only `fill` does).
     `worker` makes the first connection patient, for workers that start while a database
     server restarts; the CLI instead fails fast on an unreachable server.
     """
@@ -39,6 +39,19 @@ def open_store(config: StoreSettings, create: bool = False, worker: bool = False
 
         assert db.path is not None
         store: Store = SQLiteStore(schema, db.path, config.experimenter_name, create=create)
+    elif db.kind == "postgres":
+        from .backends.postgres import PostgresStore
+        from .backends.timeouts import ConnectionTimeouts
+
+        if db.server_dir is not None:  # `pyexp-db://DIR`: where and who, from DIR's connection file
+            from ..server.connection import settings_for
+
+            db = settings_for(db, wait=600.0 if worker else 60.0)  # while a `--slurm` server starts
+        timeouts = ConnectionTimeouts.for_timing(config.heartbeat_seconds, config.stale_after_seconds, worker=worker)
+        store = PostgresStore(
+            schema, db, config.experimenter_name, create=create, first_connect_patience=120.0 if worker else 5.0,
+            timeouts=timeouts,
+        )
     else:
         from .backends.mysql import MySQLStore
         from .backends.timeouts import ConnectionTimeouts

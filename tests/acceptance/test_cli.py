@@ -255,7 +255,7 @@ def test_unreachable_server_is_one_line_exit_2(tmp_path: Path) -> None:
     unreachable = "mysql://root@127.0.0.1:1/nothing"  # nothing listens on port 1
     line = one_line_error(pyexp("fill", str(path), cwd=tmp_path, env={"PYEXP_DB_URL": unreachable}))
     assert "cannot reach MySQL/MariaDB at 127.0.0.1:1" in line
-    assert "expected sqlite:///FILE or mysql://" in one_line_error(cli("fill", str(path), "--db", "postgres-db"))
+    assert "expected sqlite:///FILE, mysql://" in one_line_error(cli("fill", str(path), "--db", "postgres-db"))
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:

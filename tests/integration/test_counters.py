@@ -221,9 +221,11 @@ def test_delete_drops_the_counters_and_their_triggers(make_config: ConfigMaker) 
     exp = Experimenter(path)
     exp.fill_table_from_config()
     store: Any = exp.store
-    mysql = exp.config.database.kind == "mysql"
-    triggers = ("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()" if mysql
-                else "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'")
+    triggers = {
+        "mysql": "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()",
+        "postgres": "SELECT COUNT(*) FROM pg_trigger WHERE NOT tgisinternal",
+        "sqlite": "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'",
+    }[exp.config.database.kind]
 
     def state() -> tuple[bool, int]:
         return store.session.transaction(lambda cur: (counters.exists(store.session, cur), store.session.execute(cur, triggers).fetchone()[0]))

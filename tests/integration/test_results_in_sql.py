@@ -229,8 +229,9 @@ def test_status_groups_errors_by_the_summary_column(messy_exp: Experimenter) -> 
 
 def test_a_table_without_the_summary_column_gains_it(messy_exp: Experimenter) -> None:
     name = messy_exp.config.name
-    index = f"{name}__ix_status_error" if messy_exp.config.database.kind == "sqlite" else "ix_status_error"
-    _sql(messy_exp, f"DROP INDEX {index}" + ("" if messy_exp.config.database.kind == "sqlite" else f" ON {name}"))
+    mysql = messy_exp.config.database.kind == "mysql"  # SQLite's and PostgreSQL's index names are per database
+    index = "ix_status_error" if mysql else f"{name}__ix_status_error"
+    _sql(messy_exp, f"DROP INDEX {index}" + (f" ON {name}" if mysql else ""))
     without_counters(messy_exp)  # their triggers read the column; that version had neither
     _sql(messy_exp, f"ALTER TABLE {name} DROP COLUMN pyexp_error_summary")
     _sql(messy_exp, f"UPDATE pyexp_schema SET version = 1 WHERE table_name = '{name}'")  # as that version made it

@@ -166,7 +166,8 @@ def test_status_of_a_fresh_and_of_a_finished_table(make_config: ConfigMaker) -> 
     store = exp.store
     claims = store.claim(WorkerIdentity("w", "h", 1), 20)
     store.finish(claims[0].token, [(c.id, {"value": 1.0}) for c in claims])
-    out = CliRunner().invoke(main, ["status", str(exp.config.path)]).stdout
+    # wide enough for the header's longest URL (PostgreSQL's) on one line
+    out = CliRunner().invoke(main, ["status", str(exp.config.path)], env={"COLUMNS": "120"}).stdout
     assert "20/20 finished (100.0%)" in out and "nothing open" in out
 
 

@@ -17,7 +17,9 @@ TRACEBACK = "Traceback (most recent call last):\n" + '  File "run.py", line 1, i
 
 
 @pytest.fixture
-def half_failed(make_config: ConfigMaker) -> Experimenter:
+def half_failed(make_config: ConfigMaker, backend: str) -> Experimenter:
+    if backend == "postgres":
+        pytest.skip("query plans are checked on SQLite and MariaDB; PostgreSQL's are not yet")
     path = make_config(parameters={"x": {"start": 0, "stop": ROWS}}, results={"value": "DOUBLE"})
     exp = Experimenter(path)
     assert exp.fill_table_from_config() == ROWS

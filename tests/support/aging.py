@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from pyexperimenter.config import ExperimentConfig
-from support.services import mysql_connect
+from support.services import mysql_connect, postgres_connect
 
 COLUMNS = ("pyexp_heartbeat", "pyexp_available_at", "start_date")  # the timestamps a test may age
 SHORT = {"heartbeat": "pyexp_heartbeat", "available_at": "pyexp_available_at"}  # what tests call them
@@ -31,6 +31,11 @@ def age(config: ExperimentConfig, column: str, seconds: float, ids: Sequence[int
                     f"WHERE {column} IS NOT NULL{which}", (f"-{float(seconds)} seconds",)).rowcount
         finally:
             conn.close()
+    if db.kind == "postgres":
+        with postgres_connect(db.database) as pg:
+            return int(pg.execute(f'UPDATE "{table}" SET {column} = {column} - %s * INTERVAL \'1 second\' '
+                                  f'WHERE {column} IS NOT NULL{which.replace("ID", chr(34) + "ID" + chr(34))}',
+                                  (float(seconds),)).rowcount)
     conn = mysql_connect(db.database)
     try:
         with conn.cursor() as cur:

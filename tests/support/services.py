@@ -1,7 +1,9 @@
-"""The services tests claim: MariaDB at PYEXP_TEST_MYSQL, and what to do without one.
+"""The services tests claim: MariaDB at PYEXP_TEST_MYSQL, PostgreSQL at PYEXP_TEST_POSTGRES,
+and what to do without one.
 
-PYEXP_TEST_MYSQL (default mysql://root@127.0.0.1:3306) must reach a server where the user
-may create databases. When no server answers, tests that claim it are skipped on a laptop
+PYEXP_TEST_MYSQL (default mysql://root@127.0.0.1:3306) and PYEXP_TEST_POSTGRES (default
+postgresql://postgres@127.0.0.1:5432, trust auth) must reach a server where the user may
+create databases. When no server answers, tests that claim it are skipped on a laptop
 but fail under CI=true.
 """
 
@@ -17,6 +19,7 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 MYSQL_BASE = os.environ.get("PYEXP_TEST_MYSQL", "mysql://root@127.0.0.1:3306")
+POSTGRES_BASE = os.environ.get("PYEXP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
 
 def service_missing(what: str, why: str) -> None:
@@ -37,6 +40,22 @@ def mysql_connect(database: str | None = None) -> Any:
         user=parts.username or "root",
         password=parts.password or "",
         database=database,
+        autocommit=True,
+        connect_timeout=5,
+    )
+
+
+def postgres_connect(database: str = "test") -> Any:
+    """An autocommit connection to the test server (CREATE/DROP DATABASE run outside transactions)."""
+    import psycopg
+
+    parts = urlsplit(POSTGRES_BASE)
+    return psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        dbname=database,
         autocommit=True,
         connect_timeout=5,
     )

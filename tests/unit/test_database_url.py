@@ -103,12 +103,38 @@ def test_user_and_password_are_percent_decoded() -> None:
 
 def test_not_a_url() -> None:
     assert error("postgres-db") == (
-        "cfg.yml: database.url: expected sqlite:///FILE or mysql://USER@HOST/DB, got 'postgres-db'"
+        "cfg.yml: database.url: expected sqlite:///FILE, mysql://USER@HOST/DB, postgresql://USER@HOST/DB or "
+        "pyexp-db://DIR, got 'postgres-db'"
     )
 
 
 def test_unsupported_scheme() -> None:
-    assert error("postgres://u@h/db") == "cfg.yml: database.url: unsupported database 'postgres'; expected sqlite or mysql"
+    assert error("oracle://u@h/db") == (
+        "cfg.yml: database.url: unsupported database 'oracle'; expected sqlite, mysql, postgresql or pyexp-db"
+    )
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_postgres_urls(scheme: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both spellings; port 5432 by default; no ~/.my.cnf (libpq reads ~/.pgpass itself);
+    the password from PYEXP_DB_PASSWORD as for MariaDB, never in the printable URL."""
+    monkeypatch.setenv("PYEXP_DB_PASSWORD", "s3cret")
+    db = parse(f"{scheme}://al@h/db")
+    assert (db.kind, db.host, db.port, db.user, db.database) == ("postgres", "h", 5432, "al", "db")
+    assert db.password == "s3cret" and db.read_default_file is None
+    assert db.url == "postgresql://al@h:5432/db" and "s3cret" not in repr(db)
+    assert error(f"{scheme}://al@h/db?unix_socket=/x") == (
+        "cfg.yml: database.url: URL options are for mysql:// only; got 'unix_socket'"
+    )
+
+
+def test_pyexp_db_url_names_a_folder(tmp_path: Path) -> None:
+    """`pyexp-db://DIR`: relative to the config's folder, `~` expanded; nothing else in the
+    config (the connection file says where and who)."""
+    db = parse("pyexp-db://srv")
+    assert db.kind == "postgres" and db.password is None and db.server_dir is not None
+    assert db.url == f"pyexp-db://{db.server_dir}" and db.server_dir.endswith("srv")
+    assert parse("pyexp-db://~/db").server_dir == str(Path.home() / "db")
 
 
 def test_unknown_url_option() -> None:

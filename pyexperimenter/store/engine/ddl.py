@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...errors import TableMismatch
+from ..sql.queries import TRIGGER_KINDS
 from ..sql.schema import (
     ATTEMPT_INDEXES,
     LOG_INDEXES,
@@ -40,6 +41,7 @@ def create(session: Session, cur: Cursor, rank: Callable[[], int]) -> None:
     version by store/engine/migrations.py first) is checked and may gain result columns.
     A table made here is recorded at the current version."""
     schema = session.schema
+    migrations.ddl_lock(session, cur)
     existing = session.table_columns(cur)
     if existing is None:
         session.run(cur, "create_table", target=schema.name, columns=schema.name)
@@ -61,6 +63,7 @@ def ensure_side(session: Session, cur: Cursor) -> None:
     version made: workers and launches call this too, so an experiment filled before an
     upgrade needs no refill."""
     schema = session.schema
+    migrations.ddl_lock(session, cur)
     for table in (schema.packages_table, schema.launches_table):
         session.run(cur, "create_table", target=table, columns=table)
     for index in PACKAGE_INDEXES:
@@ -74,7 +77,11 @@ def create_rank_index(session: Session) -> None:
 
 def create_filter_index(session: Session, column: str) -> None:
     """The index a claim filtered on `column` uses, made on first use (`run --where`)."""
-    session.transaction(lambda cur: migrations.create_index(session, cur, session.schema.name, filter_index(column)))
+    def body(cur: Cursor) -> None:
+        migrations.ddl_lock(session, cur)
+        migrations.create_index(session, cur, session.schema.name, filter_index(column))
+
+    session.transaction(body)
 
 
 def check_structure(session: Session, cur: Cursor, existing: list[str]) -> None:
@@ -99,6 +106,9 @@ def drop(session: Session) -> None:
     tables = [schema.counts_table, schema.packages_table, schema.launches_table, *reversed(extra_tables(schema))]
 
     def body(cur: Cursor) -> None:
+        if session.dialect.name == "postgres":  # its counter triggers' functions outlive the tables
+            for kind in TRIGGER_KINDS:
+                session.run(cur, "drop_trigger", trigger_kind=kind)
         for table in [*tables, schema.name]:
             session.run(cur, "drop_table", target=table)
         migrations.forget(session, cur)

@@ -1,7 +1,8 @@
 """Filling: the grid streamed into the table in chunks, idempotently, in constant memory.
 
 Rows are never read back into Python: every chunk is one multi-row `INSERT IGNORE`
-(MariaDB) or `INSERT ... ON CONFLICT(pyexp_hash) DO NOTHING` (SQLite) keyed on the unique
+(MariaDB), `INSERT ... ON CONFLICT(pyexp_hash) DO NOTHING` (SQLite), or a COPY into a
+temporary table and one such INSERT from it (PostgreSQL), keyed on the unique
 parameter hash, so re-running a fill adds only what is missing and concurrent fills never
 duplicate a row.
 
@@ -183,6 +184,21 @@ class MySQLFiller(Filler):
         return added
 
 
+class CopyFiller(Filler):
+    """PostgreSQL: each chunk is streamed by COPY into a temporary table, then inserted from
+    there, skipping present hashes, in one statement. COPY sends the rows as one stream
+    instead of one bound statement per row: a million rows in a fraction of the time of
+    psycopg's pipelined executemany (benchmarks/scale.py)."""
+
+    def write(self, cur: Cursor, chunk: Chunk) -> int:
+        self.session.run(cur, "fill_stage")
+        self.session.copy_rows(cur, "fill_copy", chunk.payload)
+        added = int(self.session.run(cur, "fill_from_stage").rowcount)
+        if added and self.counted(cur):
+            self.session.run(cur, "counts_add", (added,))
+        return added
+
+
 def pipeline(produce: Iterator[Chunk], consume: Callable[[Chunk], None], depth: int = PIPELINE_DEPTH) -> None:
     """Run `produce` in a background thread, `consume` in this one, `depth` chunks apart.
 
@@ -227,6 +243,8 @@ def pipeline(produce: Iterator[Chunk], consume: Callable[[Chunk], None], depth: 
 def filler_for(session: Session, priority: RowPriority = 0) -> Filler:
     """MariaDB's filler probes before it inserts (InnoDB ignores a duplicate only after
     inserting it); SQLite's insert-or-ignore skips a present row at once."""
+    if session.dialect.name == "postgres":
+        return CopyFiller(session, priority)
     return MySQLFiller(session, priority) if session.dialect.name == "mysql" else Filler(session, priority)
 
 
@@ -245,4 +263,4 @@ def fill(session: Session, filler: Filler, rows: Iterable[Mapping[str, Any]],
     return added
 
 
-__all__: Sequence[str] = ["Filler", "MySQLFiller", "RowEncoder", "fill", "filler_for", "pipeline"]
+__all__: Sequence[str] = ["CopyFiller", "Filler", "MySQLFiller", "RowEncoder", "fill", "filler_for", "pipeline"]

@@ -22,7 +22,8 @@ Versions:
 Concurrency: the check and the steps run under a lock, so of two processes opening an
 old table at once one upgrades and the other then finds the new version: on SQLite the
 transaction's writer lock (BEGIN IMMEDIATE), on MariaDB a named lock (GET_LOCK), since
-each ALTER TABLE there commits on its own. A step is written so that running it again
+each ALTER TABLE there commits on its own, on PostgreSQL an advisory lock the upgrade's one
+transaction holds (its DDL is transactional: a failed step leaves nothing half-done). A step is written so that running it again
 after a crash half-way finishes it (every column is checked before it is added or
 renamed); the version is recorded after each step.
 
@@ -225,15 +226,27 @@ def upgrade(session: Session, rank: Rank, adopt_table: bool = False) -> int | No
     return session.transaction(lambda cur: _locked(session, cur, rank, adopt_table))
 
 
+def ddl_lock(session: Session, cur: Cursor) -> None:
+    """Where DDL is transactional (PostgreSQL), two processes making the same table at once
+    collide in the catalog (a unique violation, not IF NOT EXISTS's quiet skip): making
+    tables takes the schema lock first, held until the transaction ends."""
+    if session.dialect.schema_lock == "transaction":
+        session.run(cur, "schema_lock", (session.schema.name,))
+
+
 def _locked(session: Session, cur: Cursor, rank: Rank, adopt_table: bool) -> int | None:
-    mysql = session.dialect.name == "mysql"
-    if mysql and session.run(cur, "schema_lock", (session.schema.name, LOCK_WAIT_SECONDS)).fetchone()[0] != 1:
+    lock = session.dialect.schema_lock
+    if lock == "transaction":  # held until the transaction ends, whichever way
+        session.run(cur, "schema_lock", (session.schema.name,))
+        return _steps(session, cur, rank, adopt_table)
+    named = lock == "named"
+    if named and session.run(cur, "schema_lock", (session.schema.name, LOCK_WAIT_SECONDS)).fetchone()[0] != 1:
         raise DatabaseUnavailable(f"another process has been upgrading table {session.schema.name} for "
                                   f"{LOCK_WAIT_SECONDS} s; try again when it is done")
     try:
         return _steps(session, cur, rank, adopt_table)
     finally:
-        if mysql:
+        if named:
             session.run(cur, "schema_unlock", (session.schema.name,))
 
 

@@ -83,6 +83,17 @@ class Session(ABC):
         cur.executemany(sql, rows)
         return int(cur.rowcount)
 
+    def copy_rows(self, cur: Cursor, name: str, rows: Sequence[Sequence[Any]], **parts: Any) -> None:
+        """Stream `rows` into the named COPY ... FROM STDIN statement (PostgreSQL only)."""
+        raise NotImplementedError(f"{self.dialect.name} has no COPY")
+
+    def inserted_id(self, cur: Cursor) -> int:
+        """The ID of the row the last INSERT made (its `{returning_id}` where the driver has
+        no lastrowid)."""
+        if self.dialect.returning_id:
+            return int(cur.fetchone()[0])
+        return int(cur.lastrowid)
+
     def stream_query(self, name: str, args: Sequence[Any], size: int, **parts: Any) -> Iterator[list[tuple[Any, ...]]]:
         """`stream` of a named query."""
         return self.stream(self.statements.text(name, parts), args, size)

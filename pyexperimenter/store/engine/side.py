@@ -56,8 +56,8 @@ class SideTables:
         return [s.decode_row(row) for row in self.transaction(lambda cur: s.fetch_dicts(s.run(cur, "latest_provenance")))]
 
     def record_launch(self, kind: str, job_ids: Sequence[str], host: str) -> list[int]:
-        run = self.session.run
-        return self.transaction(lambda cur: [int(run(cur, "record_launch", (kind, str(j), host)).lastrowid)
+        s = self.session
+        return self.transaction(lambda cur: [s.inserted_id(s.run(cur, "record_launch", (kind, str(j), host)))
                                              for j in job_ids])
 
     def launches(self) -> list[dict[str, Any]]:

@@ -31,6 +31,11 @@ CREATE TABLE IF NOT EXISTS {registry} (table_name TEXT NOT NULL PRIMARY KEY, ver
 CREATE TABLE IF NOT EXISTS {registry} (table_name VARCHAR(64) NOT NULL PRIMARY KEY, version INT NOT NULL,
 upgraded_at DATETIME(6)){table_suffix}
 
+-- schema_registry [postgres] --
+-- The same.
+CREATE TABLE IF NOT EXISTS {registry} (table_name VARCHAR(64) NOT NULL PRIMARY KEY, version INTEGER NOT NULL,
+upgraded_at TIMESTAMP(6))
+
 -- registry_exists [sqlite] --
 -- Whether the registry of schema versions exists (databases of earlier versions lack it); takes its name.
 SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?
@@ -38,6 +43,10 @@ SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?
 -- registry_exists [mysql] --
 -- The same.
 SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+
+-- registry_exists [postgres] --
+-- The same, in the connection's schema (search_path).
+SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?
 
 -- schema_version --
 -- The schema version recorded for an experiment table; takes the table's name.
@@ -53,6 +62,11 @@ ON CONFLICT(table_name) DO UPDATE SET version = excluded.version, upgraded_at = 
 INSERT INTO {registry} (table_name, version, upgraded_at) VALUES (?, ?, {now})
 ON DUPLICATE KEY UPDATE version = VALUES(version), upgraded_at = VALUES(upgraded_at)
 
+-- record_version [postgres] --
+-- The same.
+INSERT INTO {registry} (table_name, version, upgraded_at) VALUES (?, ?, {now})
+ON CONFLICT (table_name) DO UPDATE SET version = excluded.version, upgraded_at = excluded.upgraded_at
+
 -- forget_version --
 -- `pyexp delete`: the dropped table leaves the registry; takes its name.
 DELETE FROM {registry} WHERE table_name = ?
@@ -65,13 +79,25 @@ SELECT GET_LOCK(SHA1(CONCAT('pyexp_schema.', DATABASE(), '.', ?)), ?)
 -- The upgrade is over; takes the table's name.
 SELECT RELEASE_LOCK(SHA1(CONCAT('pyexp_schema.', DATABASE(), '.', ?)))
 
+-- schema_lock [postgres] --
+-- One upgrade of a table at a time: an advisory lock the transaction holds until it ends (DDL is transactional here); takes the table's name. Waits up to the session's lock_timeout, then the transaction is retried.
+SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtextextended('pyexp_schema.' || current_database() || '.' || ?, 0))) l
+
 -- rename_column --
 -- Schema version 3: a bookkeeping column takes its new name in place, rows and indexes kept (SQLite >= 3.25, MariaDB >= 10.5).
 ALTER TABLE {target} RENAME COLUMN {rename}
 
--- drop_trigger --
+-- drop_trigger [sqlite] --
 -- A counter trigger dropped before a rename (MariaDB's triggers keep the old column names); counters.install makes it again.
 DROP TRIGGER IF EXISTS {trigger_kind}
+
+-- drop_trigger [mysql] --
+-- The same.
+DROP TRIGGER IF EXISTS {trigger_kind}
+
+-- drop_trigger [postgres] --
+-- PostgreSQL's form: a counter trigger goes with its function.
+DROP FUNCTION IF EXISTS {trigger_kind}() CASCADE
 
 -- counts_unmark --
 -- The counters are incomplete again (their triggers dropped): status counts the tables until counts_mark.
@@ -83,6 +109,10 @@ CREATE INDEX IF NOT EXISTS {index} ON {target} ({index_columns}){index_where}
 
 -- drop_index [sqlite] --
 -- An index to be made again in another shape: SQLite's status indexes made partial (store/engine/migrations.py).
+DROP INDEX IF EXISTS {index}
+
+-- drop_index [postgres] --
+-- The same (index names are per schema).
 DROP INDEX IF EXISTS {index}
 
 -- create_unique_index --
@@ -102,9 +132,18 @@ PRAGMA table_info({table})
 SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
 AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION
 
+-- table_columns [postgres] --
+-- The same.
+SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()
+AND table_name = ? ORDER BY ordinal_position
+
 -- create_database [mysql] --
 -- `pyexp fill` on a server without the database yet.
 CREATE DATABASE IF NOT EXISTS {database}
+
+-- create_database [postgres] --
+-- The same (run outside a transaction, on the server's maintenance database).
+CREATE DATABASE {database}
 
 -- fill_insert [sqlite] --
 -- Add a chunk of parameter rows; a row whose parameter hash exists is skipped.
@@ -113,6 +152,18 @@ INSERT INTO {table} ({fill_columns}) VALUES ({fill_marks}) ON CONFLICT(pyexp_has
 -- fill_insert [mysql] --
 -- The same; pymysql turns executemany of this shape into multi-row INSERTs.
 INSERT IGNORE INTO {table} ({fill_columns}) VALUES ({fill_marks})
+
+-- fill_stage [postgres] --
+-- A fill's chunk is copied into a temporary table of the fill columns first (COPY: PostgreSQL's fast path), gone at commit.
+CREATE TEMPORARY TABLE pyexp_fill ON COMMIT DROP AS SELECT {fill_columns} FROM {table} WITH NO DATA
+
+-- fill_copy [postgres] --
+-- The chunk's rows, streamed in by COPY (Session.copy_rows).
+COPY pyexp_fill ({fill_columns}) FROM STDIN
+
+-- fill_from_stage [postgres] --
+-- The chunk's rows whose parameter hash is new, from the temporary table.
+INSERT INTO {table} ({fill_columns}) SELECT {fill_columns} FROM pyexp_fill ON CONFLICT (pyexp_hash) DO NOTHING
 
 -- fill_probe --
 -- How many of a chunk's parameter hashes exist already (a refill skips full chunks).
@@ -143,6 +194,11 @@ UPDATE {table} SET {take} WHERE ID IN ({ids})
 -- claim_returning [sqlite] --
 -- Pick and take open rows (matching `--where`) by priority, then ID, in one statement, under the writer lock.
 UPDATE {table} SET {take} WHERE ID IN (SELECT ID FROM {table} WHERE {open}{conditions} ORDER BY pyexp_priority DESC, ID LIMIT ?)
+RETURNING {claim_columns}
+
+-- claim_returning [postgres] --
+-- The same, skipping rows other claims hold: one statement, one round trip.
+UPDATE {table} SET {take} WHERE ID IN (SELECT ID FROM {table} WHERE {open}{conditions} ORDER BY pyexp_priority DESC, ID LIMIT ?{skip_locked})
 RETURNING {claim_columns}
 
 -- claim_pick_id --
@@ -263,6 +319,10 @@ SELECT COUNT(*) FROM {table} WHERE {lost}{conditions}
 -- Seconds since the server started (the restart guard of a lost run).
 SHOW GLOBAL STATUS LIKE 'Uptime'
 
+-- server_uptime [postgres] --
+-- The same, as a (name, seconds) row.
+SELECT 'Uptime', CAST(EXTRACT(EPOCH FROM (clock_timestamp() - pg_postmaster_start_time())) AS DOUBLE PRECISION)
+
 -- count_by_status --
 -- Rows (matching `--where`) per status.
 SELECT status, COUNT(*) FROM {table}{where_conditions} GROUP BY status
@@ -344,6 +404,10 @@ SELECT {select_columns} FROM {table}{select_where} ORDER BY ID
 -- `pyexp results --format csv` on MariaDB: the same rows as select_rows, each already a line of CSV.
 SELECT {csv_line} FROM {table}{select_where} ORDER BY ID
 
+-- select_csv_lines [postgres] --
+-- The same, sent by COPY (PostgreSQL's fast path: one stream, no row protocol); the values of `--where` bound by the driver, as pymysql binds all of them.
+COPY (SELECT {csv_line} FROM {table}{select_where} ORDER BY ID) TO STDOUT
+
 -- select_nth_id --
 -- Where a CSV export written by two processes splits its rows: the ID `?` rows into the selection.
 SELECT ID FROM {table}{select_where} ORDER BY ID LIMIT 1 OFFSET ?
@@ -379,6 +443,11 @@ COUNT(*) AS n FROM {table} WHERE status IN ('done', 'error') GROUP BY minutes_ag
 -- The same as one range count of ix_status_end per minute (minute_count), glued by UNION ALL: grouping the last hour's 600,000 rows on a computed minute took twice as long (a temporary table).
 {minute_ranges}
 
+-- report_minute_counts [postgres] --
+-- As on SQLite: one statement, one clock.
+SELECT CASE WHEN end_date >= {ago} THEN CAST(FLOOR({age:end_date} / 60) AS INTEGER) ELSE {minute_ranges} END AS minutes_ago,
+COUNT(*) AS n FROM {table} WHERE status IN ('done', 'error') GROUP BY minutes_ago
+
 -- minute_count [mysql] (piece) --
 -- One minute of report_minute_counts: the rows finished {k} minutes ago (the oldest minute's bound is the `?` seconds).
 SELECT {k} AS minutes_ago, COUNT(*) AS n FROM {table} WHERE status IN ('done', 'error') AND end_date >= {oldest}{newest}
@@ -394,6 +463,10 @@ PRAGMA table_info({attempts})
 -- attempt_columns [mysql] --
 -- The same; takes the attempts table's name.
 SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+
+-- attempt_columns [postgres] --
+-- The same.
+SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?
 
 -- add_attempt_column --
 -- A provenance column added to an attempts table made by an earlier version.
@@ -411,6 +484,10 @@ INSERT INTO {packages} (packages_hash, packages) VALUES (?, ?) ON CONFLICT(packa
 -- The same.
 INSERT IGNORE INTO {packages} (packages_hash, packages) VALUES (?, ?)
 
+-- record_packages [postgres] --
+-- The same.
+INSERT INTO {packages} (packages_hash, packages) VALUES (?, ?) ON CONFLICT (packages_hash) DO NOTHING
+
 -- latest_provenance --
 -- `results --with-provenance`: per experiment, its latest done attempt's provenance.
 SELECT experiment_id, worker AS attempt_worker, machine AS attempt_machine, job_id AS attempt_job_id,
@@ -419,7 +496,7 @@ WHERE ID IN (SELECT MAX(ID) FROM {attempts} WHERE outcome = 'done' GROUP BY expe
 
 -- record_launch --
 -- What a launch started, for `pyexp cancel`; takes kind, job id (or pid), host.
-INSERT INTO {launches} (kind, job_id, host) VALUES (?, ?, ?)
+INSERT INTO {launches} (kind, job_id, host) VALUES (?, ?, ?){returning_id}
 
 -- active_launches --
 -- Launches not ended yet, oldest first.
@@ -445,6 +522,14 @@ SELECT GET_LOCK(?, 0)
 -- Stop being the sweeper.
 SELECT RELEASE_LOCK(?)
 
+-- sweeper_lock [postgres] --
+-- Become the table's one sweeper: an advisory lock of the session, which dies with the connection; takes the lock's name.
+SELECT pg_try_advisory_lock(hashtextextended(?, 0))
+
+-- sweeper_unlock [postgres] --
+-- Stop being the sweeper.
+SELECT pg_advisory_unlock(hashtextextended(?, 0))
+
 -- session_isolation [mysql] --
 -- Each statement of a transaction sees what others committed before it.
 SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED
@@ -456,6 +541,11 @@ SET SESSION time_zone = '+00:00', innodb_lock_wait_timeout = ?
 -- session_idle [mysql] --
 -- A worker's connection idle for this long belongs to a vanished worker: the server frees it.
 SET SESSION wait_timeout = ?
+
+-- session_limits [postgres] --
+-- A connection's bounded waits (store/backends/timeouts.py), UTC: takes lock_timeout, statement_timeout, idle_in_transaction_session_timeout, idle_session_timeout (e.g. '20s'; '0': none).
+SELECT set_config('TimeZone', 'UTC', false), set_config('lock_timeout', ?, false), set_config('statement_timeout', ?, false),
+set_config('idle_in_transaction_session_timeout', ?, false), set_config('idle_session_timeout', ?, false)
 
 -- busy_timeout [sqlite] --
 -- Wait up to a minute for SQLite's writer lock inside SQLite.
@@ -479,6 +569,11 @@ WHERE status IN ('done', 'error') AND end_date >= {ago} GROUP BY minutes_ago, st
 SELECT TIMESTAMPDIFF(SECOND, end_date, NOW(6)) DIV 60 AS minutes_ago, status, COUNT(*) AS n FROM {table}
 WHERE status IN ('done', 'error') AND end_date >= {ago} GROUP BY minutes_ago, status
 
+-- report_minutes [postgres] --
+-- The same.
+SELECT CAST(FLOOR({age:end_date} / 60) AS INTEGER) AS minutes_ago, status, COUNT(*) AS n FROM {table}
+WHERE status IN ('done', 'error') AND end_date >= {ago} GROUP BY minutes_ago, status
+
 -- report_host_outcomes --
 -- `pyexp report`: attempts per host, worker and outcome.
 SELECT machine, worker, outcome, COUNT(*) AS n FROM {attempts} GROUP BY machine, worker, outcome
@@ -494,6 +589,10 @@ SELECT ID, {select} FROM {table} WHERE status = 'done' AND {nonnull} ORDER BY {o
 -- report_best [mysql] --
 -- The same in one pass over the table: MariaDB's pick, a (status, ...) index, looks 40% of 1M rows up one by one (26 s, not 1.4 s).
 SELECT ID, {select} FROM {table} USE INDEX () WHERE status = 'done' AND {nonnull} ORDER BY {order} LIMIT ?
+
+-- report_best [postgres] --
+-- The same.
+SELECT ID, {select} FROM {table} WHERE status = 'done' AND {nonnull} ORDER BY {order} LIMIT ?
 
 -- report_log_curve --
 -- `pyexp report`: aggregates (store/select.py's) of log columns per step (the n-th log row of a run, named ID: no log column can be); takes the limit.
@@ -522,6 +621,11 @@ slot INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (kind, label, minute, slo
 CREATE TABLE IF NOT EXISTS {counts} (kind CHAR(1) NOT NULL, label VARCHAR(255) NOT NULL, minute INT NOT NULL,
 slot SMALLINT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (kind, label, minute, slot)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
 
+-- counts_table [postgres] --
+-- The same.
+CREATE TABLE IF NOT EXISTS {counts} (kind CHAR(1) NOT NULL, label VARCHAR(255) NOT NULL, minute INTEGER NOT NULL,
+slot SMALLINT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (kind, label, minute, slot))
+
 -- counts_exists [sqlite] --
 -- Whether the counters table exists (tables of earlier versions lack it); takes its name.
 SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?
@@ -529,6 +633,10 @@ SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?
 -- counts_exists [mysql] --
 -- The same.
 SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?
+
+-- counts_exists [postgres] --
+-- The same.
+SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?
 
 -- counts_on_update [sqlite] --
 -- Counters follow every change of a row's status, error summary or end date, whoever makes it: -1 for what the row was, +1 for what it is. Claims and requeues (created <-> running) change none: the running rows are counted when read, the open ones are what is left.
@@ -567,6 +675,30 @@ IF {counted:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES
 IF {counted:NEW} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('s', NEW.status, 0, s, 1) {upsert_counts}; END IF;
 END IF; END IF; END
 
+-- counts_on_update [postgres] --
+-- The same, once per statement over its transition tables, summed per key: a row trigger's upsert per row made one statement's many changes of a counter row a chain of row versions each next change walks (a reset of 400,000 rows ran for minutes).
+CREATE OR REPLACE FUNCTION {trigger:upd}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, {slot}, SUM(n) FROM (
+SELECT {error_kind:o} AS kind, COALESCE(o.pyexp_error_summary, '') AS label, 0 AS minute, -1 AS n
+FROM old_rows o JOIN new_rows w ON w.{q:ID} = o.{q:ID} WHERE o.status = 'error'
+AND (o.status IS DISTINCT FROM w.status OR o.pyexp_error_summary IS DISTINCT FROM w.pyexp_error_summary)
+UNION ALL SELECT {error_kind:w}, COALESCE(w.pyexp_error_summary, ''), 0, 1
+FROM old_rows o JOIN new_rows w ON w.{q:ID} = o.{q:ID} WHERE w.status = 'error'
+AND (o.status IS DISTINCT FROM w.status OR o.pyexp_error_summary IS DISTINCT FROM w.pyexp_error_summary)
+UNION ALL SELECT 'm', o.status, {minute:o.end_date}, -1
+FROM old_rows o JOIN new_rows w ON w.{q:ID} = o.{q:ID} WHERE {finished:o}
+AND (o.status IS DISTINCT FROM w.status OR o.end_date IS DISTINCT FROM w.end_date)
+UNION ALL SELECT 'm', w.status, {minute:w.end_date}, 1
+FROM old_rows o JOIN new_rows w ON w.{q:ID} = o.{q:ID} WHERE {finished:w}
+AND (o.status IS DISTINCT FROM w.status OR o.end_date IS DISTINCT FROM w.end_date)
+UNION ALL SELECT 's', o.status, 0, -1
+FROM old_rows o JOIN new_rows w ON w.{q:ID} = o.{q:ID} WHERE {counted:o} AND o.status IS DISTINCT FROM w.status
+UNION ALL SELECT 's', w.status, 0, 1
+FROM old_rows o JOIN new_rows w ON w.{q:ID} = o.{q:ID} WHERE {counted:w} AND o.status IS DISTINCT FROM w.status
+) d GROUP BY kind, label, minute HAVING SUM(n) <> 0 {upsert_counts}; RETURN NULL; END $$;
+CREATE OR REPLACE TRIGGER {trigger:upd} AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION {trigger:upd}()
+
 -- counts_on_delete [sqlite] --
 -- A deleted row leaves the counters.
 CREATE TRIGGER IF NOT EXISTS {trigger:del} AFTER DELETE ON {table} FOR EACH ROW BEGIN
@@ -588,6 +720,19 @@ VALUES ('m', OLD.status, {minute:OLD.end_date}, s, -1) {upsert_counts}; END IF;
 IF {counted:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('s', OLD.status, 0, s, -1) {upsert_counts}; END IF;
 INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('t', '', 0, s, -1) {upsert_counts}; END
 
+-- counts_on_delete [postgres] --
+-- The same, once per statement.
+CREATE OR REPLACE FUNCTION {trigger:del}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT kind, label, minute, {slot}, SUM(n) FROM (
+SELECT {error_kind:o} AS kind, COALESCE(o.pyexp_error_summary, '') AS label, 0 AS minute, -1 AS n FROM old_rows o
+WHERE o.status = 'error'
+UNION ALL SELECT 'm', o.status, {minute:o.end_date}, -1 FROM old_rows o WHERE {finished:o}
+UNION ALL SELECT 's', o.status, 0, -1 FROM old_rows o WHERE {counted:o}
+UNION ALL SELECT 't', '', 0, -1 FROM old_rows o
+) d GROUP BY kind, label, minute HAVING SUM(n) <> 0 {upsert_counts}; RETURN NULL; END $$;
+CREATE OR REPLACE TRIGGER {trigger:del} AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION {trigger:del}()
+
 -- counts_on_attempt [sqlite] --
 -- Attempts per outcome, but `running` (counted when read: one per running row): a claim's new attempt adds nothing.
 CREATE TRIGGER IF NOT EXISTS {trigger:ains} AFTER INSERT ON {attempts} FOR EACH ROW WHEN {ended:NEW}
@@ -598,6 +743,14 @@ BEGIN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(
 CREATE TRIGGER IF NOT EXISTS {trigger:ains} AFTER INSERT ON {attempts} FOR EACH ROW
 IF {ended:NEW} THEN INSERT INTO {counts} (kind, label, minute, slot, n)
 VALUES ('o', COALESCE(NEW.outcome, ''), 0, {slot}, 1) {upsert_counts}; END IF
+
+-- counts_on_attempt [postgres] --
+-- The same, once per statement (a claim's running attempts add nothing).
+CREATE OR REPLACE FUNCTION {trigger:ains}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'o', COALESCE(w.outcome, ''), 0, {slot}, COUNT(*)
+FROM new_rows w WHERE {ended:w} GROUP BY COALESCE(w.outcome, '') {upsert_counts}; RETURN NULL; END $$;
+CREATE OR REPLACE TRIGGER {trigger:ains} AFTER INSERT ON {attempts} REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION {trigger:ains}()
 
 -- counts_on_outcome [sqlite] --
 -- An attempt that ends moves from one outcome to another.
@@ -615,6 +768,18 @@ IF {ended:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES (
 IF {ended:NEW} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(NEW.outcome, ''), 0, s, 1) {upsert_counts}; END IF;
 END IF; END
 
+-- counts_on_outcome [postgres] --
+-- The same, once per statement.
+CREATE OR REPLACE FUNCTION {trigger:aupd}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'o', label, 0, {slot}, SUM(n) FROM (
+SELECT COALESCE(o.outcome, '') AS label, -1 AS n FROM old_rows o JOIN new_rows w ON w.{q:ID} = o.{q:ID}
+WHERE {ended:o} AND o.outcome IS DISTINCT FROM w.outcome
+UNION ALL SELECT COALESCE(w.outcome, ''), 1 FROM old_rows o JOIN new_rows w ON w.{q:ID} = o.{q:ID}
+WHERE {ended:w} AND o.outcome IS DISTINCT FROM w.outcome
+) d GROUP BY label HAVING SUM(n) <> 0 {upsert_counts}; RETURN NULL; END $$;
+CREATE OR REPLACE TRIGGER {trigger:aupd} AFTER UPDATE ON {attempts} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION {trigger:aupd}()
+
 -- counts_on_attempt_delete [sqlite] --
 -- A deleted attempt leaves the counters.
 CREATE TRIGGER IF NOT EXISTS {trigger:adel} AFTER DELETE ON {attempts} FOR EACH ROW WHEN {ended:OLD}
@@ -626,9 +791,17 @@ CREATE TRIGGER IF NOT EXISTS {trigger:adel} AFTER DELETE ON {attempts} FOR EACH 
 IF {ended:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n)
 VALUES ('o', COALESCE(OLD.outcome, ''), 0, {slot}, -1) {upsert_counts}; END IF
 
+-- counts_on_attempt_delete [postgres] --
+-- The same, once per statement.
+CREATE OR REPLACE FUNCTION {trigger:adel}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'o', COALESCE(o.outcome, ''), 0, {slot}, -COUNT(*)
+FROM old_rows o WHERE {ended:o} GROUP BY COALESCE(o.outcome, '') {upsert_counts}; RETURN NULL; END $$;
+CREATE OR REPLACE TRIGGER {trigger:adel} AFTER DELETE ON {attempts} REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION {trigger:adel}()
+
 -- counts_mark --
 -- The counters are complete: the first process to add this row seeds them (counts_seed); others find it there.
-{or_ignore} INTO {counts} (kind, label, minute, slot, n) VALUES ('r', '', 0, -1, 1)
+{or_ignore} INTO {counts} (kind, label, minute, slot, n) VALUES ('r', '', 0, -1, 1){ignore_conflict}
 
 -- counts_lock --
 -- Counting again waits for another process's count to commit first (SQLite: the writer lock does).

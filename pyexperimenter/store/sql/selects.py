@@ -13,8 +13,9 @@ SQL_AGGREGATES = frozenset({"mean", "min", "max", "count", "std"})
 
 
 def _number(dialect: Dialect, expr: str) -> str:
-    """A value as a double, as pandas computes (MariaDB's AVG of integers is a 4-digit DECIMAL)."""
-    return f"CAST({expr} AS DOUBLE)" if dialect.name == "mysql" else expr
+    """A value as a double, as pandas computes (MariaDB's AVG of integers is a 4-digit DECIMAL,
+    PostgreSQL's a NUMERIC)."""
+    return expr if dialect.name == "sqlite" else f"CAST({expr} AS {dialect.double})"
 
 
 def render_columns(dialect: Dialect, names: tuple[str, ...]) -> str:
@@ -29,8 +30,10 @@ def render_csv_line(dialect: Dialect, columns: tuple[tuple[str, str], ...]) -> s
     reads the same, and finding the texts that need them cost the server 2 s a million rows);
     numbers and dates are the server's own text of them, the very text the driver would have
     parsed (floats round-trip, DECIMAL exact)."""
-    if dialect.name != "mysql":
-        raise InputError("rows are written as CSV by the server only on MariaDB")
+    if dialect.name == "sqlite":
+        raise InputError("rows are written as CSV by the server only on MariaDB and PostgreSQL")
+    if dialect.name == "postgres":
+        return _postgres_csv_line(dialect, columns)
     fields = []
     for name, kind in columns:
         c = dialect.q(identifier(name))
@@ -40,6 +43,21 @@ def render_csv_line(dialect: Dialect, columns: tuple[tuple[str, str], ...]) -> s
             fields.append(f"IFNULL(CONCAT('\"', REPLACE({c}, '\"', '\"\"'), '\"'), '')")
         else:
             fields.append(f"IFNULL({c}, '')")
+    return f"CONCAT_WS(',', {', '.join(fields)})"
+
+
+def _postgres_csv_line(dialect: Dialect, columns: tuple[tuple[str, str], ...]) -> str:
+    """The same line on PostgreSQL: `||` and casts to text (its CONCAT_WS takes any type, but
+    a BOOLEAN there is a SMALLINT 0/1, sqltypes.postgres_ddl)."""
+    fields = []
+    for name, kind in columns:
+        c = dialect.q(identifier(name))
+        if kind == "bool":
+            fields.append(f"CASE WHEN {c} IS NULL THEN '' WHEN {c} <> 0 THEN 'True' ELSE 'False' END")
+        elif kind in ("str", "json"):
+            fields.append(f"COALESCE('\"' || REPLACE({c}, '\"', '\"\"') || '\"', '')")
+        else:
+            fields.append(f"COALESCE(CAST({c} AS TEXT), '')")
     return f"CONCAT_WS(',', {', '.join(fields)})"
 
 
@@ -59,7 +77,12 @@ def maybe_number(dialect: Dialect, c: str) -> str:
     """Whether a text could read as a number (has a digit, or is inf): pandas' to_numeric
     would take it, so a text column holding one is aggregated value by value."""
     # bytes, not characters: MariaDB's regular expression is three times faster on them
-    digits = f"CAST({c} AS BINARY) REGEXP '[0-9]'" if dialect.name == "mysql" else f"{c} GLOB '*[0-9]*'"
+    if dialect.name == "mysql":
+        digits = f"CAST({c} AS BINARY) REGEXP '[0-9]'"
+    elif dialect.name == "postgres":
+        digits = f"{c} ~ '[0-9]'"
+    else:
+        digits = f"{c} GLOB '*[0-9]*'"
     return f"({digits} OR {c} LIKE '%inf%')"
 
 
@@ -78,7 +101,7 @@ def render_aggregates(dialect: Dialect, aggregates: tuple[tuple[str, str], ...])
             out.append(f", {func.upper()}({c})")
         elif func == "count":
             out.append(f", COUNT({c})")
-        elif func == "std" and dialect.name == "mysql":  # Welford's recurrence inside MariaDB
+        elif func == "std" and dialect.name != "sqlite":  # Welford's recurrence inside the server
             out.append(f", STDDEV_SAMP({_number(dialect, c)})")
         elif func == "sq":  # mean square about a shift bound twice (`pyexp report`'s spreads in SQLite)
             out.append(f", AVG(({_number(dialect, c)} - ?) * ({_number(dialect, c)} - ?))")
@@ -89,4 +112,4 @@ def render_aggregates(dialect: Dialect, aggregates: tuple[tuple[str, str], ...])
 
 def sql_aggregates(dialect: Dialect) -> frozenset[str]:
     """What the database computes itself: SQLite has no standard deviation, neither a median."""
-    return SQL_AGGREGATES if dialect.name == "mysql" else SQL_AGGREGATES - {"std"}
+    return SQL_AGGREGATES if dialect.name != "sqlite" else SQL_AGGREGATES - {"std"}

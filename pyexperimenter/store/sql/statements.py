@@ -50,13 +50,15 @@ def _target(st: Statements, table: str) -> str:
     return st.dialect.q(table)
 
 
-def _result_sets(st: Statements, names: tuple[str, ...], value: str = "?") -> list[str]:
+def _result_sets(st: Statements, names: tuple[str, ...], value: str = "{mark}") -> list[str]:
     """`col = value` per result column, each followed by `col_timestamp = now` if kept (a
-    bound local stamp for PyExperimenter's tables, see store/engine/queue.py)."""
+    bound local stamp for PyExperimenter's tables, see store/engine/queue.py). `{mark}` in
+    `value` is the column's bound value (typed where the database needs it)."""
     stamp = "?" if st.schema.local_timestamps else st.dialect.now
     sets = []
     for name in _identifiers(names):
-        sets.append(f"{st.dialect.q(name)} = {value}")
+        mark = st.dialect.value_mark(st.schema.results.get(name))
+        sets.append(f"{st.dialect.q(name)} = {value.format(mark=mark)}")
         if st.schema.result_timestamps:
             sets.append(f"{st.dialect.q(name + '_timestamp')} = {stamp}")
     return sets
@@ -65,7 +67,7 @@ def _result_sets(st: Statements, names: tuple[str, ...], value: str = "?") -> li
 def _finish_sets(st: Statements, shape: tuple[tuple[str, ...], int]) -> str:
     """`, col = ?` for one row, `, col = CASE ID WHEN ? THEN ? ... END` for several."""
     names, rows = shape
-    value = "?" if rows == 1 else f"CASE ID{' WHEN ? THEN ?' * rows} END"
+    value = "{mark}" if rows == 1 else f"CASE ID{' WHEN ? THEN {mark}' * rows} END"
     return "".join(", " + s for s in _result_sets(st, names, value))
 
 
@@ -196,6 +198,8 @@ class Statements:
             slot=dialect.slot,
             dual=dialect.dual,
             or_ignore=dialect.or_ignore,
+            ignore_conflict=dialect.ignore_conflict,
+            returning_id=dialect.returning_id,
             upsert_counts=dialect.upsert_counts,
             now=dialect.now,
             ago=dialect.ago,
