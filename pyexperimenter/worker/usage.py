@@ -26,6 +26,8 @@ _RSS_UNIT = 1024 * 1024 if sys.platform == "darwin" else 1024
 
 
 MB = 1024 * 1024
+_getrusage, _SELF, _CHILDREN = resource.getrusage, resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN
+_monotonic, _modules = time.monotonic, sys.modules  # bound once: read twice per attempt on the hot path
 
 
 def rss_mb(maxrss: float) -> float:
@@ -69,23 +71,26 @@ class Meter:
         self.isolated, self.snapshot = isolated, snapshot
         self.child_peak_mb: float | None = None  # what an isolated child reported (worker/isolation.py)
         self.child_gpu_mb: float | None = None
-        if not isolated and "torch" in sys.modules:
-            gpu_reset()
-        self._ru = previous if previous is not None and not isolated else resource.getrusage(
-            resource.RUSAGE_CHILDREN if isolated else resource.RUSAGE_SELF)
         self.end: Any = None  # the reading `usage` made
-        self._wall = time.monotonic()
+        if isolated:
+            self._ru = _getrusage(_CHILDREN)
+        else:
+            if "torch" in _modules:
+                gpu_reset()
+            self._ru = previous if previous is not None else _getrusage(_SELF)
+        self._wall = _monotonic()
 
     def usage(self) -> Usage:
-        wall = time.monotonic() - self._wall
+        wall = _monotonic() - self._wall
         if self.isolated:
-            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            ru = _getrusage(_CHILDREN)
             peak = self.child_peak_mb
             if peak is None and ru.ru_maxrss > self._ru.ru_maxrss:  # killed: its peak is the children's new maximum
                 peak = rss_mb(ru.ru_maxrss)
             gpu = self.child_gpu_mb
         else:
-            ru = self.end = resource.getrusage(resource.RUSAGE_SELF)
+            ru = self.end = _getrusage(_SELF)
             peak = ru.ru_maxrss * _RSS_UNIT / MB
-            gpu = gpu_peak_mb() if "torch" in sys.modules else None
-        return Usage(wall, ru.ru_utime - self._ru.ru_utime + ru.ru_stime - self._ru.ru_stime, peak, gpu, self.snapshot)
+            gpu = gpu_peak_mb() if "torch" in _modules else None
+        start = self._ru
+        return Usage(wall, ru.ru_utime - start.ru_utime + ru.ru_stime - start.ru_stime, peak, gpu, self.snapshot)
