@@ -27,7 +27,8 @@ _RSS_UNIT = 1024 * 1024 if sys.platform == "darwin" else 1024
 
 MB = 1024 * 1024
 _getrusage, _SELF, _CHILDREN = resource.getrusage, resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN
-_monotonic, _modules = time.monotonic, sys.modules  # bound once: read twice per attempt on the hot path
+_monotonic, _cpu, _modules = time.monotonic, time.process_time, sys.modules  # bound once: the hot path
+PEAK_AFTER_SECONDS = 0.001  # a shorter attempt keeps the process peak read last (see Meter)
 
 
 def rss_mb(maxrss: float) -> float:
@@ -65,19 +66,23 @@ class Meter:
 
     def __init__(self, isolated: bool, snapshot: str | None = None, previous: Any = None):
         """`previous`: the reading that ended the attempt just before in the same batch of
-        this worker, taken as this one's start. A system call is 2-4 us where the sandboxes
-        of clusters intercept them, 1-2% of a no-op attempt each; the worker's own few
-        microseconds between two attempts are charged to the second."""
+        this worker (its CPU seconds and the process peak), taken as this one's start. A
+        system call is 2-4 us where the sandboxes of clusters intercept them, 2-4% of a
+        no-op attempt each: without isolation an attempt costs one clock read of the
+        process's CPU time, and `getrusage` for the peak only when it ran 1 ms or more
+        (no attempt raises the peak much in less: touching 100 MB takes longer); the
+        worker's own few microseconds between two attempts are charged to the second."""
         self.isolated, self.snapshot = isolated, snapshot
         self.child_peak_mb: float | None = None  # what an isolated child reported (worker/isolation.py)
         self.child_gpu_mb: float | None = None
         self.end: Any = None  # the reading `usage` made
+        self._ru: Any  # a rusage with isolation, else (CPU seconds, the process peak or None)
         if isolated:
             self._ru = _getrusage(_CHILDREN)
         else:
             if "torch" in _modules:
                 gpu_reset()
-            self._ru = previous if previous is not None else _getrusage(_SELF)
+            self._ru = previous if previous is not None else (_cpu(), None)
         self._wall = _monotonic()
 
     def usage(self) -> Usage:
@@ -89,8 +94,11 @@ class Meter:
                 peak = rss_mb(ru.ru_maxrss)
             gpu = self.child_gpu_mb
         else:
-            ru = self.end = _getrusage(_SELF)
-            peak = ru.ru_maxrss * _RSS_UNIT / MB
+            cpu, peak = _cpu(), self._ru[1]
+            if peak is None or wall >= PEAK_AFTER_SECONDS:
+                peak = _getrusage(_SELF).ru_maxrss * _RSS_UNIT / MB
+            self.end = (cpu, peak)
             gpu = gpu_peak_mb() if "torch" in _modules else None
+            return Usage(wall, cpu - self._ru[0], peak, gpu, self.snapshot)
         start = self._ru
         return Usage(wall, ru.ru_utime - start.ru_utime + ru.ru_stime - start.ru_stime, peak, gpu, self.snapshot)
