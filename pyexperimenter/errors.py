@@ -31,5 +31,26 @@ class TunnelError(DatabaseUnavailable):
     """The SSH tunnel to the database cannot be opened (extra missing, key refused, port closed)."""
 
 
+class ValueRefused(InputError):
+    """A value does not fit its column (too long, text for a number, out of range).
+
+    Raised before the value reaches the database, by the same rules on every backend (what
+    MariaDB's strict mode would refuse, SQLite refuses too), and for any refusal the
+    database still makes itself: nothing is ever cut or converted silently. At fill it is
+    bad input (exit 2); for a result or log row it fails that attempt, never the worker."""
+
+    def __init__(self, message: str, column: str | None = None):
+        super().__init__(message)
+        self.column = column
+        self.detail = message
+
+    def __str__(self) -> str:
+        return f"column {self.column!r}: {self.detail}" if self.column else self.detail
+
+    def named(self, column: str) -> ValueRefused:
+        """The same refusal naming its column (the type knows the rule, its caller the name)."""
+        return ValueRefused(self.detail, column)
+
+
 class FencedOut(PyexpError):
     """This worker no longer owns the row: it was declared lost and handed to another."""

@@ -173,9 +173,11 @@ class Experimenter:
         from .worker import run_workers
         from .worker.devices import assign as assign_devices
         from .worker.devices import resolve as devices_of
+        from .worker.local import check_jobs
 
-        function = self.experiment_function(fn)
         n_jobs = n_jobs or self.config.n_jobs
+        check_jobs(n_jobs)  # before the function is imported or any index made
+        function = self.experiment_function(fn)
         devices = None
         if gpus is not None:
             found = devices_of(gpus) if isinstance(gpus, str) else list(gpus)

@@ -13,7 +13,10 @@
 # Environment:
 #   PYEXP_PRIVATE_MARIADB_OPTS  extra mariadbd options, e.g. "--max-connections=20"
 #   PYEXP_PRIVATE_MARIADB_TIMEOUT  seconds to wait for start/stop (default 60)
-# Connect with: mariadb -uroot -h127.0.0.1 -P PORT   (or socket DATADIR/mysqld.sock)
+#   PYEXP_PRIVATE_MARIADB_HOST  the loopback address to listen on (default 127.0.0.1). A
+#           test gives each server an address of its own (127.X.Y.Z): a port is then
+#           never taken by another test run's server while this one is down for a restart.
+# Connect with: mariadb -uroot -h HOST -P PORT   (or socket DATADIR/mysqld.sock)
 set -euo pipefail
 
 die() { printf '[private_mariadb.sh] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -24,6 +27,8 @@ ACTION="$1"
 PORT="$2"
 DATADIR="$3"
 TIMEOUT="${PYEXP_PRIVATE_MARIADB_TIMEOUT:-60}"
+HOST="${PYEXP_PRIVATE_MARIADB_HOST:-127.0.0.1}"
+[[ "$HOST" =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || die "HOST must be a loopback address 127.X.Y.Z, got '$HOST'"
 
 if ! [[ "$PORT" =~ ^[0-9]+$ ]] || [ "$PORT" -lt 1024 ] || [ "$PORT" -gt 65535 ]; then
     die "PORT must be a number in 1024..65535, got '$PORT'"
@@ -42,7 +47,7 @@ ERRLOG="$DATADIR/mariadbd.err"
 # Socket paths are limited to 107 bytes.
 [ "${#SOCKET}" -le 107 ] || die "datadir path too long for a unix socket: $SOCKET"
 
-CLIENT=(mariadb --no-defaults --connect-timeout=3 -uroot -h127.0.0.1 -P"$PORT" --protocol=tcp)
+CLIENT=(mariadb --no-defaults --connect-timeout=3 -uroot -h"$HOST" -P"$PORT" --protocol=tcp)
 
 # The pid recorded for this datadir, if that process is alive, is a mariadbd and was
 # started with this datadir. Never looks processes up by name.
@@ -69,8 +74,8 @@ wait_gone() {
 }
 
 port_in_use() {
-    # Is anything listening on 127.0.0.1:PORT (or any address)? bash /dev/tcp needs no tools.
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
+    # Is anything listening on HOST:PORT? bash /dev/tcp needs no tools.
+    (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null
 }
 
 init_datadir() {
@@ -94,11 +99,11 @@ do_start() {
     local pid
     if pid="$(server_pid)"; then
         if accepting; then
-            log "already running (pid $pid) on 127.0.0.1:$PORT"
+            log "already running (pid $pid) on $HOST:$PORT"
             return 0
         fi
     else
-        port_in_use && die "something else is already listening on port $PORT"
+        port_in_use && die "something else is already listening on $HOST:$PORT"
         command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] \
             || die "mariadbd is not installed (run scripts/services.sh first)"
         init_datadir
@@ -111,7 +116,7 @@ do_start() {
         fi
         # setsid + closed stdio: the server must not hold the caller's pipes open.
         setsid /usr/sbin/mariadbd --no-defaults --user=mysql --basedir=/usr \
-            --datadir="$DATADIR" --port="$PORT" --bind-address=127.0.0.1 \
+            --datadir="$DATADIR" --port="$PORT" --bind-address="$HOST" \
             --socket="$SOCKET" --pid-file="$PIDFILE" --log-error="$ERRLOG" \
             --skip-name-resolve --skip-log-bin --skip-performance-schema \
             --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
@@ -138,7 +143,7 @@ do_start() {
     done
     "${CLIENT[@]}" -e 'CREATE DATABASE IF NOT EXISTS test' \
         || die "could not create database test"
-    log "running (pid $pid) on 127.0.0.1:$PORT, datadir $DATADIR"
+    log "running (pid $pid) on $HOST:$PORT, datadir $DATADIR"
 }
 
 do_stop() {

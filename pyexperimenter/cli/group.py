@@ -56,10 +56,19 @@ class _Group(click.Group):
                 traceback.print_exc()
             click.echo(f"pyexp: error: {e}", err=True)
             ctx.exit(e.exit_code)
+        except OSError as e:
+            if ctx.meta.get("pyexp.debug"):
+                traceback.print_exc()
+            click.echo(f"pyexp: error: {_os_error(e)}", err=True)
+            ctx.exit(2 if isinstance(e, _BAD_PATH) and e.filename is not None else 1)  # a path given: bad input
+        except MemoryError:
+            click.echo("pyexp: error: out of memory (a limit in the config, e.g. experiment.max_grid_rows, "
+                       "may be set too high)", err=True)
+            ctx.exit(1)
         except Exception as e:  # a bug or an unexpected database error: still one line
             if ctx.meta.get("pyexp.debug"):
                 traceback.print_exc()
-            first = str(e).splitlines()[0] if str(e) else ""
+            first = str(e).splitlines()[0][:300] if str(e) else ""  # one line, never a 10 MB one
             hint = "" if ctx.meta.get("pyexp.debug") else " (run `pyexp --debug ...` for the traceback)"
             click.echo(f"pyexp: error: {type(e).__name__}: {first}{hint}", err=True)
             ctx.exit(1)
@@ -86,6 +95,18 @@ def main(ctx: click.Context, debug: bool) -> None:
     """
     ctx.meta["pyexp.debug"] = debug
     _setup_logging(logging.DEBUG if debug else logging.ERROR)
+
+
+_BAD_PATH = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
+
+
+def _os_error(e: OSError) -> str:
+    """`path: what went wrong`, as the shell says it (no errno, no exception class)."""
+    if e.filename is None:
+        return f"{type(e).__name__}: {e.strerror or e}"
+    where = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
+    hint = " (its folder does not exist)" if isinstance(e, FileNotFoundError) else ""
+    return f"{where}: {(e.strerror or str(e)).lower()}{hint}"
 
 
 def _setup_logging(level: int) -> None:

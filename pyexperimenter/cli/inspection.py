@@ -91,11 +91,13 @@ def status(config: str, db: str | None, as_json: bool, watch: float | None, wher
 @click.option("--agg", "aggs", multiple=True, metavar="F", help=f"Aggregation with --group-by: {', '.join(AGGREGATIONS)} "
               "[mean]; repeat or comma-separate for several (columns then named COL_F).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of printing.")
+@click.option("--csv-formulas", is_flag=True,
+              help="CSV: put ' before text that starts with = + - @ (spreadsheets would run it as a formula).")
 @click.option("--with-provenance", is_flag=True,
               help="Add each row's latest done attempt's git commit, dirty flag, Python, packages hash, CUDA devices.")
 def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, ...], where: tuple[str, ...],
             columns: str | None, group_by: tuple[str, ...], aggs: tuple[str, ...], output: str | None,
-            with_provenance: bool) -> None:
+            csv_formulas: bool, with_provenance: bool) -> None:
     """Export results; with --group-by, aggregate over the other parameters (e.g. seeds).
 
     \b
@@ -119,6 +121,10 @@ def results(config: str, db: str | None, fmt: str | None, statuses: tuple[str, .
     if aggs and not group_by:
         raise InputError("--agg needs --group-by COL (the columns to keep; the others are aggregated over)")
     fmt = choose_format(fmt, output)
+    if csv_formulas:
+        if fmt != "csv":
+            raise InputError(f"--csv-formulas: only for CSV, not --format {fmt}")
+        fmt = "safe-csv"
     exp = open_experiment(config, db)
     cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else []
     cols = [] if cols == ["all"] else cols
@@ -159,9 +165,9 @@ def results_text(exp: Experimenter, fmt: str, output: str | None, statuses: Sequ
 
 @main.command()
 @config_arg
-@click.argument("id", metavar="ID", type=int)
+@click.argument("id", metavar="ID", type=click.IntRange(0, 2**63 - 1))  # a row id the database can hold
 @db_option
-@click.option("--attempt", type=int, default=None, metavar="K",
+@click.option("--attempt", type=click.IntRange(1, 2**31 - 1), default=None, metavar="K",
               help="The K-th attempt (claim) of the experiment, 1 the first [default: the latest].")
 @click.option("--follow", is_flag=True, help="Keep printing what it prints until the attempt ends (or Ctrl-C).")
 def logs(config: str, id: int, db: str | None, attempt: int | None, follow: bool) -> None:  # noqa: A002 - ID as documented

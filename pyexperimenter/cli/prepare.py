@@ -37,7 +37,7 @@ def init(directory: str, force: bool) -> None:
 @main.command()
 @config_arg
 @db_option
-@click.option("--priority", type=int, default=None, metavar="N",
+@click.option("--priority", type=click.IntRange(-2**31, 2**31 - 1), default=None, metavar="N",
               help="Priority of the rows this fill adds, overriding experiment.priority [default: it, or 0]; "
                    "workers claim higher priorities first.")
 def fill(config: str, db: str | None, priority: int | None) -> None:

@@ -101,7 +101,10 @@ def _server(rest: str, where: str, base_dir: Path) -> DatabaseConfig:
 
 
 def _server_url(rest: str, where: str, credentials: str | os.PathLike[str] | None, kind: str) -> DatabaseConfig:
-    parts = urlsplit("mysql://" + rest)
+    try:
+        parts = urlsplit("mysql://" + rest)
+    except ValueError as e:  # e.g. an unclosed [ of an IPv6 address
+        raise ConfigError(f"{where}: cannot read the URL: {e}") from None
     try:
         port = parts.port
     except ValueError:

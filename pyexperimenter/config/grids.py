@@ -7,14 +7,20 @@ are errors, and the documentation test reads both modules to check every key is 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from typing import Any
 
+from ..errors import ValueRefused
 from ..params.grid import AnyGrid, Factor, Grid, GridUnion, integer_or_float_range
 from ..params.sampling import DISTRIBUTIONS, OPTIONAL_KEYS, Sampled, problem
 from ..sqltypes import SqlType, infer_type
 from .sections import Section
 
+# Rows a config's grid may have unless `experiment.max_grid_rows` allows more: a typo in a
+# range (10**6 for 10**3) is refused before a fill writes for an hour or a list exhausts memory.
+DEFAULT_MAX_GRID_ROWS = 10_000_000
+CHECKED_VALUES = 100_000  # a longer axis (a range) has its ends checked against the column type
 ZIP_KEY = "zip"
 RANDOM_KEY = "random"
 RANGE_KEYS = frozenset({"start", "stop", "step"})
@@ -33,7 +39,8 @@ class _Columns:
     given wins over an inferred one of its kind (and a FLOAT over inferred integers);
     anything else is an error."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_rows: int = DEFAULT_MAX_GRID_ROWS) -> None:
+        self.max_rows = max_rows
         self.types: dict[str, SqlType] = {}
         self.where: dict[str, str] = {}
         self.loose: set[str] = set()  # inferred, not given with `type`
@@ -72,18 +79,43 @@ class _Columns:
                         "`type`", new.name, name)
 
 
-def read_grids(top: Section) -> tuple[dict[str, SqlType], AnyGrid]:
+def read_grids(top: Section, max_rows: int = DEFAULT_MAX_GRID_ROWS, limit_key: str = "experiment.max_grid_rows"
+               ) -> tuple[dict[str, SqlType], AnyGrid]:
+    """The parameter columns and the grid, refused when the grid has more than `max_rows`
+    rows or a value its column cannot hold exactly, before anything is written."""
+    columns, grid = _read_grids(top, _Columns(max_rows))
+    if len(grid) > max_rows:
+        raise top.error(f"the grid has {len(grid):,} rows, more than {limit_key} ({max_rows:,}) allows; "
+                        f"shrink a range or raise {limit_key}")
+    for factor in grid.factors if isinstance(grid, Grid) else [f for g in grid.parts for f in g.factors]:
+        check_values(top.child("parameters", top.data.get("parameters")), factor, columns.types)
+    return columns.types, grid
+
+
+def check_values(sec: Section, factor: Factor, types: dict[str, SqlType]) -> None:
+    """Each listed value against its column's final type (a value too long for a VARCHAR is
+    refused here rather than cut by the database)."""
+    rows = factor.values if len(factor.values) <= CHECKED_VALUES else (factor.values[0], factor.values[-1])
+    for i, name in enumerate(factor.names):
+        sql_type = types[name]
+        for row in rows:
+            try:
+                sql_type.check(row[i])
+            except ValueRefused as e:
+                raise sec.error(e.detail, None, name) from None
+
+
+def _read_grids(top: Section, columns: _Columns) -> tuple[_Columns, AnyGrid]:
     """`parameters:` alone is one grid. With `grids:`, each entry is crossed with
     `parameters:` (a parameter the entry gives itself replaces the shared one there) and
     the union of the entries is the table."""
     base_sec = top.section("parameters")
     raw = top.data.get("grids")
-    columns = _Columns()
     if raw is None and not base_sec.data:
         raise base_sec.error("expected at least one parameter (the grid is empty)")
     base = _factors(base_sec, columns) if base_sec.data else []
     if raw is None:
-        return columns.types, Grid(tuple(base))
+        return columns, Grid(tuple(base))
     if not isinstance(raw, list) or not raw:
         raise top.error("expected a list of grids, each a mapping like `parameters:`", raw, "grids")
     parts = []
@@ -95,7 +127,7 @@ def read_grids(top: Section) -> tuple[dict[str, SqlType], AnyGrid]:
         names = {n for f in own for n in f.names}
         shared = [f for f in (b.without(names) for b in base) if f is not None]
         parts.append(Grid((*shared, *own)))
-    return columns.types, GridUnion(tuple(parts))
+    return columns, GridUnion(tuple(parts))
 
 
 def _factors(sec: Section, columns: _Columns, shared: bool = False) -> list[Factor]:
@@ -111,7 +143,7 @@ def _factors(sec: Section, columns: _Columns, shared: bool = False) -> list[Fact
                 factors.append((_zip_factor if key == ZIP_KEY else _random_factor)(gsec, columns, seen))
             continue
         col = _new_parameter(sec, key, seen if shared else columns.types, seen)
-        values, explicit = read_domain(sec, col, spec)
+        values, explicit = read_domain(sec, col, spec, columns.max_rows)
         columns.add(sec, col, values, explicit)
         factors.append(Factor((col,), tuple((v,) for v in values)))
     return factors
@@ -132,7 +164,7 @@ def _zip_factor(zsec: Section, columns: _Columns, seen: set[str]) -> Factor:
     names, lists = [], []
     for key, spec in zsec.data.items():
         col = _new_parameter(zsec, key, (), seen)
-        values, explicit = read_domain(zsec, col, spec)
+        values, explicit = read_domain(zsec, col, spec, columns.max_rows)
         columns.add(zsec, col, values, explicit)
         names.append(col)
         lists.append(values)
@@ -145,7 +177,7 @@ def _zip_factor(zsec: Section, columns: _Columns, seen: set[str]) -> Factor:
 
 def _random_factor(rsec: Section, columns: _Columns, seen: set[str]) -> Factor:
     """Several parameters sampled jointly: draw i of each makes row i of one axis."""
-    samples, seed = _samples_and_seed(rsec)
+    samples, seed = _samples_and_seed(rsec, columns.max_rows)
     names, lists = [], []
     for key, spec in rsec.data.items():
         if key in BLOCK_KEYS:
@@ -163,10 +195,12 @@ def _random_factor(rsec: Section, columns: _Columns, seen: set[str]) -> Factor:
     return Factor(tuple(names), tuple(zip(*lists)))
 
 
-def _samples_and_seed(sec: Section) -> tuple[int, int | str]:
+def _samples_and_seed(sec: Section, limit: int) -> tuple[int, int | str]:
     samples = sec.get("samples", int, required=True)
     if samples <= 0:
         raise sec.error("expected a positive integer", samples, "samples")
+    if samples > limit:
+        raise sec.error(f"expected at most {limit:,} samples (experiment.max_grid_rows)", samples, "samples")
     return samples, sec.get("seed", (int, str), 0)
 
 
@@ -192,7 +226,7 @@ def _sampled(sub: Section, name: str) -> Sampled:
     return Sampled(dist, args, seed, name)
 
 
-def read_domain(sec: Section, key: str, spec: Any) -> tuple[list[Any], SqlType | None]:
+def read_domain(sec: Section, key: str, spec: Any, limit: int = DEFAULT_MAX_GRID_ROWS) -> tuple[list[Any], SqlType | None]:
     """One parameter's values: a list, a range mapping, {values, type}, a sampled domain
     or a fixed scalar; and the SQL type, when one is given (else it is inferred)."""
     if isinstance(spec, list):
@@ -202,7 +236,7 @@ def read_domain(sec: Section, key: str, spec: Any) -> tuple[list[Any], SqlType |
     if isinstance(spec, dict) and "distribution" in spec:
         sub = sec.child(key, spec, SAMPLE_KEYS)
         sql_type = sub.sql_type("type", spec["type"]) if "type" in spec else None
-        samples, _ = _samples_and_seed(sub)
+        samples, _ = _samples_and_seed(sub, limit)
         return _sampled(sub, key).values(samples), sql_type
     if isinstance(spec, dict):
         sub = sec.child(key, spec, DOMAIN_KEYS)
@@ -210,16 +244,16 @@ def read_domain(sec: Section, key: str, spec: Any) -> tuple[list[Any], SqlType |
         if "values" in spec:
             if RANGE_KEYS & set(spec):
                 raise sub.error("give either values or start/stop/step, not both")
-            values, _ = read_domain(sec, key, spec["values"])
+            values, _ = read_domain(sec, key, spec["values"], limit)
             return values, sql_type
-        return _range(sub), sql_type
+        return _range(sub, limit), sql_type
     if isinstance(spec, (str, int, float, bool)) or spec is None:
         return [spec], None
     raise sec.error("expected a list, {start, stop[, step]}, {values[, type]}, {distribution, ...} or a single value",
                     spec, key)
 
 
-def _range(sub: Section) -> list[Any]:
+def _range(sub: Section, limit: int) -> list[Any]:
     """Python's range(): stop excluded, as PyExperimenter does; floats allowed."""
     numbers = (int, float)
     start = sub.get("start", numbers, 0)
@@ -227,6 +261,12 @@ def _range(sub: Section) -> list[Any]:
     step = sub.get("step", numbers, 1)
     if step == 0:
         raise sub.error("expected a non-zero number", step, "step")
+    span = (stop - start) / step
+    if not math.isfinite(span):
+        raise sub.error("expected finite start, stop and step", stop, "stop")
+    count = math.ceil(span - 1e-9)
+    if count > limit:  # counted before a single value is made: 10**12 must not reach MemoryError
+        raise sub.error(f"range has {count:,} values, more than experiment.max_grid_rows ({limit:,}) allows")
     values = integer_or_float_range(start, stop, step)
     if not values:
         raise sub.error(f"range is empty (start {start}, stop {stop} excluded, step {step})")

@@ -24,6 +24,7 @@ exclude stop, and types are kept exactly as written.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from ..errors import ConfigError
 from ..params.grid import Factor, Grid
 from ..sqltypes import SqlType
 from .database_url import read_credentials, resolve_password
-from .grids import read_domain
+from .grids import DEFAULT_MAX_GRID_ROWS, check_values, read_domain
 from .model import DatabaseConfig, ExperimentConfig
 from .native import read_logtables, read_results
 from .sections import Section
@@ -57,8 +58,13 @@ def load_legacy(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
     table = dbsec.section("table")
     name = table.table_name(table.get("name", str, required=True), "name")
     params, factors = _keyfields(table.section("keyfields"))
+    if math.prod(len(f.values) for f in factors) > DEFAULT_MAX_GRID_ROWS:
+        raise table.error(f"the keyfields' values make more than {DEFAULT_MAX_GRID_ROWS:,} rows")
+    for factor in factors:
+        check_values(table.section("keyfields"), factor, params)
     results = read_results(table.section("resultfields"), params)
     logtables = read_logtables(dbsec.section("logtables"))
+    table.derived_names(name, logtables, "name")
     database = _database(dbsec, provider, dbname, None if replaced else credentials_path, use_ssh, replaced)
     return ExperimentConfig(
         name=name,

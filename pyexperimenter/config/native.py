@@ -29,7 +29,7 @@ from typing import Any
 from ..params.priority import Priority, PriorityError, parse_priority
 from ..sqltypes import SqlType
 from .database_url import parse_database_url
-from .grids import read_grids
+from .grids import DEFAULT_MAX_GRID_ROWS, read_grids
 from .limits import non_negative, read_isolation
 from .model import SCHEDULERS, DatabaseConfig, ExperimentConfig, SgeConfig, SlurmConfig
 from .sections import Section
@@ -53,6 +53,7 @@ EXPERIMENT_KEYS = frozenset(
         "memory_limit_mb",
         "quarantine_after",
         "priority",
+        "max_grid_rows",
     }
 )
 DATABASE_KEYS = frozenset({"url", "credentials", "ssh"})
@@ -99,9 +100,10 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
     heartbeat, stale, retry_delay = _timing(exp)
     dbsec = top.section("database", DATABASE_KEYS)
     database = DatabaseConfig(kind="sqlite") if replaced else _database(dbsec, name, credentials_path)
-    params, grid = read_grids(top)
+    params, grid = read_grids(top, exp.positive("max_grid_rows", int, DEFAULT_MAX_GRID_ROWS))
     results = read_results(top.section("results"), params)
     logtables = read_logtables(top.section("logtables"))
+    exp.derived_names(name, logtables, "name")
     slurm = _slurm(top.section("slurm", frozenset(SLURM_KEYS)))
     scheduler = top.get("scheduler", str)
     if scheduler is not None and scheduler not in SCHEDULERS:

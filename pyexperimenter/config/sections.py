@@ -13,28 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import ConfigError
 from ..sqltypes import ALLOWED_TYPES_HINT, SqlType, is_identifier, parse_sql_type
-from ..store.schema import PREFIX, RESERVED_LOG_COLUMNS, SCHEMA_TABLE, is_reserved
-
-
-def read_yaml(path: Path) -> Any:
-    """The parsed file; a missing file or a YAML syntax error becomes one ConfigError line."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{path}: invalid YAML: {where}{problem}") from None
+from ..store.schema import MAX_NAME, PREFIX, RESERVED_LOG_COLUMNS, SCHEMA_TABLE, derived_tables, is_reserved
+from .yaml_input import read_yaml as read_yaml  # the one YAML reader
 
 
 def show(value: Any) -> str:
@@ -123,6 +105,15 @@ class Section:
             raise self.error(f"'{table}' is the table pyexperimenter keeps its schema versions in; choose another name",
                              None, sub)
         return table
+
+    def derived_names(self, table: str, logtables: Any, sub: str) -> None:
+        """Refuse a table name (with its log tables) whose derived tables would pass the
+        64 characters MariaDB allows: checked with the config, before any table is made."""
+        longest = max(derived_tables(table, tuple(logtables)), key=len)
+        if len(longest) > MAX_NAME:
+            raise self.error(
+                f"table name too long: its table {longest!r} would have {len(longest)} characters, "
+                f"more than the {MAX_NAME} MariaDB allows; shorten the name (or the log table's)", table, sub)
 
     def column(self, name: Any) -> str:
         """A parameter or result column of the experiment table."""

@@ -168,7 +168,21 @@ def resolve_slurm(config: ExperimentConfig, overrides: Mapping[str, Any]) -> Slu
         given["setup"] = tuple(given["setup"]) if not isinstance(given["setup"], str) else (given["setup"],)
     slurm = replace(slurm, **given)
     _check_numbers(slurm)
+    _check_one_line(slurm)
     return slurm
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_one_line(slurm: SlurmConfig) -> None:
+    """Each of these becomes one `#SBATCH` line and one sinfo argument: a newline in one
+    would end the directive and start a line of its own in the script."""
+    values = [(f"slurm.{k}", getattr(slurm, k)) for k in ("partition", "account", "qos", "constraint")]
+    values += [(f"slurm.sbatch.{k}", f"{k}={v}") for k, v in slurm.sbatch]
+    for key, value in values:
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise InputError(f"{key}: expected one line without control characters, got {value!r}")
 
 
 def _check_numbers(slurm: SlurmConfig) -> None:

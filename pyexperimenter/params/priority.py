@@ -19,21 +19,47 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+MAX_VALUE_CHARS = 10_000  # a text or number an expression builds: a priority needs nothing near
 
-def _multiply(a: Any, b: Any) -> Any:
-    """Numbers only: `'x' * 10**9` would be a gigabyte of one config line."""
-    if not all(isinstance(v, (int, float)) for v in (a, b)):
-        raise TypeError(f"* takes numbers, got {a!r} and {b!r}")
-    return a * b
+
+def _numbers(symbol: str, op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Numbers only: `'x' * 10**9` or `'%999999999d' % 1` would be a gigabyte of one config line."""
+
+    def numeric(a: Any, b: Any) -> Any:
+        if not all(isinstance(v, (int, float)) for v in (a, b)):
+            raise TypeError(f"{symbol} takes numbers, got {preview(a)} and {preview(b)}")
+        return op(a, b)
+
+    return numeric
+
+
+def _bounded(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """`op`, refusing a result too large to be a priority's part (text added to itself, or
+    numbers multiplied into thousands of digits), before the next step makes it larger."""
+
+    def checked(a: Any, b: Any) -> Any:
+        value = op(a, b)
+        if isinstance(value, str) and len(value) > MAX_VALUE_CHARS or (
+                isinstance(value, int) and value.bit_length() > 4 * MAX_VALUE_CHARS):
+            raise TypeError(f"the result grows past {MAX_VALUE_CHARS:,} characters")
+        return value
+
+    return checked
+
+
+def preview(value: Any, limit: int = 60) -> str:
+    """A value as an error message quotes it: never a 100,000-character line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: _multiply,
+    ast.Add: _bounded(operator.add),
+    ast.Sub: _bounded(operator.sub),
+    ast.Mult: _bounded(_numbers("*", operator.mul)),
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
+    ast.Mod: _numbers("%", operator.mod),
 }
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
     ast.USub: operator.neg,
@@ -74,12 +100,12 @@ class PriorityExpression:
         except PriorityError:
             raise
         except Exception as e:  # noqa: BLE001 - e.g. None - 1, 'a' < 1, 1 / 0: the user's expression
-            raise PriorityError(f"{self.text!r} fails for {dict(row)!r}: {e}") from None
+            raise PriorityError(f"{self.text!r} fails for {preview(dict(row))}: {e}") from None
         if isinstance(value, bool):
             return int(value)
         if isinstance(value, (int, float)) and value == value and abs(value) < 2**31:
             return int(value)
-        raise PriorityError(f"{self.text!r} gives {value!r} for {dict(row)!r}; expected an integer")
+        raise PriorityError(f"{self.text!r} gives {preview(value)} for {preview(dict(row))}; expected an integer")
 
 
 Priority = int | PriorityExpression

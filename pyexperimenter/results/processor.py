@@ -60,9 +60,13 @@ class ResultProcessor:
 
 
 def check_result_keys(store: Store, results: Mapping[str, Any]) -> None:
+    """Unknown columns, and values their column cannot hold exactly (ValueRefused), are
+    refused before anything is written: the attempt fails with the column named."""
     unknown = sorted(set(results) - set(store.schema.results))
     if unknown:
         raise InvalidResultError(
             f"unknown result column {unknown[0]!r}; expected one of {sorted(store.schema.results)} "
             f"(declare it under `results:` in the config)"
         )
+    for name, value in results.items():
+        store.schema.results[name].to_db(value, name)

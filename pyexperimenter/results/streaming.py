@@ -29,7 +29,7 @@ from .writers import CHUNK_ROWS, Chunks, counted, open_output, write_csv, write_
 if TYPE_CHECKING:
     from ..store import Store
 
-STREAMED_FORMATS = ("csv", "json", "jsonl", "parquet")
+STREAMED_FORMATS = ("csv", "json", "jsonl", "parquet", "safe-csv")  # safe-csv: csv with --csv-formulas
 # From this many rows a CSV file from SQLite is written by two processes (results/halves.py);
 # below it forking and joining the halves costs more than it saves.
 HALVES_ROWS = 100_000

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..escaping import csv_cell, terminal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,7 +42,6 @@ Chunk = Sequence[Sequence[Any]]
 Chunks = Iterable[Chunk]
 CHUNK_ROWS = 5000  # rows read from the cursor and written at a time
 TEXT_FORMATS = ("table", "csv", "json", "jsonl")
-_TABLE_ESCAPES = {ord("\t"): "\\t", ord("\r"): "\\r", ord("\n"): "\\n"}
 
 
 def counted(chunks: Chunks, count: list[int], advance: Callable[[int], Any] | None = None) -> Iterator[Chunk]:
@@ -74,11 +74,13 @@ class open_output:
 # --- the writers: names and chunks in, text out
 
 
-def write_csv(names: Sequence[str], chunks: Chunks, out: IO[str], header: bool = True, lines: bool = False) -> None:
+def write_csv(names: Sequence[str], chunks: Chunks, out: IO[str], header: bool = True, lines: bool = False,
+              formulas: bool = False) -> None:
     """A header (quoted where needed), then a line per row ending in \\n; text (and dates) always in quotes, as
     MariaDB writes it (csv.writer quotes no bare \\r otherwise), numbers and booleans bare,
     NULL an empty field (`""`). With `lines`, each row is one field already holding its line of CSV
-    (MariaDB writes them: store/sql/selects.py)."""
+    (MariaDB writes them: store/sql/selects.py). With `formulas`, text a spreadsheet would run
+    as a formula gets a leading `'` (escaping.csv_cell)."""
     if header:
         csv.writer(out, lineterminator="\n").writerow(names)
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
@@ -87,7 +89,12 @@ def write_csv(names: Sequence[str], chunks: Chunks, out: IO[str], header: bool =
             out.write("".join(f"{row[0]}\n" for row in chunk))
         return
     for chunk in chunks:
-        writer.writerows(chunk)
+        writer.writerows([[csv_cell(v) for v in row] for row in chunk] if formulas else chunk)
+
+
+def write_safe_csv(names: Sequence[str], chunks: Chunks, out: IO[str]) -> None:
+    """CSV whose text cells never start a spreadsheet formula (`results --csv-formulas`)."""
+    write_csv(names, chunks, out, formulas=True)
 
 
 def _json_default(value: Any) -> Any:
@@ -127,11 +134,9 @@ def table_cell(value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return "-" if math.isnan(value) else format(value, ".6g")
-    if isinstance(value, str):
-        return value.translate(_TABLE_ESCAPES)
     if isinstance(value, (bytes, bytearray)):
-        return value.decode().translate(_TABLE_ESCAPES)
-    return str(value).translate(_TABLE_ESCAPES)
+        value = value.decode(errors="replace")
+    return terminal(value, one_line=True)  # the terminal's rule (escaping.py): no escape sequence acts
 
 
 def write_table(names: Sequence[str], chunks: Chunks, out: IO[str]) -> None:
@@ -149,6 +154,7 @@ def write_table(names: Sequence[str], chunks: Chunks, out: IO[str]) -> None:
 
 WRITERS: dict[str, Callable[[Sequence[str], Chunks, IO[str]], None]] = {
     "table": write_table, "csv": write_csv, "json": write_json, "jsonl": write_jsonl,
+    "safe-csv": write_safe_csv,  # `csv` with --csv-formulas: chosen by the command, not a --format
 }
 
 

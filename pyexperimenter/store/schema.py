@@ -6,15 +6,17 @@ from __future__ import annotations
 from .sql.schema import (
     CODECARBON_FIELDS,
     INTERNAL_COLUMNS,
+    MAX_NAME,
     PREFIX,
     RESERVED_COLUMNS,
     RESERVED_LOG_COLUMNS,
     SCHEMA_TABLE,
     VISIBLE_COLUMNS,
+    derived_tables,
     error_summary,
     is_date_column,
     is_reserved,
 )
 
-__all__ = ["CODECARBON_FIELDS", "INTERNAL_COLUMNS", "PREFIX", "RESERVED_COLUMNS", "RESERVED_LOG_COLUMNS",
+__all__ = ["CODECARBON_FIELDS", "INTERNAL_COLUMNS", "MAX_NAME", "PREFIX", "derived_tables", "RESERVED_COLUMNS", "RESERVED_LOG_COLUMNS",
            "SCHEMA_TABLE", "VISIBLE_COLUMNS", "error_summary", "is_date_column", "is_reserved"]

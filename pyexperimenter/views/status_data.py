@@ -48,6 +48,7 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     return {
         "table": cfg.name,
         "database": cfg.database.url,
+        "where": list(where),
         "total": total,
         "counts": counts,
         "percent": {k: (100.0 * v / total if total else 0.0) for k, v in counts.items()},

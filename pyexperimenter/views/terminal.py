@@ -3,6 +3,8 @@
 results/progress.py's).
 
 The data comes from status_data.py; nothing here queries a database or decides anything.
+Every value that comes from the database reaches Rich as `rich_text` (pyexperimenter/escaping.py):
+printed as it is, never read as markup, with control characters shown instead of sent.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ..escaping import rich_text
 from ..status import HANDED_BACK
 from .formatting import format_duration
 from .sparkline import sparkline
@@ -83,14 +86,17 @@ def _quarantined_table(report: dict[str, Any]) -> Table:
     for column in ("host", "worker", "attempts", "since", "last error"):
         table.add_column(column)
     for q in report["quarantined"]:
-        table.add_row(str(q["host"]), str(q["worker"]), str(q["attempts"]), str(q["since"]), q["last_error"])
+        table.add_row(rich_text(q["host"]), rich_text(q["worker"]), str(q["attempts"]), rich_text(q["since"]),
+                      rich_text(q["last_error"], one_line=True))
     return table
 
 
 def _header(report: dict[str, Any], config: str) -> Text:
     total = report["total"]
-    head = Text.assemble((report["table"], "bold"), "  ", (report["database"], "dim"), "  ")
-    if not total:
+    head = Text.assemble(rich_text(report["table"], "bold"), "  ", rich_text(report["database"], "dim"), "  ")
+    if not total and report.get("where"):
+        head.append("no row matches --where " + " ".join(report["where"]), style="yellow")
+    elif not total:
         head.append(f"the table is empty: run `pyexp fill {config}`", style="yellow")
     else:
         finished = report["finished"]
@@ -170,9 +176,9 @@ def _running_table(report: dict[str, Any], config: str) -> list[Any]:
     for r in rows[:MAX_RUNNING_ROWS]:
         cells: list[Any] = [
             str(r["id"]),
-            r["worker"] or "-",
-            r["host"] or "-",
-            r["slurm_job_id"] or "-",
+            rich_text(r["worker"] or "-"),
+            rich_text(r["host"] or "-"),
+            rich_text(r["slurm_job_id"] or "-"),
             str(r["attempt"]),
             format_duration(r["runtime_seconds"]),
             format_duration(r["heartbeat_age_seconds"]) + " ago",
@@ -204,7 +210,7 @@ def _errors_table(report: dict[str, Any], config: str) -> list[Any]:
     table.add_column("example ids")
     for g in groups[:MAX_ERROR_GROUPS]:
         more = ", ..." if g["count"] > len(g["example_ids"]) else ""
-        table.add_row(str(g["count"]), g["message"], ", ".join(map(str, g["example_ids"])) + more)
+        table.add_row(str(g["count"]), rich_text(g["message"], one_line=True), ", ".join(map(str, g["example_ids"])) + more)
     out: list[Any] = [table]
     if len(groups) > MAX_ERROR_GROUPS:
         out.append(whole(Text(f"... and {len(groups) - MAX_ERROR_GROUPS} more kinds of error (pyexp status {config} --json)",

@@ -19,6 +19,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from ..config import ExperimentConfig
+from ..errors import InputError
 from ..store import Store, open_store
 from . import provenance, signals
 from .devices import CUDA_VARIABLE
@@ -30,6 +31,18 @@ log = logging.getLogger("pyexperimenter")
 
 Progress = Callable[[dict[str, int]], None]
 PROGRESS_SECONDS = 0.5
+# Forked workers per core: experiments that wait on I/O or a GPU want several per core, but a
+# mistyped `--jobs 100000` must not fork until the machine stops answering.
+JOBS_PER_CPU = 8
+MIN_JOBS_LIMIT = 64
+
+
+def check_jobs(n_jobs: int) -> None:
+    """Refuse a number of local workers this machine cannot run, before any is started."""
+    limit = max(MIN_JOBS_LIMIT, JOBS_PER_CPU * (os.cpu_count() or 1))
+    if n_jobs > limit:
+        raise InputError(f"--jobs/n_jobs: {n_jobs:,} local workers is more than this machine runs "
+                         f"({limit} at most: {JOBS_PER_CPU} per CPU); use `pyexp launch` for more")
 
 
 def run_workers(

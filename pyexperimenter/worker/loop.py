@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import environment
 from ..config import ExperimentConfig
-from ..errors import FencedOut
+from ..errors import FencedOut, ValueRefused
 from ..results import InvalidResultError, ResultProcessor, check_result_keys
 from ..status import Outcome, Status
 from ..store import Claim, Store, WorkerIdentity, open_store
@@ -327,6 +327,11 @@ class Worker:
             self.stats.fenced += 1
             log.warning("%s", e)
             return
+        except ValueRefused as e:  # a result its column cannot hold: this attempt fails, the worker goes on
+            self._in_user_code = False
+            self._record(started)
+            self._fail(claim, f"{traceback.format_exc().rstrip()}\nresult refused: {e}", started)
+            return
         except (Exception, SystemExit):
             self._in_user_code = False
             self._record(started)
@@ -340,8 +345,11 @@ class Worker:
             self._pending.append((claim.id, results))
         else:
             self._flush(claim.token)
-            if not self.store.set_status(claim.token, claim.id, status, results):
-                self.stats.fenced += 1
+            try:
+                if not self.store.set_status(claim.token, claim.id, status, results):
+                    self.stats.fenced += 1
+            except ValueRefused as e:
+                self._fail(claim, f"result refused: {e}", started)
 
     def _call(self, claim: Claim, rp: ResultProcessor) -> Any:
         """The experiment, its output captured (worker/output.py) and staged for the attempt's
@@ -427,9 +435,28 @@ class Worker:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        landed = self.store.finish(token, pending)
+        failed: set[int] = set()
+        try:
+            landed = self.store.finish(token, pending)
+        except ValueRefused:
+            # The database refused a value our own check let through: nothing of the batch
+            # was written. Row by row, so only the refused row's attempt fails.
+            landed, failed = self._finish_each(token, pending)
         self.stats.done += len(landed)
-        refused = len(pending) - len(landed)
+        refused = len(pending) - len(landed) - len(failed)
         if refused:
             self.stats.fenced += refused
             log.warning("%d result(s) refused: those rows were handed to another worker", refused)
+
+    def _finish_each(self, token: str, pending: list[tuple[int, dict[str, Any]]]) -> tuple[set[int], set[int]]:
+        landed: set[int] = set()
+        failed: set[int] = set()
+        for row_id, results in pending:
+            try:
+                landed |= self.store.finish(token, [(row_id, results)])
+            except ValueRefused as e:
+                self.stats.failed += 1
+                failed.add(row_id)
+                self.store.fail(token, row_id, f"result refused: {e}", self.config.max_attempts,
+                                self.config.retry_delay_seconds, Outcome.FAILED)
+        return landed, failed

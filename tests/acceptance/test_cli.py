@@ -20,7 +20,7 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 from support.configs import ConfigMaker
-from support.services import mysql_connect
+from support.services import mysql_connect, postgres_connect
 
 from pyexperimenter import Experimenter, __version__
 from pyexperimenter.cli import main
@@ -71,14 +71,16 @@ def snapshot(db_url: str) -> dict[str, list[tuple[Any, ...]]]:
         with sqlite3.connect(path) as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
             return {n: conn.execute(f'SELECT * FROM "{n}" ORDER BY 1').fetchall() for n in names}
-    conn = mysql_connect(urlsplit(db_url).path.lstrip("/"))
+    database = urlsplit(db_url).path.lstrip("/")
+    postgres = db_url.startswith(("postgresql://", "postgres://"))
+    conn = postgres_connect(database) if postgres else mysql_connect(database)
     try:
         cur = conn.cursor()
-        cur.execute("SHOW TABLES")
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'" if postgres else "SHOW TABLES")
         names = sorted(r[0] for r in cur.fetchall())
         out = {}
         for n in names:
-            cur.execute(f"SELECT * FROM `{n}` ORDER BY 1")
+            cur.execute(f'SELECT * FROM "{n}" ORDER BY 1' if postgres else f"SELECT * FROM `{n}` ORDER BY 1")
             out[n] = list(cur.fetchall())
         return out
     finally:

@@ -230,7 +230,7 @@ def test_delete_drops_the_counters_and_their_triggers(make_config: ConfigMaker) 
     def state() -> tuple[bool, int]:
         return store.session.transaction(lambda cur: (counters.exists(store.session, cur), store.session.execute(cur, triggers).fetchone()[0]))
 
-    assert state() == (True, 5)
+    assert state() == (True, 6)  # five counters and summary_on_error
     store.drop()
     assert state() == (False, 0)
     exp.close()

@@ -203,7 +203,7 @@ BAD: dict[str, tuple[Any, str]] = {
                     "results, scheduler, sge, slurm"),
     "unknown experiment key": (merged(experiment={"isolate": "process"}),
                                "experiment.isolate: unknown key; expected one of codecarbon, function, heartbeat_seconds, "
-                               "isolation, max_attempts, memory_limit_mb, n_jobs, name, priority, quarantine_after, "
+                               "isolation, max_attempts, max_grid_rows, memory_limit_mb, n_jobs, name, priority, quarantine_after, "
                                "result_timestamps, retry_delay_seconds, stale_after_seconds, timeout_seconds"),
     "no name": ({"parameters": {"x": [1]}}, "experiment.name: is required"),
     "bad name": (merged(experiment={"name": "my-table"}),

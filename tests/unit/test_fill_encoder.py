@@ -13,7 +13,7 @@ from pyexperimenter.store.engine.fill import CHECKED_ROWS, RowEncoder
 
 TYPES = {
     n: parse_sql_type(t)
-    for n, t in {"f": "DOUBLE", "i": "INT", "s": "VARCHAR(255)", "b": "BOOLEAN", "j": "JSON",
+    for n, t in {"f": "DOUBLE", "i": "BIGINT", "s": "VARCHAR(255)", "b": "BOOLEAN", "j": "JSON",
                  "d": "DECIMAL(10,2)", "t": "DATETIME"}.items()
 }
 VALUES = {

@@ -34,7 +34,7 @@ import pymysql
 from pymysql.constants import CLIENT
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from ...errors import DatabaseUnavailable, TunnelError
+from ...errors import DatabaseUnavailable, TunnelError, ValueRefused
 from ..engine.session import Cursor, Session
 from ..engine.sqlstore import SqlStore
 from ..sql.dialect import MYSQL
@@ -59,6 +59,9 @@ TOO_MANY_CONNECTIONS = 1040
 READ_ONLY_ERRORS = {1836, 1792}  # read-only mode; a write in a read-only transaction
 OPTION_PREVENTS_STATEMENT = 1290  # read-only when its message names --read-only (also other options)
 FATAL_LOGIN_ERRORS = {1044, 1045, 1049, 1698}
+# The server refusing a value (strict mode): too long (1406), not a number or bad text (1366,
+# 1300), out of range (1264), not a date (1292), cut (1265), illegal (1367), invalid JSON (4025).
+VALUE_ERRORS = {1264, 1265, 1292, 1300, 1366, 1367, 1406, 4025}
 
 # Full jitter: each wait is uniform in [0, min(cap, 0.05 s * 2**n)]. Lock conflicts clear
 # fast; a restarting server is polled at most every 5 s (2.5 s on average) once it is down
@@ -208,6 +211,16 @@ class MySQLSession(Session):
             ssh = self.db.ssh
             return f"cannot reach MySQL/MariaDB at {ssh.remote_host}:{ssh.remote_port} through the SSH gateway {ssh.gateway}: {message}"
         return f"cannot reach MySQL/MariaDB at {self.db.host}:{self.db.port}: {message}"
+
+    def refusal(self, e: BaseException) -> ValueRefused | None:
+        """The server's (or the driver's) refusal of a value, as the one error a refused
+        value becomes on every backend; None for any other failure."""
+        code = e.args[0] if e.args and isinstance(e.args[0], int) else None
+        if code in VALUE_ERRORS:
+            return ValueRefused(f"the database refused the value: {e.args[-1]}")
+        if isinstance(e, pymysql.err.ProgrammingError) and "can not be used with MySQL" in str(e):
+            return ValueRefused(f"MariaDB cannot store {str(e).split()[0]} (store None for a missing value)")
+        return None
 
     # --- transactions with retries
     def _kind(self, e: BaseException) -> str | None:

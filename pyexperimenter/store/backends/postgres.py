@@ -35,7 +35,7 @@ import psycopg
 from psycopg import errors as pgerrors
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
-from ...errors import DatabaseUnavailable
+from ...errors import DatabaseUnavailable, ValueRefused
 from ..engine.session import Cursor, Session
 from ..engine.sqlstore import SqlStore
 from ..sql.dialect import POSTGRES, quote_bare_id
@@ -74,6 +74,11 @@ def _seconds(value: float | int | None) -> str:
 class _TryState:
     reconnected: bool = False  # a connection died during this transaction: check for a landed COMMIT
     retried_connection: bool = False
+
+
+# Data exceptions that mean "this value does not fit its column": string too long, numeric out
+# of range, invalid text for a number, bad or out-of-range date, bad character for the encoding.
+VALUE_STATES = frozenset({"22001", "22003", "22P02", "22007", "22008", "22021", "22P05"})
 
 
 class PostgresSession(Session):
@@ -310,9 +315,27 @@ class PostgresSession(Session):
         return int(cur.rowcount)
 
     def copy_rows(self, cur: Cursor, name: str, rows: Sequence[Sequence[Any]], **parts: Any) -> None:
-        with cur.copy(quote_bare_id(self.statements.text(name, parts))) as copy:
-            for row in rows:
-                copy.write_row(row)
+        try:
+            with cur.copy(quote_bare_id(self.statements.text(name, parts))) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except Exception as e:
+            refused = self.refusal(e)
+            if refused is None:
+                raise
+            raise refused from None
+
+    def refusal(self, e: BaseException) -> ValueRefused | None:
+        """The server's (or psycopg's) refusal of a value, as the one error a refused value
+        becomes on every backend: too long, out of range, not a number or a date, and text
+        with a NUL character, which PostgreSQL cannot store at all (MariaDB and SQLite can)."""
+        if not isinstance(e, psycopg.DataError):
+            return None
+        state = e.sqlstate
+        if state in VALUE_STATES or (state is None and "NUL" in str(e)):
+            # The server names the column for some refusals only (not for a string too long).
+            return ValueRefused(f"the database refused the value: {str(e).splitlines()[0]}", e.diag.column_name)
+        return None
 
     def server_up_seconds(self, cur: Cursor) -> float | None:
         row = self.run(cur, "server_uptime").fetchone()

@@ -51,6 +51,7 @@ def install(session: Session, cur: Cursor) -> bool:
     """Make the counters table and its triggers, then (re)count; True when status can use
     them. Runs in `ddl.create`, so every `pyexp fill` counts again: an earlier version's
     table gains counters, and rows inserted or truncated by hand are counted right."""
+    summaries(session, cur)
     session.run(cur, "counts_table")
     if not session.run(cur, "counts_ready").fetchone()[0]:
         try:
@@ -65,6 +66,22 @@ def install(session: Session, cur: Cursor) -> bool:
     session.run(cur, "counts_lock")  # one count at a time: each corrects what the last left
     session.run(cur, "counts_seed")
     return True
+
+
+def summaries(session: Session, cur: Cursor) -> None:
+    """The trigger that gives an error written by another tool its summary (summary_on_error),
+    and the summaries of errors written before it: `pyexp status` then groups every error off
+    the (status, summary) index, never by reading 200,000 tracebacks. Where the database
+    refuses the trigger, status groups the unsummarised errors itself (reports.py)."""
+    if not session.dialect.last_line:
+        return
+    try:
+        session.run(cur, "summary_on_error")
+    except Exception as e:  # noqa: BLE001 - any refusal leaves status on its slower way
+        if not _refused(e):
+            raise
+        log.warning("errors written by other tools will be summarised when read: the database refused a trigger (%s)", e)
+    session.run(cur, "summarize_errors")
 
 
 def uninstall(session: Session, cur: Cursor) -> bool:

@@ -6,14 +6,17 @@ Column texts come from store/sql/ddl.py; this module decides which statements to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from ...errors import TableMismatch
 from ..sql.queries import TRIGGER_KINDS
 from ..sql.schema import (
     ATTEMPT_INDEXES,
+    INDEX_PREFIX_CHARS,
     LOG_INDEXES,
     MAIN_INDEXES,
+    MAIN_INTERNAL,
     PACKAGE_INDEXES,
     RANK_INDEX,
     Index,
@@ -77,11 +80,26 @@ def create_rank_index(session: Session) -> None:
 
 def create_filter_index(session: Session, column: str) -> None:
     """The index a claim filtered on `column` uses, made on first use (`run --where`)."""
+    index = filter_index(column, long_text=_long_text(session, column))
+
     def body(cur: Cursor) -> None:
         migrations.ddl_lock(session, cur)
-        migrations.create_index(session, cur, session.schema.name, filter_index(column))
+        migrations.create_index(session, cur, session.schema.name, index)
 
     session.transaction(body)
+
+
+LONG_TEXT_COLUMNS = frozenset(c.name for c in MAIN_INTERNAL if c.kind == "long_text")
+
+
+def _long_text(session: Session, column: str) -> bool:
+    """Whether MariaDB could not index `column` whole: text beyond INDEX_PREFIX_CHARS characters
+    (TEXT, JSON, a long VARCHAR), or one of our own long text columns (error)."""
+    sql_type = session.column_types.get(column)
+    if sql_type is None:
+        return column in LONG_TEXT_COLUMNS
+    m = re.fullmatch(r"(?:VAR)?CHAR\((\d+)\)", sql_type.name)
+    return sql_type.kind in ("str", "json") and not (m and int(m.group(1)) <= INDEX_PREFIX_CHARS)
 
 
 def check_structure(session: Session, cur: Cursor, existing: list[str]) -> None:

@@ -66,7 +66,7 @@ class RowEncoder:
         name = self.names[index]
         sql_type = self.types[name]
         text = json.dumps(normalise(value, sql_type), sort_keys=True, separators=(",", ":"), default=str)
-        db_value = sql_type.to_db(value)
+        db_value = sql_type.to_db(value, name)
         return f"{json.dumps(name)}:{text}", db_value
 
     def encode(self, row: Mapping[str, Any]) -> tuple[list[Any], str]:
@@ -104,7 +104,7 @@ class RowEncoder:
         return values, digest
 
     def _slow(self, row: Mapping[str, Any]) -> tuple[list[Any], str]:
-        return [self.types[n].to_db(row.get(n)) for n in self.names], parameter_hash(row, self.types)
+        return [self.types[n].to_db(row.get(n), n) for n in self.names], parameter_hash(row, self.types)
 
 
 @dataclass

@@ -149,7 +149,7 @@ def create_index(session: Session, cur: Cursor, table: str, index: Index) -> Non
                     index_columns=(index.columns, index.descending))
     else:
         session.run(cur, "create_index", target=table, index=(table, index.name),
-                    index_columns=(index.columns, index.descending), index_where=index.where)
+                    index_columns=(index.columns, index.descending, index.prefix), index_where=index.where)
 
 
 def _indexes(session: Session, cur: Cursor, rank: Rank) -> None:

@@ -151,7 +151,7 @@ def _stamp(schema: TableSchema) -> str | None:
 
 def _result_values(schema: TableSchema, results: Mapping[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
     types, stamp = [schema.results[n] for n in results], _stamp(schema)  # KeyError: not a result column
-    values = [t.to_db(v) for t, v in zip(types, results.values())]
+    values = [t.to_db(v, n) for t, (n, v) in zip(types, results.items())]
     return tuple(results), values if stamp is None else [x for v in values for x in (v, stamp)]
 
 
@@ -165,10 +165,10 @@ def _finish_batch(schema: TableSchema, token: str, keys: tuple[str, ...], rows: 
     for name in keys:
         sql_type = schema.results[name]
         if len(rows) == 1:
-            args.append(sql_type.to_db(rows[0][1][name]))
+            args.append(sql_type.to_db(rows[0][1][name], name))
         else:
             for row_id, results in rows:
-                args += [row_id, sql_type.to_db(results[name])]
+                args += [row_id, sql_type.to_db(results[name], name)]
         args += [] if stamp is None else [stamp]
     return {"finish_sets": (keys, len(rows)), "ids": len(ids)}, [*args, *ids, token], ids
 

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...status import ALL_STATUSES
-from ..sql.schema import error_summary
 from ..types import NO_FILTER, Filter
 from . import counters
 from .reads import count_lost
@@ -102,15 +101,17 @@ def _grouped_errors(session: Session, cur: Cursor, found: Any, examples: int, wh
             unsummarized = True
         else:
             groups[str(summary)] = {"message": str(summary), "count": int(n), "first": int(first), "ids": []}
-    if unsummarized:
-        for row_id, error in session.run(cur, "report_unsummarized_errors", where.args,
-                                         conditions=where.shape).fetchall():
-            key = error_summary(error) or "(no message)"
+    if unsummarized:  # grouped in the database: 200,000 tracebacks never cross into Python
+        counted: set[Any] = set()  # each database group's size comes with each of its first rows
+        for summary, n, row_id in session.run(cur, "report_unsummarized_groups", (*where.args, examples),
+                                              conditions=where.shape).fetchall():
+            key = str(summary) if summary else "(no message)"
             group = groups.setdefault(key, {"message": key, "count": 0, "first": int(row_id), "ids": []})
-            group["count"] += 1
+            if summary not in counted:
+                counted.add(summary)
+                group["count"] += int(n)
             group["first"] = min(group["first"], int(row_id))
-            if len(group["ids"]) < examples:
-                group["ids"].append(int(row_id))
+            group["ids"].append(int(row_id))
     ordered = sorted(groups.values(), key=lambda g: (-g["count"], g["first"]))  # ties: first error first
     for i, group in enumerate(ordered):
         ids = group.pop("ids")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from ...errors import InputError
+from ...errors import InputError, ValueRefused
 from ...sqltypes import SqlType, is_identifier
 from ..sql.dialect import Dialect
 from ..sql.schema import is_date_column
@@ -58,6 +58,12 @@ class Session(ABC):
         """A read-only statement's rows in chunks, on a connection of its own: constant
         memory, and no lock held that workers would wait for."""
 
+    def refusal(self, e: BaseException) -> ValueRefused | None:
+        """`e` as a refused value when it is the database refusing one (a backend maps its own
+        error codes), so the worker fails that attempt instead of dying; None otherwise.
+        Most refusals never get this far: `SqlType.check` applies the same rules first."""
+        return None
+
     def server_up_seconds(self, cur: Cursor) -> float | None:
         """How long the database server has been up; None for an embedded database."""
         return None
@@ -68,10 +74,16 @@ class Session(ABC):
         per-call pieces (an IN list's length, the result columns given, a table). With
         `many`, `args` is a sequence of rows for executemany."""
         sql = self.statements.text(name, parts)
-        if many:
-            self.executemany(cur, sql, args)
-            return cur
-        return self.execute(cur, sql, args)
+        try:
+            if many:
+                self.executemany(cur, sql, args)
+                return cur
+            return self.execute(cur, sql, args)
+        except Exception as e:
+            refused = self.refusal(e)
+            if refused is None:
+                raise
+            raise refused from None
 
     def execute(self, cur: Cursor, sql: str, args: Sequence[Any] = ()) -> Cursor:
         """Send one statement's text (written with `?`; a backend whose driver wants another

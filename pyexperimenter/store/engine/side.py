@@ -92,7 +92,7 @@ def write_logs(session: Session, token: str, row_id: int, logs: Mapping[str, Map
             if col not in columns:
                 raise KeyError(f"{table}.{col}")
         parts = {"target": schema.logtable(table), "log_columns": tuple(values), "more_marks": len(values)}
-        rows.append((parts, tuple(columns[c].to_db(v) for c, v in values.items())))
+        rows.append((parts, tuple(columns[c].to_db(v, f"{table}.{c}") for c, v in values.items())))
 
     def body(cur: Cursor) -> bool:
         # Lock the row while it still carries our token: no sweep can requeue it before

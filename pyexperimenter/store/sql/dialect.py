@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ...sqltypes import SqlType
-from .schema import Column
+from .schema import INDEX_PREFIX_CHARS, Column
 
 
 @functools.lru_cache(maxsize=4096)
@@ -28,6 +28,7 @@ def _pyformat(sql: str) -> str:
 # "ID", the name PyExperimenter's tables use). A name already quoted, or part of a longer
 # word (experiment_id, first_id), is left alone.
 _BARE_ID = re.compile(r"(?<![\w\".'])ID(?![\w\"'])")
+_SIZED_TEXT = re.compile(r"^(?:VAR)?CHAR\s*\(\s*\d+\s*\)$", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -77,6 +78,14 @@ class Dialect:
     schema_lock: str = ""
     bare_id_quoted: bool = False  # PostgreSQL: the bare `ID` of the statements quoted (quote_bare_id)
     typed_values: bool = False  # values of result columns bound as CAST(? AS type): PostgreSQL types a CASE's bare `?` as text
+    prefix_indexes: bool = False  # a long text column is indexed by its first characters (Index.prefix)
+    # An error's summary in SQL, as schema.error_summary computes it (`{text}` the error): the
+    # last line that is not blank, trimmed, at most 255 characters; '' where the database
+    # cannot (status then groups those errors itself, more slowly).
+    last_line: str = ""
+
+    def summary_of(self, text: str) -> str:
+        return self.last_line.format(text=text) if self.last_line else "NULL"
 
     def q(self, identifier: str) -> str:
         """Quote an identifier that was checked against `sqltypes.IDENTIFIER`."""
@@ -92,7 +101,11 @@ class Dialect:
         """A bound value written into a column of `sql_type` (None: a date stamp)."""
         if not self.typed_values:
             return "?"
-        return f"CAST(? AS {self.user_type(sql_type) if sql_type is not None else self.types['datetime']})"
+        if sql_type is None:
+            return f"CAST(? AS {self.types['datetime']})"
+        # Never to a length: an explicit CAST to VARCHAR(n) or CHAR(n) cuts the text silently,
+        # while storing an unbounded VARCHAR into the column refuses what does not fit (22001).
+        return f"CAST(? AS {_SIZED_TEXT.sub('VARCHAR', self.user_type(sql_type))})"
 
     def age_of(self, column: str) -> str:
         return self.age.format(column=column)
@@ -124,8 +137,10 @@ class Dialect:
     def index_name(self, table: str, index: str) -> str:
         return self.q(f"{table}__{index}" if self.global_index_names else index)
 
-    def index_columns(self, columns: Sequence[str], descending: Sequence[str] = ()) -> str:
+    def index_columns(self, columns: Sequence[str], descending: Sequence[str] = (), prefix: Sequence[str] = ()) -> str:
         names = [self.q(c) if self.quoted_index_columns else c for c in columns]
+        if self.prefix_indexes:
+            names = [f"{n}({INDEX_PREFIX_CHARS})" if c in prefix else n for n, c in zip(names, columns)]
         return ", ".join(f"{n} DESC" if c in descending else n for n, c in zip(names, columns))
 
 
@@ -169,6 +184,11 @@ SQLITE = Dialect(
     dual="",
     or_ignore="INSERT OR IGNORE",
     upsert_counts="ON CONFLICT (kind, label, minute, slot) DO UPDATE SET n = n + excluded.n",
+    last_line=(
+        "CASE WHEN {text} IS NULL THEN NULL ELSE COALESCE(NULLIF(substr(ltrim(substr(rtrim({text}, _WS), "
+        "length(rtrim(rtrim({text}, _WS), replace(rtrim({text}, _WS), char(10), ''))) + 1), _WS), 1, 255), ''), "
+        "'(no message)') END"
+    ).replace("_WS", "' ' || char(9, 10, 11, 12, 13)"),
 )
 
 MYSQL = Dialect(
@@ -199,6 +219,11 @@ MYSQL = Dialect(
     or_ignore="INSERT IGNORE",
     upsert_counts="ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
     schema_lock="named",
+    prefix_indexes=True,
+    last_line=(
+        "CASE WHEN {text} IS NULL THEN NULL ELSE COALESCE(NULLIF(LEFT(REGEXP_REPLACE(SUBSTRING_INDEX("
+        "REGEXP_REPLACE({text}, '\\\\s+$', ''), '\\n', -1), '^\\\\s+', ''), 255), ''), '(no message)') END"
+    ),
 )
 
 # The server's clock, read when the statement arrives: now() and CURRENT_TIMESTAMP are the
@@ -242,4 +267,10 @@ POSTGRES = Dialect(
     schema_lock="transaction",
     bare_id_quoted=True,
     typed_values=True,
+    # The last line that is not blank: `.` crosses newlines in PostgreSQL's regular expressions,
+    # so a greedy `^.*\n` takes everything up to the last one (standard strings: no escapes).
+    last_line=(
+        "CASE WHEN {text} IS NULL THEN NULL ELSE COALESCE(NULLIF(LEFT(regexp_replace(regexp_replace(regexp_replace("
+        "{text}, '\\s+$', ''), '^.*\\n', ''), '^\\s+', ''), 255), ''), '(no message)') END"
+    ),
 )

@@ -53,7 +53,7 @@ FRAGMENTS: dict[str, str] = {
 }
 
 
-TRIGGER_KINDS = ("upd", "del", "ains", "aupd", "adel")
+TRIGGER_KINDS = ("upd", "del", "ains", "aupd", "adel", "sum")
 """The counter triggers of a table (`{trigger:<kind>}` in queries.sql), by kind."""
 
 

@@ -392,9 +392,14 @@ SELECT status, COUNT(*) AS n FROM {table} WHERE status IN ({statuses}){condition
 -- `pyexp status`: the first few ids of one error group; takes the summary, the --where values, the limit.
 SELECT ID FROM {table} WHERE status = 'error' AND pyexp_error_summary = ?{conditions} ORDER BY ID LIMIT ?
 
--- report_unsummarized_errors --
--- `pyexp status`: errors written before the summary column existed, summarised while read.
-SELECT ID, error FROM {table} WHERE status = 'error' AND pyexp_error_summary IS NULL{conditions} ORDER BY ID
+-- report_unsummarized_groups --
+-- `pyexp status`, where errors lack a summary (another tool wrote them where no summary_on_error trigger could be made): grouped here by the summary a worker stores; each group's size and first ids.
+SELECT error_summary, n, ID FROM (
+  SELECT error_summary, ID, COUNT(*) OVER (PARTITION BY error_summary) AS n,
+         ROW_NUMBER() OVER (PARTITION BY error_summary ORDER BY ID) AS nth FROM (
+    SELECT {summary_of:error} AS error_summary, ID
+    FROM {table} WHERE status = 'error' AND pyexp_error_summary IS NULL{conditions}) AS e) AS g
+WHERE nth <= ?
 
 -- select_rows --
 -- `pyexp results`, `get_table(where=...)` and exports: the rows and columns asked for, filtered here.
@@ -637,6 +642,29 @@ SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() A
 -- counts_exists [postgres] --
 -- The same.
 SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?
+
+-- summary_on_error [sqlite] --
+-- An error written without its summary (by another tool's SQL: PyExperimenter, a user's UPDATE) gets it from the database, as a worker would have written it, so `pyexp status` groups it off the index like ours.
+CREATE TRIGGER IF NOT EXISTS {trigger:sum} AFTER UPDATE OF error ON {table} FOR EACH ROW
+WHEN NEW.error IS NOT OLD.error AND NEW.pyexp_error_summary IS OLD.pyexp_error_summary BEGIN
+UPDATE {table} SET pyexp_error_summary = {summary_of:NEW.error} WHERE ID = NEW.ID; END
+
+-- summary_on_error [mysql] --
+-- The same, before the row is written: a statement that sets the error but not its summary gets the summary.
+CREATE TRIGGER IF NOT EXISTS {trigger:sum} BEFORE UPDATE ON {table} FOR EACH ROW
+SET NEW.pyexp_error_summary = CASE WHEN NOT (NEW.error <=> OLD.error) AND NEW.pyexp_error_summary <=> OLD.pyexp_error_summary
+THEN {summary_of:NEW.error} ELSE NEW.pyexp_error_summary END
+
+-- summary_on_error [postgres] --
+-- The same, before the row is written, and only for statements that set the error.
+CREATE OR REPLACE FUNCTION {trigger:sum}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+IF NEW.error IS DISTINCT FROM OLD.error AND NEW.pyexp_error_summary IS NOT DISTINCT FROM OLD.pyexp_error_summary THEN
+NEW.pyexp_error_summary := {summary_of:NEW.error}; END IF; RETURN NEW; END $$;
+CREATE OR REPLACE TRIGGER {trigger:sum} BEFORE UPDATE OF error ON {table} FOR EACH ROW EXECUTE FUNCTION {trigger:sum}()
+
+-- summarize_errors --
+-- Errors written without a summary before the summary_on_error trigger existed: summarised once, in the database.
+UPDATE {table} SET pyexp_error_summary = {summary_of:error} WHERE status = 'error' AND pyexp_error_summary IS NULL AND error IS NOT NULL
 
 -- counts_on_update [sqlite] --
 -- Counters follow every change of a row's status, error summary or end date, whoever makes it: -1 for what the row was, +1 for what it is. Claims and requeues (created <-> running) change none: the running rows are counted when read, the open ones are what is left.

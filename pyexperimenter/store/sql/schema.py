@@ -178,6 +178,16 @@ FILL_COLUMNS: tuple[str, ...] = ("pyexp_hash", "pyexp_rank", "pyexp_priority")
 """What a fill writes after the parameters; status and creation_date come from defaults."""
 
 
+MAX_NAME = 64  # MariaDB's longest table name (SQLite has no limit; the rule is one for both)
+DERIVED_SUFFIXES = ("__attempts", "_codecarbon", "_packages", "_launches", "_counts")
+
+
+def derived_tables(table: str, logtables: tuple[str, ...] = ()) -> list[str]:
+    """Every table an experiment table brings along (keep in step with TableSchema's names):
+    a name is valid only if each of these fits, or a fill would leave an orphan behind."""
+    return [table, *(table + s for s in DERIVED_SUFFIXES), *(f"{table}__{log}" for log in logtables)]
+
+
 def error_summary(error: str | None) -> str | None:
     """The last non-empty line of a traceback (the exception), cut to fit its column."""
     if error is None:
@@ -209,6 +219,13 @@ class Index:
     # 42 KB written per no-op experiment against 25 KB with these (docs/performance.md). A
     # statement that is to use the index repeats this condition word for word.
     where: str = ""
+    # Columns indexed by their first characters only: MariaDB indexes no TEXT column whole
+    # and no key longer than 3072 bytes (error 1170 or 1071), so `--where` on a long text
+    # column gets an index of its first INDEX_PREFIX_CHARS characters (SQLite indexes all).
+    prefix: tuple[str, ...] = ()
+
+
+INDEX_PREFIX_CHARS = 255
 
 
 # The claim picks open rows through STATUS_INDEX (priority, then ID order) or RANK_INDEX
@@ -236,7 +253,7 @@ MAIN_INDEXES: tuple[Index, ...] = (
 PARTIAL_INDEXES: tuple[Index, ...] = tuple(i for i in (*MAIN_INDEXES, RANK_INDEX) if i.where)
 
 
-def filter_index(column: str) -> Index:
+def filter_index(column: str, long_text: bool = False) -> Index:
     """The index that lets a claim filtered on `column` (`--where`) find its next row
     without walking past the rows it skips: open rows of one value, in claim order."""
     name = f"ix_where_{column}"
@@ -244,7 +261,8 @@ def filter_index(column: str) -> Index:
         import hashlib
 
         name = "ix_where_" + hashlib.sha1(column.encode()).hexdigest()[:20]
-    return Index(name, ("status", column, "pyexp_priority", "ID"), descending=("pyexp_priority",))
+    return Index(name, ("status", column, "pyexp_priority", "ID"), descending=("pyexp_priority",),
+                 prefix=(column,) if long_text else ())
 
 
 # ix_outcome: `pyexp status` counts attempts per outcome off this index alone and finds the

@@ -130,7 +130,7 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     # MariaDB's optimiser walks the claim index past the rows a `--where` skips, locking them
     # (measured: 61% of the unfiltered claim rate); the column's own index finds them at once.
     "where_hint": lambda st, column: st.dialect.hint(filter_index(_identifiers([column])[0]).name),
-    "index_columns": lambda st, spec: st.dialect.index_columns(_identifiers(spec[0]), spec[1]),
+    "index_columns": lambda st, spec: st.dialect.index_columns(_identifiers(spec[0]), *spec[1:]),
     "index_where": lambda st, where: f" WHERE {where}" if where and st.dialect.partial_indexes else "",
     # a where.Filter's shapes (store/sql/conditions.py, the one renderer of `--where`)
     "conditions": lambda st, shape: conditions.render_filter(st.dialect, shape, " AND "),
@@ -205,6 +205,7 @@ class Statements:
             ago=dialect.ago,
             later=dialect.later,
             age=_Spec(dialect.age_of),
+            summary_of=_Spec(dialect.summary_of),
             q=_Spec(q),
             skip_locked=dialect.skip_locked,
             for_update=dialect.for_update,

@@ -4,6 +4,10 @@ GET / is the page, GET /data its data as JSON (fetched by the page every few sec
 every other path is 404 and every other method 405: nothing on the server writes. It binds to
 127.0.0.1 unless told otherwise, so on a cluster it is reached through an ssh port forward.
 Data requests within one interval share one set of queries, however many tabs are open.
+
+Only requests naming this server in their Host header are answered (421 otherwise): a web
+page the researcher visits could otherwise point a name of its own at 127.0.0.1 (DNS
+rebinding) and read `/data` (tracebacks, host and worker names, best rows) as same-origin.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ...errors import InputError
 from ...experiment import Experimenter
 from ..report_data import ReportOptions, check_options, report_data
 from .report import page, payload, plotly_js
@@ -30,7 +35,24 @@ class Dashboard(ThreadingHTTPServer):
         self.exp, self.opts, self.interval = exp, opts, interval_seconds
         self._lock = threading.Lock()
         self._cached: tuple[float, bytes] | None = None
-        super().__init__((host, port), _Handler)
+        try:
+            super().__init__((host, port), _Handler)
+        except OSError as e:  # in use, not an address of this machine, a privileged port
+            raise InputError(f"--port {port}: cannot listen on {host}:{port}: {e.strerror or e}") from None
+        self.hosts = self.allowed_hosts()
+
+    def allowed_hosts(self) -> set[str]:
+        """The names this server answers to: loopback names, the address it is bound to, and
+        this machine's names and addresses (an ssh port forward sends `localhost`)."""
+        bound = str(self.server_address[0])
+        host = socket.gethostname()
+        names = {"localhost", "127.0.0.1", "::1", bound, host, socket.getfqdn()}
+        if bound in ("0.0.0.0", "::", ""):
+            try:
+                names |= {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
+            except OSError:
+                pass
+        return {n.lower() for n in names}
 
     @property
     def url(self) -> str:
@@ -58,7 +80,18 @@ class Dashboard(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: Dashboard
 
+    def _host_allowed(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host.startswith("["):  # [::1]:8050
+            name = host[1:host.find("]")] if "]" in host else ""
+        else:
+            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return bool(name) and name.rstrip(".") in self.server.hosts
+
     def do_GET(self) -> None:
+        if not self._host_allowed():
+            self._send(421, "text/plain; charset=utf-8", b"unknown host\n")
+            return
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
             self._send(200, "text/html; charset=utf-8", self.server.page_html())

@@ -10,13 +10,15 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ...escaping import plotly_text as _t  # plotly reads HTML in its labels: every stored text through it
+
 COLORS = {"created": "#4c78a8", "running": "#f2b701", "done": "#54a24b", "error": "#e45756", "paused": "#b279a2"}
 _OUTCOME_COLORS = {**COLORS, "failed": "#e45756", "lost": "#9d755d", "reset": "#bab0ac", "released": "#72b7b2",
                    "time_limit": "#eeca3b", "preempted": "#ff9da6"}
 
 
 def _layout(title: str, x: str, y: str, **more: Any) -> dict[str, Any]:
-    return {"title": {"text": title}, "xaxis": {"title": {"text": x}}, "yaxis": {"title": {"text": y}},
+    return {"title": {"text": _t(title)}, "xaxis": {"title": {"text": _t(x)}}, "yaxis": {"title": {"text": _t(y)}},
             "height": 300, "margin": {"l": 60, "r": 20, "t": 45, "b": 55}, "legend": {"orientation": "h"}, **more}
 
 
@@ -25,7 +27,7 @@ def _figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> dict[str, Any
 
 
 def progress(d: dict[str, Any]) -> dict[str, Any]:
-    traces = [{"type": "bar", "orientation": "h", "name": status, "x": [n], "y": ["rows"],
+    traces = [{"type": "bar", "orientation": "h", "name": _t(status), "x": [n], "y": ["rows"],
                "marker": {"color": COLORS.get(status)}} for status, n in d["counts"].items()]
     return _figure(traces, _layout("Progress by status", "rows", "", barmode="stack", height=200))
 
@@ -38,8 +40,8 @@ def per_minute(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def hosts(d: dict[str, Any]) -> dict[str, Any]:
-    names = [h["name"] + (" (suspect)" if h["suspect"] else "") for h in d["hosts"]]
-    traces = [{"type": "bar", "name": kind, "x": names, "y": [h["counts"].get(kind, 0) for h in d["hosts"]],
+    names = [_t(str(h["name"]) + (" (suspect)" if h["suspect"] else "")) for h in d["hosts"]]
+    traces = [{"type": "bar", "name": _t(kind), "x": names, "y": [h["counts"].get(kind, 0) for h in d["hosts"]],
                "marker": {"color": _OUTCOME_COLORS.get(kind)}} for kind in d["outcome_kinds"]]
     return _figure(traces, _layout("Attempts per host by outcome", "host", "attempts", barmode="stack"))
 
@@ -65,8 +67,8 @@ def effect(e: dict[str, Any], bars: str, over: str | None) -> dict[str, Any]:
     spread = "95% CI" if bars == "ci95" else "std"
     across = f"over {over}" if over else "over the other parameters"
     numeric = all(isinstance(p["value"], (int, float)) and not isinstance(p["value"], bool) for p in points)
-    x = [p["value"] if numeric else str(p["value"]) for p in points]
-    trace = {"type": "scatter", "mode": "lines+markers" if numeric else "markers", "name": e["result"], "x": x,
+    x = [p["value"] if numeric else _t(p["value"]) for p in points]
+    trace = {"type": "scatter", "mode": "lines+markers" if numeric else "markers", "name": _t(e["result"]), "x": x,
              "y": [p["mean"] for p in points], "text": [f"n={p['n']}" for p in points],
              "error_y": {"type": "data", "array": [p["error"] for p in points], "visible": True}}
     layout = _layout(f"{e['result']} by {e['parameter']} (mean ± {spread} {across})", e["parameter"],

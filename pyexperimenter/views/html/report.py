@@ -7,11 +7,12 @@ on a laptop without a connection. The dashboard serves the same page and refresh
 
 from __future__ import annotations
 
-import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ... import escaping
 from ...errors import InputError
 from ...experiment import Experimenter
 from ..report_data import ReportOptions, check_options, report_data
@@ -36,9 +37,7 @@ def payload(data: dict[str, Any]) -> dict[str, Any]:
             "figures": figures.figures(data)}
 
 
-def _json(value: Any) -> str:
-    """JSON that is safe inside <script>: no `</` can end the element early."""
-    return json.dumps(value, default=str, allow_nan=False).replace("</", "<\\/")
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
 def _template(name: str) -> str:
@@ -47,29 +46,29 @@ def _template(name: str) -> str:
 
 def page(data: dict[str, Any], data_url: str | None = None, interval_seconds: float = 3.0) -> str:
     """The whole page; with `data_url`, it fetches fresh data from there every few seconds."""
-    from html import escape
-
     js = plotly_js()
     title = f"{data['table']}: pyexp {'dashboard' if data_url else 'report'}"
     values = {
-        "title": escape(title),
+        "title": escaping.html(title),
         "mode": "dashboard" if data_url else "report",
         "live": "live" if data_url else "",
         "css": _template("page.css"),
-        "data_url": json.dumps(data_url),
+        "data_url": escaping.script_json(data_url),
         "interval_ms": str(int(interval_seconds * 1000)),
-        "payload": _json(payload(data)),
+        "payload": escaping.script_json(payload(data)),
+        "plotly": js.replace("</script", "<\\/script"),
     }
-    text = _template("page.html")
-    for key, value in values.items():
-        text = text.replace("{{" + key + "}}", value)
-    # plotly.js last: its own text may hold anything that looks like a placeholder.
-    return text.replace("{{plotly}}", js.replace("</script", "<\\/script"))
+    # One pass over the template: a value that looks like a placeholder (a parameter named
+    # `{{plotly}}`, plotly.js's own text) is never filled in again.
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], _template("page.html"))
 
 
 def write_report(exp: Experimenter, output: str | Path, opts: ReportOptions) -> dict[str, Any]:
     """Write the report of `exp` to `output`; returns what the summary line needs."""
     plotly_js()  # the missing extra is one line, before any query
+    folder = Path(output).resolve().parent
+    if not folder.is_dir():
+        raise InputError(f"-o {output}: the folder {folder} does not exist")
     check_options(exp, opts)
     data = report_data(exp, opts)
     text = page(data)

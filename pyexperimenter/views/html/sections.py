@@ -1,15 +1,15 @@
 """The report's text parts as HTML: the summary line, errors, hosts and workers, best rows.
 
 Everything that comes from the database (tracebacks, host names, parameter values) is
-escaped here, once: a traceback may hold any text at all.
+escaped here, once, by pyexperimenter/escaping.py's rule: a traceback may hold any text at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 from typing import Any
 
+from ...escaping import html as escape  # the one HTML rule (pyexperimenter/escaping.py)
 from ..formatting import format_duration, format_ids
 
 
