@@ -73,8 +73,14 @@ def config(folder: Path, db_url: str, strings: list[str], s_type: str | None) ->
     return path
 
 
+def storable(strings: list[str], db_url: str) -> list[str]:
+    """PostgreSQL cannot store NUL in text: there it is refused at fill (checked in
+    tests/integration/test_hostile_values.py), so the rest of each string goes through."""
+    return [s.replace("\x00", "\\0") for s in strings] if db_url.startswith("postgres") else strings
+
+
 def test_hostile_strings_through_every_command(db_url: str, tmp_path: Path) -> None:
-    strings = hostile_strings(random.Random(SEED))
+    strings = storable(hostile_strings(random.Random(SEED)), db_url)
     (tmp_path / "hostile_fns.py").write_text(FUNCTIONS)
 
     # A declared column too short for some values: refused at fill, one line, nothing written.
