@@ -280,9 +280,14 @@ def test_zombie_worker_is_fenced_out(make_config: ConfigMaker, tmp_path: Path, c
 
 @pytest.mark.slow
 def test_64_workers_5000_noops(make_config: ConfigMaker, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    """64 workers on 5,000 no-op experiments: no unhandled deadlock, no duplicate execution."""
+    """64 workers on 5,000 no-op experiments: no unhandled deadlock, no duplicate execution.
+
+    The default heartbeat and stale limit, not the tests' 1 s and 5 s: 64 workers on two
+    cores may see a database stall of more than five seconds, and a live worker's rows
+    swept as lost are run twice by design (docs/concepts.md); that is not what this tests."""
     record = tmp_path / "executions.txt"
-    path = make_config(parameters={"x": {"start": 0, "stop": 2500}, "y": ["a", "b"]}, custom={"record": str(record)})
+    path = make_config(parameters={"x": {"start": 0, "stop": 2500}, "y": ["a", "b"]}, custom={"record": str(record)},
+                       experiment={"heartbeat_seconds": 30, "stale_after_seconds": 120})
     exp = Experimenter(path)
     assert exp.fill_table_from_config() == 5000
     started = time.monotonic()
@@ -292,7 +297,8 @@ def test_64_workers_5000_noops(make_config: ConfigMaker, tmp_path: Path, capfd: 
     assert codes == [0] * 64, err[-3000:]
     assert "Traceback" not in err and "eadlock" not in err, err[-3000:]
     runs = Counter(int(line.split()[0]) for line in record.read_text().splitlines())
-    assert len(runs) == 5000 and set(runs.values()) == {1}, [k for k, v in runs.items() if v > 1][:20]
+    sweeps = [line for line in err.splitlines() if "lost run" in line or "refused" in line or "lost the rows" in line]
+    assert len(runs) == 5000 and set(runs.values()) == {1}, ([k for k, v in runs.items() if v > 1][:20], sweeps[:10])
     table = exp.get_table()
     assert set(table["status"]) == {"done"} and set(table["pyexp_attempts"]) == {1}
     assert (table["value"] == table["x"] * 2.0).all()
