@@ -12,7 +12,7 @@ itself (index and trigger names) are made to fit instead (store/sql/dialect.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +46,26 @@ def check_for_database(cfg: ExperimentConfig, file: Path, data: Mapping[str, Any
         if len(column) > POSTGRES_MAX_NAME:
             raise keys.error(key, f"column name too long for PostgreSQL: {len(column)} characters, more than the "
                              f"{POSTGRES_MAX_NAME} PostgreSQL allows (it would cut the name); shorten it")
-    for names, values in _factors(cfg.grid):
-        for row in values:
-            for name, value in zip(names, row):
+    # Every value, not only a long axis' ends as the type check reads them; a number column
+    # cannot hold text at all (that check refuses it), so only text columns are read.
+    text = {name for name, sql_type in cfg.parameters.items() if sql_type.kind in ("str", "json")}
+    for part, names, values in _factors(cfg.grid):
+        for i, name in enumerate(names):
+            if name not in text:
+                continue
+            for row in values:
+                value = row[i]
                 if isinstance(value, str) and "\x00" in value:
-                    raise keys.error(keys.parameter(name), f"PostgreSQL cannot store the NUL character (\\x00) in "
-                                     f"text, got {preview(value)}; remove it from the value")
+                    raise keys.error(keys.parameter(name, part), f"PostgreSQL cannot store the NUL character "
+                                     f"(\\x00) in text, got {preview(value)}; remove it from the value")
 
 
-def _factors(grid: AnyGrid) -> Iterator[tuple[tuple[str, ...], Iterable[tuple[Any, ...]]]]:
-    for part in grid.parts if not isinstance(grid, Grid) else (grid,):
-        for factor in part.factors:
-            yield factor.names, factor.values
+def _factors(grid: AnyGrid) -> Iterator[tuple[int | None, tuple[str, ...], Sequence[tuple[Any, ...]]]]:
+    """(which entry of `grids:` it came from, None without one; names; values) per axis."""
+    parts = [(None, grid)] if isinstance(grid, Grid) else list(enumerate(grid.parts))
+    for part, sub in parts:
+        for factor in sub.factors:
+            yield part, factor.names, factor.values
 
 
 class _Keys:
@@ -77,14 +85,20 @@ class _Keys:
     def table(self) -> str:
         return f"{self._table_section()}.name" if self.legacy else "experiment.name"
 
-    def parameter(self, name: str) -> str:
+    def parameter(self, name: str, part: int | None = None) -> str:
+        """Its key in `grids[part]` if that entry gives it, else under `parameters:`, else in
+        the first entry of `grids:` that gives it."""
         if self.legacy:
             return f"{self._table_section()}.keyfields.{name}"
+        grids = self.data.get("grids")
+        entries = list(enumerate(grids)) if isinstance(grids, list) else []
+        if part is not None and part < len(entries) and isinstance(entries[part][1], Mapping) \
+                and name in entries[part][1]:
+            return f"grids[{part}].{name}"
         shared = self.data.get("parameters")
         if isinstance(shared, Mapping) and name in shared:
             return f"parameters.{name}"
-        grids = self.data.get("grids")
-        for i, entry in enumerate(grids if isinstance(grids, list) else []):
+        for i, entry in entries:
             if isinstance(entry, Mapping) and name in entry:
                 return f"grids[{i}].{name}"
         return f"parameters.{name}"
