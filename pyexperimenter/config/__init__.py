@@ -13,6 +13,7 @@ from pathlib import Path
 from ..compat.config import CodeCarbonCfg, CustomCfg, DatabaseCfg, Keyfield, PyExperimenterCfg
 from ..errors import ConfigError
 from ..store.schema import RESERVED_COLUMNS
+from .database_limits import check_for_database
 from .database_url import Credentials, parse_database_url, read_credentials, resolve_password
 from .legacy import LEGACY_ROOT, load_legacy
 from .model import SCHEDULERS, DatabaseConfig, ExperimentConfig, SgeConfig, SlurmConfig
@@ -47,6 +48,7 @@ def load_config(
         cfg = load_native(p, data, credentials_path, replaced=bool(override))
     if override:
         cfg = cfg.with_database(parse_database_url(override, "--db / PYEXP_DB_URL", cfg.base_dir, credentials=None))
+    check_for_database(cfg, p, data)
     return cfg
 
 

@@ -12,6 +12,9 @@ file as any worker does (`database.url: pyexp-db://DIR`).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,7 @@ import experiments
 import pytest
 import yaml
 from support.ordinary_user import OrdinaryUser
+from support.paths import ROOT
 from support.workers import Record, assert_each_result_written_once, count, join_all, spawn, stop_all
 
 from pyexperimenter import Experimenter
@@ -156,3 +160,65 @@ def test_more_workers_than_max_connections(private_postgres: PrivatePostgres, tm
     print(f"\n[postgres max_connections=15] 30 workers: {refused} connection(s) refused and retried; "
           f"all done in {took:.1f}s")
     exp.close()
+
+
+# What the server logs for a client whose socket closed without libpq's Terminate message.
+DROPPED = ("unexpected EOF on client connection", "could not receive data from client")
+
+
+def test_processes_close_their_connections(private_postgres: PrivatePostgres, tmp_path: Path) -> None:
+    """Every process says goodbye to the server: the CLI, forked and launched workers (with
+    isolation), a script that never calls close(), a worker ending with os._exit. A
+    connection dropped without libpq's Terminate message is an "unexpected EOF on client
+    connection" in the server's log, at DEBUG1 (this server is the test's own: nobody
+    else's clients are in its log)."""
+    record = tmp_path / "executions.txt"
+    path = write_config(tmp_path, private_postgres, "goodbye", 12, record, 0.0, isolation="process")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
+
+    def run(*args: str) -> None:
+        done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    log = private_postgres.db / "server.log"
+
+    def dropped() -> int:
+        text = log.read_text(errors="replace")
+        return sum(text.count(words) for words in DROPPED)
+
+    pyexp = [sys.executable, "-m", "pyexperimenter.cli"]
+    private_postgres.sql("ALTER SYSTEM SET log_min_messages = debug1")
+    private_postgres.sql("SELECT pg_reload_conf()")
+    time.sleep(0.5)
+    before = dropped()
+    try:
+        _say_goodbye_from_every_process(run, pyexp, path, tmp_path, private_postgres, record)
+        time.sleep(1)  # the server writes its log line when it reads the EOF
+        after = dropped()
+    finally:
+        private_postgres.sql("ALTER SYSTEM RESET log_min_messages")
+        private_postgres.sql("SELECT pg_reload_conf()")
+    assert after - before == 0, f"{after - before} connection(s) ended without saying goodbye"
+
+
+def _say_goodbye_from_every_process(run: Any, pyexp: list[str], path: Path, tmp_path: Path,
+                                    private_postgres: PrivatePostgres, record: Path) -> None:
+    run(*pyexp, "fill", str(path))
+    run(*pyexp, "run", str(path), "-j", "3", "--function", "experiments:tracked")
+    run(*pyexp, "status", str(path))
+    run(*pyexp, "reset", str(path), "--status", "all", "--yes")
+    run(*pyexp, "launch", str(path), "--local", "--workers", "2", "--function", "experiments:tracked")
+    run(sys.executable, "-c", f"from pyexperimenter import Experimenter; print(Experimenter({str(path)!r}).counts())")
+    # A SLURM array task's own entry point, whose experiment leaves a thread behind: it ends
+    # with os._exit after the exit hooks (worker/__main__.py), which finalises nothing else.
+    (tmp_path / "stray").mkdir()
+    stray = write_config(tmp_path / "stray", private_postgres, "goodbye_stray", 1, record, 0.0)
+    data = yaml.safe_load(stray.read_text())
+    data["custom"]["seconds"] = 1
+    stray.write_text(yaml.safe_dump(data))
+    run(*pyexp, "fill", str(stray))
+    run(sys.executable, "-m", "pyexperimenter.worker", "--config", str(stray), "--function", "experiments:leaves_thread")
+    # A process that ends as a worker does when an experiment left a thread behind (the exit
+    # hooks, then os._exit, which finalises nothing), with a store it never closed.
+    run(sys.executable, "-c", "import atexit, os; from pyexperimenter import Experimenter; "
+        f"Experimenter({str(path)!r}).counts(); atexit._run_exitfuncs(); os._exit(0)")

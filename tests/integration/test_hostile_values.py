@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.configs import ConfigMaker
+from support.services import postgres_connect
 
 from pyexperimenter import Experimenter, errors
 from pyexperimenter.cli import main
@@ -83,7 +84,12 @@ def test_a_nul_character_is_stored_where_the_database_can_and_refused_where_it_c
         assert "refused" in table["error"][1] and "NUL" in table["error"][1]
         path = make_config(parameters={"p": ["a\x00b"]}, name="nul_params")
         result = CliRunner().invoke(main, ["fill", str(path)])
-        assert result.exit_code == 2 and "NUL" in result.stderr, result.output
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1, result.output
+        assert f"{path}: parameters.p: PostgreSQL cannot store the NUL character" in lines[0], lines
+        with postgres_connect(str(exp.config.database.database)) as conn:
+            tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        assert tables and not [t for t in tables if t.startswith("nul_params")], tables  # nothing made
     else:
         assert list(table["status"]) == ["done"] * 3 and table["t"][1] == "a\x00b"
 
@@ -120,14 +126,14 @@ def test_fill_table_with_rows_refuses_a_value_too_long_for_its_column(make_confi
 
 @pytest.mark.parametrize("length", [55, 60, 64])
 def test_a_table_name_too_long_for_its_derived_tables_is_refused_before_anything_is_made(
-        make_config: ConfigMaker, length: int) -> None:
+        make_config: ConfigMaker, backend: str, length: int) -> None:
     name = "t" * length
     with pytest.raises(ConfigError, match="experiment.name: table name too long"):
         Experimenter(make_config(name=name))
     result = CliRunner().invoke(main, ["fill", str(make_config(name=name))])
     assert result.exit_code == 2 and "table name too long" in result.stderr, result.output
     # Nothing was made: the longest name that fits works, and is the only table there.
-    fits = "t" * (64 - len("_codecarbon"))
+    fits = "t" * ((63 if backend == "postgres" else 64) - len("_codecarbon"))  # PostgreSQL: 63
     exp = Experimenter(make_config(name=fits))
     assert exp.fill_table_from_config() == 20
     assert not [t for t in _tables(exp) if t.startswith(name)]

@@ -390,3 +390,42 @@ def test_bad_legacy_config(tmp_path: Path, case: str) -> None:
     with pytest.raises(ConfigError) as e:
         load_config(path)
     assert str(e.value) == f"{path}: {message}"
+
+
+# --------------------------------------------------------------- what PostgreSQL cannot hold
+PG_URL = "postgresql://alice@db.example.org/exp"
+
+
+def _native(tmp_path: Path, **sections: Any) -> Path:
+    data = {"experiment": {"name": "pg"}, "database": {"url": PG_URL}, "results": {"acc": "DOUBLE"}, **sections}
+    return write(tmp_path / "experiment.yml", data)
+
+
+def test_postgres_refuses_nul_anywhere_in_a_long_list_with_its_grid_key(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The column-type check reads a long axis' ends only; NUL is looked for in every value."""
+    monkeypatch.setattr("pyexperimenter.config.grids.CHECKED_VALUES", 10)  # a "long" axis: over 10 values
+    values = [f"v{i}" for i in range(30)]
+    values[15] = "a\x00b"
+    path = _native(tmp_path, parameters={"seed": [1]}, grids=[{"k": ["a"]}, {"label": values}])
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value).startswith(f"{path}: grids[1].label: PostgreSQL cannot store the NUL character"), e.value
+    load_config(path, db="sqlite:///x.db")  # SQLite stores it
+
+
+def test_postgres_limits_apply_to_the_override_and_to_pyexperimenter_configs(tmp_path: Path) -> None:
+    data = copy.deepcopy(LEGACY)
+    data["PY_EXPERIMENTER"]["Database"]["table"]["resultfields"]["r" * 64] = "FLOAT"
+    path = write(tmp_path / "legacy.yml", data)
+    load_config(path)  # SQLite: 64 characters are fine
+    with pytest.raises(ConfigError, match=r"legacy.yml: PY_EXPERIMENTER.Database.table.resultfields.r{64}: "
+                                          r"column name too long for PostgreSQL: 64 characters, more than the 63"):
+        load_config(path, db=PG_URL)
+    data = copy.deepcopy(LEGACY)
+    data["PY_EXPERIMENTER"]["Database"]["table"]["name"] = "t" * 53
+    path = write(tmp_path / "legacy.yml", data)
+    with pytest.raises(ConfigError, match=r"PY_EXPERIMENTER.Database.table.name: table name too long for PostgreSQL"):
+        load_config(path, db=PG_URL)
+    path = _native(tmp_path, experiment={"name": "t" * 52}, parameters={"p" * 63: [1]})  # just fits
+    assert load_config(path).name == "t" * 52

@@ -9,6 +9,7 @@ differ (index names, hints). Nothing here talks to a database.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,6 +80,9 @@ class Dialect:
     bare_id_quoted: bool = False  # PostgreSQL: the bare `ID` of the statements quoted (quote_bare_id)
     typed_values: bool = False  # values of result columns bound as CAST(? AS type): PostgreSQL types a CASE's bare `?` as text
     prefix_indexes: bool = False  # a long text column is indexed by its first characters (Index.prefix)
+    # The longest identifier the server keeps whole (PostgreSQL cuts longer ones silently, to
+    # 63 bytes); None: no limit (SQLite), which derived names then keep to MariaDB's 64.
+    max_name: int | None = None
     # An error's summary in SQL, as schema.error_summary computes it (`{text}` the error): the
     # last line that is not blank, trimmed, at most 255 characters; '' where the database
     # cannot (status then groups those errors itself, more slowly).
@@ -135,7 +139,14 @@ class Dialect:
         return f"{self.q(name)} {self.user_type(sql_type)} DEFAULT NULL"
 
     def index_name(self, table: str, index: str) -> str:
-        return self.q(f"{table}__{index}" if self.global_index_names else index)
+        """`<table>__<index>` where names are per schema; past `max_name`, a name made from
+        a hash of the table's (cut by the server, two tables' names could be one)."""
+        if not self.global_index_names:
+            return self.q(index)
+        name = f"{table}__{index}"
+        if self.max_name is not None and len(name) > self.max_name:
+            name = f"pyexp_{hashlib.sha1(table.encode()).hexdigest()[:24]}__{index}"
+        return self.q(name)
 
     def index_columns(self, columns: Sequence[str], descending: Sequence[str] = (), prefix: Sequence[str] = ()) -> str:
         names = [self.q(c) if self.quoted_index_columns else c for c in columns]
@@ -209,6 +220,7 @@ MYSQL = Dialect(
     partial_indexes=False,
     claim_returning=False,
     global_index_names=False,
+    max_name=64,
     quoted_index_columns=True,
     minute="TIMESTAMPDIFF(MINUTE, '2000-01-01', {column})",  # DATETIME arithmetic: no time zone
     second_micros="(SECOND(NOW(6)) * 1000000 + MICROSECOND(NOW(6)))",
@@ -253,6 +265,7 @@ POSTGRES = Dialect(
     # One statement, one round trip: UPDATE ... WHERE ID IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING.
     claim_returning=True,
     global_index_names=True,  # index names are per schema
+    max_name=63,
     quoted_index_columns=True,
     minute="CAST(FLOOR(EXTRACT(EPOCH FROM {column}) / 60) AS INTEGER)",  # a TIMESTAMP's epoch: no time zone
     second_micros=f"CAST(EXTRACT(MICROSECONDS FROM {_PG_NOW}) AS BIGINT)",

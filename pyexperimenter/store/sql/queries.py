@@ -57,11 +57,12 @@ TRIGGER_KINDS = ("upd", "del", "ains", "aupd", "adel", "sum")
 """The counter triggers of a table (`{trigger:<kind>}` in queries.sql), by kind."""
 
 
-def trigger_name(table: str, kind: str) -> str:
-    """`<table>__count_<kind>`, or, where that passes MariaDB's 64 characters, a name made
-    from a hash of the table's (triggers are named per database, not per table)."""
+def trigger_name(table: str, kind: str, limit: int = 64) -> str:
+    """`<table>__count_<kind>`, or, where that passes `limit` (MariaDB's 64 characters,
+    PostgreSQL's 63), a name made from a hash of the table's (triggers are named per
+    database, not per table: cut by the server, two tables' names could be one)."""
     name = f"{table}__count_{kind}"
-    if len(name) <= 64:
+    if len(name) <= limit:
         return name
     return f"pyexp_{hashlib.sha1(table.encode()).hexdigest()[:24]}__count_{kind}"
 

@@ -90,7 +90,7 @@ def _rename(st: Statements, names: tuple[str, str]) -> str:
 def _trigger(st: Statements, kind: str) -> str:
     if kind not in TRIGGER_KINDS:
         raise InputError(f"unknown trigger {kind!r}")
-    return st.dialect.q(trigger_name(st.schema.name, kind))
+    return st.dialect.q(trigger_name(st.schema.name, kind, st.dialect.max_name or 64))
 
 
 def _index(st: Statements, index: tuple[str, str]) -> str:
@@ -181,7 +181,7 @@ class Statements:
             finished=_Spec(lambda row: FINISHED.format(row=row)),
             counted=_Spec(lambda row: COUNTED.format(row=row)),
             ended=_Spec(lambda row: ENDED.format(row=row)),
-            trigger=_Spec(lambda kind: q(trigger_name(schema.name, kind))),
+            trigger=_Spec(lambda kind: q(trigger_name(schema.name, kind, dialect.max_name or 64))),
             minute=_Spec(dialect.minute_of),
             minute_now=dialect.minute_of(dialect.now),
             second_micros=dialect.second_micros,
