@@ -131,6 +131,62 @@ def test_connector_and_result_processor_paths_on_a_run(backend: str, pe_config: 
     assert len(exp.get_logtable("losses")) == 4
 
 
+def test_a_connection_of_the_scripts_own(backend: str, pe_config: Any) -> None:
+    """1.4.2's raw connector, driven as its own suite and CARP-S's reset script drive it:
+    `connect()` gives a driver connection of the caller's (its transactions its own: an
+    uncommitted DELETE is gone when it closes), `execute` sends the text as written with values
+    bound, driver errors are DatabaseConnectionError, and `get_structure_from_table` names the
+    columns of a `SELECT *` on the same cursor, so a raw DELETE plus `fill_table` resets rows."""
+    exp = make(pe_config)
+    connector = exp.db_connector
+    mark = "?" if backend == "sqlite" else "%s"
+    exp.fill_table_from_combination(parameters={"seed": [0, 1, 2], "model": ["a"]})
+
+    def run(parameters: dict[str, Any], result_processor: Any, custom: dict[str, Any]) -> None:
+        if parameters["seed"] == 1:
+            raise ValueError("seed 1 fails")
+        result_processor.process_results({"score": parameters["seed"] / 10})
+
+    exp.execute(run, max_experiments=-1)
+
+    connection = connector.connect()
+    assert type(connection).__module__.split(".")[0] == ("sqlite3" if backend == "sqlite" else "pymysql")
+    cursor = connector.cursor(connection)
+    connector.execute(cursor, "SELECT seed, status, score FROM internals WHERE status = 'done' ORDER BY seed")
+    assert [tuple(r) for r in connector.fetchall(cursor)] == [(0, "done", 0.0), (2, "done", 0.2)]
+    connector.execute(cursor, f"SELECT COUNT(*) FROM internals WHERE seed >= {mark} AND model = {mark}", (1, "a"))
+    assert [tuple(r) for r in connector.fetchall(cursor)] == [(2,)]
+    cursor.execute("SELECT COUNT(*) FROM internals WHERE error LIKE '%seed 1 fails%'")  # the driver's own cursor
+    assert [tuple(r) for r in cursor.fetchall()] == [(1,)]
+    with pytest.raises(DatabaseConnectionError, match="no_such_column"):
+        connector.execute(cursor, "SELECT no_such_column FROM internals")
+    connector.close_connection(connection)
+
+    connection = connector.connect()  # a transaction of the caller's: not committed, not kept
+    connector.execute(connector.cursor(connection), "DELETE FROM internals")
+    connector.close_connection(connection)
+    assert len(exp.get_table()) == 3
+
+    # CARP-S's reset: select the rows with the caller's condition, delete them, fill them again
+    connection = connector.connect()
+    cursor = connector.cursor(connection)
+    connector.execute(cursor, "SELECT * FROM internals WHERE status = 'error'")
+    rows = connector.fetchall(cursor)
+    names = connector.get_structure_from_table(cursor)
+    assert names[:2] == ["ID", "seed"] and names.index("error") < names.index("pyexp_attempts")
+    keys = list(connector.database_configuration.keyfields)
+    again = [{k: row[names.index(k)] for k in keys} for row in rows]
+    assert again == [{"seed": 1, "model": "a"}]
+    connector.execute(cursor, "DELETE FROM internals WHERE status = 'error'")
+    connector.commit(connection)
+    connector.close_connection(connection)
+    connector.fill_table(again)
+    table = exp.get_table().sort_values("seed")
+    assert list(table["status"]) == ["done", "created", "done"] and list(table["ID"]) == [1, 4, 3]
+    with pytest.raises(DatabaseConnectionError):
+        connector.close_connection(None)
+
+
 def test_what_cannot_be_honoured_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """1.4.2's connection and claim internals exist (scripts and tests patch them) but raise
     UnsupportedInternalError naming the call to use when called; a name 1.4.2 never had is
@@ -138,12 +194,10 @@ def test_what_cannot_be_honoured_is_named(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(tmp_path)
     (tmp_path / "c.yml").write_text(CONFIG.format(provider="sqlite", database="internals"))
     exp = PyExperimenter(str(tmp_path / "c.yml"), use_codecarbon=False)
-    for name, hint in [("connect", "execute_custom_query"), ("cursor", "execute_queries"),
-                       ("update_database", "process_results"), ("pull_paused_experiment", "unpause_experiment")]:
+    for name, hint in [("update_database", "process_results"), ("pull_paused_experiment", "unpause_experiment"),
+                       ("_pull_open_experiment", "execute"), ("_create_table", "create_table")]:
         with pytest.raises(UnsupportedInternalError, match=hint):
             getattr(exp.db_connector, name)()
-    with pytest.raises(UnsupportedInternalError, match="execute_custom_query"):
-        exp.db_connector.commit(None)
     assert issubclass(UnsupportedInternalError, PyExperimenterError)
     with pytest.raises(AttributeError):
         exp.db_connector.no_such_thing  # noqa: B018

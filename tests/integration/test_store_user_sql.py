@@ -37,3 +37,33 @@ def test_user_sql_is_sent_as_written_with_values_bound(backend: str, make_config
     # the failed list was one transaction: its DELETE did not stay
     assert store.run_user_sql([("SELECT COUNT(*) FROM scratch", None)])[0][1] == [(2,)]
     exp.close()
+
+
+def test_user_connection_is_the_callers_own(backend: str, make_config: ConfigMaker) -> None:
+    """`user_connection` reaches the store's database with the store's settings (SQLite file,
+    MariaDB or PostgreSQL server and credentials) as a new driver connection: its uncommitted
+    writes are invisible to the store, its commits land, and closing it leaves the store working."""
+    exp = Experimenter(make_config())
+    exp.fill_table_from_config()
+    store = exp.store
+    mark = "?" if backend == "sqlite" else "%s"
+    table = store.schema.name
+    store.run_user_sql([("CREATE TABLE scratch (note VARCHAR(100), n INT)", None)])
+    conn = store.user_connection()
+    assert type(conn).__module__.split(".")[0] == {"sqlite": "sqlite3", "mysql": "pymysql", "postgres": "psycopg"}[backend]
+    cur = conn.cursor()
+    cur.execute(f"SELECT COUNT(*) FROM {table}")
+    assert cur.fetchone()[0] == len(exp.get_table())
+    cur.execute(f"INSERT INTO scratch (note, n) VALUES ({mark}, {mark})", ("x'); DROP TABLE scratch; --", 1))
+    other = store.user_connection()  # not the store: on SQLite it would wait for this writer
+    other_cur = other.cursor()
+    other_cur.execute("SELECT COUNT(*) FROM scratch")
+    assert other_cur.fetchone()[0] == 0  # not committed yet
+    other.close()
+    conn.commit()
+    assert store.run_user_sql([("SELECT note FROM scratch", None)])[0][1] == [("x'); DROP TABLE scratch; --",)]
+    cur.execute("DELETE FROM scratch")
+    conn.close()  # without a commit: the DELETE is rolled back
+    assert store.run_user_sql([("SELECT COUNT(*) FROM scratch", None)])[0][1] == [(1,)]
+    assert len(exp.get_table()) > 0
+    exp.close()

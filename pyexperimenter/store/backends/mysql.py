@@ -179,6 +179,10 @@ class MySQLSession(Session):
             raise
         return conn
 
+    def user_connection(self) -> pymysql.connections.Connection:
+        """The store's own kind of connection (its tunnel, UTC, READ COMMITTED), not kept."""
+        return self.connect()
+
     def _create_database(self, kwargs: dict[str, Any]) -> None:
         bare = {k: v for k, v in kwargs.items() if k != "database"}
         conn = pymysql.connect(**bare)

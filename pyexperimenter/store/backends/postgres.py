@@ -147,6 +147,10 @@ class PostgresSession(Session):
             raise
         return conn
 
+    def user_connection(self) -> psycopg.Connection[Any]:
+        """The store's own kind of connection (its limits, autocommit off), not kept."""
+        return self.connect()
+
     def _create_database(self) -> None:
         """`pyexp fill` on a server without the database: made on the maintenance database,
         outside a transaction (CREATE DATABASE cannot run in one)."""
