@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DatabaseUnavailable, InputError
 from ..store import Store, open_store
+from ..store.sql.user import user_text
 from .config import DatabaseCfg
 from .exceptions import DatabaseConnectionError, EmptyFillDatabaseCallError, UnsupportedInternalError
 
@@ -155,6 +156,13 @@ class DatabaseConnector:
 
     def prepare_write_query(self, table_name: str, keys: Iterable[str]) -> str:
         return self.sql_store().user_statement("insert", table_name, list(keys))
+
+    def _prepare_update_query(self, table_name: str, values: Iterable[str], condition: str) -> str:
+        """1.4.2's UPDATE text (of `values`' keys, `WHERE condition`), which scripts run on a
+        cursor of their own with the values bound. Needs no store: 1.4.2's suite calls it on a
+        bare object that has only `_prepared_statement_placeholder`."""
+        return user_text(self._prepared_statement_placeholder == "%s", "update", table_name, list(values),
+                         f"WHERE {condition}")
 
     def execute_queries(self, queries: Iterable[tuple[str, Iterable[Any]]]) -> None:
         self.run([(query, tuple(values)) for query, values in queries])

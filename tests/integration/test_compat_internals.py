@@ -158,9 +158,14 @@ def test_a_connection_of_the_scripts_own(backend: str, pe_config: Any) -> None:
     assert [tuple(r) for r in connector.fetchall(cursor)] == [(2,)]
     cursor.execute("SELECT COUNT(*) FROM internals WHERE error LIKE '%seed 1 fails%'")  # the driver's own cursor
     assert [tuple(r) for r in cursor.fetchall()] == [(1,)]
+    update = connector._prepare_update_query("internals", {"score": 1.5, "slurm_job_id": 7}, "seed = 0")
+    assert update == f"UPDATE internals SET score = {mark}, slurm_job_id = {mark} WHERE seed = 0"
+    connector.execute(cursor, update, [1.5, 7])
+    connector.commit(connection)
     with pytest.raises(DatabaseConnectionError, match="no_such_column"):
         connector.execute(cursor, "SELECT no_such_column FROM internals")
     connector.close_connection(connection)
+    assert exp.get_table(condition="WHERE seed = 0")[["score", "slurm_job_id"]].values.tolist() == [[1.5, 7]]
 
     connection = connector.connect()  # a transaction of the caller's: not committed, not kept
     connector.execute(connector.cursor(connection), "DELETE FROM internals")
