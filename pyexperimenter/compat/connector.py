@@ -83,7 +83,10 @@ class DatabaseConnector:
     def connect(self) -> Any:
         """A new sqlite3 or pymysql connection to the experiment's database, from the same
         settings the store uses (credentials, tunnel); the caller closes it. Not the store's:
-        what runs on it is the caller's SQL, unfenced, committed when the caller commits."""
+        what runs on it is the caller's SQL, unfenced. In autocommit, unlike 1.4.2's: its
+        scripts leave connections open after a SELECT, which would hold the table's locks
+        against our workers' index creation and `delete_table` (1.4.2 made no DDL after
+        the table); `commit` is then harmless, and BEGIN still opens a transaction."""
         try:
             return self.sql_store().user_connection()
         except (InputError, DatabaseUnavailable):

@@ -314,7 +314,9 @@ class Store(ABC):
     def user_connection(self) -> Any:
         """A new DB-API connection of the driver's (sqlite3, pymysql, psycopg) to this store's
         database, with its settings, for the caller to use and close: PyExperimenter 1.4
-        scripts run their own SQL on `db_connector.connect()`. Not fenced, never shared."""
+        scripts run their own SQL on `db_connector.connect()`. Not fenced, never shared; in
+        autocommit, so that nothing the caller leaves open holds locks the store needs (a
+        transaction is the caller's to open with BEGIN)."""
         raise NotImplementedError
 
     # -- signals: a worker never interrupts its main thread inside a database call

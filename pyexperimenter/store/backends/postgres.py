@@ -148,8 +148,11 @@ class PostgresSession(Session):
         return conn
 
     def user_connection(self) -> psycopg.Connection[Any]:
-        """The store's own kind of connection (its limits, autocommit off), not kept."""
-        return self.connect()
+        """The store's own kind of connection (its limits), not kept, in autocommit: a read
+        left open would hold a lock that our index creation, upgrades and DROP wait for."""
+        conn = self.connect()
+        conn.autocommit = True
+        return conn
 
     def _create_database(self) -> None:
         """`pyexp fill` on a server without the database: made on the maintenance database,

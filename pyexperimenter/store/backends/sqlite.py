@@ -56,12 +56,13 @@ class SQLiteSession(Session):
         return conn
 
     def user_connection(self) -> sqlite3.Connection:
-        """The same file, waiting for the writer lock as the store does, but with the driver's
-        default transactions (a COMMIT is the caller's), as 1.4.2's `connect()` gave it."""
+        """The same file, waiting for the writer lock as the store does, in autocommit (as
+        on the servers): a write left uncommitted would hold SQLite's one writer lock and
+        stop every worker."""
         if not self.create and not self.path.exists():
             raise InputError(f"database file {self.path} does not exist; run `pyexp fill CONFIG` first")
         try:
-            return sqlite3.connect(self.path, timeout=60)
+            return sqlite3.connect(self.path, timeout=60, isolation_level=None)
         except sqlite3.DatabaseError as e:
             raise DatabaseUnavailable(f"cannot open SQLite database {self.path}: {e}") from None
 

@@ -51,5 +51,6 @@ def user_statement(session: Session, kind: str, table: str, columns: Sequence[st
 def user_connection(session: Session) -> Any:
     """A new sqlite3, pymysql or psycopg connection, opened as the store opens its own (same
     file or server, credentials, SSH tunnel, session settings) but owned by the caller: what
-    runs on it is the caller's, unfenced, and its transactions are the caller's to commit."""
+    runs on it is the caller's and unfenced; each statement commits as it runs unless the
+    caller opens a transaction (BEGIN)."""
     return session.user_connection()
