@@ -13,6 +13,8 @@ from compat_support import pe_config_fixture  # noqa: F401 - the pe_config fixtu
 
 from pyexperimenter.exceptions import (
     DatabaseConnectionError,
+    InvalidLogFieldError,
+    InvalidResultFieldError,
     NoExperimentsLeftException,
     ParameterCombinationError,
     PyExperimenterError,
@@ -205,9 +207,10 @@ def test_a_connection_of_the_scripts_own(backend: str, pe_config: Any) -> None:
 
 
 def test_what_cannot_be_honoured_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """1.4.2's connection and claim internals exist (scripts and tests patch them) but raise
+    """1.4.2's claim, insert and DDL internals exist (scripts and tests patch them) but raise
     UnsupportedInternalError naming the call to use when called; a name 1.4.2 never had is
-    an AttributeError."""
+    an AttributeError. A result processor built by hand reads and checks as 1.4.2's did, and
+    its writes, which would have no claim, raise UnsupportedInternalError."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "c.yml").write_text(CONFIG.format(provider="sqlite", database="internals"))
     exp = PyExperimenter(str(tmp_path / "c.yml"), use_codecarbon=False)
@@ -221,8 +224,17 @@ def test_what_cannot_be_honoured_is_named(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(UnsupportedInternalError, match="db_connector"):
         importlib.import_module("pyexperimenter.database_connector_lite").DatabaseConnectorLITE(
             exp.config.database_configuration, False, logging.getLogger())
-    with pytest.raises(UnsupportedInternalError, match="claim"):
-        ResultProcessor(exp.config.database_configuration, exp.db_connector, 1, logging.getLogger())  # type: ignore[arg-type]
+    by_hand = ResultProcessor(exp.config.database_configuration, exp.db_connector, 1, logging.getLogger("mine"))
+    assert (by_hand.database_config.table_name, by_hand.experiment_id, by_hand.experiment_id_condition,
+            by_hand.logger.name, by_hand.db_connector) == ("internals", 1, "ID = 1", "mine", exp.db_connector)
+    assert by_hand._valid_logtable_logs({"losses": {"loss": 1.0}}) and not by_hand._valid_result_fields(["nope"])
+    with pytest.raises(InvalidResultFieldError, match="Invalid result keys: {'nope'}"):
+        by_hand.process_results({"nope": 1, "score": 0.5})
+    with pytest.raises(InvalidLogFieldError):
+        by_hand.process_logs({"losses": {"nope": 1.0}})
+    for write in (lambda: by_hand.process_results({"score": 0.5}), lambda: by_hand.process_logs({"losses": {"loss": 1.0}})):
+        with pytest.raises(UnsupportedInternalError, match="claim"):
+            write()
 
 
 def test_the_1_4_2_module_paths_import_under_our_name() -> None:
