@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+import traceback
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from compat_support import pe_config_fixture  # noqa: F401 - the pe_config fixture
 
 from pyexperimenter.exceptions import (
@@ -252,3 +254,20 @@ def test_the_1_4_2_module_paths_import_under_our_name() -> None:
     assert CodeCarbonCfg.extract_config(data, logging.getLogger()).config == {"offline_mode": True}
     assert CustomCfg.extract_config(data, logging.getLogger()).custom_values == {}
     assert PyExperimenterCfg is not None
+
+
+def test_connect_never_shows_the_password(backend: str, pe_config: Any) -> None:
+    """A refused login on `db_connector.connect()` names the user and the server, never the
+    password (not in the message, nor anywhere in the traceback)."""
+    if backend != "mysql":
+        pytest.skip("SQLite has no credentials")
+    config, creds = pe_config(CONFIG)
+    assert creds is not None
+    data = yaml.safe_load(creds.read_text())
+    data["CREDENTIALS"]["Database"].update(user="pyexp_nobody", password="s3cr3t-PW-x")
+    creds.write_text(yaml.safe_dump(data))
+    exp = PyExperimenter(str(config), database_credential_file_path=str(creds), use_codecarbon=False)
+    with pytest.raises(Exception) as refused:
+        exp.db_connector.connect()
+    text = "".join(traceback.format_exception(refused.value))
+    assert "pyexp_nobody" in str(refused.value) and "s3cr3t" not in text
