@@ -6,10 +6,13 @@ logtable rows in bulk with `prepare_write_query` + `execute_queries`. Each of th
 over our store: writes of experiments' results and statuses stay fenced in our worker, while
 the calls that take the user's own SQL text send it as written (the store's `run_user_sql`),
 values bound by the driver, unfenced - it is their database and their statement, as in 1.4.2.
+Scripts (1.4.2's own tests, CARP-S's reset script) also drive the driver themselves:
+`connect()` gives a connection of their own (the store's `user_connection`, never one the
+store uses), and `cursor`, `execute`, `fetchall`, `commit`, `close_connection` work on it.
 
-What 1.4.2 exposed but cannot be honoured without handing out the store's connection
-(`connect`, `cursor`, `commit`, the claim and DDL internals) raises UnsupportedInternalError,
-which names the call and what to use instead (docs/migrating.md lists them).
+What 1.4.2 exposed but cannot be honoured without going round the store's claims (the claim,
+insert and DDL internals) raises UnsupportedInternalError, which names the call and what to
+use instead (docs/migrating.md lists them).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DatabaseUnavailable, InputError
 from ..store import Store, open_store
+from ..store.sql.user import user_text
 from .config import DatabaseCfg
 from .exceptions import DatabaseConnectionError, EmptyFillDatabaseCallError, UnsupportedInternalError
 
@@ -28,10 +32,7 @@ if TYPE_CHECKING:
 
 PyExperimenter = Any  # the owner (compat/experimenter.py, which imports this module)
 
-_USE_SQL = "experimenter.execute_custom_query(query, params) or db_connector.execute_queries([(query, values)])"
 UNSUPPORTED: dict[str, str] = {
-    "connect": _USE_SQL, "cursor": _USE_SQL, "commit": _USE_SQL, "close_connection": _USE_SQL,
-    "execute": _USE_SQL, "fetchall": _USE_SQL, "get_structure_from_table": "experimenter.get_table().columns",
     "update_database": "result_processor.process_results(...) inside the experiment function",
     "_write_to_database": "experimenter.fill_table_with_rows(rows)", "add_experiment": "experimenter.add_experiment_and_execute",
     "get_experiment_configuration": "experimenter.execute(fn, max_experiments=1)",
@@ -41,7 +42,7 @@ UNSUPPORTED: dict[str, str] = {
     "_pop_experiments_with_status": "experimenter.reset_experiments(status)",
     "_create_table": "experimenter.create_table()", "_table_exists": "experimenter.create_table()",
     "_table_has_correct_structure": "experimenter.create_table() (raises TableHasWrongStructureError)",
-    "_test_connection": "experimenter.get_table()", "_create_database_if_not_existing": "experimenter.create_table()",
+    "_create_database_if_not_existing": "experimenter.create_table()",
     "start_ssh_tunnel": "PyExperimenter(use_ssh_tunnel=True)", "get_ssh_tunnel": "PyExperimenter(use_ssh_tunnel=True)",
     "close_ssh_tunnel": "experimenter.close_ssh()", "_get_database_credentials": "the credentials file itself",
 }
@@ -78,6 +79,67 @@ class DatabaseConnector:
         """1.4.2's duplicate test of a fill, kept for scripts that dedupe their own rows first."""
         return combination in existing_rows
 
+    # --- a connection of the caller's own, as 1.4.2's connector handed out
+    def connect(self) -> Any:
+        """A new sqlite3 or pymysql connection to the experiment's database, from the same
+        settings the store uses (credentials, tunnel); the caller closes it. Not the store's:
+        what runs on it is the caller's SQL, unfenced. In autocommit, unlike 1.4.2's: its
+        scripts leave connections open after a SELECT, which would hold the table's locks
+        against our workers' index creation and `delete_table` (1.4.2 made no DDL after
+        the table); `commit` is then harmless, and BEGIN still opens a transaction."""
+        try:
+            return self.sql_store().user_connection()
+        except (InputError, DatabaseUnavailable):
+            raise
+        except Exception as e:
+            raise DatabaseConnectionError(e) from e
+
+    def _test_connection(self) -> None:
+        self.close_connection(self.connect())
+
+    def cursor(self, connection: Any) -> Any:
+        try:
+            return connection.cursor()
+        except Exception as e:
+            raise DatabaseConnectionError(f"error \n{e}\n raised when creating cursor.") from e
+
+    def execute(self, cursor: Any, sql_statement: str, values: Sequence[Any] | None = None) -> None:
+        """The user's statement as written; `values` bound by the driver, as in 1.4.2."""
+        try:
+            if values is None:
+                cursor.execute(sql_statement)
+            else:
+                cursor.execute(sql_statement, values)
+        except Exception as e:
+            raise DatabaseConnectionError(f"error \n{e}\n raised when executing sql statement.") from e
+
+    def fetchall(self, cursor: Any) -> Any:
+        try:
+            return cursor.fetchall()
+        except Exception as e:
+            raise DatabaseConnectionError(f"error \n{e}\n raised when fetching all rows from database.") from e
+
+    def commit(self, connection: Any) -> None:
+        try:
+            connection.commit()
+        except Exception as e:
+            raise DatabaseConnectionError(f"error \n{e}\n raised when committing to database.") from e
+
+    def close_connection(self, connection: Any) -> Any:
+        try:
+            return connection.close()
+        except Exception as e:
+            raise DatabaseConnectionError(f"error \n{e}\n raised when closing connection to database.") from e
+
+    def get_structure_from_table(self, cursor: Any) -> list[str]:
+        """The table's columns in `SELECT *` order (ours included, after `error`): scripts
+        (CARP-S's reset) zip them with the rows of their own `SELECT *` on that cursor."""
+        self.execute(cursor, self.sql_store().user_statement(
+            "select", self.database_configuration.table_name, condition="WHERE 1 = 0"))
+        names = [d[0] for d in cursor.description]
+        self.fetchall(cursor)
+        return names
+
     # --- the user's own SQL, as written (store/engine/user_sql.py)
     def sql_store(self) -> Store:
         """A store of our own that does not need the table to exist: 1.4.2 scripts probe
@@ -97,6 +159,13 @@ class DatabaseConnector:
 
     def prepare_write_query(self, table_name: str, keys: Iterable[str]) -> str:
         return self.sql_store().user_statement("insert", table_name, list(keys))
+
+    def _prepare_update_query(self, table_name: str, values: Iterable[str], condition: str) -> str:
+        """1.4.2's UPDATE text (of `values`' keys, `WHERE condition`), which scripts run on a
+        cursor of their own with the values bound. Needs no store: 1.4.2's suite calls it on a
+        bare object that has only `_prepared_statement_placeholder`."""
+        return user_text(self._prepared_statement_placeholder == "%s", "update", table_name, list(values),
+                         f"WHERE {condition}")
 
     def execute_queries(self, queries: Iterable[tuple[str, Iterable[Any]]]) -> None:
         self.run([(query, tuple(values)) for query, values in queries])

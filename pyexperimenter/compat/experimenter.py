@@ -158,7 +158,7 @@ class PyExperimenter(RunMixin, Experimenter):
         return legacy
 
     def result_processor(self, processor: NativeResultProcessor) -> ResultProcessor:
-        return ResultProcessor(processor, self.config.database_configuration, self.db_connector, self.logger)
+        return ResultProcessor.of(processor, self.config.database_configuration, self.db_connector, self.logger)
 
     def close(self) -> None:
         """Also the connector's own connection: workers fork after this, and none is shared."""

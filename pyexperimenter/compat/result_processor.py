@@ -17,27 +17,36 @@ if TYPE_CHECKING:
     from .connector import DatabaseConnector
 
 
+_BY_HAND = ("a ResultProcessor built by hand (database_config, db_connector, experiment_id, logger) writes "
+            "without a claim: use the result processor PyExperimenter hands the experiment function (or attach())")
+
+
 class ResultProcessor:
     """Writes go through our fenced processor; a bad column raises PyExperimenter's error.
 
-    Built by PyExperimenter around the claim it runs; 1.4.2's constructor
-    `ResultProcessor(database_config, db_connector, experiment_id, logger)` wrote without a
-    claim, which ours never does."""
+    PyExperimenter builds it around the claim it runs (`of`). Scripts and 1.4.2's suite also
+    build one by hand with 1.4.2's constructor to read its attributes and run its checks;
+    that one has no claim, so its writes raise UnsupportedInternalError after the checks
+    (1.4.2's wrote to the row whoever held it)."""
 
-    def __init__(self, processor: NativeResultProcessor, database_config: DatabaseCfg | None = None,
-                 db_connector: DatabaseConnector | None = None, logger: logging.Logger | None = None):
-        if not isinstance(processor, NativeResultProcessor):
-            raise UnsupportedInternalError(
-                "ResultProcessor(database_config, db_connector, experiment_id, logger) writes without a claim: "
-                "use the result processor PyExperimenter hands the experiment function (or attach())")
-        self.processor = processor
-        self.database_config = database_config
-        self.db_connector = db_connector
+    def __init__(self, database_config: DatabaseCfg, db_connector: DatabaseConnector, experiment_id: int,
+                 logger: logging.Logger | None = None):
+        self.processor: NativeResultProcessor | None = None
+        self.database_config: DatabaseCfg | None = database_config
+        self.db_connector: DatabaseConnector | None = db_connector
+        self.experiment_id = experiment_id
         self.logger = logger if logger is not None else logging.getLogger("py-experimenter")
 
-    @property
-    def experiment_id(self) -> int:
-        return self.processor.experiment_id
+    @classmethod
+    def of(cls, processor: NativeResultProcessor, database_config: DatabaseCfg | None = None,
+           db_connector: DatabaseConnector | None = None, logger: logging.Logger | None = None) -> ResultProcessor:
+        made = cls.__new__(cls)
+        made.processor = processor
+        made.database_config = database_config
+        made.db_connector = db_connector
+        made.experiment_id = processor.experiment_id
+        made.logger = logger if logger is not None else logging.getLogger("py-experimenter")
+        return made
 
     @property
     def experiment_id_condition(self) -> str:
@@ -55,12 +64,22 @@ class ResultProcessor:
         return out
 
     def process_results(self, results: Mapping[str, Any]) -> None:
+        if self.processor is None:
+            if not self._valid_result_fields(list(results)):
+                names = self.database_config.resultfields if self.database_config is not None else {}
+                invalid = set(results) - set(names)
+                raise InvalidResultFieldError(f"Invalid result keys: {invalid}. See previous logs for more information.")
+            raise UnsupportedInternalError(_BY_HAND)
         try:
             self.processor.process_results(results)
         except InvalidResultError as e:
             raise InvalidResultFieldError(str(e)) from e
 
     def process_logs(self, logs: Mapping[str, Mapping[str, Any]]) -> None:
+        if self.processor is None:
+            if not self._valid_logtable_logs(logs):
+                raise InvalidLogFieldError("Invalid logtable entries. See logs for more information")
+            raise UnsupportedInternalError(_BY_HAND)
         try:
             self.processor.process_logs(logs)
         except InvalidResultError as e:

@@ -50,7 +50,7 @@ class RunMixin:
         return _execute_experiment
 
     def result_processor(self, processor: NativeResultProcessor) -> ResultProcessor:
-        return ResultProcessor(processor)
+        return ResultProcessor.of(processor)
 
     def _run_claimed(self, row_id: int, statuses: Sequence[str], fn: ExperimentFunction) -> bool:
         store = self.store

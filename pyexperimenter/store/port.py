@@ -311,6 +311,14 @@ class Store(ABC):
         then the user's `condition`) text in this driver's paramstyle, for `run_user_sql`."""
         raise NotImplementedError
 
+    def user_connection(self) -> Any:
+        """A new DB-API connection of the driver's (sqlite3, pymysql, psycopg) to this store's
+        database, with its settings, for the caller to use and close: PyExperimenter 1.4
+        scripts run their own SQL on `db_connector.connect()`. Not fenced, never shared; in
+        autocommit, so that nothing the caller leaves open holds locks the store needs (a
+        transaction is the caller's to open with BEGIN)."""
+        raise NotImplementedError
+
     # -- signals: a worker never interrupts its main thread inside a database call
     def in_call(self) -> bool:
         """Whether the calling thread is inside one of this store's database calls."""

@@ -37,3 +37,39 @@ def test_user_sql_is_sent_as_written_with_values_bound(backend: str, make_config
     # the failed list was one transaction: its DELETE did not stay
     assert store.run_user_sql([("SELECT COUNT(*) FROM scratch", None)])[0][1] == [(2,)]
     exp.close()
+
+
+def test_user_connection_is_the_callers_own(backend: str, make_config: ConfigMaker) -> None:
+    """`user_connection` reaches the store's database with the store's settings (SQLite file,
+    MariaDB or PostgreSQL server and credentials) as a new driver connection in autocommit:
+    a statement lands as it runs, a transaction is the caller's to open (BEGIN, rolled back
+    when the connection closes without COMMIT), and a read the caller leaves open holds no
+    lock, so the store's DDL (here a DROP) does not wait for it."""
+    exp = Experimenter(make_config())
+    exp.fill_table_from_config()
+    store = exp.store
+    mark = "?" if backend == "sqlite" else "%s"
+    table = store.schema.name
+    store.run_user_sql([("CREATE TABLE scratch (note VARCHAR(100), n INT)", None)])
+    conn = store.user_connection()
+    assert type(conn).__module__.split(".")[0] == {"sqlite": "sqlite3", "mysql": "pymysql", "postgres": "psycopg"}[backend]
+    cur = conn.cursor()
+    cur.execute(f"SELECT COUNT(*) FROM {table}")
+    assert cur.fetchone()[0] == len(exp.get_table())
+    cur.execute(f"INSERT INTO scratch (note, n) VALUES ({mark}, {mark})", ("x'); DROP TABLE scratch; --", 1))
+    assert store.run_user_sql([("SELECT note FROM scratch", None)])[0][1] == [("x'); DROP TABLE scratch; --",)]
+    cur.execute("BEGIN")
+    cur.execute("DELETE FROM scratch")
+    conn.close()  # without a COMMIT: the DELETE is rolled back
+    assert store.run_user_sql([("SELECT COUNT(*) FROM scratch", None)])[0][1] == [(1,)]
+
+    left_open = store.user_connection()  # a 1.4.2 script's read, never closed
+    reader = left_open.cursor()
+    reader.execute("SELECT COUNT(*) FROM scratch")
+    assert reader.fetchall()
+    store.run_user_sql([("DROP TABLE scratch", None)])
+    with pytest.raises(Exception, match="scratch"):
+        store.run_user_sql([("SELECT COUNT(*) FROM scratch", None)])
+    left_open.close()
+    assert len(exp.get_table()) > 0
+    exp.close()

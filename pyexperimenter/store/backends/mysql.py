@@ -179,6 +179,14 @@ class MySQLSession(Session):
             raise
         return conn
 
+    def user_connection(self) -> pymysql.connections.Connection:
+        """The store's own kind of connection (its tunnel, UTC, READ COMMITTED), not kept, in
+        autocommit: a read left open would hold the table's metadata lock, and our index
+        creation, upgrades and DROP would wait for it (a day, MariaDB's default)."""
+        conn = self.connect()
+        conn.autocommit(True)
+        return conn
+
     def _create_database(self, kwargs: dict[str, Any]) -> None:
         bare = {k: v for k, v in kwargs.items() if k != "database"}
         conn = pymysql.connect(**bare)

@@ -172,6 +172,13 @@ class PostgresSession(Session):
             raise
         return conn
 
+    def user_connection(self) -> psycopg.Connection[Any]:
+        """The store's own kind of connection (its limits), not kept, in autocommit: a read
+        left open would hold a lock that our index creation, upgrades and DROP wait for."""
+        conn = self.connect()
+        conn.autocommit = True
+        return conn
+
     def _create_database(self) -> None:
         """`pyexp fill` on a server without the database: made on the maintenance database,
         outside a transaction (CREATE DATABASE cannot run in one)."""

@@ -55,6 +55,17 @@ class SQLiteSession(Session):
         self.conn = conn
         return conn
 
+    def user_connection(self) -> sqlite3.Connection:
+        """The same file, waiting for the writer lock as the store does, in autocommit (as
+        on the servers): a write left uncommitted would hold SQLite's one writer lock and
+        stop every worker."""
+        if not self.create and not self.path.exists():
+            raise InputError(f"database file {self.path} does not exist; run `pyexp fill CONFIG` first")
+        try:
+            return sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        except sqlite3.DatabaseError as e:
+            raise DatabaseUnavailable(f"cannot open SQLite database {self.path}: {e}") from None
+
     def table_columns(self, cur: Cursor) -> list[str] | None:
         return [r[1] for r in self.run(cur, "table_columns").fetchall()] or None
 

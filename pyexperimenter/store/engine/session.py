@@ -68,6 +68,11 @@ class Session(ABC):
         """How long the database server has been up; None for an embedded database."""
         return None
 
+    def user_connection(self) -> Any:
+        """A new driver connection with this session's settings that the caller owns and
+        closes (store/engine/user_sql.py); the store never uses it."""
+        raise NotImplementedError(f"{self.dialect.name} hands out no connection")
+
     # --- sending statements
     def run(self, cur: Cursor, name: str, args: Sequence[Any] = (), *, many: bool = False, **parts: Any) -> Cursor:
         """Run the named query (store/sql/queries.sql) with `args` bound; `parts` fill its

@@ -22,7 +22,7 @@ from .fill import RANK_SPACE, RowPriority, fill, filler_for
 from .output import StagedOutput, attempt_output
 from .session import Session
 from .side import SideTables, write_codecarbon, write_logs
-from .user_sql import run_user_sql, user_statement
+from .user_sql import run_user_sql, user_connection, user_statement
 
 
 def random_rank() -> int:
@@ -205,6 +205,9 @@ class SqlStore(StagedOutput, Store):
 
     def user_statement(self, kind: str, table: str, columns: Sequence[str] = (), condition: str = "") -> str:
         return user_statement(self.session, kind, table, columns, condition)
+
+    def user_connection(self) -> Any:
+        return user_connection(self.session)
 
     def aggregates_in_sql(self) -> frozenset[str]:
         return sql_aggregates(self.dialect)

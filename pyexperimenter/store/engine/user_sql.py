@@ -6,6 +6,8 @@ PyExperimenter 1.4's connector let scripts run their own SQL on their own databa
 happens, so that everything else in the store still sends only its named queries. The text
 is not checked, rewritten or fenced: its placeholders are the driver's own (`?` on SQLite,
 `%s` on MariaDB/MySQL) and its values are bound by the driver, never pasted in.
+`user_connection` goes further, as 1.4.2's `db_connector.connect()` did: a driver connection
+of the caller's own, for scripts that drive the cursor themselves.
 """
 
 from __future__ import annotations
@@ -44,3 +46,11 @@ def run_user_sql(session: Session, statements: Sequence[tuple[str, Sequence[Any]
 def user_statement(session: Session, kind: str, table: str, columns: Sequence[str] = (), condition: str = "") -> str:
     """store/sql/user.py's text, in this session's paramstyle."""
     return user_text(session.dialect.pyformat, kind, table, columns, condition)
+
+
+def user_connection(session: Session) -> Any:
+    """A new sqlite3, pymysql or psycopg connection, opened as the store opens its own (same
+    file or server, credentials, SSH tunnel, session settings) but owned by the caller: what
+    runs on it is the caller's and unfenced; each statement commits as it runs unless the
+    caller opens a transaction (BEGIN)."""
+    return session.user_connection()
