@@ -60,6 +60,8 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "errors": errors,
         "outcomes": summary["outcomes"] if "outcomes" in summary else
         {str(r["outcome"]): int(r["n"]) for r in store.attempt_outcomes()},
+        "usage": usage_by_outcome(exp),
+        "memory_limit_mb": cfg.memory_limit_mb,
         "quarantined": [_quarantined_entry(r) for r in store.quarantined_workers()],
         "throughput": rate_now,
         "throughput_per_minute": rate_now["per_minute"],
@@ -70,6 +72,25 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "heartbeat_seconds": cfg.heartbeat_seconds,
         "max_attempts": cfg.max_attempts,
     }
+
+
+def _number(value: Any, digits: int = 1) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def usage_by_outcome(exp: Experimenter) -> dict[str, dict[str, Any]]:
+    """What ended attempts used, per outcome (worker/usage.py measures it): the peak memory
+    of OOM-killed attempts beside the limit is the first question after such a failure."""
+    found: dict[str, dict[str, Any]] = {}
+    for r in exp.store.attempt_usage():
+        found[str(r["outcome"])] = {
+            "attempts": int(r["n"]), "measured": int(r["measured"] or 0),
+            "peak_rss_mb_max": _number(r["peak_rss_mb_max"]), "peak_rss_mb_mean": _number(r["peak_rss_mb_mean"]),
+            "wall_seconds_mean": _number(r["wall_seconds_mean"], 3),
+            "cpu_seconds_total": _number(r["cpu_seconds_total"], 3),
+            "gpu_peak_mb_max": _number(r["gpu_peak_mb_max"]),
+        }
+    return found
 
 
 def throughput(exp: Experimenter, window_seconds: float, minutes: dict[int, int] | None = None,

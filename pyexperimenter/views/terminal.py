@@ -49,6 +49,8 @@ def status_view(report: dict[str, Any], config: str = "CONFIG") -> Group:
         parts += ["", *_errors_table(report, config)]
     if report.get("outcomes"):
         parts += ["", _outcomes_line(report)]
+    if any(u["measured"] for u in report.get("usage", {}).values()):
+        parts.append(_usage_line(report))
     if report.get("quarantined"):
         parts += ["", _quarantined_table(report)]
     return Group(*parts)
@@ -60,6 +62,21 @@ def _outcomes_line(report: dict[str, Any]) -> Text:
     for i, (outcome, n) in enumerate(sorted(report["outcomes"].items(), key=lambda kv: -kv[1])):
         line.append(", " if i else "")
         line.append(f"{outcome} {n}", style=_COLORS.get(outcome, "blue" if outcome in HANDED_BACK else "red"))
+    return line
+
+
+def _usage_line(report: dict[str, Any]) -> Text:
+    """Peak memory per outcome, the isolation limit beside an out-of-memory one."""
+    line = Text("peak memory: ", style="bold")
+    measured = [(o, u) for o, u in sorted(report["usage"].items()) if u["measured"]]
+    for i, (outcome, u) in enumerate(measured):
+        line.append(", " if i else "")
+        text = f"{outcome} max {u['peak_rss_mb_max']:g} MB (mean {u['peak_rss_mb_mean']:g})"
+        if outcome == "oom" and report.get("memory_limit_mb") is not None:
+            text += f" of memory_limit_mb={report['memory_limit_mb']}"
+        if u["gpu_peak_mb_max"] is not None:
+            text += f", GPU max {u['gpu_peak_mb_max']:g} MB"
+        line.append(text, style=_COLORS.get(outcome, "blue" if outcome in HANDED_BACK else "red"))
     return line
 
 

@@ -243,6 +243,11 @@ SELECT status, pyexp_token FROM {table} WHERE ID = ?
 UPDATE {attempts}{token_hint} SET outcome = ?, end_date = {now}, error = ?
 WHERE claim_token = ? AND outcome = 'running' AND experiment_id IN ({ids})
 
+-- close_attempts_measured --
+-- The same, with what each attempt used (store/types.py Usage); takes outcome, error, the usage values (per column: one value, or id and value per row), token, then the ids.
+UPDATE {attempts}{token_hint} SET outcome = ?, end_date = {now}, error = ?{usage_sets}
+WHERE claim_token = ? AND outcome = 'running' AND experiment_id IN ({ids})
+
 -- attempt_output --
 -- What a running attempt printed so far (its file and last KB); takes file, tail, token, id. Fenced: only while it runs.
 UPDATE {attempts} SET log_file = ?, log_tail = ? WHERE claim_token = ? AND experiment_id = ? AND outcome = 'running'
@@ -362,6 +367,12 @@ CASE WHEN {lost} THEN 1 ELSE 0 END AS stale FROM {table} WHERE status = 'running
 -- report_outcomes --
 -- `pyexp status`: attempts per outcome.
 SELECT outcome, COUNT(*) AS n FROM {attempts} GROUP BY outcome ORDER BY outcome
+
+-- report_usage --
+-- `pyexp status` and `pyexp report`: what ended attempts used, per outcome (a NULL measure is not counted).
+SELECT outcome, COUNT(*) AS n, COUNT(peak_rss_mb) AS measured, MAX(peak_rss_mb) AS peak_rss_mb_max,
+AVG(peak_rss_mb) AS peak_rss_mb_mean, AVG(wall_seconds) AS wall_seconds_mean, SUM(cpu_seconds) AS cpu_seconds_total,
+MAX(gpu_peak_mb) AS gpu_peak_mb_max FROM {attempts} WHERE outcome <> 'running' GROUP BY outcome ORDER BY outcome
 
 -- report_quarantined --
 -- `pyexp status`: the quarantined workers and hosts, with the attempts they gave back.

@@ -105,12 +105,20 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     Column("log_file", "long_text"),  # a path can be longer than a VARCHAR(255)
     Column("log_tail", "long_text"),
     Column("scheduler", "status"),  # "slurm", "sge", or NULL: a local worker
+    # What the attempt used (worker/usage.py); NULL where it could not be measured.
+    Column("wall_seconds", "double"),
+    Column("cpu_seconds", "double"),  # user + system, the experiment's process and its reaped children
+    Column("peak_rss_mb", "double"),  # the child's peak with isolation, the worker process's peak without
+    Column("gpu_peak_mb", "double"),  # NULL unless a GPU and its tools are present
+    Column("snapshot", "hash"),  # the code snapshot the attempt ran
 )
 ATTEMPTS_ADDED_LATER: tuple[str, ...] = (
     "cuda_devices", "git_commit", "git_dirty", "git_diff_hash", "python_version", "packages_hash",
     "log_file", "log_tail", "scheduler",
 )
 """Attempt columns that attempt tables made by earlier versions lack (migrations.py adds them)."""
+ATTEMPTS_ADDED_V5: tuple[str, ...] = ("wall_seconds", "cpu_seconds", "peak_rss_mb", "gpu_peak_mb", "snapshot")
+"""What each attempt used and the code it ran: schema version 5 adds them (migrations.py)."""
 
 SCHEMA_TABLE = "pyexp_schema"
 """The database's registry of schema versions: one row per experiment table

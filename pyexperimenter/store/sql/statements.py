@@ -14,7 +14,7 @@ from typing import Any
 
 from ...errors import InputError
 from ...sqltypes import is_identifier
-from ..types import TableSchema
+from ..types import USAGE_COLUMNS, TableSchema
 from . import conditions, ddl, selects
 from .dialect import Dialect
 from .queries import COUNTED, ENDED, ERROR_KIND, FINISHED, FRAGMENTS, PIECES, QUERIES, TRIGGER_KINDS, trigger_name
@@ -71,6 +71,15 @@ def _finish_sets(st: Statements, shape: tuple[tuple[str, ...], int]) -> str:
     return "".join(", " + s for s in _result_sets(st, names, value))
 
 
+def _usage_sets(st: Statements, shape: tuple[tuple[int, ...], int]) -> str:
+    """`, col = ?` per usage column measured (indexes into USAGE_COLUMNS) for one attempt,
+    `CASE experiment_id WHEN ? THEN ? ... END` for several (one statement closes a batch, as
+    `finish_sets` finishes it); a column NULL for the whole batch is left out (NULL already)."""
+    columns, rows = shape
+    value = "?" if rows == 1 else f"CASE experiment_id{' WHEN ? THEN ?' * rows} END"
+    return "".join(f", {st.dialect.q(USAGE_COLUMNS[k])} = {value}" for k in columns)
+
+
 def _where(st: Statements, columns: tuple[str, ...]) -> str:
     conds = [f"{st.dialect.q(c)} = ?" for c in _identifiers(columns)]
     return " WHERE " + " AND ".join(conds) if conds else ""
@@ -107,6 +116,7 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "results": lambda st, names: ", ".join(_result_sets(st, names)),
     "and_results": lambda st, names: "".join(", " + s for s in _result_sets(st, names)),
     "finish_sets": _finish_sets,
+    "usage_sets": _usage_sets,
     "log_columns": lambda st, names: "".join(", " + st.dialect.q(c) for c in _identifiers(names)),
     "where": _where,
     "database": _database,

@@ -1,0 +1,115 @@
+"""What each attempt used (worker/usage.py): a 300 MB allocation is the child's own peak with
+isolation, at least the process peak without, an out-of-memory attempt shows its peak beside
+the limit in `pyexp status`, and a batch of fast rows closes every attempt with its measures."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+from support.configs import ConfigMaker
+
+from pyexperimenter import Experimenter
+from pyexperimenter.cli import main
+from pyexperimenter.worker import Worker
+
+MB = 1024 * 1024
+
+
+def _rss_mb() -> float:
+    found = re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text())
+    assert found is not None
+    return int(found.group(1)) / 1024
+
+
+def allocates_300_mb(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> dict[str, Any]:
+    baseline = _rss_mb()
+    block = bytearray(300 * MB)
+    for i in range(0, len(block), 4096):  # touched: resident, not only reserved
+        block[i] = 1
+    return {"baseline": baseline}
+
+
+def allocates_until_refused(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> None:
+    kept = []
+    while True:
+        chunk = bytearray(20 * MB)
+        for i in range(0, len(chunk), 4096):
+            chunk[i] = 1
+        kept.append(chunk)
+
+
+def _attempts(exp: Experimenter) -> list[dict[str, Any]]:
+    return list(exp.store.rows(exp.store.schema.attempts_table))  # type: ignore[attr-defined]
+
+
+def test_with_isolation_the_peak_is_the_childs_own(make_config: ConfigMaker) -> None:
+    path = make_config(experiment={"isolation": "process"}, parameters={"x": [1, 2]}, results={"baseline": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    assert Worker(exp.config, allocates_300_mb).run().done == 2
+    baselines = {int(r["ID"]): float(r["baseline"]) for _, r in exp.get_table().iterrows()}
+    attempts = _attempts(exp)
+    assert len(attempts) == 2
+    for a in attempts:
+        above = float(a["peak_rss_mb"]) - baselines[int(a["experiment_id"])]
+        assert abs(above - 300) <= 30, (a["peak_rss_mb"], baselines)
+        assert float(a["wall_seconds"]) > 0 and float(a["cpu_seconds"]) > 0
+        assert a["gpu_peak_mb"] is None and a["snapshot"] is None  # no GPU here; launched without a snapshot
+    exp.close()
+
+
+def test_without_isolation_the_peak_is_the_process_peak(make_config: ConfigMaker) -> None:
+    path = make_config(parameters={"x": [1]}, results={"baseline": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    assert Worker(exp.config, allocates_300_mb).run().done == 1
+    (a,) = _attempts(exp)
+    assert float(a["peak_rss_mb"]) >= 300
+    exp.close()
+
+
+def test_an_out_of_memory_attempt_shows_its_peak_and_the_limit(make_config: ConfigMaker) -> None:
+    path = make_config(experiment={"isolation": "process", "memory_limit_mb": 1024, "max_attempts": 1},
+                       parameters={"x": [1]}, results={"value": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    Worker(exp.config, allocates_until_refused).run()
+    (a,) = _attempts(exp)
+    assert a["outcome"] == "oom" and float(a["peak_rss_mb"]) >= 100, a
+    out = CliRunner().invoke(main, ["status", str(path)], env={"COLUMNS": "160"}).stdout
+    peak = f"{round(float(a['peak_rss_mb']), 1):g}"
+    assert re.search(rf"oom max {re.escape(peak)} MB \(mean [0-9.]+\) of memory_limit_mb=1024", out), out
+    exp.close()
+
+
+def test_a_batch_of_fast_rows_closes_each_attempt_with_its_measures(make_config: ConfigMaker) -> None:
+    path = make_config(parameters={"x": {"start": 0, "stop": 300}}, results={"value": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+
+    def fast(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> dict[str, Any]:
+        return {"value": parameters["x"]}
+
+    assert Worker(exp.config, fast).run().done == 300
+    attempts = _attempts(exp)
+    assert len(attempts) == 300
+    assert len({a["claim_token"] for a in attempts}) < 300  # batches: one statement closed several
+    assert all(a["outcome"] == "done" and a["wall_seconds"] is not None and a["peak_rss_mb"] is not None
+               for a in attempts)
+    exp.close()
+
+
+def test_the_report_data_carries_usage_per_outcome(make_config: ConfigMaker) -> None:
+    from pyexperimenter.views.report_data import ReportOptions, report_data
+
+    path = make_config(parameters={"x": [1]}, results={"baseline": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    Worker(exp.config, allocates_300_mb).run()
+    usage = report_data(exp, ReportOptions())["usage"]
+    assert usage["done"]["attempts"] == 1 and usage["done"]["peak_rss_mb_max"] >= 300
+    assert usage["done"]["gpu_peak_mb_max"] is None
+    exp.close()
