@@ -176,7 +176,13 @@ class Store(ABC):
 
     def attempt_usage(self) -> list[dict[str, Any]]:
         """What ended attempts used, per outcome: outcome, n, measured, peak_rss_mb_max,
-        peak_rss_mb_mean, wall_seconds_mean, cpu_seconds_total, gpu_peak_mb_max."""
+        peak_rss_mb_mean, wall_seconds_mean, cpu_seconds_total, gpu_peak_mb_max. Reads every
+        attempt: for the report, not for status."""
+        raise NotImplementedError
+
+    def peak_memory(self, outcomes: Sequence[str]) -> dict[str, float]:
+        """The highest `peak_rss_mb` of each of `outcomes` that has one, each found without
+        reading the outcome's attempts (status at any size)."""
         raise NotImplementedError
 
     def quarantined_workers(self) -> list[dict[str, Any]]:

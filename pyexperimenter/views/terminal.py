@@ -49,7 +49,7 @@ def status_view(report: dict[str, Any], config: str = "CONFIG") -> Group:
         parts += ["", *_errors_table(report, config)]
     if report.get("outcomes"):
         parts += ["", _outcomes_line(report)]
-    if any(u["measured"] for u in report.get("usage", {}).values()):
+    if report.get("peak_rss_mb"):
         parts.append(_usage_line(report))
     if report.get("quarantined"):
         parts += ["", _quarantined_table(report)]
@@ -66,16 +66,13 @@ def _outcomes_line(report: dict[str, Any]) -> Text:
 
 
 def _usage_line(report: dict[str, Any]) -> Text:
-    """Peak memory per outcome, the isolation limit beside an out-of-memory one."""
+    """The highest peak memory per outcome, the isolation limit beside an out-of-memory one."""
     line = Text("peak memory: ", style="bold")
-    measured = [(o, u) for o, u in sorted(report["usage"].items()) if u["measured"]]
-    for i, (outcome, u) in enumerate(measured):
+    for i, (outcome, peak) in enumerate(sorted(report["peak_rss_mb"].items())):
         line.append(", " if i else "")
-        text = f"{outcome} max {u['peak_rss_mb_max']:g} MB (mean {u['peak_rss_mb_mean']:g})"
+        text = f"{outcome} max {peak:g} MB"
         if outcome == "oom" and report.get("memory_limit_mb") is not None:
             text += f" of memory_limit_mb={report['memory_limit_mb']}"
-        if u["gpu_peak_mb_max"] is not None:
-            text += f", GPU max {u['gpu_peak_mb_max']:g} MB"
         line.append(text, style=_COLORS.get(outcome, "blue" if outcome in HANDED_BACK else "red"))
     return line
 

@@ -4,6 +4,7 @@ the limit in `pyexp status`, and a batch of fast rows closes every attempt with 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,9 @@ def test_an_out_of_memory_attempt_shows_its_peak_and_the_limit(make_config: Conf
     assert a["outcome"] == "oom" and float(a["peak_rss_mb"]) >= 100, a
     out = CliRunner().invoke(main, ["status", str(path)], env={"COLUMNS": "160"}).stdout
     peak = f"{round(float(a['peak_rss_mb']), 1):g}"
-    assert re.search(rf"oom max {re.escape(peak)} MB \(mean [0-9.]+\) of memory_limit_mb=1024", out), out
+    assert re.search(rf"oom max {re.escape(peak)} MB of memory_limit_mb=1024", out), out
+    shown = json.loads(CliRunner().invoke(main, ["status", str(path), "--json"]).stdout)
+    assert shown["peak_rss_mb"] == {"oom": round(float(a["peak_rss_mb"]), 1)} and shown["memory_limit_mb"] == 1024
     exp.close()
 
 

@@ -257,6 +257,9 @@ class SqlStore(StagedOutput, Store):
     def attempt_usage(self) -> list[dict[str, Any]]:
         return reports.report(self.session, "report_usage")
 
+    def peak_memory(self, outcomes: Sequence[str]) -> dict[str, float]:
+        return reports.peaks(self.session, outcomes)
+
     def quarantined_workers(self) -> list[dict[str, Any]]:
         return reports.report(self.session, "report_quarantined")
 
