@@ -28,7 +28,7 @@ from ..errors import FencedOut, ValueRefused
 from ..results import InvalidResultError, ResultProcessor, check_result_keys
 from ..status import Outcome, Status
 from ..store import Claim, Store, WorkerIdentity, open_store
-from . import signals
+from . import signals, usage
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
 from .isolation import AttemptEnded, Limits, run_isolated
@@ -37,7 +37,6 @@ from .provenance import attach as attach_provenance
 from .quarantine import QuarantineWatch
 from .strays import Leftovers
 from .tracking import tracked
-from .usage import Meter
 
 log = logging.getLogger("pyexperimenter")
 
@@ -360,7 +359,8 @@ class Worker:
         heartbeat = self._heartbeat
         if heartbeat is not None:
             heartbeat.capture = (claim.token, claim.id, capture)
-        meter = Meter(self._limits is not None, self.snapshot, self._last_reading)
+        meter = usage.Meter(self.snapshot) if self._limits is not None else None
+        started = usage.begin(self._last_reading) if meter is None else None
         try:
             if self._limits is None:
                 saved = tee_start(capture)
@@ -383,8 +383,12 @@ class Worker:
                 raise
         finally:
             self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged
-            self.store.stage_usage(claim.token, claim.id, meter.usage())  # in memory: it cannot fail
-            self._last_reading = meter.end
+            if meter is not None:
+                used = meter.usage()
+            else:
+                assert started is not None
+                used, self._last_reading = usage.end(started, self.snapshot)
+            self.store.stage_usage(claim.token, claim.id, used)  # in memory: it cannot fail
             if heartbeat is not None:
                 heartbeat.capture = None
             capture.close()

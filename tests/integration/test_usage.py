@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,11 +90,18 @@ def test_an_out_of_memory_attempt_shows_its_peak_and_the_limit(make_config: Conf
 
 
 def test_a_batch_of_fast_rows_closes_each_attempt_with_its_measures(make_config: ConfigMaker) -> None:
+    """Without isolation an attempt of under 1 ms reads no CPU clock (worker/usage.py): its
+    CPU seconds are NULL; a longer one in the same batch has its own, from a reading at most
+    1 ms older than its start."""
     path = make_config(parameters={"x": {"start": 0, "stop": 300}}, results={"value": "DOUBLE"})
     exp = Experimenter(path)
     exp.fill_table_from_config()
 
     def fast(parameters: dict[str, Any], rp: Any, custom: dict[str, Any]) -> dict[str, Any]:
+        if parameters["x"] % 50 == 7:  # 5 ms of CPU
+            until = time.process_time() + 0.005
+            while time.process_time() < until:
+                pass
         return {"value": parameters["x"]}
 
     assert Worker(exp.config, fast).run().done == 300
@@ -102,6 +110,11 @@ def test_a_batch_of_fast_rows_closes_each_attempt_with_its_measures(make_config:
     assert len({a["claim_token"] for a in attempts}) < 300  # batches: one statement closed several
     assert all(a["outcome"] == "done" and a["wall_seconds"] is not None and a["peak_rss_mb"] is not None
                for a in attempts)
+    for a in attempts:
+        wall, cpu = float(a["wall_seconds"]), a["cpu_seconds"]
+        assert (cpu is None) == (wall < 0.001), a
+        if int(a["experiment_id"]) % 50 == 8:  # x = ID - 1
+            assert 0.005 <= float(cpu) <= wall + 0.002, a  # its own 5 ms, and at most 1 ms from before it
     exp.close()
 
 

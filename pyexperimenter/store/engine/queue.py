@@ -22,7 +22,7 @@ from .session import Cursor, Session
 
 T = TypeVar("T")
 ID_CHUNK = 500  # ids per statement: far below every driver's placeholder limit
-USAGE_CHUNK = 64  # attempts closed with their usage per statement: 11 placeholders each
+USAGE_CHUNK = 64  # attempts closed with their usage per statement: at most 11 placeholders each
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -129,14 +129,22 @@ def close_attempts(session: Session, cur: Cursor, token: str, ids: Sequence[int]
     if staged:
         write_staged(session, cur, token, ids, staged)
     used = usage or {}
-    measured = [i for i in ids if i in used]
-    for part in chunks(measured, USAGE_CHUNK):
+    measured = [i for i in ids if i in used] if used else []
+    for part in chunks(measured, USAGE_CHUNK):  # list operations in C: a batch's attempts pay < 1 us each here
         args: list[Any] = [outcome.value, error]
-        columns = [(k, c) for k, c in enumerate(zip(*(used[i] for i in part))) if any(v is not None for v in c)]
-        for _, column in columns:  # one value, or `CASE experiment_id WHEN id THEN value ...`
-            args += column if len(part) == 1 else [x for pair in zip(part, column) for x in pair]
-        session.run(cur, "close_attempts_measured", (*args, token, *part), ids=len(part),
-                    usage_sets=(tuple(k for k, _ in columns), len(part)))
+        shape: list[tuple[int, int]] = []
+        for k, column in enumerate(zip(*[used[i] for i in part])):
+            first = column[0]
+            if column.count(first) == len(column):  # the batch's peak, its snapshot: one value
+                if first is not None:  # NULL for the whole batch: NULL already
+                    shape.append((k, 1))
+                    args.append(first)
+            else:  # `CASE experiment_id WHEN id THEN value ...`
+                shape.append((k, len(part)))
+                pairs: list[Any] = [None] * (2 * len(part))
+                pairs[::2], pairs[1::2] = part, column
+                args += pairs
+        session.run(cur, "close_attempts_measured", (*args, token, *part), ids=len(part), usage_sets=tuple(shape))
     if measured:
         ids = [i for i in ids if i not in used]
     for part in chunks(ids, ID_CHUNK):

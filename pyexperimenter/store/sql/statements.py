@@ -71,13 +71,16 @@ def _finish_sets(st: Statements, shape: tuple[tuple[str, ...], int]) -> str:
     return "".join(", " + s for s in _result_sets(st, names, value))
 
 
-def _usage_sets(st: Statements, shape: tuple[tuple[int, ...], int]) -> str:
-    """`, col = ?` per usage column measured (indexes into USAGE_COLUMNS) for one attempt,
-    `CASE experiment_id WHEN ? THEN ? ... END` for several (one statement closes a batch, as
-    `finish_sets` finishes it); a column NULL for the whole batch is left out (NULL already)."""
-    columns, rows = shape
-    value = "?" if rows == 1 else f"CASE experiment_id{' WHEN ? THEN ?' * rows} END"
-    return "".join(f", {st.dialect.q(USAGE_COLUMNS[k])} = {value}" for k in columns)
+def _usage_sets(st: Statements, shape: tuple[tuple[int, int], ...]) -> str:
+    """`, col = ?` per usage column (an index into USAGE_COLUMNS) with one value for the whole
+    statement, `, col = CASE experiment_id WHEN ? THEN ? ... END` for one with a value per
+    row (a batch's wall and CPU seconds: one statement closes a batch, as `finish_sets`
+    finishes it). A column NULL for all its rows is left out (NULL already); one the same for
+    all (the process peak read once in a batch of fast rows, the snapshot) costs one
+    placeholder, not a CASE of a WHEN per row that the database tests for every row."""
+    return "".join(f", {st.dialect.q(USAGE_COLUMNS[k])} = "
+                   f"{'?' if rows == 1 else 'CASE experiment_id' + ' WHEN ? THEN ?' * rows + ' END'}"
+                   for k, rows in shape)
 
 
 def _where(st: Statements, columns: tuple[str, ...]) -> str:
