@@ -119,6 +119,7 @@ def test_a_batch_of_fast_rows_closes_each_attempt_with_its_measures(make_config:
 
 
 def test_the_report_data_carries_usage_per_outcome(make_config: ConfigMaker) -> None:
+    from pyexperimenter.views.html.sections import sections
     from pyexperimenter.views.report_data import ReportOptions, report_data
 
     path = make_config(parameters={"x": [1]}, results={"baseline": "DOUBLE"})
@@ -128,4 +129,6 @@ def test_the_report_data_carries_usage_per_outcome(make_config: ConfigMaker) -> 
     usage = report_data(exp, ReportOptions())["usage"]
     assert usage["done"]["attempts"] == 1 and usage["done"]["peak_rss_mb_max"] >= 300
     assert usage["done"]["gpu_peak_mb_max"] is None
+    html = sections(report_data(exp, ReportOptions()))["usage"]
+    assert "<td>done</td><td>1</td>" in html and f"<td>{usage['done']['peak_rss_mb_max']:.4g}</td>" in html, html
     exp.close()
