@@ -376,11 +376,23 @@ SELECT outcome, COUNT(*) AS n FROM {attempts} GROUP BY outcome ORDER BY outcome
 -- `pyexp status`: the highest peak memory among the attempts of one outcome, a seek to the last entry of its range of ix_outcome_peak however many attempts it holds (NULLs sort first); takes the outcome.
 SELECT MAX(peak_rss_mb) AS peak_rss_mb_max FROM {attempts} WHERE outcome = ?
 
--- report_usage --
+-- report_usage [sqlite] --
 -- `pyexp report`: what ended attempts used, per outcome (a NULL measure is not counted); reads every attempt, which status does not.
 SELECT outcome, COUNT(*) AS n, COUNT(peak_rss_mb) AS measured, MAX(peak_rss_mb) AS peak_rss_mb_max,
 AVG(peak_rss_mb) AS peak_rss_mb_mean, AVG(wall_seconds) AS wall_seconds_mean, SUM(cpu_seconds) AS cpu_seconds_total,
 MAX(gpu_peak_mb) AS gpu_peak_mb_max FROM {attempts} WHERE outcome <> 'running' GROUP BY outcome ORDER BY outcome
+
+-- report_usage [postgres] --
+-- The same.
+SELECT outcome, COUNT(*) AS n, COUNT(peak_rss_mb) AS measured, MAX(peak_rss_mb) AS peak_rss_mb_max,
+AVG(peak_rss_mb) AS peak_rss_mb_mean, AVG(wall_seconds) AS wall_seconds_mean, SUM(cpu_seconds) AS cpu_seconds_total,
+MAX(gpu_peak_mb) AS gpu_peak_mb_max FROM {attempts} WHERE outcome <> 'running' GROUP BY outcome ORDER BY outcome
+
+-- report_usage [mysql] --
+-- The same in one pass over the attempts: MariaDB's pick, the range of ix_outcome_peak, looks every attempt up by its key for the columns the index lacks (400,000 attempts: 10-19 s, not 0.6 s).
+SELECT outcome, COUNT(*) AS n, COUNT(peak_rss_mb) AS measured, MAX(peak_rss_mb) AS peak_rss_mb_max,
+AVG(peak_rss_mb) AS peak_rss_mb_mean, AVG(wall_seconds) AS wall_seconds_mean, SUM(cpu_seconds) AS cpu_seconds_total,
+MAX(gpu_peak_mb) AS gpu_peak_mb_max FROM {attempts} USE INDEX () WHERE outcome <> 'running' GROUP BY outcome ORDER BY outcome
 
 -- report_quarantined --
 -- `pyexp status`: the quarantined workers and hosts, with the attempts they gave back.
