@@ -132,3 +132,34 @@ def test_the_report_data_carries_usage_per_outcome(make_config: ConfigMaker) -> 
     html = sections(report_data(exp, ReportOptions()))["usage"]
     assert "<td>done</td><td>1</td>" in html and f"<td>{usage['done']['peak_rss_mb_max']:.4g}</td>" in html, html
     exp.close()
+
+
+def _attempt_indexes(exp: Experimenter) -> set[str]:
+    store: Any = exp.store
+    table, kind = exp.store.schema.attempts_table, exp.config.database.kind
+    sql = {"sqlite": f"SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}'",
+           "mysql": f"SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() "
+                    f"AND table_name = '{table}'",
+           "postgres": f"SELECT indexname FROM pg_indexes WHERE tablename = '{table}'"}[kind]
+    names = store.session.transaction(lambda cur: store.session.execute(cur, sql).fetchall())
+    return {str(n[0]).removeprefix(f"{table}__") for n in names}
+
+
+def test_a_refill_replaces_the_outcome_index_of_an_earlier_version(make_config: ConfigMaker) -> None:
+    """Status finds each outcome's peak on (outcome, peak_rss_mb); a table filled by an earlier
+    version has the outcome index alone, which the next fill replaces (never a read-only command)."""
+    path = make_config(parameters={"x": [1, 2]}, results={"value": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    assert {"ix_outcome_peak"} <= _attempt_indexes(exp) and "ix_outcome" not in _attempt_indexes(exp)
+    store: Any = exp.store
+    table, mysql = exp.store.schema.attempts_table, exp.config.database.kind == "mysql"
+    dialect = store.session.dialect
+    for sql in (f"DROP INDEX {dialect.index_name(table, 'ix_outcome_peak')}" + (f" ON {table}" if mysql else ""),
+                f"CREATE INDEX {dialect.index_name(table, 'ix_outcome')} ON {dialect.q(table)} (outcome)"):
+        store.session.transaction(lambda cur, sql=sql: store.session.execute(cur, sql))
+    assert "ix_outcome" in _attempt_indexes(exp)
+    exp.fill_table_from_config()
+    found = _attempt_indexes(exp)
+    assert "ix_outcome_peak" in found and "ix_outcome" not in found, found
+    exp.close()
