@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .backends import tunnel
 from .port import Store
-from .types import NO_FILTER, Claim, Filter, StoreSettings, TableSchema, WorkerIdentity
+from .types import NO_FILTER, Claim, Filter, StoreSettings, TableSchema, Usage, WorkerIdentity
 
 
 def schema_of(config: StoreSettings) -> TableSchema:
@@ -65,5 +65,5 @@ def open_store(config: StoreSettings, create: bool = False, worker: bool = False
     return store
 
 
-__all__ = ["NO_FILTER", "Claim", "Filter", "Store", "TableSchema", "WorkerIdentity", "open_store", "schema_of",
+__all__ = ["NO_FILTER", "Claim", "Filter", "Store", "TableSchema", "Usage", "WorkerIdentity", "open_store", "schema_of",
            "tunnel"]

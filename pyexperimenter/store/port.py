@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .types import NO_FILTER, Claim, Filter, TableSchema, WorkerIdentity
+from .types import NO_FILTER, Claim, Filter, TableSchema, Usage, WorkerIdentity
 
 
 class Store(ABC):
@@ -101,6 +101,11 @@ class Store(ABC):
         (finish, fail, set_status or release of this token and row), in its transaction."""
 
     @abstractmethod
+    def stage_usage(self, token: str, row_id: int, usage: Usage) -> None:
+        """Keep what an attempt used for the write that closes it,
+        like `stage_output`: in memory, so measuring can never fail the attempt."""
+
+    @abstractmethod
     def attempt_output(self, token: str, row_id: int, log_file: str | None, tail: str) -> bool:
         """A running attempt's output so far (the heartbeat's); False once it is not running."""
 
@@ -167,6 +172,17 @@ class Store(ABC):
 
     def attempt_outcomes(self) -> list[dict[str, Any]]:
         """Ended attempts per outcome: outcome, n."""
+        raise NotImplementedError
+
+    def attempt_usage(self) -> list[dict[str, Any]]:
+        """What ended attempts used, per outcome: outcome, n, measured, peak_rss_mb_max,
+        peak_rss_mb_mean, wall_seconds_mean, cpu_seconds_total, gpu_peak_mb_max. Reads every
+        attempt: for the report, not for status."""
+        raise NotImplementedError
+
+    def peak_memory(self, outcomes: Sequence[str]) -> dict[str, float]:
+        """The highest `peak_rss_mb` of each of `outcomes` that has one, each found without
+        reading the outcome's attempts (status at any size)."""
         raise NotImplementedError
 
     def quarantined_workers(self) -> list[dict[str, Any]]:

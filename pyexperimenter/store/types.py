@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..environment import scheduler_task
 from ..sqltypes import SqlType
@@ -109,6 +109,21 @@ class WorkerIdentity:
             array_task_id=task.task_number,
             cuda_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         )
+
+
+USAGE_COLUMNS = ("wall_seconds", "cpu_seconds", "peak_rss_mb", "gpu_peak_mb", "snapshot")
+
+
+class Usage(NamedTuple):
+    """What one attempt used and the code it ran (worker/usage.py measures it), kept with
+    the attempt by the write that closes it; in the order of USAGE_COLUMNS. None: not
+    measurable here (stored as NULL). A tuple: made once per attempt on the hot path."""
+
+    wall_seconds: float | None = None
+    cpu_seconds: float | None = None
+    peak_rss_mb: float | None = None
+    gpu_peak_mb: float | None = None
+    snapshot: str | None = None
 
 
 @dataclass(frozen=True)

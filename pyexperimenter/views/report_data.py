@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..experiment import Experimenter
 from ..params.grid import AnyGrid, Grid
 from ..results.query import decoder, selection
-from .status_data import finished_per_minute
+from .status_data import finished_per_minute, usage_by_outcome
 
 NUMERIC_KINDS = frozenset({"int", "float", "decimal"})
 ERROR_BARS = ("std", "ci95")
@@ -81,8 +81,9 @@ def report_data(exp: Experimenter, opts: ReportOptions) -> dict[str, Any]:
         lambda e: finished_per_minute(e, None),
         error_groups,
         lambda e: log_curves(e, opts.logtable) if opts.logtable else None,
+        usage_by_outcome,
     ]
-    counts, *effect_rows, best, hosts, minutes, errors, logtable = parallel(exp, tasks)
+    counts, *effect_rows, best, hosts, minutes, errors, logtable, usage = parallel(exp, tasks)
     lost = counts.pop("stale", 0)
     total = sum(counts.values())
     per_minute = recent_rate(minutes)
@@ -98,6 +99,8 @@ def report_data(exp: Experimenter, opts: ReportOptions) -> dict[str, Any]:
         "eta_seconds": round(remaining / per_second, 1) if per_second > 0 and remaining else None,
         "minutes": minutes,
         "errors": errors,
+        "usage": usage,  # what ended attempts used, per outcome (status_data.usage_by_outcome)
+        "memory_limit_mb": cfg.memory_limit_mb,
         **hosts,
         "error_bars": opts.error_bars,
         "over": opts.over,

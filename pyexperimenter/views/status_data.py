@@ -41,6 +41,8 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
     found = store.running(stale_after_seconds=cfg.stale_after_seconds)
     running = [_running_entry(r) for r in found if ids is None or int(r["ID"]) in ids]
     running.sort(key=lambda r: (not r["lost"], r["id"]))  # lost ones first: they need attention
+    outcomes = summary["outcomes"] if "outcomes" in summary else \
+        {str(r["outcome"]): int(r["n"]) for r in store.attempt_outcomes()}
     rate_now = throughput(exp, window_seconds, minutes, summary.get("second"))
     remaining = counts["created"] + counts["running"]
     rate = rate_now["per_minute"] / 60.0
@@ -58,8 +60,9 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "running": running,
         "lost_ids": [r["id"] for r in running if r["lost"]],
         "errors": errors,
-        "outcomes": summary["outcomes"] if "outcomes" in summary else
-        {str(r["outcome"]): int(r["n"]) for r in store.attempt_outcomes()},
+        "outcomes": outcomes,
+        "peak_rss_mb": peak_memory(exp, outcomes),
+        "memory_limit_mb": cfg.memory_limit_mb,
         "quarantined": [_quarantined_entry(r) for r in store.quarantined_workers()],
         "throughput": rate_now,
         "throughput_per_minute": rate_now["per_minute"],
@@ -70,6 +73,34 @@ def status_report(exp: Experimenter, window_seconds: float = THROUGHPUT_WINDOW_S
         "heartbeat_seconds": cfg.heartbeat_seconds,
         "max_attempts": cfg.max_attempts,
     }
+
+
+def _number(value: Any, digits: int = 1) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def peak_memory(exp: Experimenter, outcomes: dict[str, int]) -> dict[str, float]:
+    """The highest peak memory of the ended attempts of each outcome (worker/usage.py): the
+    peak of OOM-killed attempts beside the limit is the first question after such a failure.
+    One index seek per outcome, not a read of the attempts: status stays within its
+    million-row budget (docs/performance.md); means and totals are the report's."""
+    ended = [o for o, n in sorted(outcomes.items()) if n and o != "running"]
+    return {o: round(v, 1) for o, v in exp.store.peak_memory(ended).items()} if ended else {}
+
+
+def usage_by_outcome(exp: Experimenter) -> dict[str, dict[str, Any]]:
+    """What ended attempts used, per outcome (worker/usage.py measures it), for the report:
+    a GROUP BY that reads every attempt, which `pyexp status` leaves out (peak_memory)."""
+    found: dict[str, dict[str, Any]] = {}
+    for r in exp.store.attempt_usage():
+        found[str(r["outcome"])] = {
+            "attempts": int(r["n"]), "measured": int(r["measured"] or 0),
+            "peak_rss_mb_max": _number(r["peak_rss_mb_max"]), "peak_rss_mb_mean": _number(r["peak_rss_mb_mean"]),
+            "wall_seconds_mean": _number(r["wall_seconds_mean"], 3),
+            "cpu_seconds_total": _number(r["cpu_seconds_total"], 3),
+            "gpu_peak_mb_max": _number(r["gpu_peak_mb_max"]),
+        }
+    return found
 
 
 def throughput(exp: Experimenter, window_seconds: float, minutes: dict[int, int] | None = None,

@@ -49,6 +49,8 @@ def status_view(report: dict[str, Any], config: str = "CONFIG") -> Group:
         parts += ["", *_errors_table(report, config)]
     if report.get("outcomes"):
         parts += ["", _outcomes_line(report)]
+    if report.get("peak_rss_mb"):
+        parts.append(_usage_line(report))
     if report.get("quarantined"):
         parts += ["", _quarantined_table(report)]
     return Group(*parts)
@@ -60,6 +62,18 @@ def _outcomes_line(report: dict[str, Any]) -> Text:
     for i, (outcome, n) in enumerate(sorted(report["outcomes"].items(), key=lambda kv: -kv[1])):
         line.append(", " if i else "")
         line.append(f"{outcome} {n}", style=_COLORS.get(outcome, "blue" if outcome in HANDED_BACK else "red"))
+    return line
+
+
+def _usage_line(report: dict[str, Any]) -> Text:
+    """The highest peak memory per outcome, the isolation limit beside an out-of-memory one."""
+    line = Text("peak memory: ", style="bold")
+    for i, (outcome, peak) in enumerate(sorted(report["peak_rss_mb"].items())):
+        line.append(", " if i else "")
+        text = f"{outcome} max {peak:g} MB"
+        if outcome == "oom" and report.get("memory_limit_mb") is not None:
+            text += f" of memory_limit_mb={report['memory_limit_mb']}"
+        line.append(text, style=_COLORS.get(outcome, "blue" if outcome in HANDED_BACK else "red"))
     return line
 
 

@@ -37,6 +37,7 @@ from ..errors import FencedOut
 from ..status import Outcome
 from .output import Capture, echo
 from .signals import STOP_SIGNALS
+from .usage import Meter, gpu_peak_mb, gpu_reset, rss_mb
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -144,6 +145,7 @@ def _child(conn: Connection, fn: Any, parameters: dict[str, Any], custom: dict[s
     if memory_limit_mb is not None:
         limit = memory_limit_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    gpu_reset()
     try:
         value = fn(parameters, _ChildResults(conn, *ids), custom)
         message: tuple[Any, ...] = ("returned", value)
@@ -154,7 +156,8 @@ def _child(conn: Connection, fn: Any, parameters: dict[str, Any], custom: dict[s
     except BaseException:  # noqa: BLE001 - everything the experiment raises is its failure
         message = ("raised", traceback.format_exc())
     _flush_all()
-    try:
+    try:  # its own peak, before the outcome (worker/usage.py); a dead child leaves it to the worker
+        conn.send(("usage", rss_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), gpu_peak_mb()))
         conn.send(message)
     except Exception:  # an unpicklable result: say so instead of dying silently
         conn.send(("raised", f"the experiment returned an object that cannot be sent back: {traceback.format_exc()}"))
@@ -228,7 +231,7 @@ class _Pump:
 
 
 def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str, Any], limits: Limits,
-                 capture: Capture | None = None) -> Any:
+                 capture: Capture | None = None, meter: Meter | None = None) -> Any:
     """What `fn` returned in a child; AttemptEnded when the child failed, died or ran out
     of time, FencedOut when its row went to another worker. The child is gone when this
     returns or raises (a stop signal raising in the worker kills it too); what it printed
@@ -262,6 +265,10 @@ def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str,
                     raise _death(proc.exitcode) from None
                 if message[0] == "call":
                     _serve(parent, rp, message[1], message[2])
+                    continue
+                if message[0] == "usage":
+                    if meter is not None:
+                        meter.child_peak_mb, meter.child_gpu_mb = message[1], message[2]
                     continue
                 return _ended(message, limits)
             if deadline is not None and time.monotonic() >= deadline:

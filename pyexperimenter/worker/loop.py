@@ -28,7 +28,7 @@ from ..errors import FencedOut, ValueRefused
 from ..results import InvalidResultError, ResultProcessor, check_result_keys
 from ..status import Outcome, Status
 from ..store import Claim, Store, WorkerIdentity, open_store
-from . import signals
+from . import signals, usage
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
 from .isolation import AttemptEnded, Limits, run_isolated
@@ -105,6 +105,8 @@ class Worker:
         self._log_folder = config.log_folder()  # each attempt's output goes under it (worker/output.py)
         self._heartbeat: Heartbeat | None = None
         self._ran_out = False  # rows were left because the allocation ends soon
+        self.snapshot: str | None = None  # the hash of the code snapshot this worker imports from
+        self._last_reading: Any = None  # the resource reading that ended the batch's last attempt (worker/usage.py)
 
     # --- signals
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -260,6 +262,7 @@ class Worker:
     def _run_batch(self, claims: list[Claim], heartbeat: Heartbeat) -> None:
         token = claims[0].token
         heartbeat.token = token
+        self._last_reading = None  # a batch's first attempt reads its own start
         finished: set[int] = set()
         try:
             for claim in claims:
@@ -292,6 +295,7 @@ class Worker:
         heartbeat = Heartbeat(self.store, self.config.heartbeat_seconds)
         heartbeat.token = claim.token
         heartbeat.start()
+        self._last_reading = None  # not a batch: this attempt reads its own start
         try:
             self._execute(claim)
             self._flush(claim.token)
@@ -355,6 +359,8 @@ class Worker:
         heartbeat = self._heartbeat
         if heartbeat is not None:
             heartbeat.capture = (claim.token, claim.id, capture)
+        meter = usage.Meter(self.snapshot) if self._limits is not None else None
+        started = usage.begin(self._last_reading) if meter is None else None
         try:
             if self._limits is None:
                 saved = tee_start(capture)
@@ -369,7 +375,7 @@ class Worker:
                     tee_stop(saved)
             try:
                 return run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits,
-                                    capture)
+                                    capture, meter)
             except AttemptEnded as e:  # the child's traceback, or how it died
                 text = e.message.rstrip("\n") + "\n"
                 echo(sys.stderr, text.encode("utf-8", "backslashreplace"))
@@ -377,6 +383,12 @@ class Worker:
                 raise
         finally:
             self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged
+            if meter is not None:
+                used = meter.usage()
+            else:
+                assert started is not None
+                used, self._last_reading = usage.end(started, self.snapshot)
+            self.store.stage_usage(claim.token, claim.id, used)  # in memory: it cannot fail
             if heartbeat is not None:
                 heartbeat.capture = None
             capture.close()

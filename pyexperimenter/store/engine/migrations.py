@@ -16,6 +16,8 @@ Versions:
      attempts' job columns named for any scheduler, and the attempts' `scheduler`
   4  the attempts' token index where it is missing; on SQLite the status indexes partial,
      each over the rows it serves (Index.where), so a claim and a finish rewrite fewer pages
+  5  the attempts' usage columns (wall_seconds, cpu_seconds, peak_rss_mb, gpu_peak_mb) and
+     the code `snapshot` each ran
 
 Concurrency: the check and the steps run under a lock, so of two processes opening an
 old table at once one upgrades and the other then finds the new version: on SQLite the
@@ -40,6 +42,7 @@ from ..sql.ddl import addable
 from ..sql.schema import (
     ATTEMPT_TOKEN_INDEX,
     ATTEMPTS_ADDED_LATER,
+    ATTEMPTS_ADDED_V5,
     MAIN_INTERNAL,
     PARTIAL_INDEXES,
     RENAMED_ATTEMPTS,
@@ -163,11 +166,21 @@ def _indexes(session: Session, cur: Cursor, rank: Rank) -> None:
             create_index(session, cur, schema.name, index)
 
 
+def _usage(session: Session, cur: Cursor, rank: Rank) -> None:
+    """5: what each attempt used and the code snapshot it ran, NULL for the attempts before."""
+    have_attempts = _attempt_columns(session, cur)
+    if have_attempts:  # an adopted table gets its attempts table from `create`
+        for name in ATTEMPTS_ADDED_V5:
+            if name not in have_attempts:
+                session.run(cur, "add_attempt_column", attempt_column=name)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "adopt a PyExperimenter 1.4 table", _adopt),
     Step(2, "add the bookkeeping columns added later", _added_later),
     Step(3, "rename our columns to pyexp_..., the attempts' job columns for any scheduler", _renamed),
     Step(4, "the attempts' token index; the status indexes partial (SQLite)", _indexes),
+    Step(5, "the attempts' usage and snapshot columns", _usage),
 )
 CURRENT_VERSION = STEPS[-1].version
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ..types import Usage
 from .session import Cursor, Session
 
 Output = tuple[str | None, str]  # (the log file, if one was written; the tail)
@@ -34,6 +35,18 @@ class StagedOutput:
 
     def staged_for(self, token: str) -> dict[int, Output]:
         return self._staged[1] if self._staged[0] == token else {}
+
+    _usage: tuple[str | None, dict[int, Usage]] = (None, {})
+
+    def stage_usage(self, token: str, row_id: int, usage: Usage) -> None:
+        """Keep what this attempt used for the write that closes it, like its output: in
+        memory, written in that write's own statement (queue.close_attempts)."""
+        if self._usage[0] != token:
+            self._usage = (token, {})
+        self._usage[1][row_id] = usage
+
+    def usage_for(self, token: str) -> dict[int, Usage]:
+        return self._usage[1] if self._usage[0] == token else {}
 
 
 

@@ -15,13 +15,14 @@ from typing import Any, TypeVar
 
 from ...status import Outcome, Status
 from ..sql.schema import error_summary, local_stamp
-from ..types import Claim, Filter, TableSchema, WorkerIdentity, new_token
+from ..types import Claim, Filter, TableSchema, Usage, WorkerIdentity, new_token
 from .fill import RANK_SPACE
 from .output import Output, write_staged
 from .session import Cursor, Session
 
 T = TypeVar("T")
 ID_CHUNK = 500  # ids per statement: far below every driver's placeholder limit
+USAGE_CHUNK = 64  # attempts closed with their usage per statement: at most 11 placeholders each
 
 
 def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -121,10 +122,31 @@ def _owned_done(session: Session, cur: Cursor, token: str, ids: Sequence[int]) -
 
 
 def close_attempts(session: Session, cur: Cursor, token: str, ids: Sequence[int], outcome: Outcome,
-                   error: str | None = None, staged: Mapping[int, Output] | None = None) -> None:
-    """End the attempts of `ids` under `token`, with what they printed (store/engine/output.py)."""
+                   error: str | None = None, staged: Mapping[int, Output] | None = None,
+                   usage: Mapping[int, Usage] | None = None) -> None:
+    """End the attempts of `ids` under `token`, with what they printed (store/engine/output.py)
+    and what they used: the same one statement per chunk, its usage columns set in it."""
     if staged:
         write_staged(session, cur, token, ids, staged)
+    used = usage or {}
+    measured = [i for i in ids if i in used] if used else []
+    for part in chunks(measured, USAGE_CHUNK):  # list operations in C: a batch's attempts pay < 1 us each here
+        args: list[Any] = [outcome.value, error]
+        shape: list[tuple[int, int]] = []
+        for k, column in enumerate(zip(*[used[i] for i in part])):
+            first = column[0]
+            if column.count(first) == len(column):  # the batch's peak, its snapshot: one value
+                if first is not None:  # NULL for the whole batch: NULL already
+                    shape.append((k, 1))
+                    args.append(first)
+            else:  # `CASE experiment_id WHEN id THEN value ...`
+                shape.append((k, len(part)))
+                pairs: list[Any] = [None] * (2 * len(part))
+                pairs[::2], pairs[1::2] = part, column
+                args += pairs
+        session.run(cur, "close_attempts_measured", (*args, token, *part), ids=len(part), usage_sets=tuple(shape))
+    if measured:
+        ids = [i for i in ids if i not in used]
     for part in chunks(ids, ID_CHUNK):
         session.run(cur, "close_attempts", (outcome.value, error, token, *part), ids=len(part))
 
@@ -160,7 +182,7 @@ def _finish_batch(schema: TableSchema, token: str, keys: tuple[str, ...], rows: 
 
 
 def finish(session: Session, token: str, outcomes: Sequence[tuple[int, Mapping[str, Any]]],
-           staged: Mapping[int, Output]) -> set[int]:
+           staged: Mapping[int, Output], usage: Mapping[int, Usage] | None = None) -> set[int]:
     # A batch is finished by one UPDATE per set of result columns (usually one in all):
     # results and the status change in the same statement, each row fenced on the token.
     groups: dict[tuple[str, ...], list[tuple[int, Mapping[str, Any]]]] = {}
@@ -179,27 +201,27 @@ def finish(session: Session, token: str, outcomes: Sequence[tuple[int, Mapping[s
                 landed.update(ids)
             else:  # fenced rows, or our own write landed before a lost COMMIT reply
                 landed.update(_owned_done(session, cur, token, ids))
-        close_attempts(session, cur, token, sorted(landed), Outcome.DONE, staged=staged)
+        close_attempts(session, cur, token, sorted(landed), Outcome.DONE, staged=staged, usage=usage)
         return landed
 
     return session.transaction(body)
 
 
 def fail(session: Session, token: str, row_id: int, error: str, max_attempts: int, retry_delay_seconds: float,
-         outcome: Outcome | None, staged: Mapping[int, Output]) -> bool:
+         outcome: Outcome | None, staged: Mapping[int, Output], usage: Mapping[int, Usage] | None = None) -> bool:
     def body(cur: Cursor) -> bool:
         args = (*requeue_args(max_attempts, retry_delay_seconds), error, error_summary(error), row_id, token)
         ok = session.run(cur, "fail", args).rowcount == 1 or _owned_outcome(session, cur, token, row_id,
                                                                              ("created", "error"))
         if ok:
-            close_attempts(session, cur, token, [row_id], outcome or Outcome.FAILED, error, staged)
+            close_attempts(session, cur, token, [row_id], outcome or Outcome.FAILED, error, staged, usage)
         return ok
 
     return session.transaction(body)
 
 
 def set_status(session: Session, token: str, row_id: int, status: Status, results: Mapping[str, Any],
-               staged: Mapping[int, Output]) -> bool:
+               staged: Mapping[int, Output], usage: Mapping[int, Usage] | None = None) -> bool:
     """An experiment asked for a final status itself (PyExperimenter's PAUSED/ERROR)."""
 
     def body(cur: Cursor) -> bool:
@@ -210,20 +232,20 @@ def set_status(session: Session, token: str, row_id: int, status: Status, result
         )
         if ok:
             outcome = Outcome.DONE if status != Status.ERROR else Outcome.FAILED
-            close_attempts(session, cur, token, [row_id], outcome, staged=staged)
+            close_attempts(session, cur, token, [row_id], outcome, staged=staged, usage=usage)
         return ok
 
     return session.transaction(body)
 
 
 def release(session: Session, token: str, row_ids: Sequence[int], outcome: Outcome | None, reason: str | None,
-            staged: Mapping[int, Output]) -> int:
+            staged: Mapping[int, Output], usage: Mapping[int, Usage] | None = None) -> int:
     if not row_ids:
         return 0
 
     def body(cur: Cursor) -> int:
         n = session.run(cur, "release", (*row_ids, token), ids=len(row_ids)).rowcount
-        close_attempts(session, cur, token, row_ids, outcome or Outcome.RELEASED, reason, staged)
+        close_attempts(session, cur, token, row_ids, outcome or Outcome.RELEASED, reason, staged, usage)
         return int(n)
 
     return session.transaction(body)

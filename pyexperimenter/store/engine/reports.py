@@ -130,6 +130,17 @@ def report(session: Session, query: str, args: Sequence[Any] = (), **parts: Any)
     return [session.decode_row(r) for r in found]
 
 
+def peaks(session: Session, outcomes: Sequence[str]) -> dict[str, float]:
+    """The highest peak memory per outcome, for the outcomes with one measured: a seek per
+    outcome (`report_peak`), where a GROUP BY of the attempts would read them all."""
+
+    def body(cur: Cursor) -> dict[str, float]:
+        found = {o: session.run(cur, "report_peak", (o,)).fetchone()[0] for o in outcomes}
+        return {o: float(v) for o, v in found.items() if v is not None}
+
+    return session.transaction(body)
+
+
 def running(session: Session, stale_after_seconds: float) -> list[dict[str, Any]]:
     """The running rows, by ID, each flagged `stale` as the sweep would see it."""
 

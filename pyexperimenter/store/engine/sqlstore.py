@@ -115,19 +115,21 @@ class SqlStore(StagedOutput, Store):
         return queue.heartbeat(self.session, token)
 
     def finish(self, token: str, outcomes: Sequence[tuple[int, Mapping[str, Any]]]) -> set[int]:
-        return queue.finish(self.session, token, outcomes, self.staged_for(token))
+        return queue.finish(self.session, token, outcomes, self.staged_for(token), self.usage_for(token))
 
     def fail(self, token: str, row_id: int, error: str, max_attempts: int, retry_delay_seconds: float = 0.0,
              outcome: Outcome | None = None) -> bool:
         return queue.fail(self.session, token, row_id, error, max_attempts, retry_delay_seconds, outcome,
-                          self.staged_for(token))
+                          self.staged_for(token), self.usage_for(token))
 
     def set_status(self, token: str, row_id: int, status: Status, results: Mapping[str, Any]) -> bool:
-        return queue.set_status(self.session, token, row_id, status, results, self.staged_for(token))
+        return queue.set_status(self.session, token, row_id, status, results, self.staged_for(token),
+                                self.usage_for(token))
 
     def release(self, token: str, row_ids: Sequence[int], outcome: Outcome | None = None,
                 reason: str | None = None) -> int:
-        return queue.release(self.session, token, row_ids, outcome, reason, self.staged_for(token))
+        return queue.release(self.session, token, row_ids, outcome, reason, self.staged_for(token),
+                             self.usage_for(token))
 
     def write_results(self, token: str, row_id: int, results: Mapping[str, Any]) -> bool:
         return queue.write_results(self.session, token, row_id, results)
@@ -254,6 +256,12 @@ class SqlStore(StagedOutput, Store):
 
     def attempt_outcomes(self) -> list[dict[str, Any]]:
         return reports.report(self.session, "report_outcomes")
+
+    def attempt_usage(self) -> list[dict[str, Any]]:
+        return reports.report(self.session, "report_usage")
+
+    def peak_memory(self, outcomes: Sequence[str]) -> dict[str, float]:
+        return reports.peaks(self.session, outcomes)
 
     def quarantined_workers(self) -> list[dict[str, Any]]:
         return reports.report(self.session, "report_quarantined")

@@ -14,6 +14,7 @@ from .dialect import Dialect
 from .schema import (
     ATTEMPT_COLUMNS,
     ATTEMPTS_ADDED_LATER,
+    ATTEMPTS_ADDED_V5,
     CODECARBON_COLUMNS,
     CODECARBON_HEAD,
     LAUNCH_COLUMNS,
@@ -77,7 +78,7 @@ def added_column(dialect: Dialect, schema: TableSchema, name: str) -> str:
 
 def attempt_column(dialect: Dialect, name: str) -> str:
     """A column added to an attempts table made by an earlier version (provenance, scheduler)."""
-    if name not in ATTEMPTS_ADDED_LATER:
+    if name not in ATTEMPTS_ADDED_LATER and name not in ATTEMPTS_ADDED_V5:
         raise InputError(f"{name!r} is not an attempt column of a newer version")
     return dialect.column(next(c for c in ATTEMPT_COLUMNS if c.name == name))
 

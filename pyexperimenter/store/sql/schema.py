@@ -105,12 +105,20 @@ ATTEMPT_COLUMNS: tuple[Column, ...] = (
     Column("log_file", "long_text"),  # a path can be longer than a VARCHAR(255)
     Column("log_tail", "long_text"),
     Column("scheduler", "status"),  # "slurm", "sge", or NULL: a local worker
+    # What the attempt used (worker/usage.py); NULL where it could not be measured.
+    Column("wall_seconds", "double"),
+    Column("cpu_seconds", "double"),  # user + system, the experiment's process and its reaped children
+    Column("peak_rss_mb", "double"),  # the child's peak with isolation, the worker process's peak without
+    Column("gpu_peak_mb", "double"),  # NULL unless a GPU and its tools are present
+    Column("snapshot", "hash"),  # the code snapshot the attempt ran
 )
 ATTEMPTS_ADDED_LATER: tuple[str, ...] = (
     "cuda_devices", "git_commit", "git_dirty", "git_diff_hash", "python_version", "packages_hash",
     "log_file", "log_tail", "scheduler",
 )
 """Attempt columns that attempt tables made by earlier versions lack (migrations.py adds them)."""
+ATTEMPTS_ADDED_V5: tuple[str, ...] = ("wall_seconds", "cpu_seconds", "peak_rss_mb", "gpu_peak_mb", "snapshot")
+"""What each attempt used and the code it ran: schema version 5 adds them (migrations.py)."""
 
 SCHEMA_TABLE = "pyexp_schema"
 """The database's registry of schema versions: one row per experiment table
@@ -259,16 +267,21 @@ def filter_index(column: str, long_text: bool = False) -> Index:
                  prefix=(column,) if long_text else ())
 
 
-# ix_outcome: `pyexp status` counts attempts per outcome off this index alone and finds the
-# quarantined ones by range; without it both read every attempt (one per finished row, or
-# more). Made with the others by `pyexp fill` (ddl.create), never by a read-only command: on
-# an attempts table of millions of rows that first fill builds it (docs/scale.md).
+# ix_outcome_peak: `pyexp status` counts attempts per outcome off this index alone, finds the
+# quarantined ones by range, and each outcome's peak memory by one seek (MAX of its last
+# entry); without it all three read every attempt (one per finished row, or more). It
+# replaced ix_outcome (outcome alone) at no cost to a finish: closing an attempt moves its
+# entry anyway, the outcome changing, and its peak is set by the same statement. Made with
+# the others by `pyexp fill` (ddl.create), never by a read-only command: on an attempts
+# table of millions of rows that first fill builds it (docs/scale.md), and drops ix_outcome.
 # Closing a claim's attempts names ATTEMPT_TOKEN_INDEX on MariaDB: left to itself the optimiser
-# took ix_outcome's range of every running attempt, whose next-key locks made concurrent
+# took the outcome index's range of every running attempt, whose next-key locks made concurrent
 # finishes deadlock (13-46 deadlocks in a 10,000-row run of 16 workers, each a retry).
 ATTEMPT_TOKEN_INDEX = Index("ix_claim_token", ("claim_token",))
 ATTEMPT_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)), ATTEMPT_TOKEN_INDEX,
-                                      Index("ix_outcome", ("outcome",)))
+                                      Index("ix_outcome_peak", ("outcome", "peak_rss_mb")))
+RETIRED_ATTEMPT_INDEXES: tuple[str, ...] = ("ix_outcome",)
+"""Attempt indexes an earlier version made that a later one replaced: `pyexp fill` drops them."""
 PACKAGE_INDEXES: tuple[Index, ...] = (Index("ux_packages_hash", ("packages_hash",), unique=True),)
 LOG_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)),)
 

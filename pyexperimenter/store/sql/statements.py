@@ -14,7 +14,7 @@ from typing import Any
 
 from ...errors import InputError
 from ...sqltypes import is_identifier
-from ..types import TableSchema
+from ..types import USAGE_COLUMNS, TableSchema
 from . import conditions, ddl, selects
 from .dialect import Dialect
 from .queries import COUNTED, ENDED, ERROR_KIND, FINISHED, FRAGMENTS, PIECES, QUERIES, TRIGGER_KINDS, trigger_name
@@ -71,6 +71,18 @@ def _finish_sets(st: Statements, shape: tuple[tuple[str, ...], int]) -> str:
     return "".join(", " + s for s in _result_sets(st, names, value))
 
 
+def _usage_sets(st: Statements, shape: tuple[tuple[int, int], ...]) -> str:
+    """`, col = ?` per usage column (an index into USAGE_COLUMNS) with one value for the whole
+    statement, `, col = CASE experiment_id WHEN ? THEN ? ... END` for one with a value per
+    row (a batch's wall and CPU seconds: one statement closes a batch, as `finish_sets`
+    finishes it). A column NULL for all its rows is left out (NULL already); one the same for
+    all (the process peak read once in a batch of fast rows, the snapshot) costs one
+    placeholder, not a CASE of a WHEN per row that the database tests for every row."""
+    return "".join(f", {st.dialect.q(USAGE_COLUMNS[k])} = "
+                   f"{'?' if rows == 1 else 'CASE experiment_id' + ' WHEN ? THEN ?' * rows + ' END'}"
+                   for k, rows in shape)
+
+
 def _where(st: Statements, columns: tuple[str, ...]) -> str:
     conds = [f"{st.dialect.q(c)} = ?" for c in _identifiers(columns)]
     return " WHERE " + " AND ".join(conds) if conds else ""
@@ -107,6 +119,7 @@ PARTS: dict[str, Callable[[Statements, Any], str]] = {
     "results": lambda st, names: ", ".join(_result_sets(st, names)),
     "and_results": lambda st, names: "".join(", " + s for s in _result_sets(st, names)),
     "finish_sets": _finish_sets,
+    "usage_sets": _usage_sets,
     "log_columns": lambda st, names: "".join(", " + st.dialect.q(c) for c in _identifiers(names)),
     "where": _where,
     "database": _database,

@@ -1,4 +1,5 @@
-"""The report's text parts as HTML: the summary line, errors, hosts and workers, best rows.
+"""The report's text parts as HTML: the summary line, errors, hosts and workers, what
+attempts used, best rows.
 
 Everything that comes from the database (tracebacks, host names, parameter values) is
 escaped here, once, by pyexperimenter/escaping.py's rule: a traceback may hold any text at all.
@@ -63,6 +64,19 @@ def hosts(d: dict[str, Any]) -> str:
     return note + part(d["hosts"], "host") + "<h3>Workers</h3>" + part(d["workers"], "worker")
 
 
+def usage(d: dict[str, Any]) -> str:
+    """What ended attempts used, per outcome (status_data.usage_by_outcome); the isolation's
+    memory limit beside the out-of-memory ones, the first question after such a failure."""
+    found = {o: u for o, u in sorted(d.get("usage", {}).items()) if u["measured"] or u["wall_seconds_mean"] is not None}
+    if not found:
+        return "<p>No attempt measured yet.</p>"
+    limit = d.get("memory_limit_mb")
+    rows = [[o, u["attempts"], u["peak_rss_mb_max"], u["peak_rss_mb_mean"], u["wall_seconds_mean"],
+             u["cpu_seconds_total"], u["gpu_peak_mb_max"], limit if o == "oom" else None] for o, u in found.items()]
+    return _table(["outcome", "attempts", "peak MB (max)", "peak MB (mean)", "wall s (mean)", "CPU s (total)",
+                   "GPU MB (max)", "memory_limit_mb"], rows)
+
+
 def best(d: dict[str, Any]) -> str:
     b = d["best"]
     if not b:
@@ -74,4 +88,4 @@ def best(d: dict[str, Any]) -> str:
 
 
 def sections(d: dict[str, Any]) -> dict[str, str]:
-    return {"summary": summary(d), "errors": errors(d), "hosts-table": hosts(d), "best": best(d)}
+    return {"summary": summary(d), "errors": errors(d), "hosts-table": hosts(d), "usage": usage(d), "best": best(d)}
