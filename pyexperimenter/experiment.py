@@ -183,8 +183,10 @@ class Experimenter:
         n_jobs = n_jobs or self.config.n_jobs
         check_jobs(n_jobs)  # before the function is imported or any index made
         code = self.load_code(fn, snapshot)
-        if code.note and not code.snapshot:
+        if code.note:
             logging.getLogger("pyexperimenter").warning("%s", code.note)
+        elif code.taken:
+            logging.getLogger("pyexperimenter").info("%s", code.taken)
         devices = None
         if gpus is not None:
             found = devices_of(gpus) if isinstance(gpus, str) else list(gpus)

@@ -56,6 +56,7 @@ class Source:
     files: tuple[str, ...]
     kind: str  # "git work tree", "package", "module folder"
     import_path: str
+    untracked: tuple[str, ...] = ()  # Python files beside the experiment's code that git does not track
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,19 @@ class Snapshot:
     files: int
     size: int  # bytes
     source: str  # what was copied, for the user
+    untracked: tuple[str, ...] = ()
 
     @property
     def code_path(self) -> Path:
         return self.folder / self.import_path
 
     def describe(self) -> str:
-        return (f"code snapshot {self.hash[:12]}: {self.files:,} file(s), {_size(self.size)} of the {self.source}, "
+        line = (f"code snapshot {self.hash[:12]}: {self.files:,} file(s), {_size(self.size)} of the {self.source}, "
                 f"in {self.folder}")
+        if self.untracked:  # an import of one of these fails on every worker: say so before it does
+            shown = ", ".join(self.untracked[:5]) + (f" and {len(self.untracked) - 5} more" if len(self.untracked) > 5 else "")
+            line += f"; untracked, so not in it: {shown} (git add what the experiment imports)"
+        return line
 
 
 def folder_of(log_folder: Path) -> Path:
@@ -150,7 +156,10 @@ def _git_source(location: Path, folder: Path) -> Source | None:
         return None  # an untracked experiment in someone's repository: its own folder instead
     present = [n for n in files if os.path.lexists(root / n) and not (root / n).is_dir()]  # no deleted files, no submodules
     import_path = location.parent.relative_to(root).as_posix()
-    return Source(root, tuple(present), "git work tree", import_path)
+    others = _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", mine if location.is_dir() else
+                  (location.parent.relative_to(root).as_posix() or "."))
+    untracked = sorted(n for n in (others or b"").decode(errors="surrogateescape").split("\0") if n.endswith(".py"))
+    return Source(root, tuple(present), "git work tree", import_path, tuple(untracked))
 
 
 def _walk(folder: Path, relative_to: Path) -> Iterable[str]:
@@ -200,7 +209,7 @@ def take(source: Source, snapshots: Path, max_mb: float = DEFAULT_MAX_MB, origin
     what = f"{source.kind} {source.root}"
     hash_, entries, total = measure(source, max_mb, origin)
     folder = snapshots / hash_
-    found = Snapshot(hash_, folder, source.import_path, len(entries), total, what)
+    found = Snapshot(hash_, folder, source.import_path, len(entries), total, what, source.untracked)
     if (folder / MANIFEST).exists():
         return found
     snapshots.mkdir(parents=True, exist_ok=True)
@@ -297,7 +306,8 @@ def prepare(spec: str, base_dir: Path | None, log_folder: Path, max_mb: float = 
             origin: str = "experiment.function") -> tuple[Snapshot | None, str | None]:
     """The snapshot of the code `spec` (`module:function`) names, taken now; or None and
     why not, in one line (None and None when the module is not found: importing it reports
-    that better)."""
+    that better). A snapshot that cannot be written (a full or read-only log disk) costs the
+    snapshot, not the run: the workers import the live code, and the line says so."""
     module = spec.split(":", 1)[0]
     location = locate(module, search_path(base_dir))
     if location is None:
@@ -305,7 +315,12 @@ def prepare(spec: str, base_dir: Path | None, log_folder: Path, max_mb: float = 
     if installed(location):
         return None, (f"no code snapshot: {module.split('.', 1)[0]} is an installed package "
                       "(each attempt records the installed packages' versions)")
-    return take(find_source(location), folder_of(log_folder), max_mb, origin), None
+    snapshots = folder_of(log_folder)
+    try:
+        return take(find_source(location), snapshots, max_mb, origin), None
+    except OSError as e:
+        return None, (f"no code snapshot: cannot write {snapshots}: {e.strerror or e}; "
+                      "the workers import the live code")
 
 
 @dataclass(frozen=True)

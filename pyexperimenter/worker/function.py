@@ -59,11 +59,13 @@ def load_function(spec: str, base_dir: Path | None = None, where: str = "experim
 @dataclass(frozen=True)
 class Code:
     """The function a run uses, the hash of the code snapshot it comes from (None: live
-    code) and one line saying which, for the user (None: nothing worth saying)."""
+    code) and one line for the user when something is worth saying (why there is no
+    snapshot, or untracked files left out of it); `taken` describes the snapshot."""
 
     fn: ExperimentFunction
     snapshot: str | None
     note: str | None
+    taken: str | None = None
 
 
 def load_code(fn: ExperimentFunction | str, base_dir: Path | None, where: str, log_folder: Path,
@@ -98,4 +100,6 @@ def load_code(fn: ExperimentFunction | str, base_dir: Path | None, where: str, l
         return Code(loaded, found, note)
     taken, why_not = code_snapshot.prepare(fn, base_dir, log_folder, max_mb, where)
     loaded = load_function(fn, base_dir, where, taken.code_path if taken else None)
-    return Code(loaded, taken.hash if taken else None, taken.describe() if taken else why_not)
+    if taken is None:
+        return Code(loaded, None, why_not)
+    return Code(loaded, taken.hash, taken.describe() if taken.untracked else None, taken.describe())

@@ -51,6 +51,11 @@ def test_a_git_work_tree_gives_its_tracked_files_as_they_are_on_disk(tmp_path: P
     assert not (taken.folder / "notes.txt").exists() and not (taken.folder / "results.db").exists()
     assert (taken.folder / "run.sh").stat().st_mode & 0o100  # executable bits kept
     assert "git work tree" in taken.describe() and "4 file(s)" in taken.describe()
+    assert "untracked" not in taken.describe()  # notes.txt is not Python beside the code
+    (root / "src" / "proj" / "helper.py").write_text("H = 1\n")  # imported by exp.py, say, but not `git add`ed
+    again = take(root / "src", tmp_path / "logs")
+    assert again.hash == taken.hash and not (again.folder / "src" / "proj" / "helper.py").exists()
+    assert again.describe().endswith("; untracked, so not in it: src/proj/helper.py (git add what the experiment imports)")
 
 
 def test_the_same_code_is_the_same_folder_and_an_edit_a_new_one(tmp_path: Path) -> None:
