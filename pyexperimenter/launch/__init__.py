@@ -73,7 +73,7 @@ def launch(
     they size the jobs of either scheduler. `scheduler` ("slurm" or "sge") overrides the
     config's `scheduler:`; without either, the one whose submit command is on PATH.
     Unless `snapshot` is False, the workers import the function from a code snapshot taken
-    here (snapshot.py; a dry run takes it too, so its script runs as printed).
+    here (snapshot.py); a dry run writes nothing, so its script imports the live code.
     """
     if workers < 1:
         raise InputError(f"--workers: expected a positive number, got {workers}")
@@ -110,7 +110,7 @@ def launch(
     env = worker_environment(config.database)
     node_args = worker_args(config, spec)
     if snapshot:
-        node_args += _snapshot_args(config, spec, result, spec_source(function is not None, config.path))
+        node_args += _snapshot_args(config, spec, result, spec_source(function is not None, config.path), dry_run)
     if local:
         return run_local(result, node_args, env, extra_path, store)
     if not dry_run:
@@ -136,9 +136,12 @@ def launch(
     return result
 
 
-def _snapshot_args(config: ExperimentConfig, spec: str, result: LaunchResult, where: str) -> list[str]:
+def _snapshot_args(config: ExperimentConfig, spec: str, result: LaunchResult, where: str, dry_run: bool) -> list[str]:
     """Take the code snapshot the workers import from; its line goes with the launch's notes."""
     assert result.log_dir is not None
+    if dry_run:
+        result.notes.append("a dry run takes no code snapshot: this script's workers import the live code")
+        return []
     taken, why = code_snapshot.prepare(spec, config.base_dir, result.log_dir, config.snapshot_max_mb, where)
     if taken is None:
         if why:
