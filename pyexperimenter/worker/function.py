@@ -70,8 +70,8 @@ class Code:
 
 def load_code(fn: ExperimentFunction | str, base_dir: Path | None, where: str, log_folder: Path,
               max_mb: float = code_snapshot.DEFAULT_MAX_MB, take: bool = True) -> Code:
-    """The rule of `pyexp run` and `Experimenter.execute` (docs/long-runs.md, "The code as it
-    was"): a function named `module:function` is imported from a snapshot taken now, unless
+    """The rule of `pyexp run` and `Experimenter.execute` (docs/snapshots.md, "`pyexp run`
+    and notebooks"): a function named `module:function` is imported from a snapshot taken now, unless
     its package is loaded in this process already; a function object, or a package already
     loaded, runs as loaded, and records a snapshot only if it was itself imported from one."""
     if callable(fn):
