@@ -201,7 +201,8 @@ def measure(source: Source, max_mb: float, origin: str) -> tuple[str, dict[str, 
     return digest.hexdigest()[:HASH_LENGTH], entries, total
 
 
-def take(source: Source, snapshots: Path, max_mb: float = DEFAULT_MAX_MB, origin: str = "experiment.function") -> Snapshot:
+def take(source: Source, snapshots: Path, max_mb: float = DEFAULT_MAX_MB, origin: str = "experiment.function",
+         write: bool = True) -> Snapshot:
     """Copy `source` into `snapshots/<hash>/` unless that folder exists already (the same
     code launched again costs one read of it, no write). Written to a temporary folder and
     renamed, so a worker never sees half a snapshot; a file edited during the copy is caught
@@ -210,7 +211,7 @@ def take(source: Source, snapshots: Path, max_mb: float = DEFAULT_MAX_MB, origin
     hash_, entries, total = measure(source, max_mb, origin)
     folder = snapshots / hash_
     found = Snapshot(hash_, folder, source.import_path, len(entries), total, what, source.untracked)
-    if (folder / MANIFEST).exists():
+    if not write or (folder / MANIFEST).exists():
         return found
     snapshots.mkdir(parents=True, exist_ok=True)
     temporary = snapshots / f".{hash_}.{os.getpid()}.tmp"
@@ -284,6 +285,22 @@ def use(folder: Path, import_path: str, where: str = "--snapshot") -> Path:
     return folder / import_path
 
 
+def recreate(folder: Path, spec: str, base_dir: Path | None, max_mb: float = DEFAULT_MAX_MB) -> None:
+    """Write a missing snapshot again from the live code, if that code is still exactly what
+    the snapshot's name says: the script `pyexp launch --dry-run` printed, submitted by hand,
+    names a snapshot nobody wrote. Code edited since is refused: running it would record a
+    hash it does not have."""
+    location = locate(spec.split(":", 1)[0], search_path(base_dir))
+    if location is None or installed(location):
+        raise InputError(f"--snapshot: code snapshot {folder} not found, and its source cannot be found here")
+    source = find_source(location)
+    now, _, _ = measure(source, max_mb, "--snapshot")
+    if now != folder.name:
+        raise InputError(f"--snapshot: code snapshot {folder} not found on this machine, and the code in "
+                         f"{source.root} has changed since (its snapshot would be {now[:12]}): launch again")
+    take(source, folder.parent, max_mb, "--snapshot")
+
+
 def loaded_from(file: str | None) -> str | None:
     """The hash of the snapshot `file` was imported from, or None for live code."""
     if not file:
@@ -303,10 +320,10 @@ def _size(n: float) -> str:
 
 
 def prepare(spec: str, base_dir: Path | None, log_folder: Path, max_mb: float = DEFAULT_MAX_MB,
-            origin: str = "experiment.function") -> tuple[Snapshot | None, str | None]:
+            origin: str = "experiment.function", write: bool = True) -> tuple[Snapshot | None, str | None]:
     """The snapshot of the code `spec` (`module:function`) names, taken now; or None and
     why not, in one line (None and None when the module is not found: importing it reports
-    that better). A snapshot that cannot be written (a full or read-only log disk) costs the
+    that better). Without `write`, only its hash and folder (a dry run). A snapshot that cannot be written (a full or read-only log disk) costs the
     snapshot, not the run: the workers import the live code, and the line says so."""
     module = spec.split(":", 1)[0]
     location = locate(module, search_path(base_dir))
@@ -317,7 +334,7 @@ def prepare(spec: str, base_dir: Path | None, log_folder: Path, max_mb: float = 
                       "(each attempt records the installed packages' versions)")
     snapshots = folder_of(log_folder)
     try:
-        return take(find_source(location), snapshots, max_mb, origin), None
+        return take(find_source(location), snapshots, max_mb, origin, write), None
     except OSError as e:
         return None, (f"no code snapshot: cannot write {snapshots}: {e.strerror or e}; "
                       "the workers import the live code")

@@ -73,7 +73,8 @@ def launch(
     they size the jobs of either scheduler. `scheduler` ("slurm" or "sge") overrides the
     config's `scheduler:`; without either, the one whose submit command is on PATH.
     Unless `snapshot` is False, the workers import the function from a code snapshot taken
-    here (snapshot.py); a dry run writes nothing, so its script imports the live code.
+    here (snapshot.py). A dry run writes nothing: its script names the snapshot the launch
+    would take, and its workers write it from the live code if that is still the same.
     """
     if workers < 1:
         raise InputError(f"--workers: expected a positive number, got {workers}")
@@ -139,15 +140,14 @@ def launch(
 def _snapshot_args(config: ExperimentConfig, spec: str, result: LaunchResult, where: str, dry_run: bool) -> list[str]:
     """Take the code snapshot the workers import from; its line goes with the launch's notes."""
     assert result.log_dir is not None
-    if dry_run:
-        result.notes.append("a dry run takes no code snapshot: this script's workers import the live code")
-        return []
-    taken, why = code_snapshot.prepare(spec, config.base_dir, result.log_dir, config.snapshot_max_mb, where)
+    taken, why = code_snapshot.prepare(spec, config.base_dir, result.log_dir, config.snapshot_max_mb, where,
+                                       write=not dry_run)
     if taken is None:
         if why:
             result.notes.append(why)
         return []
-    result.notes.append(taken.describe())
+    result.notes.append(taken.describe() + (" (not written by a dry run: this script's workers write it from the "
+                                            "live code, and refuse code edited since)" if dry_run else ""))
     return ["--snapshot", str(taken.folder), "--snapshot-path", taken.import_path]
 
 

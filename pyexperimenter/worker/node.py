@@ -20,6 +20,7 @@ from .. import environment
 from ..config import ExperimentConfig, load_config
 from ..config.ssh import read_gateway
 from ..errors import PyexpError
+from ..snapshot import MANIFEST, recreate
 from ..snapshot import use as use_snapshot
 from ..store import WorkerIdentity
 from .function import ExperimentFunction, load_function
@@ -150,7 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.ssh_file is not None:  # exactly the launching process's gateway, whatever the config says
             ssh = read_gateway(ns.ssh_file, legacy=ns.ssh_format == "pyexperimenter")
             config = config.with_database(replace(config.database, ssh=ssh))
-        code = use_snapshot(Path(ns.snapshot), ns.snapshot_path) if ns.snapshot else None
+        code = None
+        if ns.snapshot:
+            if not Path(ns.snapshot, MANIFEST).exists():  # a dry run's script, submitted by hand
+                recreate(Path(ns.snapshot), ns.function, config.base_dir, config.snapshot_max_mb)
+            code = use_snapshot(Path(ns.snapshot), ns.snapshot_path)
         return config, load_function(ns.function, config.base_dir, "--function", code)
 
     return run_node(load, function=ns.function, early=early, snapshot=Path(ns.snapshot).name if ns.snapshot else None)

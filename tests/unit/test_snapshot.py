@@ -172,3 +172,18 @@ def test_the_snapshot_imports_first(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     finally:
         for name in ("snapfirst_pkg.exp", "snapfirst_pkg"):
             sys.modules.pop(name, None)
+
+
+def test_a_dry_runs_snapshot_is_written_by_its_workers_only_if_the_code_is_unchanged(tmp_path: Path) -> None:
+    root = project(tmp_path / "repo")
+    planned, _ = snapshot.prepare("proj.exp:run", root / "src", tmp_path / "logs", write=False)
+    assert planned is not None and not (tmp_path / "logs").exists()  # a dry run writes nothing
+    snapshot.recreate(planned.folder, "proj.exp:run", root / "src")  # what its script's workers do
+    assert snapshot.read(planned.folder)["hash"] == planned.hash
+    (root / "src" / "proj" / "exp.py").write_text("VERSION = 9\n")
+    stale = snapshot.prepare("proj.exp:run", root / "src", tmp_path / "other", write=False)[0]
+    assert stale is not None
+    (root / "src" / "proj" / "exp.py").write_text("VERSION = 10\n")  # edited after that dry run
+    with pytest.raises(InputError, match="has changed since .* launch again"):
+        snapshot.recreate(stale.folder, "proj.exp:run", root / "src")
+    assert not stale.folder.exists()
