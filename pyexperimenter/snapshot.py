@@ -170,16 +170,19 @@ def _walk(folder: Path, relative_to: Path) -> Iterable[str]:
                 yield (Path(dirpath) / name).relative_to(relative_to).as_posix()
 
 
-def _entry(path: Path) -> tuple[bytes, bytes]:
-    """(kind and mode, digest) of one file: a symbolic link by its target, never followed
-    (a link out of the tree could pull in anything)."""
+def _entry(path: Path) -> tuple[bytes, bytes, bytes]:
+    """(kind and mode, digest, content) of one file: a symbolic link by its target, never
+    followed (a link out of the tree could pull in anything). The content is kept (the cap
+    bounds it) so the copy writes exactly the bytes that were hashed, without reading again."""
     if path.is_symlink():
-        return b"l", hashlib.sha256(os.readlink(path).encode(errors="surrogateescape")).digest()
+        target = os.readlink(path).encode(errors="surrogateescape")
+        return b"l", hashlib.sha256(target).digest(), target
     mode = b"x" if os.access(path, os.X_OK) else b"f"
-    return mode, hashlib.sha256(path.read_bytes()).digest()
+    data = path.read_bytes()
+    return mode, hashlib.sha256(data).digest(), data
 
 
-def measure(source: Source, max_mb: float, origin: str) -> tuple[str, dict[str, tuple[bytes, bytes]], int]:
+def measure(source: Source, max_mb: float, origin: str) -> tuple[str, dict[str, tuple[bytes, bytes, bytes]], int]:
     """The snapshot's hash, each file's entry and the total size; beyond `max_mb`, one line
     naming the largest files and the ways out."""
     sizes = {name: (source.root / name).lstat().st_size for name in source.files}
@@ -205,8 +208,8 @@ def take(source: Source, snapshots: Path, max_mb: float = DEFAULT_MAX_MB, origin
          write: bool = True) -> Snapshot:
     """Copy `source` into `snapshots/<hash>/` unless that folder exists already (the same
     code launched again costs one read of it, no write). Written to a temporary folder and
-    renamed, so a worker never sees half a snapshot; a file edited during the copy is caught
-    by its digest and refused, so the folder always holds exactly what its name says."""
+    renamed, so a worker never sees half a snapshot; the bytes written are the bytes hashed,
+    so the folder holds exactly what its name says even if a file is edited meanwhile."""
     what = f"{source.kind} {source.root}"
     hash_, entries, total = measure(source, max_mb, origin)
     folder = snapshots / hash_
@@ -218,17 +221,14 @@ def take(source: Source, snapshots: Path, max_mb: float = DEFAULT_MAX_MB, origin
     shutil.rmtree(temporary, ignore_errors=True)
     made: set[Path] = set()
     try:
-        for name, (kind, digest) in entries.items():
-            src, dst = source.root / name, temporary / name
+        for name, (kind, _, data) in entries.items():
+            dst = temporary / name
             if dst.parent not in made:  # a mkdir per folder, not per file
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 made.add(dst.parent)
             if kind == b"l":
-                os.symlink(os.readlink(src), dst)
+                os.symlink(os.fsdecode(data), dst)
                 continue
-            data = src.read_bytes()
-            if hashlib.sha256(data).digest() != digest:
-                raise InputError(f"{origin}: {src} changed while the code snapshot was taken; launch again")
             dst.write_bytes(data)
             if kind == b"x":
                 dst.chmod(0o755)
