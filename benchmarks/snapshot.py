@@ -10,6 +10,10 @@ plus an untracked file per package that must be left out), then times, alternati
   is written): what every launch of unchanged code pays;
 - `git`: `git ls-files` alone, the floor of the first two.
 Medians over the repeats, in the same run, so the figures share the machine's load.
+
+With `--attempts N`: what recording the hash costs each attempt. One worker runs N no-op
+rows on SQLite, `execute("module:noop")` with a snapshot against `snapshot=False`, in pairs
+(alternating which goes first), each in a fresh child process; the ratio of the medians.
 """
 
 from __future__ import annotations
@@ -24,6 +28,40 @@ import time
 from pathlib import Path
 
 from pyexperimenter import snapshot
+
+NOOP = "def noop(parameters, result_processor, custom):\n    return None\n"
+CHILD = """
+import sys, time
+from pyexperimenter import Experimenter
+exp = Experimenter(sys.argv[1])
+exp.fill_table_from_config()
+started = time.perf_counter()
+exp.execute("bench_noop_mod:noop", snapshot=sys.argv[2] == "1")
+print(time.perf_counter() - started)
+"""
+
+
+def attempts(rows: int, pairs: int) -> dict[str, list[float]]:
+    """Rows per second with and without a snapshot, pair by pair."""
+    import sys
+
+    import yaml
+
+    rates: dict[str, list[float]] = {"snapshot": [], "none": []}
+    for pair in range(pairs):
+        for with_snapshot in ((True, False) if pair % 2 == 0 else (False, True)):
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp)
+                (folder / "bench_noop_mod.py").write_text(NOOP)
+                config = folder / "experiment.yml"
+                config.write_text(yaml.safe_dump({
+                    "experiment": {"name": "snapbench", "function": "bench_noop_mod:noop"},
+                    "database": {"url": f"sqlite:///{folder / 'bench.db'}"},
+                    "parameters": {"x": {"start": 0, "stop": rows}}, "results": {"value": "FLOAT"}}))
+                out = subprocess.run([sys.executable, "-c", CHILD, str(config), "1" if with_snapshot else "0"],
+                                     cwd=folder, capture_output=True, text=True, check=True)
+                rates["snapshot" if with_snapshot else "none"].append(rows / float(out.stdout.split()[-1]))
+    return rates
 
 
 def build(root: Path, files: int, kb: float) -> None:
@@ -46,8 +84,17 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--kb", type=float, default=4.0, help="size of each file")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--attempts", type=int, default=0, help="also: the per-attempt cost, N no-op rows per run")
+    parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--json", default=None)
     ns = parser.parse_args()
+    if ns.attempts:
+        rates = attempts(ns.attempts, ns.pairs)
+        with_, without = statistics.median(rates["snapshot"]), statistics.median(rates["none"])
+        ratios = [a / b for a, b in zip(rates["snapshot"], rates["none"])]
+        print(f"{ns.attempts:,} no-op rows, one worker, SQLite, {ns.pairs} pairs: with a snapshot {with_:,.0f}/s, "
+              f"without {without:,.0f}/s, ratio of medians {with_ / without:.2f} "
+              f"(pairs {min(ratios):.2f} to {max(ratios):.2f})")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         build(root, ns.files, ns.kb)
