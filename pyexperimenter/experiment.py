@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
     from .launch import CancelResult, LaunchResult
     from .results.logs import AttemptLog
     from .results.records import Records
+    from .snapshot import Use as SnapshotUse
     from .worker import ExperimentFunction
+    from .worker.function import Code
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _KIND_CHECKS: dict[str, Callable[[Any], bool]] = {
@@ -163,13 +166,15 @@ class Experimenter:
     def execute(self, fn: ExperimentFunction | str | None = None, max_experiments: int = -1,
                 random_order: bool = False, n_jobs: int | None = None,
                 on_progress: Callable[[dict[str, int]], None] | None = None, where: Sequence[str] = (),
-                gpus: str | Sequence[str] | None = None, gpus_per_job: int = 1) -> list[int]:
+                gpus: str | Sequence[str] | None = None, gpus_per_job: int = 1, snapshot: bool = True) -> list[int]:
         """Run local workers until no open rows are left (or each ran `max_experiments`);
         returns their exit codes. `on_progress` gets the table's counts about twice a second
         while they run, read on a connection of its own (a progress bar needs no second
         Experimenter). `where` (`COL=VALUE`, ...) limits the workers to matching rows.
         `gpus` (`"auto"`, `"0,1"` or a list of device ids) pins each worker to `gpus_per_job`
-        devices of its own through CUDA_VISIBLE_DEVICES."""
+        devices of its own through CUDA_VISIBLE_DEVICES. A function named `module:function`
+        runs from a code snapshot taken now unless `snapshot` is False; a function object runs
+        as loaded (`load_code` says which, and logs why not in one warning)."""
         from .worker import run_workers
         from .worker.devices import assign as assign_devices
         from .worker.devices import resolve as devices_of
@@ -177,7 +182,11 @@ class Experimenter:
 
         n_jobs = n_jobs or self.config.n_jobs
         check_jobs(n_jobs)  # before the function is imported or any index made
-        function = self.experiment_function(fn)
+        code = self.load_code(fn, snapshot)
+        if code.note:
+            logging.getLogger("pyexperimenter").warning("%s", code.note)
+        elif code.taken:
+            logging.getLogger("pyexperimenter").info("%s", code.taken)
         devices = None
         if gpus is not None:
             found = devices_of(gpus) if isinstance(gpus, str) else list(gpus)
@@ -186,8 +195,20 @@ class Experimenter:
         if self.config.codecarbon:
             self.store.create()  # `<table>_codecarbon`, for a table filled before tracking was on
         self.close()  # workers open their own connections; none is shared across fork
-        return run_workers(config, function, n_jobs, max_experiments, random_order, on_progress=on_progress,
-                           devices=devices)
+        return run_workers(config, code.fn, n_jobs, max_experiments, random_order, on_progress=on_progress,
+                           devices=devices, snapshot=code.snapshot)
+
+    def load_code(self, fn: ExperimentFunction | str | None = None, snapshot: bool = True) -> Code:
+        """The function a local run uses and the code snapshot it comes from (snapshot.py):
+        `module:function` (`fn`, else experiment.function) imported from a snapshot taken now;
+        a function object as it is loaded."""
+        from .worker.function import load_code, spec_source
+
+        if not callable(fn) and not (fn or self.config.function):
+            raise InputError(f"{self.config.path}: experiment.function: no experiment function given")
+        given = fn if callable(fn) else (fn or self.config.function or "")
+        return load_code(given, self.config.base_dir, spec_source(fn is not None, self.config.path),
+                         self.config.log_folder(), self.config.snapshot_max_mb, snapshot)
 
     def _selecting(self, where: Sequence[str], index: bool = True) -> ExperimentConfig:
         """The config whose workers claim only rows matching `where`, its index made first."""
@@ -201,18 +222,19 @@ class Experimenter:
 
     def launch(self, fn: str | Callable[..., Any] | None = None, workers: int = 200, dry_run: bool = False,
                local: bool = False, wait: bool = False, where: Sequence[str] = (), scheduler: str | None = None,
-               **slurm_overrides: Any) -> LaunchResult:
+               snapshot: bool = True, **slurm_overrides: Any) -> LaunchResult:
         """Submit `workers` identical workers as array jobs of `scheduler` ("slurm" or "sge";
         default the config's `scheduler:`, else the one on PATH), or run them here with `local`,
         or only plan them with `dry_run`; `slurm_overrides` are `slurm:` keys (both schedulers).
         With `wait`, returns once the table is drained or no submitted job is left.
-        `where` limits the workers to matching rows."""
+        `where` limits the workers to matching rows. The workers import the function from a
+        code snapshot taken now (snapshot.py) unless `snapshot` is False."""
         from .launch import launch as launch_workers
         from .launch import wait_for_jobs
 
         config = self._selecting(where, index=not dry_run)
         result = launch_workers(config, self.store, function=fn, workers=workers, dry_run=dry_run, local=local,
-                                scheduler=scheduler, **slurm_overrides)
+                                scheduler=scheduler, snapshot=snapshot, **slurm_overrides)
         if wait and result.job_ids:
             result.counts = wait_for_jobs(result, self.counts)
         return result
@@ -273,6 +295,28 @@ class Experimenter:
         from .results import table_frame
 
         return table_frame(self.store.rows(self.store.schema.attempts_table))
+
+    def snapshots(self, experiment_id: int | None = None) -> list[SnapshotUse]:
+        """The code snapshots the table's attempts (or one row's) ran, first used first, each
+        with its files where its folder still is (`pyexp snapshot`)."""
+        from . import snapshot as code_snapshot
+
+        if experiment_id is not None and not self.store.rows(where={"ID": int(experiment_id)}):
+            raise InputError(f"no row with ID {experiment_id} in table {self.config.name}")
+        found = self.store.snapshot_uses(experiment_id)
+        return code_snapshot.uses(found, code_snapshot.folder_of(self.config.log_folder()))
+
+    def restore_snapshot(self, destination: str | os.PathLike[str], experiment_id: int | None = None) -> SnapshotUse:
+        """Write the code a row's latest attempt ran (or the table's only snapshot) into
+        `destination`, a new or empty folder."""
+        from pathlib import Path
+
+        from . import snapshot as code_snapshot
+
+        chosen = code_snapshot.to_restore(self.snapshots(experiment_id), experiment_id)
+        assert chosen.folder is not None
+        code_snapshot.restore(chosen.folder, Path(destination))
+        return chosen
 
     def get_logs(self, experiment_id: int, attempt: int | None = None) -> AttemptLog:
         """What one attempt of an experiment printed (the latest by default; 1 is its first

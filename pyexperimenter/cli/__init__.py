@@ -9,7 +9,7 @@ launch), `inspection.py` (status, results), `maintenance.py` (reset, recover, de
 
 from __future__ import annotations
 
-from . import completion, inspection, maintenance, prepare, reporting, running, server  # noqa: F401 - each registers its commands
+from . import completion, inspection, maintenance, prepare, reporting, running, server, snapshots  # noqa: F401 - each registers its commands
 from .group import main
 
 __all__ = ["main"]

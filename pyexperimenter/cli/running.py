@@ -11,6 +11,10 @@ import click
 from .group import log_warnings, main
 from .options import config_arg, db_option, interactive, max_attempts_option, open_experiment, where_option
 
+no_snapshot_option = click.option(
+    "--no-snapshot", is_flag=True,
+    help="Run the live code: take no code snapshot for the workers to import from (pyexp snapshot).")
+
 if TYPE_CHECKING:
     from ..experiment import Experimenter
     from ..launch import LaunchResult
@@ -30,8 +34,9 @@ if TYPE_CHECKING:
               help="GPUs per worker (with --gpus).")
 @max_attempts_option
 @where_option
+@no_snapshot_option
 def run(config: str, db: str | None, jobs: int | None, max_experiments: int, random_order: bool, function: str | None,
-        gpus: str | None, gpus_per_job: int, max_attempts: int | None, where: tuple[str, ...]) -> None:
+        gpus: str | None, gpus_per_job: int, max_attempts: int | None, where: tuple[str, ...], no_snapshot: bool) -> None:
     """Run local workers until no open rows are left (or each ran K experiments).
 
     With --where, the workers claim only matching rows (e.g. --where dataset=iris --where 'seed<3').
@@ -40,7 +45,9 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
     from ..views.terminal import run_summary, workers_note
 
     exp = open_experiment(config, db, max_attempts)
-    fn = exp.experiment_function(function)
+    code = exp.load_code(function, not no_snapshot)
+    if code.note:
+        click.echo(code.note, err=True)
     before = exp.counts(where)
     n_jobs = jobs or exp.config.n_jobs
     todo = before["created"] + before["stale"]
@@ -49,9 +56,9 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
     started = time.monotonic()
     log_warnings(click.get_current_context())  # workers report requeued and refused rows
     with ProgressBar(todo, "running", enabled=interactive()) as bar:
-        codes = exp.execute(fn, max_experiments=max_experiments, random_order=random_order, n_jobs=n_jobs,
+        codes = exp.execute(code.fn, max_experiments=max_experiments, random_order=random_order, n_jobs=n_jobs,
                             on_progress=follow_counts(bar, before) if bar.enabled and not where else None, where=where,
-                            gpus=gpus, gpus_per_job=gpus_per_job)
+                            gpus=gpus, gpus_per_job=gpus_per_job, snapshot=not no_snapshot)
     after = exp.counts(where)
     click.echo(run_summary(exp.config.name, before, after, time.monotonic() - started))
     if after["error"] > before["error"]:
@@ -83,8 +90,10 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
 @click.option("--constraint")
 @click.option("--sbatch", "sbatch", multiple=True, metavar="KEY=VALUE", help="Extra #SBATCH option, e.g. gres=gpu:1 or exclusive (repeatable).")
 @where_option
+@no_snapshot_option
 def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool, scheduler: str | None, wait: bool,
-           function: str | None, sbatch: tuple[str, ...], where: tuple[str, ...], **overrides: Any) -> None:
+           function: str | None, sbatch: tuple[str, ...], where: tuple[str, ...], no_snapshot: bool,
+           **overrides: Any) -> None:
     """Submit N identical workers as SLURM or Grid Engine array job(s) that drain the table.
 
     Returns once the jobs are accepted; worker logs go to pyexp_logs/<table>/ next to CONFIG.
@@ -98,7 +107,7 @@ def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool
     if extra:
         slurm["sbatch"] = extra
     result = exp.launch(fn=function, workers=workers, dry_run=dry_run, local=local, wait=False, where=where,
-                        scheduler=scheduler, **slurm)
+                        scheduler=scheduler, snapshot=not no_snapshot, **slurm)
     click.echo(launch_text(result))
     left = _wait_until_drained(exp, result) if wait and not dry_run and not local else 0
     if result.failed or left:

@@ -251,19 +251,19 @@ class PyExperimenter(RunMixin, Experimenter):
         import multiprocessing
 
         started = multiprocessing.get_context("fork").Value("i", 0)
-        fn = self._wrapped(experiment_function, started)
+        fn = self._wrapped(experiment_function, started)  # a function object, run as given: no code snapshot
         jobs = n_jobs or self.config.n_jobs
         self.db_connector.close()
         if max_experiments is None or max_experiments < 0:
-            codes = super().execute(fn, max_experiments=-1, random_order=random_order, n_jobs=jobs)
+            codes = super().execute(fn, max_experiments=-1, random_order=random_order, n_jobs=jobs, snapshot=False)
         elif max_experiments == 0:
             codes = []
         else:
             workers = min(jobs, max_experiments)
             each, rest = divmod(max_experiments, workers)
-            codes = super().execute(fn, max_experiments=each, random_order=random_order, n_jobs=workers)
+            codes = super().execute(fn, max_experiments=each, random_order=random_order, n_jobs=workers, snapshot=False)
             if rest:
-                codes += super().execute(fn, max_experiments=1, random_order=random_order, n_jobs=rest)
+                codes += super().execute(fn, max_experiments=1, random_order=random_order, n_jobs=rest, snapshot=False)
             if started.value < max_experiments:
                 raise NoExperimentsLeftException("No experiments left to execute")
         self.logger.info("All configured executions finished.")

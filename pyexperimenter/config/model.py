@@ -136,6 +136,7 @@ class ExperimentConfig:
     timeout_seconds: float | None = None  # needs isolation
     memory_limit_mb: int | None = None  # the child's address space; needs isolation
     quarantine_after: int = 5  # 0: never quarantine
+    snapshot_max_mb: float = 100.0  # the code snapshot's cap (snapshot.py)
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     scheduler: str | None = None  # "slurm" or "sge"; None: detected from the commands on PATH
     sge: SgeConfig = field(default_factory=SgeConfig)

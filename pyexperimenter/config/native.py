@@ -54,6 +54,7 @@ EXPERIMENT_KEYS = frozenset(
         "quarantine_after",
         "priority",
         "max_grid_rows",
+        "snapshot_max_mb",
     }
 )
 DATABASE_KEYS = frozenset({"url", "credentials", "ssh"})
@@ -125,6 +126,7 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         result_timestamps=exp.get("result_timestamps", bool, False),
         **read_isolation(exp),
         quarantine_after=non_negative(exp, "quarantine_after", 5),
+        snapshot_max_mb=exp.positive("snapshot_max_mb", float, 100.0),
         slurm=slurm,
         scheduler=scheduler,
         sge=sge,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import snapshot as code_snapshot
 from ..config import ExperimentConfig, SlurmConfig
 from ..errors import InputError
 from ..store import Store
@@ -63,6 +64,7 @@ def launch(
     dry_run: bool = False,
     local: bool = False,
     scheduler: str | None = None,
+    snapshot: bool = True,
     **overrides: Any,
 ) -> LaunchResult:
     """Check everything the nodes would trip over, then submit (or print, or run locally).
@@ -70,6 +72,9 @@ def launch(
     `overrides` are the `slurm:` keys (partition, time_minutes, sbatch, ...) for this launch;
     they size the jobs of either scheduler. `scheduler` ("slurm" or "sge") overrides the
     config's `scheduler:`; without either, the one whose submit command is on PATH.
+    Unless `snapshot` is False, the workers import the function from a code snapshot taken
+    here (snapshot.py). A dry run writes nothing: its script names the snapshot the launch
+    would take, and its workers write it from the live code if that is still the same.
     """
     if workers < 1:
         raise InputError(f"--workers: expected a positive number, got {workers}")
@@ -105,6 +110,8 @@ def launch(
 
     env = worker_environment(config.database)
     node_args = worker_args(config, spec)
+    if snapshot:
+        node_args += _snapshot_args(config, spec, result, spec_source(function is not None, config.path), dry_run)
     if local:
         return run_local(result, node_args, env, extra_path, store)
     if not dry_run:
@@ -128,6 +135,20 @@ def launch(
             if result.job_ids:
                 store.record_launch(cluster.name, result.job_ids, socket.gethostname())
     return result
+
+
+def _snapshot_args(config: ExperimentConfig, spec: str, result: LaunchResult, where: str, dry_run: bool) -> list[str]:
+    """Take the code snapshot the workers import from; its line goes with the launch's notes."""
+    assert result.log_dir is not None
+    taken, why = code_snapshot.prepare(spec, config.base_dir, result.log_dir, config.snapshot_max_mb, where,
+                                       write=not dry_run)
+    if taken is None:
+        if why:
+            result.notes.append(why)
+        return []
+    result.notes.append(taken.describe() + (" (not written by a dry run: this script's workers write it from the "
+                                            "live code, and refuse code edited since)" if dry_run else ""))
+    return ["--snapshot", str(taken.folder), "--snapshot-path", taken.import_path]
 
 
 def _render_scripts(result: LaunchResult, cluster: Scheduler, config: ExperimentConfig, slurm: SlurmConfig,

@@ -185,6 +185,12 @@ class Store(ABC):
         reading the outcome's attempts (status at any size)."""
         raise NotImplementedError
 
+    def snapshot_uses(self, experiment_id: int | None = None) -> list[dict[str, Any]]:
+        """The code snapshots the attempts (of one row) ran, first used first: snapshot (None
+        where none was recorded), n_attempts, n_rows, first_attempt, last_attempt,
+        first_start, last_start."""
+        raise NotImplementedError
+
     def quarantined_workers(self) -> list[dict[str, Any]]:
         """The workers and hosts quarantine stopped, with when and why."""
         raise NotImplementedError

@@ -53,11 +53,13 @@ def run_workers(
     random_order: bool = False,
     on_progress: Progress | None = None,
     devices: Sequence[str] | None = None,
+    snapshot: str | None = None,
 ) -> list[int]:
     """Run `n_jobs` workers until nothing is open; returns their exit codes.
 
     `devices` (`--gpus`, see devices.assign) holds each worker's CUDA_VISIBLE_DEVICES:
-    worker i sees only `devices[i]`, and its attempts record it.
+    worker i sees only `devices[i]`, and its attempts record it. `snapshot` is the hash of
+    the code snapshot `fn` was imported from (snapshot.py), recorded with each attempt.
 
     A worker stopped by SIGTERM/SIGINT/SIGUSR2 releases its row and exits with 128 + the
     signal. Those signals sent to this process alone are passed on to every forked worker;
@@ -68,8 +70,8 @@ def run_workers(
         raise ValueError(f"{n_jobs} workers, devices for {len(devices)}")
     if n_jobs <= 1:
         with _visible_devices(devices[0] if devices else None):
-            return [_run_here(config, fn, max_experiments, random_order, on_progress)]
-    return _run_forked(config, fn, n_jobs, max_experiments, random_order, on_progress, devices)
+            return [_run_here(config, fn, max_experiments, random_order, on_progress, snapshot)]
+    return _run_forked(config, fn, n_jobs, max_experiments, random_order, on_progress, devices, snapshot)
 
 
 @contextlib.contextmanager
@@ -90,7 +92,7 @@ def _visible_devices(value: str | None) -> Iterator[None]:
 
 
 def _run_here(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool,
-              on_progress: Progress | None) -> int:
+              on_progress: Progress | None, snapshot: str | None = None) -> int:
     """The one worker in this process; exceptions reach the caller (the CLI reports them).
     Progress comes from a thread, since this thread is busy running experiments."""
     watcher = _Watcher(config, on_progress) if on_progress is not None else None
@@ -98,6 +100,7 @@ def _run_here(config: ExperimentConfig, fn: ExperimentFunction, max_experiments:
         watcher.start()
     try:
         worker = Worker(config, fn, max_experiments=max_experiments, random_order=random_order)
+        worker.snapshot = snapshot
         stats = worker.run()
     except WorkerInterrupted as e:
         return exit_code(str(e) or "SIGINT", None)
@@ -108,28 +111,31 @@ def _run_here(config: ExperimentConfig, fn: ExperimentFunction, max_experiments:
 
 
 def _child(config: ExperimentConfig, fn: ExperimentFunction, max_experiments: int, random_order: bool,
-           device: str | None = None, measured: tuple[Path | None, provenance.Provenance] | None = None) -> None:
+           device: str | None = None, measured: tuple[Path | None, provenance.Provenance] | None = None,
+           snapshot: str | None = None) -> None:
     """What a forked worker runs: the node entry point, then `os._exit` (no atexit
     handlers or inherited finalizers of the parent run in the child)."""
     if device is not None:  # before anything in the child could initialise CUDA
         os.environ[CUDA_VARIABLE] = device
     if measured is not None:
         provenance.inherit(*measured)
-    code = run_node(lambda: (config, fn), max_experiments=max_experiments, random_order=random_order, announce=False)
+    code = run_node(lambda: (config, fn), max_experiments=max_experiments, random_order=random_order, announce=False,
+                    snapshot=snapshot)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 
 
 def _run_forked(config: ExperimentConfig, fn: ExperimentFunction, n_jobs: int, max_experiments: int,
-                random_order: bool, on_progress: Progress | None, devices: Sequence[str] | None = None) -> list[int]:
+                random_order: bool, on_progress: Progress | None, devices: Sequence[str] | None = None,
+                snapshot: str | None = None) -> list[int]:
     ctx = multiprocessing.get_context("fork")
     # Provenance measured once, here, just before the forks (the code cannot change between
     # the two), instead of by each worker: git twice and the package list, times n_jobs.
     folder = provenance.code_folder(fn)
     measured = (folder, provenance.measure(folder, fresh=True))
     procs = [ctx.Process(target=_child, args=(config, fn, max_experiments, random_order,
-                                              devices[i] if devices else None, measured), daemon=False)
+                                              devices[i] if devices else None, measured, snapshot), daemon=False)
              for i in range(n_jobs)]
     for p in procs:
         p.start()

@@ -14,11 +14,14 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from .. import environment
 from ..config import ExperimentConfig, load_config
 from ..config.ssh import read_gateway
 from ..errors import PyexpError
+from ..snapshot import MANIFEST, recreate
+from ..snapshot import use as use_snapshot
 from ..store import WorkerIdentity
 from .function import ExperimentFunction, load_function
 from .loop import Worker, WorkerInterrupted, WorkerStats
@@ -70,12 +73,14 @@ def run_node(
     random_order: bool = False,
     announce: bool = True,
     early: EarlyStop | None = None,
+    snapshot: str | None = None,
 ) -> int:
     """Load the config and function, run one Worker, and return its exit code.
 
     `announce` (a process of its own, with a log file of its own) logs at INFO and prints
     what it is about to do and what it did; without it (forked workers sharing a terminal)
-    only warnings and errors appear. Errors are one line on stderr (a traceback for a bug),
+    only warnings and errors appear. `snapshot` is the hash of the code snapshot `load`
+    imports from, recorded with each attempt. Errors are one line on stderr (a traceback for a bug),
     never an exception: this is the outermost frame of the worker process.
     """
     early = early or EarlyStop.install()
@@ -96,6 +101,7 @@ def run_node(
             return exit_code(early.signal, deadline)
         worker = Worker(config, fn, identity=me, max_experiments=max_experiments, random_order=random_order,
                         deadline=deadline)
+        worker.snapshot = snapshot
         stats = worker.run()
     except WorkerInterrupted as e:  # a stop signal between two of the worker's own guards
         return exit_code(str(e) or "SIGINT", deadline)
@@ -136,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="that file is a native config (database.ssh) or a PyExperimenter credentials file")
     parser.add_argument("--function", required=True)
     parser.add_argument("--where", action="append", default=[], help="claim only rows where COL=VALUE (repeatable)")
+    parser.add_argument("--snapshot", default=None, help="import the function from this code snapshot's folder")
+    parser.add_argument("--snapshot-path", default=".", help="the folder inside the snapshot to import from")
     ns = parser.parse_args(argv)
 
     def load() -> tuple[ExperimentConfig, ExperimentFunction]:
@@ -143,6 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.ssh_file is not None:  # exactly the launching process's gateway, whatever the config says
             ssh = read_gateway(ns.ssh_file, legacy=ns.ssh_format == "pyexperimenter")
             config = config.with_database(replace(config.database, ssh=ssh))
-        return config, load_function(ns.function, config.base_dir, "--function")
+        code = None
+        if ns.snapshot:
+            if not Path(ns.snapshot, MANIFEST).exists():  # a dry run's script, submitted by hand
+                recreate(Path(ns.snapshot), ns.function, config.base_dir, config.snapshot_max_mb)
+            code = use_snapshot(Path(ns.snapshot), ns.snapshot_path)
+        return config, load_function(ns.function, config.base_dir, "--function", code)
 
-    return run_node(load, function=ns.function, early=early)
+    return run_node(load, function=ns.function, early=early, snapshot=Path(ns.snapshot).name if ns.snapshot else None)

@@ -204,7 +204,7 @@ BAD: dict[str, tuple[Any, str]] = {
     "unknown experiment key": (merged(experiment={"isolate": "process"}),
                                "experiment.isolate: unknown key; expected one of codecarbon, function, heartbeat_seconds, "
                                "isolation, max_attempts, max_grid_rows, memory_limit_mb, n_jobs, name, priority, quarantine_after, "
-                               "result_timestamps, retry_delay_seconds, stale_after_seconds, timeout_seconds"),
+                               "result_timestamps, retry_delay_seconds, snapshot_max_mb, stale_after_seconds, timeout_seconds"),
     "no name": ({"parameters": {"x": [1]}}, "experiment.name: is required"),
     "bad name": (merged(experiment={"name": "my-table"}),
                  "experiment.name: table name must match [A-Za-z_][A-Za-z0-9_]{0,63}, got 'my-table'"),

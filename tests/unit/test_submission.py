@@ -117,7 +117,9 @@ def test_arrays_are_submitted_with_the_rendered_scripts(fake_slurm: Path, tmp_pa
     assert "PYEXP_DB_PASSWORD" not in os.environ
     assert result.log_dir is not None
     kept = sorted(p.name for p in result.log_dir.iterdir())
-    assert kept == ["4201_submission.sh", "4202_submission.sh", "4203_submission.sh"]
+    assert kept == ["4201_submission.sh", "4202_submission.sh", "4203_submission.sh", "snapshots"]
+    (taken,) = (result.log_dir / "snapshots").iterdir()  # the code the workers import, named by its hash
+    assert all(f"--snapshot {taken}" in script for script in result.scripts)
 
 
 def test_a_refused_first_array_is_bad_input_and_a_later_one_an_error(fake_slurm: Path, tmp_path: Path,

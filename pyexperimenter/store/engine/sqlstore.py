@@ -263,6 +263,11 @@ class SqlStore(StagedOutput, Store):
     def peak_memory(self, outcomes: Sequence[str]) -> dict[str, float]:
         return reports.peaks(self.session, outcomes)
 
+    def snapshot_uses(self, experiment_id: int | None = None) -> list[dict[str, Any]]:
+        if experiment_id is None:
+            return reports.report(self.session, "report_snapshots")
+        return reports.report(self.session, "report_row_snapshots", (int(experiment_id),))
+
     def quarantined_workers(self) -> list[dict[str, Any]]:
         return reports.report(self.session, "report_quarantined")
 

@@ -394,6 +394,18 @@ SELECT outcome, COUNT(*) AS n, COUNT(peak_rss_mb) AS measured, MAX(peak_rss_mb) 
 AVG(peak_rss_mb) AS peak_rss_mb_mean, AVG(wall_seconds) AS wall_seconds_mean, SUM(cpu_seconds) AS cpu_seconds_total,
 MAX(gpu_peak_mb) AS gpu_peak_mb_max FROM {attempts} USE INDEX () WHERE outcome <> 'running' GROUP BY outcome ORDER BY outcome
 
+-- report_snapshots --
+-- `pyexp snapshot`: the code snapshots the attempts ran (NULL: none recorded), first used first.
+SELECT snapshot, COUNT(*) AS n_attempts, COUNT(DISTINCT experiment_id) AS n_rows, MIN(attempt) AS first_attempt,
+MAX(attempt) AS last_attempt, MIN(start_date) AS first_start, MAX(start_date) AS last_start FROM {attempts}
+GROUP BY snapshot ORDER BY MIN(start_date), snapshot
+
+-- report_row_snapshots --
+-- `pyexp snapshot CONFIG ID`: the same for one row's attempts; takes the row's ID.
+SELECT snapshot, COUNT(*) AS n_attempts, COUNT(DISTINCT experiment_id) AS n_rows, MIN(attempt) AS first_attempt,
+MAX(attempt) AS last_attempt, MIN(start_date) AS first_start, MAX(start_date) AS last_start FROM {attempts}
+WHERE experiment_id = ? GROUP BY snapshot ORDER BY MIN(start_date), snapshot
+
 -- report_quarantined --
 -- `pyexp status`: the quarantined workers and hosts, with the attempts they gave back.
 SELECT machine, worker, COUNT(*) AS attempts, MAX(end_date) AS since, MAX(error) AS error FROM {attempts}
