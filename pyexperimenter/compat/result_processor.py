@@ -39,6 +39,27 @@ class ResultProcessor:
     def experiment_id(self) -> int:
         return self.processor.experiment_id
 
+    # Long runs (docs/long-runs.md) are ours, not 1.4's: passed through, so a PyExperimenter
+    # experiment can resume too.
+    @property
+    def attempt(self) -> int:
+        return self.processor.attempt
+
+    @property
+    def checkpoint_dir(self) -> Any:
+        return self.processor.checkpoint_dir
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.processor.state
+
+    def save_state(self, state: Mapping[str, Any]) -> None:
+        self.processor.save_state(state)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.processor.stop_requested
+
     @property
     def experiment_id_condition(self) -> str:
         return f"ID = {self.experiment_id}"
