@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from types import FrameType
@@ -467,7 +467,7 @@ class Worker:
         else:
             self.stats.fenced += 1
 
-    def _drop_checkpoints(self, ids: list[int]) -> None:
+    def _drop_checkpoints(self, ids: Iterable[int]) -> None:
         """A done row's directory goes (docs/long-runs.md); a failure here is a log line."""
         if self.config.keep_checkpoints or not ids:
             return
@@ -501,7 +501,7 @@ class Worker:
             # was written. Row by row, so only the refused row's attempt fails.
             landed, failed = self._finish_each(token, pending)
         self.stats.done += len(landed)
-        self._drop_checkpoints(sorted(landed))
+        self._drop_checkpoints(landed)
         refused = len(pending) - len(landed) - len(failed)
         if refused:
             self.stats.fenced += refused

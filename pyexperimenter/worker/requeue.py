@@ -23,12 +23,10 @@ SCONTROL_SECONDS = 30
 
 
 def task_requeue_wanted(stopped_by_allocation: Callable[[], bool], open_rows: Callable[[], int]) -> bool:
-    task = environment.scheduler_task()
-    if task.scheduler != "slurm" or not stopped_by_allocation():
+    """Cheapest first: the environment, then what the database says (cancelled? rows open?)."""
+    if environment.scheduler_task().scheduler != "slurm" or environment.task_requeues_left() <= 0:
         return False
-    if environment.task_requeues_left() <= 0:
-        return False
-    return open_rows() > 0
+    return stopped_by_allocation() and open_rows() > 0
 
 
 def requeue_task() -> str:
