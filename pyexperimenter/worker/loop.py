@@ -244,13 +244,18 @@ class Worker:
         return Outcome.RELEASED, f"stopped by {self._stop}" if self._stop else "released"
 
     def stopped_by_allocation(self) -> bool:
-        """Whether the scheduler ended this worker's time (its time limit or deadline, a
-        preemption's signal), not `pyexp cancel` nor a stop of its own."""
+        """Whether the allocation's time ended, so the task may requeue itself: its deadline,
+        SLURM's USR2 (the time limit's warning, or a preemption's `--signal`), or SIGTERM at
+        the time limit itself. Not `pyexp cancel`, not a quarantine, and not an earlier
+        SIGTERM: that is a `scancel` (which must stay cancelled) or a preemption SLURM
+        requeues itself when the site wants it."""
         if self.deadline is None or self.watch.reason is not None or self._cancelled():
             return False
         if self._stop is None:
             return self._ran_out or self._out_of_time()
-        return self._stop in ("SIGUSR2", "SIGTERM", "SIGUSR1")
+        if self._stop == "SIGUSR2":
+            return True
+        return self._stop == "SIGTERM" and time.time() >= self.deadline - DEADLINE_SLACK
 
     def open_rows(self) -> int:
         """Rows this worker could still claim."""

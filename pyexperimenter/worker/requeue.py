@@ -1,8 +1,9 @@
-"""A worker whose allocation ended (SLURM's time limit, a preemption's USR2 or SIGTERM)
-while rows are still open requeues its own array task, as submitit does on a timeout: so
+"""A worker whose allocation ended (SLURM's time limit, or a preemption's USR2) while rows
+are still open requeues its own array task, as submitit does on a timeout: so
 one `pyexp launch` carries a sweep of long runs to its end, each run resuming from its
 checkpoint. Bounded by `slurm.max_task_requeues` (the job script's PYEXP_TASK_REQUEUES,
-0 with `pyexp launch --no-requeue`) against SLURM_RESTART_COUNT; never after `pyexp cancel`.
+0 with `pyexp launch --no-requeue`) against SLURM_RESTART_COUNT; never after `pyexp cancel`
+or a plain `scancel` (Worker.stopped_by_allocation says which stops count).
 
 SLURM holds a requeued job back for a while (about two minutes: its credential lifetime)
 before it may start again; the rows wait as `created` meanwhile, and any other worker may
