@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .compat.experiment_status import ExperimentStatus
     from .compat.experimenter import PyExperimenter
+    from .errors import Requeue
     from .experiment import Experimenter
     from .results import ResultProcessor
     from .status import Status
@@ -20,11 +21,12 @@ _EXPORTS = {
     "Experimenter": ("experiment", "Experimenter"),
     "PyExperimenter": ("compat.experimenter", "PyExperimenter"),
     "ResultProcessor": ("results", "ResultProcessor"),
+    "Requeue": ("errors", "Requeue"),
     "Status": ("status", "Status"),
     "ExperimentStatus": ("compat.experiment_status", "ExperimentStatus"),
 }
 
-__all__ = ["Experimenter", "ExperimentStatus", "PyExperimenter", "ResultProcessor", "Status", "__version__"]
+__all__ = ["Experimenter", "ExperimentStatus", "PyExperimenter", "Requeue", "ResultProcessor", "Status", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEADLINE = "PYEXP_DEADLINE"  # seconds since the epoch, set by the sbatch script
+# Long runs (docs/long-runs.md), set by the job script: the stop grace period sized to fit the
+# signal's lead time, and how often a worker stopped by the time limit may requeue its task.
+STOP_GRACE = "PYEXP_STOP_GRACE"
+TASK_REQUEUES = "PYEXP_TASK_REQUEUES"
+SLURM_RESTART_COUNT = "SLURM_RESTART_COUNT"  # how often SLURM requeued this job (task) so far
 SLURM_JOB_ID = "SLURM_JOB_ID"
 SLURM_ARRAY_JOB_ID = "SLURM_ARRAY_JOB_ID"
 SLURM_ARRAY_TASK_ID = "SLURM_ARRAY_TASK_ID"
@@ -66,3 +71,25 @@ def deadline(environ: Mapping[str, str] | None = None) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+def _number(name: str, environ: Mapping[str, str] | None) -> float | None:
+    value = (os.environ if environ is None else environ).get(name)
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def stop_grace(configured: float, environ: Mapping[str, str] | None = None) -> float:
+    """The job script's PYEXP_STOP_GRACE (fitted to the signal's lead time), else the config's."""
+    value = _number(STOP_GRACE, environ)
+    return configured if value is None or value < 0 else value
+
+
+def task_requeues_left(environ: Mapping[str, str] | None = None) -> int:
+    """How many more times this SLURM task may requeue itself: PYEXP_TASK_REQUEUES (0 without
+    it: a worker started by hand or with `--no-requeue`) less SLURM_RESTART_COUNT."""
+    allowed = _number(TASK_REQUEUES, environ)
+    done = _number(SLURM_RESTART_COUNT, environ) or 0.0
+    return 0 if allowed is None else max(0, int(allowed) - int(done))

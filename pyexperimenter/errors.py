@@ -9,6 +9,17 @@ class PyexpError(Exception):
     exit_code = 1
 
 
+class Requeue(Exception):  # noqa: N818 - the name users raise (DESIGN.md section 3)
+    """Raised by an experiment that saved its state: "requeue me". Its row goes back to
+    `created` without spending an attempt, and the next claim (anywhere) resumes from the
+    checkpoint directory and the saved state. Counted against `experiment.max_requeues`,
+    so an experiment that always asks ends in `error` with its reason, never loops."""
+
+    def __init__(self, reason: str = "requeued by the experiment"):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class InputError(PyexpError):
     """Bad input: the user must change a file, a flag or a credential (exit code 2)."""
 

@@ -257,7 +257,12 @@ class Experimenter:
                 raise InputError(f"unknown status {s!r}; expected one of {', '.join(ALL_STATUSES)}, all")
         if not states and ids is None:
             return 0
-        return self.store.reset(list(states) or None, ids, self.store.filter(where))
+        from .worker.checkpoints import remove
+
+        picked: list[int] = []
+        n = self.store.reset(list(states) or None, ids, self.store.filter(where), picked)
+        remove(self.config.checkpoint_root(), picked)  # a reset row starts over, not from its checkpoint
+        return n
 
     def recover(self) -> int:
         """Requeue lost runs now (workers also do this on their own)."""

@@ -31,7 +31,7 @@ class Outcome(str, Enum):
 
     Which of them spend one of the row's `max_attempts` is the store's rule: the
     experiment's own endings do (failed ... timeout, lost); what happened to the worker
-    does not (released, time_limit, preempted, quarantined, reset). docs/recovery.md has
+    does not (released, time_limit, preempted, requeued, quarantined, reset). docs/recovery.md has
     the table."""
 
     RUNNING = "running"
@@ -45,6 +45,7 @@ class Outcome(str, Enum):
     RELEASED = "released"  # the worker was stopped (`pyexp cancel`, Ctrl-C, a signal); the error says by what
     TIME_LIMIT = "time_limit"  # SLURM's time limit: its USR2 (or PYEXP_DEADLINE) came at the allocation's end
     PREEMPTED = "preempted"  # SLURM's SIGTERM before the time limit: preemption (or a bare `scancel`)
+    REQUEUED = "requeued"  # the experiment saved its state and raised Requeue (counted against max_requeues)
     QUARANTINED = "quarantined"  # its worker or host was quarantined: not the experiment's fault
     RESET = "reset"
 
@@ -52,6 +53,8 @@ class Outcome(str, Enum):
         return self.value
 
 
-HANDED_BACK: frozenset[str] = frozenset(o.value for o in (Outcome.RELEASED, Outcome.TIME_LIMIT, Outcome.PREEMPTED))
+HANDED_BACK: frozenset[str] = frozenset(
+    o.value for o in (Outcome.RELEASED, Outcome.TIME_LIMIT, Outcome.PREEMPTED, Outcome.REQUEUED)
+)
 """Attempts whose row went back unrun by the worker's stop, not the experiment's fault:
 shown as stopped, not failed."""

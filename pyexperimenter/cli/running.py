@@ -89,10 +89,12 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
 @click.option("--qos")
 @click.option("--constraint")
 @click.option("--sbatch", "sbatch", multiple=True, metavar="KEY=VALUE", help="Extra #SBATCH option, e.g. gres=gpu:1 or exclusive (repeatable).")
+@click.option("--no-requeue", is_flag=True,
+              help="A worker stopped by the time limit exits, even with rows open (default: it requeues its task).")
 @where_option
 @no_snapshot_option
 def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool, scheduler: str | None, wait: bool,
-           function: str | None, sbatch: tuple[str, ...], where: tuple[str, ...], no_snapshot: bool,
+           function: str | None, sbatch: tuple[str, ...], no_requeue: bool, where: tuple[str, ...], no_snapshot: bool,
            **overrides: Any) -> None:
     """Submit N identical workers as SLURM or Grid Engine array job(s) that drain the table.
 
@@ -103,6 +105,8 @@ def launch(config: str, db: str | None, workers: int, dry_run: bool, local: bool
 
     exp = open_experiment(config, db)
     slurm = {k: v for k, v in overrides.items() if v is not None}
+    if no_requeue:
+        slurm["max_task_requeues"] = 0
     extra = parse_sbatch_options(sbatch)
     if extra:
         slurm["sbatch"] = extra

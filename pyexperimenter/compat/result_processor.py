@@ -48,6 +48,32 @@ class ResultProcessor:
         made.logger = logger if logger is not None else logging.getLogger("py-experimenter")
         return made
 
+    # Long runs (docs/long-runs.md) are ours, not 1.4's: passed through, so a PyExperimenter
+    # experiment can resume too. A processor built by hand has no row to resume.
+    def _native(self) -> NativeResultProcessor:
+        if self.processor is None:
+            raise UnsupportedInternalError(_BY_HAND)
+        return self.processor
+
+    @property
+    def attempt(self) -> int:
+        return self._native().attempt
+
+    @property
+    def checkpoint_dir(self) -> Any:
+        return self._native().checkpoint_dir
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self._native().state
+
+    def save_state(self, state: Mapping[str, Any]) -> None:
+        self._native().save_state(state)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._native().stop_requested
+
     @property
     def experiment_id_condition(self) -> str:
         return f"ID = {self.experiment_id}"

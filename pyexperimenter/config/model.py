@@ -90,7 +90,8 @@ class SlurmConfig:
     qos: str | None = None
     constraint: str | None = None
     sbatch: tuple[tuple[str, str], ...] = ()
-    signal_seconds: int = 120  # SIGUSR2 this long before the time limit
+    signal_seconds: int = 120  # SIGUSR2 this long before the time limit (default: stop_grace_seconds + 60)
+    max_task_requeues: int = 10  # a worker stopped by the time limit requeues its own array task this often
     python: str | None = None  # interpreter on the nodes; default: the one launching
     log_dir: str | None = None  # worker logs; default pyexp_logs/<table> next to the config
     template: str | None = None  # own sbatch template; default slurm_templates/{cpu,gpu}.sbatch
@@ -137,6 +138,12 @@ class ExperimentConfig:
     memory_limit_mb: int | None = None  # the child's address space; needs isolation
     quarantine_after: int = 5  # 0: never quarantine
     snapshot_max_mb: float = 100.0  # the code snapshot's cap (snapshot.py)
+    # Long runs (docs/long-runs.md): after a stop signal the experiment gets this long to save
+    # and raise Requeue; each row's checkpoint directory lives under `checkpoint_dir`.
+    stop_grace_seconds: float = 60.0
+    max_requeues: int = 10
+    checkpoint_dir: str | None = None  # default: <log folder>/checkpoints
+    keep_checkpoints: bool = False  # keep a row's directory when it is done
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     scheduler: str | None = None  # "slurm" or "sge"; None: detected from the commands on PATH
     sge: SgeConfig = field(default_factory=SgeConfig)
@@ -166,6 +173,18 @@ class ExperimentConfig:
             path = Path(log_dir).expanduser()
             return path if path.is_absolute() else (self.base_dir / path).resolve()
         return (self.base_dir / "pyexp_logs" / self.name).resolve()
+
+    def checkpoint_root(self) -> Path:
+        """The folder holding this table's checkpoint directories, one per row (`<root>/<ID>`):
+        `<checkpoint_dir or the log folder's checkpoints/>/<table>`, on the shared file system
+        beside the logs by default, so the next attempt finds it on any node; the table's
+        name keeps two tables sharing a folder apart."""
+        if self.checkpoint_dir:
+            path = Path(self.checkpoint_dir).expanduser()
+            base = path if path.is_absolute() else (self.base_dir / path).resolve()
+        else:
+            base = self.log_folder() / "checkpoints"
+        return base / self.name
 
     def with_database(self, database: DatabaseConfig) -> ExperimentConfig:
         return replace(self, database=database)

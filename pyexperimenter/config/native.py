@@ -31,6 +31,7 @@ from ..sqltypes import SqlType
 from .database_url import parse_database_url
 from .grids import DEFAULT_MAX_GRID_ROWS, read_grids
 from .limits import non_negative, read_isolation
+from .longruns import LONG_RUN_KEYS, read_long_runs, signal_lead
 from .model import SCHEDULERS, DatabaseConfig, ExperimentConfig, SgeConfig, SlurmConfig
 from .sections import Section
 from .ssh import native_ssh
@@ -55,6 +56,7 @@ EXPERIMENT_KEYS = frozenset(
         "priority",
         "max_grid_rows",
         "snapshot_max_mb",
+        *LONG_RUN_KEYS,
     }
 )
 DATABASE_KEYS = frozenset({"url", "credentials", "ssh"})
@@ -72,6 +74,7 @@ SLURM_KEYS: dict[str, Any] = {
     "constraint": str,
     "sbatch": dict,
     "signal_seconds": int,
+    "max_task_requeues": int,
     "python": str,
     "log_dir": str,
     "template": str,
@@ -105,7 +108,8 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
     results = read_results(top.section("results"), params)
     logtables = read_logtables(top.section("logtables"))
     exp.derived_names(name, logtables, "name")
-    slurm = _slurm(top.section("slurm", frozenset(SLURM_KEYS)))
+    long_runs = read_long_runs(exp)
+    slurm = _slurm(top.section("slurm", frozenset(SLURM_KEYS)), long_runs["stop_grace_seconds"])
     scheduler = top.get("scheduler", str)
     if scheduler is not None and scheduler not in SCHEDULERS:
         raise top.error(f"expected one of {', '.join(SCHEDULERS)}", scheduler, "scheduler")
@@ -127,6 +131,7 @@ def load_native(p: Path, data: dict[str, Any], credentials_path: str | os.PathLi
         **read_isolation(exp),
         quarantine_after=non_negative(exp, "quarantine_after", 5),
         snapshot_max_mb=exp.positive("snapshot_max_mb", float, 100.0),
+        **long_runs,
         slurm=slurm,
         scheduler=scheduler,
         sge=sge,
@@ -211,8 +216,8 @@ def _sge(sec: Section) -> SgeConfig:
     return SgeConfig(**values)
 
 
-def _slurm(sec: Section) -> SlurmConfig:
-    values: dict[str, Any] = {}
+def _slurm(sec: Section, grace: float) -> SlurmConfig:
+    values: dict[str, Any] = {"signal_seconds": signal_lead(grace)}
     for key, kind in SLURM_KEYS.items():
         if key in sec.data and sec.data[key] is not None:
             values[key] = sec.get(key, kind)
@@ -225,4 +230,6 @@ def _slurm(sec: Section) -> SlurmConfig:
     for key in _POSITIVE_SLURM:
         if key in values and values[key] <= 0:
             raise sec.error("expected a positive number", values[key], key)
+    if values.get("max_task_requeues", 0) < 0:
+        raise sec.error("expected an integer >= 0", values["max_task_requeues"], "max_task_requeues")
     return SlurmConfig(**values)

@@ -45,6 +45,7 @@ from .script import (
     TEMPLATE_DIR,
     ScriptValues,
     effective_signal_seconds,
+    long_run_lines,
     pythonpath_line,
     render_template,
     template_path,
@@ -159,7 +160,7 @@ def _render_scripts(result: LaunchResult, cluster: Scheduler, config: Experiment
         workdir=Path.cwd(),
         log_dir=result.log_dir or Path.cwd(),
         worker_args=node_args,
-        environment=pythonpath_line(extra_path),
+        environment=[*pythonpath_line(extra_path), *long_run_lines(config, slurm)],
         passed=sorted(env),
     )
     result.template, result.scripts = cluster.render(config, slurm, inputs, result.arrays)

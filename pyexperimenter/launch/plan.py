@@ -29,6 +29,7 @@ OVERRIDES = frozenset({
     "constraint",
     "sbatch",
     "signal_seconds",
+    "max_task_requeues",
     "python",
     "log_dir",
     "template",

@@ -116,6 +116,20 @@ class ScriptValues:
         return render_template(template, values, where)
 
 
+def stop_grace_seconds(config: ExperimentConfig, slurm: SlurmConfig) -> int:
+    """The grace period the workers give a stopped experiment: `experiment.stop_grace_seconds`,
+    but short enough to end within the signal's lead time (10 s of it kept for handing the
+    row back), since the lead is at most a third of the time limit."""
+    return max(1, min(int(config.stop_grace_seconds), effective_signal_seconds(slurm) - 10))
+
+
+def long_run_lines(config: ExperimentConfig, slurm: SlurmConfig) -> list[str]:
+    """The script lines of docs/long-runs.md: the grace period that fits the signal's lead
+    time, and how often a worker whose time ran out with rows still open requeues its task."""
+    return [f"export PYEXP_STOP_GRACE={stop_grace_seconds(config, slurm)}",
+            f"export PYEXP_TASK_REQUEUES={int(slurm.max_task_requeues)}"]
+
+
 def pythonpath_line(extra_path: Path | None) -> list[str]:
     """The script line that makes an experiment module outside the usual places importable."""
     if extra_path is None:

@@ -88,6 +88,21 @@ class Store(ABC):
         """Give rows back to `created` without spending an attempt (signals, time limits,
         quarantine), closing their attempts with `outcome` (default released) and why."""
 
+    # -- resumable experiments (docs/long-runs.md)
+    @abstractmethod
+    def requeue(self, token: str, row_id: int, reason: str, max_requeues: int) -> str:
+        """The experiment raised Requeue: back to `created` without spending an attempt, or
+        `error` once it has asked `max_requeues` times; returns `requeued`, `error`, or ``
+        when the row went to another worker meanwhile (store/engine/resume.py)."""
+
+    @abstractmethod
+    def save_state(self, token: str, row_id: int, text: str) -> bool:
+        """Keep a resumable experiment's state (JSON) with its row; fenced like a result."""
+
+    @abstractmethod
+    def load_state(self, row_id: int) -> str | None:
+        """The state the row's last attempt saved, None when it saved none."""
+
     # -- what an experiment printed (worker/output.py captures it; store/engine/output.py keeps it)
     def prepare_output(self) -> None:
         """Make the attempts' output columns exist (a table an older version made lacks
@@ -141,7 +156,9 @@ class Store(ABC):
     # -- maintenance and reading
     @abstractmethod
     def reset(self, statuses: Sequence[str] | None = None, ids: Sequence[int] | None = None,
-              where: Filter = NO_FILTER) -> int: ...
+              where: Filter = NO_FILTER, picked: list[int] | None = None) -> int:
+        """Rows back to a fresh `created`; `picked`, when given, receives their ids (their
+        checkpoint directories go too: worker/checkpoints.py)."""
 
     @abstractmethod
     def counts(self, stale_after_seconds: float | None = None, where: Filter = NO_FILTER) -> dict[str, int]:

@@ -10,7 +10,8 @@ or always with `isolation: spawn` (a CUDA context does not survive a fork). It n
 touches the worker's database connection: result and log writes travel over a pipe to
 the worker, which makes them on the real, fenced ResultProcessor. It leaves the stop
 signals to the worker (which decides, and kills it) and dies with the worker
-(PR_SET_PDEATHSIG).
+(PR_SET_PDEATHSIG); when the worker gives a resumable experiment its grace period, it
+passes the stop on to the child (SIGUSR2), whose `stop_requested` then turns true.
 
 The child leads a process group of its own, and everything the experiment starts is in it:
 when the attempt ends (returned, failed, timed out, stopped) the worker kills the whole
@@ -31,9 +32,10 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import FencedOut
+from ..errors import FencedOut, Requeue
 from ..status import Outcome
 from .output import Capture, echo
 from .signals import STOP_SIGNALS
@@ -70,19 +72,52 @@ class AttemptEnded(Exception):
         self.outcome, self.message = outcome, message
 
 
+_STOP_REQUESTED: list[bool] = []  # the child's: not empty once the worker passed a stop on
+
+
 class _ChildResults:
     """The ResultProcessor as the child sees it: calls go to the worker and wait for it."""
 
-    def __init__(self, conn: Connection, experiment_id: int, attempt: int):
+    def __init__(self, conn: Connection, experiment_id: int, attempt: int, checkpoint_dir: str):
         self._conn, self.experiment_id, self.attempt = conn, experiment_id, attempt
+        self._checkpoint_dir = checkpoint_dir
+        self._resumable = False
 
-    def _call(self, method: str, arg: Any) -> None:
+    def _call(self, method: str, arg: Any) -> Any:
         self._conn.send(("call", method, arg))
-        kind, error = self._conn.recv()
+        kind, value = self._conn.recv()
         if kind == "fenced":
-            raise FencedOut(error)
+            raise FencedOut(value)
         if kind == "error":
-            raise error
+            raise value
+        return value
+
+    def _long_run(self) -> None:
+        """Tell the worker once: this experiment may save and requeue, so it gets the grace period."""
+        if not self._resumable:
+            self._resumable = True
+            self._conn.send(("resumable",))
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        self._long_run()
+        path = Path(self._checkpoint_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def state(self) -> dict[str, Any]:
+        self._long_run()
+        return dict(self._call("state", None))
+
+    def save_state(self, state: Any) -> None:
+        self._long_run()
+        self._call("save_state", dict(state))
+
+    @property
+    def stop_requested(self) -> bool:
+        self._long_run()
+        return bool(_STOP_REQUESTED)
 
     def process_results(self, results: Any) -> None:
         self._call("process_results", dict(results))
@@ -124,12 +159,14 @@ def _flush_all() -> None:
 
 
 def _stop_left_to_the_worker(signum: int, frame: Any) -> None:
-    """The child's handler of the stop signals: nothing. Not SIG_IGN: an ignored signal
-    stays ignored across exec, so every program the experiment started would shrug off
-    SIGTERM and SIGUSR2 as well; a handler is reset to the default in them."""
+    """The child's handler of the stop signals: it notes the stop for `stop_requested` and
+    leaves the rest to the worker. Not SIG_IGN: an ignored signal stays ignored across exec,
+    so every program the experiment started would shrug off SIGTERM and SIGUSR2 as well; a
+    handler is reset to the default in them."""
+    _STOP_REQUESTED.append(True)
 
 
-def _child(conn: Connection, fn: Any, parameters: dict[str, Any], custom: dict[str, Any], ids: tuple[int, int],
+def _child(conn: Connection, fn: Any, parameters: dict[str, Any], custom: dict[str, Any], ids: tuple[int, int, str],
            memory_limit_mb: int | None, outputs: tuple[Connection, Connection] | None = None) -> None:
     _own_group()
     _redirect(outputs)
@@ -151,6 +188,8 @@ def _child(conn: Connection, fn: Any, parameters: dict[str, Any], custom: dict[s
         message: tuple[Any, ...] = ("returned", value)
     except FencedOut as e:
         message = ("fenced", str(e))
+    except Requeue as e:
+        message = ("requeue", e.reason)
     except MemoryError:
         message = ("oom", traceback.format_exc())
     except BaseException:  # noqa: BLE001 - everything the experiment raises is its failure
@@ -242,8 +281,8 @@ def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str,
     parent, child = ctx.Pipe()
     pump = _Pump(ctx, capture)
     proc = ctx.Process(
-        target=_child, args=(child, fn, parameters, custom, (rp.experiment_id, rp.attempt), limits.memory_limit_mb,
-                             pump.writers),
+        target=_child, args=(child, fn, parameters, custom, (rp.experiment_id, rp.attempt, str(rp.checkpoint_path())),
+                             limits.memory_limit_mb, pump.writers),
         name=f"pyexp-experiment-{rp.experiment_id}", daemon=True,
     )
     proc.start()
@@ -252,8 +291,12 @@ def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str,
     child.close()
     pump.started()
     deadline = None if limits.timeout_seconds is None else time.monotonic() + limits.timeout_seconds
+    passed_on = False
     try:
         while True:
+            if not passed_on and rp.resumable and rp.stop_pending():  # its grace period: tell the child
+                passed_on = True
+                os.kill(proc.pid, signal.SIGUSR2)
             timeout = _POLL if deadline is None else max(0.0, min(_POLL, deadline - time.monotonic()))
             ready = wait([parent, *pump.readers], timeout)
             pump.read(ready)
@@ -265,6 +308,9 @@ def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str,
                     raise _death(proc.exitcode) from None
                 if message[0] == "call":
                     _serve(parent, rp, message[1], message[2])
+                    continue
+                if message[0] == "resumable":
+                    rp.resumable = True
                     continue
                 if message[0] == "usage":
                     if meter is not None:
@@ -284,8 +330,8 @@ def run_isolated(fn: Any, parameters: dict[str, Any], rp: Any, custom: dict[str,
 
 def _serve(conn: Connection, rp: Any, method: str, arg: Any) -> None:
     try:
-        getattr(rp, method)(arg)
-        conn.send(("ok", None))
+        value = rp.state if method == "state" else getattr(rp, method)(arg)
+        conn.send(("ok", value))
     except FencedOut as e:
         conn.send(("fenced", str(e)))
     except Exception as e:
@@ -298,6 +344,8 @@ def _ended(message: tuple[Any, ...], limits: Limits) -> Any:
         return message[1]
     if kind == "fenced":
         raise FencedOut(message[1])
+    if kind == "requeue":
+        raise Requeue(message[1])
     if kind == "oom":
         raise AttemptEnded(Outcome.OOM, f"out of memory under memory_limit_mb={limits.memory_limit_mb}:\n{message[1]}")
     raise AttemptEnded(Outcome.FAILED, message[1])

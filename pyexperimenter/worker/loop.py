@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from types import FrameType
@@ -24,17 +24,18 @@ from typing import Any
 
 from .. import environment
 from ..config import ExperimentConfig
-from ..errors import FencedOut, ValueRefused
+from ..errors import FencedOut, Requeue, ValueRefused
 from ..results import InvalidResultError, ResultProcessor, check_result_keys
 from ..status import Outcome, Status
 from ..store import Claim, Store, WorkerIdentity, open_store
-from . import signals, usage
+from . import checkpoints, signals, usage
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
 from .isolation import AttemptEnded, Limits, run_isolated
 from .output import Capture, echo, tee_start, tee_stop, worker_log_handler
 from .provenance import attach as attach_provenance
 from .quarantine import QuarantineWatch
+from .requeue import task_requeue_wanted
 from .strays import Leftovers
 from .tracking import tracked
 
@@ -63,9 +64,11 @@ class WorkerStats:
     failed: int = 0
     fenced: int = 0
     released: int = 0
+    requeued: int = 0  # rows handed back by the experiment's own Requeue
     recovered: int = 0
     interrupted_by: str | None = None
     quarantined: str | None = None  # why this worker stopped claiming
+    requeue_task: bool = False  # stopped by its allocation's end with rows open: requeue the task (worker/requeue.py)
 
 
 class Worker:
@@ -107,20 +110,31 @@ class Worker:
         self._ran_out = False  # rows were left because the allocation ends soon
         self.snapshot: str | None = None  # the hash of the code snapshot this worker imports from
         self._last_reading: Any = None  # the resource reading that ended the batch's last attempt (worker/usage.py)
+        self._checkpoints = config.checkpoint_root()
+        self._rp: ResultProcessor | None = None  # the running attempt's, for the stop's grace period
+        self._grace = signals.GraceTimer(environment.stop_grace(config.stop_grace_seconds))
 
     # --- signals
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._stop = signals.signal_name(signum)
+        self._stop = self._stop or signals.signal_name(signum)  # the first says why (the grace's end resends)
         # Inside a database call (the experiment writing results), interrupting would
         # leave the connection half-way through a reply: `_after_store_call` does it.
-        if self._in_user_code and not self.store.in_call():
+        if self._in_user_code and not self.store.in_call() and not self._graced():
             self._in_user_code = False
             raise WorkerInterrupted(self._stop)
 
     def _after_store_call(self) -> None:
         if self._stop is not None and self._in_user_code and threading.current_thread() is threading.main_thread():
+            if self._graced():
+                return
             self._in_user_code = False
             raise WorkerInterrupted(self._stop)
+
+    def _graced(self) -> bool:
+        """Whether the running experiment still has time to save and raise Requeue: only one
+        that looked at what a long run resumes from is given `stop_grace_seconds`."""
+        rp = self._rp
+        return rp is not None and rp.resumable and self._grace.running()
 
     def _install_signals(self) -> signals.Saved:
         if threading.current_thread() is not threading.main_thread():
@@ -139,7 +153,12 @@ class Worker:
         try:
             self._loop(heartbeat)
         finally:
+            self._grace.cancel()
             heartbeat.stop()
+            try:
+                self.stats.requeue_task = task_requeue_wanted(self.stopped_by_allocation, self.open_rows)
+            except Exception as e:  # noqa: BLE001 - a requeue is a convenience; the rows are safe
+                log.warning("not requeueing this task: %s", e)
             left = leftovers.report()
             if left:
                 log.warning("%s", left)
@@ -223,6 +242,24 @@ class Worker:
                 return Outcome.PREEMPTED, "preempted (or cancelled) by the scheduler before its time limit (SIGTERM)"
         return Outcome.RELEASED, f"stopped by {self._stop}" if self._stop else "released"
 
+    def stopped_by_allocation(self) -> bool:
+        """Whether the allocation's time ended, so the task may requeue itself: its deadline,
+        SLURM's USR2 (the time limit's warning, or a preemption's `--signal`), or SIGTERM at
+        the time limit itself. Not `pyexp cancel`, not a quarantine, and not an earlier
+        SIGTERM: that is a `scancel` (which must stay cancelled) or a preemption SLURM
+        requeues itself when the site wants it."""
+        if self.deadline is None or self.watch.reason is not None or self._cancelled():
+            return False
+        if self._stop is None:
+            return self._ran_out or self._out_of_time()
+        if self._stop == "SIGUSR2":
+            return True
+        return self._stop == "SIGTERM" and time.time() >= self.deadline - DEADLINE_SLACK
+
+    def open_rows(self) -> int:
+        """Rows this worker could still claim."""
+        return int(self.store.counts(where=self.where)["created"])
+
     def _cancelled(self) -> bool:
         """Whether `pyexp cancel` ended the launch this worker belongs to."""
         job = self.identity.array_job_id or self.identity.job_id
@@ -304,7 +341,7 @@ class Worker:
         return self.stats
 
     def _execute(self, claim: Claim) -> None:
-        rp = ResultProcessor(self.store, claim)
+        rp = self._rp = ResultProcessor(self.store, claim, self._checkpoints, lambda: self._stop is not None)
         started = time.monotonic()
         try:
             self._in_user_code = True
@@ -320,11 +357,14 @@ class Worker:
             self._record(started)
             self._fail(claim, e.message, started, e.outcome)
             return
-        except FencedOut as e:
+        except (FencedOut, Requeue) as e:  # the row went elsewhere; or, its state saved, it goes back
             self._in_user_code = False
             self._record(started)
-            self.stats.fenced += 1
-            log.warning("%s", e)
+            if isinstance(e, Requeue):
+                self._requeue(claim, e.reason)
+            else:
+                self.stats.fenced += 1
+                log.warning("%s", e)
             return
         except ValueRefused as e:  # a result its column cannot hold: this attempt fails, the worker goes on
             self._in_user_code = False
@@ -366,7 +406,7 @@ class Worker:
                 saved = tee_start(capture)
                 try:
                     return self.fn(dict(claim.parameters), rp, dict(self.config.custom))
-                except FencedOut:
+                except (FencedOut, Requeue):
                     raise
                 except (Exception, SystemExit):
                     traceback.print_exc()  # sys.stderr is the tee: the worker's log and the attempt's output
@@ -383,6 +423,7 @@ class Worker:
                 raise
         finally:
             self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged
+            self._rp = None
             if meter is not None:
                 used = meter.usage()
             else:
@@ -422,6 +463,28 @@ class Worker:
             f"the experiment function returned {type(returned).__name__}; expected None, a dict of results or a Status"
         )
 
+    def _requeue(self, claim: Claim, reason: str) -> None:
+        self._flush(claim.token)
+        ended = self.store.requeue(claim.token, claim.id, reason, self.config.max_requeues)
+        if ended == "requeued":
+            self.stats.requeued += 1
+            log.info("experiment %d asked to be requeued: %s", claim.id, reason)
+        elif ended == "error":
+            self.stats.failed += 1
+            log.warning("experiment %d asked to be requeued more than max_requeues=%d times: error",
+                        claim.id, self.config.max_requeues)
+        else:
+            self.stats.fenced += 1
+
+    def _drop_checkpoints(self, ids: Iterable[int]) -> None:
+        """A done row's directory goes (docs/long-runs.md); a failure here is a log line."""
+        if self.config.keep_checkpoints or not ids:
+            return
+        try:
+            checkpoints.remove(self._checkpoints, ids)
+        except OSError as e:
+            log.warning("checkpoint directories not removed: %s", e)
+
     def _fail(self, claim: Claim, error: str, started: float, outcome: Outcome = Outcome.FAILED) -> None:
         took = time.monotonic() - started
         self._flush(claim.token)
@@ -447,6 +510,7 @@ class Worker:
             # was written. Row by row, so only the refused row's attempt fails.
             landed, failed = self._finish_each(token, pending)
         self.stats.done += len(landed)
+        self._drop_checkpoints(landed)
         refused = len(pending) - len(landed) - len(failed)
         if refused:
             self.stats.fenced += refused

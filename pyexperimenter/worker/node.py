@@ -26,6 +26,7 @@ from ..store import WorkerIdentity
 from .function import ExperimentFunction, load_function
 from .loop import Worker, WorkerInterrupted, WorkerStats
 from .output import lossy_streams
+from .requeue import requeue_task
 from .signals import EarlyStop, signal_number
 
 LOG_FORMAT = "%(asctime)s %(levelname)s worker %(process)d: %(message)s"
@@ -111,6 +112,9 @@ def run_node(
     except BaseException:  # noqa: BLE001 - the log file is the only place this can go
         traceback.print_exc()
         return 1
+    if stats.requeue_task:  # the last thing: SLURM ends this process as it requeues the task
+        note = requeue_task()
+        print(f"pyexp worker {me.worker}: {note}", flush=True)
     if announce:
         lost = sum(stream.lost for stream in streams)
         error = next((stream.error for stream in streams if stream.error), None)
@@ -124,7 +128,7 @@ def summary(me: WorkerIdentity, stats: WorkerStats) -> str:
         why += f"; {stats.quarantined}"
     return (
         f"pyexp worker {me.worker}: ran {stats.executed} experiment(s): done {stats.done}, failed {stats.failed}, "
-        f"released {stats.released}, recovered {stats.recovered} lost run(s){why}"
+        f"released {stats.released}, requeued {stats.requeued}, recovered {stats.recovered} lost run(s){why}"
     )
 
 

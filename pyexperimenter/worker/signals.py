@@ -1,11 +1,14 @@
 """Stop signals: which ones, installing and restoring handlers, passing them on.
 
-SIGTERM (scancel, preemption), SIGINT (Ctrl-C), SIGUSR2 (the SLURM time limit, sent
-`signal_seconds` early by the sbatch script; Grid Engine's qdel or h_rt under -notify) and
-SIGUSR1 (Grid Engine's soft limit s_rt) all mean the same to a worker: hand the running row
-back and exit. Grid Engine signals the whole process group and may do so twice, so what
-a handler does must bear repeating. Handlers can only be installed from the main thread, so every
-helper here is a no-op elsewhere (a worker run from a thread keeps the defaults).
+SIGTERM (scancel, preemption, `pyexp cancel`), SIGINT (Ctrl-C), SIGUSR2 (the SLURM time
+limit, sent `signal_seconds` early by the sbatch script; Grid Engine's qdel or h_rt under
+-notify) and SIGUSR1 (Grid Engine's soft limit s_rt) all mean the same to a worker: a stop
+is requested. An experiment that looks at `stop_requested` (or its checkpoint directory or
+state) is given `experiment.stop_grace_seconds` to save and raise Requeue (`GraceTimer`);
+any other is interrupted at once; either way the row goes back and the worker exits. Grid
+Engine signals the whole process group and may do so twice, so what a handler does must bear
+repeating. Handlers can only be installed from the main thread, so every helper here is a
+no-op elsewhere (a worker run from a thread keeps the defaults).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
@@ -82,3 +86,36 @@ class Forwarder:
                 os.kill(pid, signum)
             except ProcessLookupError:
                 pass
+
+
+class GraceTimer:
+    """The end of a stop's grace period. A signal handler cannot wait, so when the grace
+    ends this signals the main thread again, and the handler, finding the grace over,
+    interrupts the experiment. `cancel` before the handlers are restored: a late signal
+    must not meet the default action (which ends the process)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.started: float | None = None
+        self.expired = False
+        self._timer: threading.Timer | None = None
+
+    def running(self) -> bool:
+        """Whether the grace period is on: started on the first call, over after `seconds`."""
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+            if self.seconds > 0 and threading.current_thread() is threading.main_thread():
+                self._timer = threading.Timer(self.seconds, self._expire, (threading.main_thread().ident,))
+                self._timer.daemon = True
+                self._timer.start()
+        return not self.expired and now - self.started < self.seconds
+
+    def _expire(self, main: int) -> None:
+        self.expired = True
+        signal.pthread_kill(main, signal.SIGUSR2)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

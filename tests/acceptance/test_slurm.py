@@ -239,7 +239,7 @@ def test_time_limit_releases_the_row_and_a_later_launch_finishes_it(jobs: list[s
                                                                     tmp_path: Path) -> None:
     path = write_config(tmp_path, mysql_url, rows=1, function="experiments:sleepy", custom={"sleep": 600})
     exp = Experimenter(path)
-    first = exp.launch(workers=1, time_minutes=1)
+    first = exp.launch(workers=1, time_minutes=1, max_task_requeues=0)  # `--no-requeue`: the later launch finishes it
     jobs += first.job_ids
     assert "#SBATCH --time=1" in (tmp_path / "pyexp_logs" / "exp" / f"{first.job_ids[0]}_submission.sh").read_text()
     started = time.monotonic()

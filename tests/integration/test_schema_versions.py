@@ -342,3 +342,25 @@ def test_a_pyexperimenter_table_with_columns_named_like_our_old_ones_is_adopted(
         assert sorted(zip(table["worker"], table["claim_token"], table["value"])) == [(1, "a", 2.0), (2, "a", 4.0)]
     assert {"worker", "claim_token", "pyexp_worker", "pyexp_token"} <= columns_of(config, "grid")
     assert version_of(config) == CURRENT_VERSION
+
+
+def saves_its_state(parameters: dict, result_processor: Any, custom: dict) -> dict:
+    result_processor.save_state({"x": parameters["x"]})
+    return {"value": float(result_processor.state["x"])}
+
+
+def test_a_version_5_table_gains_the_saved_state(make_config: ConfigMaker) -> None:
+    """Version 6 adds `pyexp_state` (docs/long-runs.md) to a table of version 5, rows kept."""
+    path = make_config(name="grid", parameters={"x": {"start": 0, "stop": 3}}, results={"value": "DOUBLE"})
+    config = load_config(path)
+    with Experimenter(path) as exp:
+        assert exp.fill_table_from_config() == 3
+    raw(config, ["ALTER TABLE grid DROP COLUMN pyexp_state", "UPDATE pyexp_schema SET version = 5 WHERE table_name = 'grid'"])
+    assert "pyexp_state" not in columns_of(config, "grid") and version_of(config) == 5
+    with Experimenter(path) as exp:
+        assert exp.counts()["created"] == 3  # the store opens: the table is upgraded
+        assert "pyexp_state" in columns_of(config, "grid") and version_of(config) == CURRENT_VERSION == 6
+        exp.execute(saves_its_state)
+        rows = sorted(exp.store.rows(), key=lambda r: r["x"])
+        assert [(r["status"], r["value"], r["pyexp_state"]) for r in rows] == [
+            ("done", float(x), f'{{"x": {x}}}') for x in range(3)]

@@ -202,9 +202,10 @@ BAD: dict[str, tuple[Any, str]] = {
                     "grid: unknown key; expected one of custom, database, experiment, grids, logtables, parameters, "
                     "results, scheduler, sge, slurm"),
     "unknown experiment key": (merged(experiment={"isolate": "process"}),
-                               "experiment.isolate: unknown key; expected one of codecarbon, function, heartbeat_seconds, "
-                               "isolation, max_attempts, max_grid_rows, memory_limit_mb, n_jobs, name, priority, quarantine_after, "
-                               "result_timestamps, retry_delay_seconds, snapshot_max_mb, stale_after_seconds, timeout_seconds"),
+                               "experiment.isolate: unknown key; expected one of checkpoint_dir, codecarbon, function, "
+                               "heartbeat_seconds, isolation, keep_checkpoints, max_attempts, max_grid_rows, max_requeues, "
+                               "memory_limit_mb, n_jobs, name, priority, quarantine_after, result_timestamps, "
+                               "retry_delay_seconds, snapshot_max_mb, stale_after_seconds, stop_grace_seconds, timeout_seconds"),
     "no name": ({"parameters": {"x": [1]}}, "experiment.name: is required"),
     "bad name": (merged(experiment={"name": "my-table"}),
                  "experiment.name: table name must match [A-Za-z_][A-Za-z0-9_]{0,63}, got 'my-table'"),
@@ -257,8 +258,8 @@ BAD: dict[str, tuple[Any, str]] = {
     "logtable name": (merged(logtables={"1st": {"a": "INT"}}),
                       "logtables.1st: logtable name must match [A-Za-z_][A-Za-z0-9_]{0,63}, got '1st'"),
     "slurm key": (merged(slurm={"nodes": 2}), "slurm.nodes: unknown key; expected one of account, array_parallelism, "
-                  "constraint, cpus_per_task, gpus_per_node, log_dir, mem_gb, partition, python, qos, sbatch, setup, "
-                  "signal_seconds, template, time_minutes"),
+                  "constraint, cpus_per_task, gpus_per_node, log_dir, max_task_requeues, mem_gb, partition, python, qos, "
+                  "sbatch, setup, signal_seconds, template, time_minutes"),
     "slurm mem": (merged(slurm={"mem_gb": 0}), "slurm.mem_gb: expected a positive number, got 0"),
     "slurm kind": (merged(slurm={"mem_gb": "4G"}), "slurm.mem_gb: expected int or float, got '4G'"),
     "slurm setup": (merged(slurm={"setup": [1]}), "slurm.setup: expected a list of shell lines, got [1]"),

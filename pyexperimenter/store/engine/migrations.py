@@ -18,6 +18,7 @@ Versions:
      each over the rows it serves (Index.where), so a claim and a finish rewrite fewer pages
   5  the attempts' usage columns (wall_seconds, cpu_seconds, peak_rss_mb, gpu_peak_mb) and
      the code `snapshot` each ran
+  6  `pyexp_state`, the state dict a resumable experiment saved (docs/long-runs.md)
 
 Concurrency: the check and the steps run under a lock, so of two processes opening an
 old table at once one upgrades and the other then finds the new version: on SQLite the
@@ -43,6 +44,7 @@ from ..sql.schema import (
     ATTEMPT_TOKEN_INDEX,
     ATTEMPTS_ADDED_LATER,
     ATTEMPTS_ADDED_V5,
+    MAIN_ADDED_V6,
     MAIN_INTERNAL,
     PARTIAL_INDEXES,
     RENAMED_ATTEMPTS,
@@ -175,12 +177,21 @@ def _usage(session: Session, cur: Cursor, rank: Rank) -> None:
                 session.run(cur, "add_attempt_column", attempt_column=name)
 
 
+def _state(session: Session, cur: Cursor, rank: Rank) -> None:
+    """6: the saved state of a resumable experiment, NULL for every row until it saves one."""
+    have = _ours(session, _columns(session, cur))
+    for name in MAIN_ADDED_V6:
+        if name not in have:
+            session.run(cur, "add_column", column=name)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "adopt a PyExperimenter 1.4 table", _adopt),
     Step(2, "add the bookkeeping columns added later", _added_later),
     Step(3, "rename our columns to pyexp_..., the attempts' job columns for any scheduler", _renamed),
     Step(4, "the attempts' token index; the status indexes partial (SQLite)", _indexes),
     Step(5, "the attempts' usage and snapshot columns", _usage),
+    Step(6, "the saved state of resumable experiments", _state),
 )
 CURRENT_VERSION = STEPS[-1].version
 

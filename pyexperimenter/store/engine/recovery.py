@@ -38,7 +38,8 @@ def requeue_stale(session: Session, stale_after_seconds: float, max_attempts: in
     return session.transaction(body)
 
 
-def reset(session: Session, statuses: Sequence[str] | None, ids: Sequence[int] | None, where: Filter) -> int:
+def reset(session: Session, statuses: Sequence[str] | None, ids: Sequence[int] | None, where: Filter,
+          picked: list[int] | None = None) -> int:
     """Back to `created` with results, errors and log rows cleared; the ids, and the attempts
     as history, stay. Rows are picked first and then changed in chunks of ids, so a reset of
     a million rows never holds one statement with a million placeholders."""
@@ -49,11 +50,13 @@ def reset(session: Session, statuses: Sequence[str] | None, ids: Sequence[int] |
 
     def body(cur: Cursor) -> int:
         if ids is None:
-            picked = run(cur, "reset_pick", [*wanted, *where.args], statuses=len(wanted), conditions=where.shape)
+            rows = run(cur, "reset_pick", [*wanted, *where.args], statuses=len(wanted), conditions=where.shape)
         else:
-            picked = run(cur, "reset_pick_ids", [*wanted, *ids, *where.args], statuses=len(wanted),
+            rows = run(cur, "reset_pick_ids", [*wanted, *ids, *where.args], statuses=len(wanted),
                          ids=len(ids), conditions=where.shape)
-        found = session.fetch_dicts(picked)
+        found = session.fetch_dicts(rows)
+        if picked is not None:  # a retried transaction picks again: the last pick is the one
+            picked[:] = [int(r["ID"]) for r in found]
         for part in chunks([r["ID"] for r in found], ID_CHUNK):
             run(cur, "reset_rows", part, ids=len(part))
             run(cur, "reset_attempts", part, ids=len(part))

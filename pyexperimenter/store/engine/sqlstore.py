@@ -17,7 +17,7 @@ from ..filters import compile_filter
 from ..port import Store
 from ..sql.selects import sql_aggregates
 from ..types import NO_FILTER, Claim, Filter, WorkerIdentity
-from . import adopt, ddl, migrations, quarantine, queue, reads, recovery, reports
+from . import adopt, ddl, migrations, quarantine, queue, reads, recovery, reports, resume
 from .fill import RANK_SPACE, RowPriority, fill, filler_for
 from .output import StagedOutput, attempt_output
 from .session import Session
@@ -131,6 +131,16 @@ class SqlStore(StagedOutput, Store):
         return queue.release(self.session, token, row_ids, outcome, reason, self.staged_for(token),
                              self.usage_for(token))
 
+    def requeue(self, token: str, row_id: int, reason: str, max_requeues: int) -> str:
+        return resume.requeue(self.session, token, row_id, reason, max_requeues, self.staged_for(token),
+                              self.usage_for(token))
+
+    def save_state(self, token: str, row_id: int, text: str) -> bool:
+        return resume.save_state(self.session, token, row_id, text)
+
+    def load_state(self, row_id: int) -> str | None:
+        return resume.load_state(self.session, row_id)
+
     def write_results(self, token: str, row_id: int, results: Mapping[str, Any]) -> bool:
         return queue.write_results(self.session, token, row_id, results)
 
@@ -154,8 +164,8 @@ class SqlStore(StagedOutput, Store):
                                       self.staged_for)
 
     def reset(self, statuses: Sequence[str] | None = None, ids: Sequence[int] | None = None,
-              where: Filter = NO_FILTER) -> int:
-        return recovery.reset(self.session, statuses, ids, where)
+              where: Filter = NO_FILTER, picked: list[int] | None = None) -> int:
+        return recovery.reset(self.session, statuses, ids, where, picked)
 
     # --- quarantine (store/engine/quarantine.py)
     def quarantine_evidence(self, worker: str, row_ids: Sequence[int]) -> tuple[int, bool, bool]:

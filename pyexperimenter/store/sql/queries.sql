@@ -270,6 +270,18 @@ UPDATE {table} SET status = ?, end_date = {now}{and_results} WHERE {fenced}
 UPDATE {table} SET status = 'created', pyexp_attempts = CASE WHEN pyexp_attempts > 0 THEN pyexp_attempts - 1 ELSE 0 END,
 start_date = NULL, pyexp_heartbeat = NULL, pyexp_worker = NULL, machine = NULL, pyexp_job_id = NULL WHERE {fenced_in}
 
+-- save_state --
+-- A resumable experiment's state dict (JSON), kept with its row for the next attempt; fenced like a result.
+UPDATE {table} SET pyexp_state = ? WHERE {fenced}
+
+-- load_state --
+-- The state dict the row's last attempt saved (NULL: none); takes the id.
+SELECT pyexp_state FROM {table} WHERE ID = ?
+
+-- requeue_count --
+-- How often the experiment of this row has asked to be requeued (Requeue), counted against max_requeues; takes the id.
+SELECT COUNT(*) FROM {attempts} WHERE experiment_id = ? AND outcome = 'requeued'
+
 -- write_results --
 -- Results written while the experiment runs.
 UPDATE {table} SET {results} WHERE {fenced}
@@ -343,7 +355,7 @@ SELECT ID, pyexp_token FROM {table} WHERE status IN ({statuses}) AND ID IN ({ids
 -- Rows back to a fresh `created`, ids kept, results cleared.
 UPDATE {table} SET status = 'created', pyexp_attempts = 0, start_date = NULL, end_date = NULL, error = NULL, pyexp_error_summary = NULL,
 pyexp_worker = NULL, machine = NULL, pyexp_heartbeat = NULL, pyexp_token = NULL, pyexp_available_at = NULL,
-pyexp_job_id = NULL{clear_results} WHERE ID IN ({ids})
+pyexp_job_id = NULL, pyexp_state = NULL{clear_results} WHERE ID IN ({ids})
 
 -- reset_attempts --
 -- Close the attempts that were running on reset rows.

@@ -63,6 +63,8 @@ MAIN_TAIL: tuple[Column, ...] = (
     Column("pyexp_available_at", "datetime", hidden=True),
     Column("pyexp_job_id", "text"),  # the batch job (SLURM, Grid Engine) of the worker
     Column("pyexp_priority", "int", default="0", not_null=True),  # claimed first: higher, then lower ID
+    # The small state dict an experiment saved (`save_state`, JSON), offered to its next attempt.
+    Column("pyexp_state", "long_text", hidden=True),
 )
 
 # Schema versions 1 and 2 named these columns without the prefix (store/engine/migrations.py
@@ -118,6 +120,7 @@ ATTEMPTS_ADDED_LATER: tuple[str, ...] = (
 )
 """Attempt columns that attempt tables made by earlier versions lack (migrations.py adds them)."""
 ATTEMPTS_ADDED_V5: tuple[str, ...] = ("wall_seconds", "cpu_seconds", "peak_rss_mb", "gpu_peak_mb", "snapshot")
+MAIN_ADDED_V6: tuple[str, ...] = ("pyexp_state",)
 """What each attempt used and the code it ran: schema version 5 adds them (migrations.py)."""
 
 SCHEMA_TABLE = "pyexp_schema"
