@@ -83,8 +83,8 @@ def begin(previous: Reading | None) -> tuple[Reading, float]:
 
 def end(started: tuple[Reading, float], snapshot: str | None) -> tuple[Usage, Reading]:
     """What the attempt used, and the reading the next attempt of the batch may start from.
-    An attempt of under 1 ms reads neither clock: its CPU seconds are NULL (a figure nobody
-    reads, which cost 2-3% of a no-op's throughput to measure and write) and its peak is
+    An attempt of under 1 ms reads neither clock: its wall and CPU seconds are NULL (figures
+    nobody reads, which cost 5-7% of a no-op's throughput to measure and write) and its peak is
     the process peak read last (no attempt raises it much in less: touching 100 MB takes
     longer). A longer one reads both; its CPU seconds may include up to 1 ms of the worker's
     (and shorter attempts') CPU time from before it started."""
@@ -100,7 +100,7 @@ def end(started: tuple[Reading, float], snapshot: str | None) -> tuple[Usage, Re
             peak = _getrusage(_SELF).ru_maxrss * _RSS_UNIT / MB
         reading, used = (cpu_before, peak, read_at), None
     gpu = gpu_peak_mb() if "torch" in _modules else None
-    return _usage(Usage, (wall, used, reading[1], gpu, snapshot)), reading
+    return _usage(Usage, (wall if used is not None else None, used, reading[1], gpu, snapshot)), reading
 
 
 class Meter:
