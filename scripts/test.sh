@@ -32,6 +32,12 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" =
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# PyExperimenter 1.4.2 in a side venv (tests/integration/compat_support.py), made here rather
+# than by the first test that needs it: its install takes minutes on a busy machine, longer
+# than a test's timeout, and the workers that also need it would wait on it meanwhile.
+echo "== PyExperimenter 1.4.2 (compatibility tests)"
+.venv/bin/python tests/integration/compat_support.py 2>&1 >/dev/null | { grep -v '^WARNING: Location' || true; } >&2
+
 echo "== ruff"; .venv/bin/ruff check pyexperimenter tests benchmarks examples
 echo "== mypy"; .venv/bin/mypy
 if [ -f mkdocs.yml ]; then

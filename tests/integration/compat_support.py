@@ -69,3 +69,7 @@ def pe_config_fixture(backend: str, tmp_path: Path, request: pytest.FixtureReque
         return write_config(tmp_path, body, backend, mysql_url)
 
     return make
+
+
+if __name__ == "__main__":  # scripts/test.sh: made before pytest, outside any test's timeout
+    print(pe142_python())
