@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 from support.configs import ConfigMaker, config_maker
 from support.ordinary_user import OrdinaryUser, find_ordinary_user
-from support.parallel import assign_groups
+from support.parallel import assign_groups, name_groups
 from support.services import MYSQL_BASE, POSTGRES_BASE, mysql_connect, postgres_connect, service_missing
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its own hook of the same name)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     assign_groups(items)
+    name_groups(config, items)
 
 
 @pytest.fixture(scope="session")

@@ -64,3 +64,20 @@ def assign_groups(items: list[pytest.Item]) -> None:
         group = group_of(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+def name_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Write each test's group into its node id (`id@group`), where --dist loadgroup looks.
+
+    pytest-xdist 3.8 does this itself by setting `item._nodeid`, which pytest 9.2 no longer
+    reads (the id is `item._id`): its groups then silently came to nothing and grouped tests
+    ran on several workers at once. Done here on pytest versions that keep `_id`."""
+    if not getattr(config.option, "loadgroup", False):  # set on xdist workers under --dist loadgroup
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        node_id = getattr(item, "_id", None)
+        if not names or node_id is None or "@" in item.nodeid:
+            continue
+        item._id = type(node_id).parse(f"{item.nodeid}@{'_'.join(names)}")  # type: ignore[attr-defined]
