@@ -6,6 +6,10 @@
 # user cluster tests run as exists (scripts/ordinary_user.sh) and Chromium is installed (for
 # the browser tests), then runs ruff, mypy, the docs build and pytest. Under CI=true a
 # missing service fails the run instead of skipping.
+# pytest runs on PYEXP_TEST_WORKERS pytest-xdist workers (default 8, more than the cores: most
+# of the suite's time is spent waiting on clusters, servers and subprocesses); tests that
+# cannot share the machine are grouped by tests/support/parallel.py. `-n 0` among the
+# arguments runs them all in one process (quicker for a single test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,10 +32,16 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" =
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# PyExperimenter 1.4.2 in a side venv (tests/integration/compat_support.py), made here rather
+# than by the first test that needs it: its install takes minutes on a busy machine, longer
+# than a test's timeout, and the workers that also need it would wait on it meanwhile.
+echo "== PyExperimenter 1.4.2 (compatibility tests)"
+.venv/bin/python tests/integration/compat_support.py 2>&1 >/dev/null | { grep -v '^WARNING: Location' || true; } >&2
+
 echo "== ruff"; .venv/bin/ruff check pyexperimenter tests benchmarks examples
 echo "== mypy"; .venv/bin/mypy
 if [ -f mkdocs.yml ]; then
     echo "== docs"; .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 fi
 echo "== pytest"
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -n "${PYEXP_TEST_WORKERS:-8}" --dist loadgroup "$@"

@@ -3,6 +3,10 @@
 Tests that take `backend` (or `db_url`, `make_config`) run against SQLite, a real MariaDB
 and a real PostgreSQL; each MariaDB or PostgreSQL test gets a fresh database, dropped
 afterwards.
+
+Under pytest-xdist (scripts/test.sh runs several workers) the tests that cannot share the
+machine with each other are grouped by support/parallel.py; the session fixtures here only
+check that a service answers, so each worker may run them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ from pathlib import Path
 import pytest
 from support.configs import ConfigMaker, config_maker
 from support.ordinary_user import OrdinaryUser, find_ordinary_user
+from support.parallel import assign_groups, name_groups
 from support.services import MYSQL_BASE, POSTGRES_BASE, mysql_connect, postgres_connect, service_missing
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its own hook of the same name)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    assign_groups(items)
+    name_groups(config, items)
 
 
 @pytest.fixture(scope="session")

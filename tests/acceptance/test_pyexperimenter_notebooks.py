@@ -38,11 +38,6 @@ def run(python: Path, folder: Path, env: dict[str, str]) -> dict:
     return json.loads(summary.read_text())
 
 
-def side_python() -> Path:
-    python = pe142_python()
-    if subprocess.run([str(python), "-c", "import sklearn"], capture_output=True).returncode != 0:
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "scikit-learn"], check=True)
-    return python
 
 
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS))
@@ -57,7 +52,7 @@ def test_notebook_scenario_matches_pyexperimenter_142(name: str, tmp_path: Path)
 
     ours = run(Path(sys.executable), ours_dir, {"EXAMPLE_CODECARBON": "1"})
     # 1.4.2 without CodeCarbon: its tracker needs a network here (see docs/migrating.md).
-    theirs = run(side_python(), theirs_dir, {"EXAMPLE_CODECARBON": "0"})
+    theirs = run(pe142_python(), theirs_dir, {"EXAMPLE_CODECARBON": "0"})
 
     for frame, want in theirs.items():
         got = ours[frame]

@@ -54,6 +54,14 @@ def squeue_ids(ids: list[str] | None = None) -> list[str]:
     return out.stdout.split() if out.returncode == 0 else []
 
 
+def queued_from(folder: Path) -> list[str]:
+    """Jobs queued or running whose working folder is `folder` (a test's own tmp_path, where
+    `pyexp launch` runs): other test runs share the cluster, so the whole queue is no measure."""
+    out = subprocess.run(["squeue", "-h", "-o", "%i|%Z"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return [job for job, _, where in (line.partition("|") for line in out.stdout.splitlines()) if where == str(folder)]
+
+
 def wait_gone(ids: list[str], timeout: float) -> None:
     end = time.monotonic() + timeout
     while squeue_ids(ids):
@@ -293,10 +301,9 @@ def test_logs_of_a_slurm_launched_experiment(jobs: list[str], mysql_url: str, tm
 def test_dry_run_submits_nothing_and_its_script_can_be_submitted_by_hand(jobs: list[str], mysql_url: str,
                                                                           tmp_path: Path) -> None:
     path = write_config(tmp_path, mysql_url, rows=30, function="experiments:recording", custom={"sleep": 0.1})
-    before = squeue_ids()
     out = pyexp("launch", str(path), "--workers", "3", "--dry-run", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert squeue_ids() == before
+    assert queued_from(tmp_path) == []
     assert not (tmp_path / "pyexp_logs").exists()
     [script] = dry_run_scripts(out.stdout)
     assert script.startswith("#!/bin/bash\n") and "#SBATCH --array=0-2\n" in script
@@ -313,11 +320,10 @@ def test_dry_run_submits_nothing_and_its_script_can_be_submitted_by_hand(jobs: l
 
 def test_refused_submission_is_one_clear_line(jobs: list[str], mysql_url: str, tmp_path: Path) -> None:
     path = write_config(tmp_path, mysql_url, rows=3, function="experiments:noop")
-    before = squeue_ids()
     out = pyexp("launch", str(path), "--workers", "2", "--partition", "no_such_partition", cwd=tmp_path)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "invalid partition" in out.stderr.lower(), out.stderr
-    assert squeue_ids() == before
+    assert queued_from(tmp_path) == []
 
 
 @pytest.mark.slow
@@ -364,12 +370,11 @@ def test_preflight_tries_the_configured_interpreter(jobs: list[str], mysql_url: 
     """The same broken interpreter is caught before anything is submitted: exit 2, one line."""
     path = write_config(tmp_path, mysql_url, rows=6, function="experiments:noop",
                         slurm={"python": "/usr/bin/python3", "setup": ["export PYEXP_SETUP_RAN=1"]})
-    before = squeue_ids()
     out = pyexp("launch", str(path), "--workers", "3", cwd=tmp_path)
     assert out.returncode == 2, out.stdout + out.stderr
     assert out.stderr.count("\n") == 1, out.stderr
     assert "slurm.python" in out.stderr and "No module named 'pyexperimenter'" in out.stderr, out.stderr
-    assert squeue_ids() == before
+    assert queued_from(tmp_path) == []
     dry = pyexp("launch", str(path), "--workers", "3", "--dry-run", cwd=tmp_path)
     assert dry.returncode == 2 and "No module named 'pyexperimenter'" in dry.stderr, dry.stderr
 

@@ -3,6 +3,7 @@ file, and PyExperimenter 1.4.2 itself in a side virtualenv (made once, then reus
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -17,12 +18,27 @@ ROOT = Path(__file__).resolve().parents[2]
 PE142_VENV = Path(os.environ.get("PYEXP_PE142_VENV", ROOT / ".venv-pe142"))
 
 
+# scikit-learn: the documentation notebooks' scenarios (tests/acceptance/test_pyexperimenter_notebooks.py).
+PE142_PACKAGES = ["py-experimenter==1.4.2", "scikit-learn"]
+
+
 def pe142_python() -> Path:
-    """The interpreter of a virtualenv with py-experimenter==1.4.2 from the package index."""
+    """The interpreter of a virtualenv with py-experimenter==1.4.2 from the package index.
+
+    Several pytest-xdist workers may ask at once: one makes it under a lock while the others
+    wait, and a venv counts as made only once its install finished (a marker file naming
+    the packages), so no worker uses one that another is still filling."""
     python = PE142_VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PE142_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "py-experimenter==1.4.2"], check=True)
+    ready = PE142_VENV / ".pyexp-installed"
+    if ready.exists() and ready.read_text().split() == PE142_PACKAGES:
+        return python
+    PE142_VENV.mkdir(parents=True, exist_ok=True)
+    with open(PE142_VENV / ".pyexp-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (ready.exists() and ready.read_text().split() == PE142_PACKAGES):
+            subprocess.run([sys.executable, "-m", "venv", str(PE142_VENV)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", *PE142_PACKAGES], check=True)
+            ready.write_text("\n".join(PE142_PACKAGES) + "\n")
     return python
 
 
@@ -57,3 +73,7 @@ def pe_config_fixture(backend: str, tmp_path: Path, request: pytest.FixtureReque
         return write_config(tmp_path, body, backend, mysql_url)
 
     return make
+
+
+if __name__ == "__main__":  # scripts/test.sh: made before pytest, outside any test's timeout
+    print(pe142_python())

@@ -40,22 +40,23 @@ def test_password_never_reaches_the_script(make_config: ConfigMaker, mysql_url: 
     from support.services import mysql_connect
 
     database = mysql_url.rsplit("/", 1)[1]
+    user = f"pyexp_pw_{database[-8:]}"  # the server is shared: a name of this test's own
     conn = mysql_connect()
     cur = conn.cursor()
-    cur.execute("CREATE USER IF NOT EXISTS 'pyexp_pw'@'%' IDENTIFIED BY 's3cret-Pw'")
-    cur.execute(f"GRANT ALL ON `{database}`.* TO 'pyexp_pw'@'%'")
+    cur.execute(f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY 's3cret-Pw'")
+    cur.execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
     conn.close()
     try:
         path = make_config(experiment={"function": "experiments:noop"})
         Experimenter(path).fill_table_from_config()
-        url = f"mysql://pyexp_pw:s3cret-Pw@127.0.0.1:3306/{database}"
+        url = f"mysql://{user}:s3cret-Pw@127.0.0.1:3306/{database}"
         result = Experimenter(path, db=url).launch(workers=2, dry_run=True)
         text = launch_text(result)
     finally:
         conn = mysql_connect()
-        conn.cursor().execute("DROP USER IF EXISTS 'pyexp_pw'@'%'")
+        conn.cursor().execute(f"DROP USER IF EXISTS '{user}'@'%'")
         conn.close()
-    assert "s3cret" not in text and "--db mysql://pyexp_pw@127.0.0.1:3306/" in text
+    assert "s3cret" not in text and f"--db mysql://{user}@127.0.0.1:3306/" in text
     assert "PYEXP_DB_PASSWORD" in text
 
 
