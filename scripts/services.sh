@@ -211,6 +211,9 @@ MaxArraySize=$MAX_ARRAY_SIZE
 MaxJobCount=100000
 SlurmdParameters=config_overrides
 MailProg=/bin/true
+# A requeued job waits the job credential's lifetime before it may start again (120 s by
+# default): 30 s keeps the long-run tests' task requeues from taking minutes each.
+AuthInfo=cred_expire=30
 NodeName=localhost NodeHostname=$host CPUs=$SLURM_CPUS RealMemory=20000 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF

@@ -6,7 +6,7 @@
 # user cluster tests run as exists (scripts/ordinary_user.sh) and Chromium is installed (for
 # the browser tests), then runs ruff, mypy, the docs build and pytest. Under CI=true a
 # missing service fails the run instead of skipping.
-# pytest runs on PYEXP_TEST_WORKERS pytest-xdist workers (default 8, more than the cores: most
+# pytest runs on PYEXP_TEST_WORKERS pytest-xdist workers (default 4, more than the cores: most
 # of the suite's time is spent waiting on clusters, servers and subprocesses); tests that
 # cannot share the machine are grouped by tests/support/parallel.py. `-n 0` among the
 # arguments runs them all in one process (quicker for a single test).
@@ -44,4 +44,4 @@ if [ -f mkdocs.yml ]; then
     echo "== docs"; .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 fi
 echo "== pytest"
-exec .venv/bin/python -m pytest -n "${PYEXP_TEST_WORKERS:-8}" --dist loadgroup "$@"
+exec .venv/bin/python -m pytest -n "${PYEXP_TEST_WORKERS:-4}" --dist loadgroup "$@"

@@ -349,8 +349,10 @@ def test_nobody_left_behind(make_config: ConfigMaker, tmp_path: Path) -> None:
     history = attempts_by_row(exp)[doomed]
     assert [a["outcome"] for a in history] == ["lost", "done"]
     assert int(history[1]["pid"]) == stayer.pid
-    # Finished within: stale limit + one recovery interval + the run itself.
-    assert finished_after < config.stale_after_seconds + 3, finished_after
+    # Finished within the stale limit, a recovery interval (2 s), the run itself, and room for
+    # a loaded machine (9.9 s seen under 8 test workers at load 50); a sweeper that waited for
+    # its 30 s cap, or for a second stale period, would still fail this.
+    assert finished_after < config.stale_after_seconds + 11, finished_after
     print(f"\n[{config.database.kind}] lost run finished {finished_after:.2f}s after its worker was killed "
           f"(stale after {config.stale_after_seconds:g}s)")
     exp.close()

@@ -34,6 +34,7 @@ FIXTURE_GROUPS = {
 # Test files whose every test needs something machine-wide of their own.
 FILE_GROUPS = {
     "test_partition.py": "netns",
+    "test_partition_postgres.py": "netns",
 }
 # Marker -> group, in order: a test marked with both runs in the first group named.
 MARKER_GROUPS = (
