@@ -164,3 +164,25 @@ def test_a_refill_replaces_the_outcome_index_of_an_earlier_version(make_config: 
     found = _attempt_indexes(exp)
     assert "ix_outcome_peak" in found and "ix_outcome" not in found, found
     exp.close()
+
+
+def test_the_upgrade_to_version_5_replaces_the_outcome_index_at_once(make_config: ConfigMaker) -> None:
+    """A table of version 4 has the outcome index alone: the upgrade that adds the usage
+    columns makes (outcome, peak_rss_mb) too, so the first `pyexp status` after it does not
+    read every attempt for each outcome's peak, as it would until the next fill."""
+    path = make_config(parameters={"x": [1, 2]}, results={"value": "DOUBLE"})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    store: Any = exp.store
+    table, mysql = exp.store.schema.attempts_table, exp.config.database.kind == "mysql"
+    dialect = store.session.dialect
+    for sql in (f"DROP INDEX {dialect.index_name(table, 'ix_outcome_peak')}" + (f" ON {table}" if mysql else ""),
+                f"CREATE INDEX {dialect.index_name(table, 'ix_outcome')} ON {dialect.q(table)} (outcome)",
+                f"UPDATE pyexp_schema SET version = 4 WHERE table_name = '{exp.config.name}'"):
+        store.session.transaction(lambda cur, sql=sql: store.session.execute(cur, sql))
+    exp.close()
+    assert CliRunner().invoke(main, ["status", str(path)]).exit_code == 0  # opens the store: upgrades
+    exp = Experimenter(path)
+    found = _attempt_indexes(exp)
+    assert "ix_outcome_peak" in found and "ix_outcome" not in found, found
+    exp.close()

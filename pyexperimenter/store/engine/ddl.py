@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from ...errors import TableMismatch
 from ..sql.queries import TRIGGER_KINDS
@@ -20,7 +19,6 @@ from ..sql.schema import (
     MAIN_INTERNAL,
     PACKAGE_INDEXES,
     RANK_INDEX,
-    RETIRED_ATTEMPT_INDEXES,
     Index,
     filter_index,
 )
@@ -59,9 +57,7 @@ def create(session: Session, cur: Cursor, rank: Callable[[], int]) -> None:
     for table, index in indexes(schema):
         if table != schema.packages_table:
             migrations.create_index(session, cur, table, index)
-    for name in RETIRED_ATTEMPT_INDEXES:  # after their replacements: status never lacks an index
-        on: dict[str, Any] = {} if session.dialect.global_index_names else {"target": schema.attempts_table}  # MariaDB
-        session.run(cur, "drop_index", index=(schema.attempts_table, name), **on)
+    migrations.retire_attempt_indexes(session, cur)
     ensure_side(session, cur)
     counters.install(session, cur)
 

@@ -275,14 +275,15 @@ def filter_index(column: str, long_text: bool = False) -> Index:
 # entry); without it all three read every attempt (one per finished row, or more). It
 # replaced ix_outcome (outcome alone) at no cost to a finish: closing an attempt moves its
 # entry anyway, the outcome changing, and its peak is set by the same statement. Made with
-# the others by `pyexp fill` (ddl.create), never by a read-only command: on an attempts
-# table of millions of rows that first fill builds it (docs/scale.md), and drops ix_outcome.
+# the others by `pyexp fill` (ddl.create), and by the upgrade to schema version 5
+# (migrations.py) for a table made before, which then drops ix_outcome.
 # Closing a claim's attempts names ATTEMPT_TOKEN_INDEX on MariaDB: left to itself the optimiser
 # took the outcome index's range of every running attempt, whose next-key locks made concurrent
 # finishes deadlock (13-46 deadlocks in a 10,000-row run of 16 workers, each a retry).
 ATTEMPT_TOKEN_INDEX = Index("ix_claim_token", ("claim_token",))
+ATTEMPT_OUTCOME_INDEX = Index("ix_outcome_peak", ("outcome", "peak_rss_mb"))
 ATTEMPT_INDEXES: tuple[Index, ...] = (Index("ix_experiment", ("experiment_id",)), ATTEMPT_TOKEN_INDEX,
-                                      Index("ix_outcome_peak", ("outcome", "peak_rss_mb")))
+                                      ATTEMPT_OUTCOME_INDEX)
 RETIRED_ATTEMPT_INDEXES: tuple[str, ...] = ("ix_outcome",)
 """Attempt indexes an earlier version made that a later one replaced: `pyexp fill` drops them."""
 PACKAGE_INDEXES: tuple[Index, ...] = (Index("ux_packages_hash", ("packages_hash",), unique=True),)
