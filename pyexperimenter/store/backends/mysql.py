@@ -20,12 +20,9 @@ half of `stale_after_seconds` and is replaced like any other dropped connection.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import inspect
 import logging
-import os
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -40,6 +37,7 @@ from ..engine.sqlstore import SqlStore
 from ..sql.dialect import MYSQL
 from ..types import DatabaseSettings, TableSchema
 from . import tunnel
+from .goodbye import close_at_exit
 from .timeouts import DEFAULT_TIMEOUTS, ConnectionTimeouts
 
 _CAN_DISABLE_TLS = "ssl_disabled" in inspect.signature(pymysql.connections.Connection.__init__).parameters
@@ -70,25 +68,6 @@ _WAIT_LOCK = wait_random_exponential(multiplier=0.05, max=2.0)
 _WAIT_CONNECTION = wait_random_exponential(multiplier=0.05, max=5.0)
 
 
-_SESSIONS: weakref.WeakSet[MySQLSession] = weakref.WeakSet()
-
-
-@atexit.register
-def _say_goodbye() -> None:
-    """Close what this process left open when it exits (a CLI command's store, a script
-    that never calls close()): a socket closed without COM_QUIT is an "Aborted connection"
-    warning in the server's log and one more Aborted_clients, for every process. A forked
-    child (the pid differs) leaves its parent's connections alone: closing them would end
-    the parent's session too."""
-    for session in list(_SESSIONS):
-        if session.pid == os.getpid() and session.conn is not None:
-            try:
-                session.conn.close()
-            except Exception:  # noqa: BLE001 - exiting anyway; the server times it out
-                pass
-            session.conn = None
-
-
 @dataclass
 class _TryState:
     reconnected: bool = False  # a connection died during this transaction: check for a landed COMMIT
@@ -116,8 +95,7 @@ class MySQLSession(Session):
         self.first_connect_patience = first_connect_patience
         self.patience = patience
         self.timeouts = timeouts
-        self.pid = os.getpid()  # whose connection this is: a forked child must not close it
-        _SESSIONS.add(self)
+        close_at_exit(self)
 
     # --- connections
     def _endpoint(self) -> tuple[str, int]:

@@ -24,12 +24,9 @@ nothing here catches an error and carries on inside one.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import logging
-import os
 import re
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -43,6 +40,7 @@ from ..engine.session import Cursor, Session
 from ..engine.sqlstore import SqlStore
 from ..sql.dialect import POSTGRES, quote_bare_id
 from ..types import DatabaseSettings, TableSchema
+from .goodbye import close_at_exit
 from .timeouts import DEFAULT_TIMEOUTS, ConnectionTimeouts
 
 T = TypeVar("T")
@@ -71,26 +69,6 @@ _WAIT_CONNECTION = wait_random_exponential(multiplier=0.05, max=5.0)
 def _seconds(value: float | int | None) -> str:
     """A server setting in seconds ('0': no limit)."""
     return "0" if not value else f"{int(max(1, round(value)))}s"
-
-
-_SESSIONS: weakref.WeakSet[PostgresSession] = weakref.WeakSet()
-
-
-@atexit.register
-def _say_goodbye() -> None:
-    """Close what this process left open when it exits (a CLI command's store, a script that
-    never calls close(), a worker of a SLURM array): a socket dropped without libpq's
-    Terminate message is an "unexpected EOF on client connection" in the server's log, and
-    a backend that lives on until the server reads the EOF. A forked child (the pid
-    differs) leaves its parent's connections alone: closing them would end the parent's
-    session too."""
-    for session in list(_SESSIONS):
-        if session.pid == os.getpid() and session.conn is not None:
-            try:
-                session.conn.close()
-            except Exception:  # noqa: BLE001 - exiting anyway; the server notices the EOF
-                pass
-            session.conn = None
 
 
 @dataclass
@@ -125,8 +103,7 @@ class PostgresSession(Session):
         self.first_connect_patience = first_connect_patience
         self.patience = patience
         self.timeouts = timeouts
-        self.pid = os.getpid()
-        _SESSIONS.add(self)
+        close_at_exit(self)
 
     # --- connections
     def _params(self, database: str | None) -> dict[str, Any]:
