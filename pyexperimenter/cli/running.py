@@ -43,13 +43,15 @@ def run(config: str, db: str | None, jobs: int | None, max_experiments: int, ran
     Rows are claimed by priority (pyexp fill --priority), then by id."""
     from ..results.progress import ProgressBar, follow_counts
     from ..views.terminal import run_summary, workers_note
+    from ..worker.local import check_jobs
 
     exp = open_experiment(config, db, max_attempts)
+    n_jobs = jobs or exp.config.n_jobs
+    check_jobs(n_jobs)  # bad input is refused before anything is imported, snapshotted or said
     code = exp.load_code(function, not no_snapshot)
     if code.note:
         click.echo(code.note, err=True)
     before = exp.counts(where)
-    n_jobs = jobs or exp.config.n_jobs
     todo = before["created"] + before["stale"]
     if max_experiments >= 0:
         todo = min(todo, max_experiments * n_jobs)

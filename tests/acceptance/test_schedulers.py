@@ -260,7 +260,7 @@ def test_a_task_stopped_mid_run_hands_its_row_to_another(cluster: Cluster, jobs:
 def test_the_time_limit_releases_the_running_row_without_spending_an_attempt(
         cluster: Cluster, jobs: list[str], ordinary_user: OrdinaryUser, mysql_url: str) -> None:
     run, exp = setup(ordinary_user, cluster, mysql_url, 1, "experiments:sleepy", "limit", custom={"sleep": 600},
-                     slurm={"time_minutes": 1})
+                     slurm={"time_minutes": 1, "max_task_requeues": 0})  # the job ends: no task requeue (long runs)
     out = run.launch("--workers", "1")
     jobs += submitted_ids(out.stdout)
     assert out.returncode == 0 and len(jobs) == 1, out.stderr + out.stdout
@@ -309,24 +309,18 @@ def test_cancel_stops_the_tasks_and_releases_their_rows(cluster: Cluster, jobs: 
 
 @pytest.mark.sge
 def test_the_plan_warns_when_the_stop_grace_exceeds_the_queues_notify_time(tmp_path: Path) -> None:
-    """Grid Engine kills the queue's notify time after USR2, so a longer grace is a promise the
-    cell breaks. The grace key comes with long-run support; a config carrying it stands in."""
-    from dataclasses import dataclass as frozen_dataclass
+    """Grid Engine kills the queue's notify time after USR2, so a longer grace (60 s by
+    default) is a promise the cell breaks; a grace within it draws no note."""
+    from dataclasses import replace
 
     from support.configs import config_maker
 
-    from pyexperimenter.config import ExperimentConfig, load_config
+    from pyexperimenter.config import load_config
     from pyexperimenter.launch.sge import GridEngine
 
     require_sge()
-
-    @frozen_dataclass(frozen=True)
-    class WithGrace(ExperimentConfig):
-        stop_grace_seconds: float = 60.0
-
     base = load_config(config_maker(tmp_path, "sqlite:///t.db")(sge={"queue": "all.q"}))
-    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
-    [note] = GridEngine().notes(WithGrace(**fields), base.slurm)
+    assert base.stop_grace_seconds == 60
+    [note] = GridEngine().notes(base, base.slurm)
     assert "stop_grace_seconds 60 exceeds queue all.q's notify time of 5 s" in note
-    assert GridEngine().notes(WithGrace(**fields, stop_grace_seconds=4), base.slurm) == []
-    assert GridEngine().notes(base, base.slurm) == []  # no grace key: nothing to compare
+    assert GridEngine().notes(replace(base, stop_grace_seconds=4), base.slurm) == []
