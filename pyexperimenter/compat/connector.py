@@ -17,8 +17,9 @@ use instead (docs/migrating.md lists them).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DatabaseUnavailable, InputError
@@ -46,6 +47,16 @@ UNSUPPORTED: dict[str, str] = {
     "start_ssh_tunnel": "PyExperimenter(use_ssh_tunnel=True)", "get_ssh_tunnel": "PyExperimenter(use_ssh_tunnel=True)",
     "close_ssh_tunnel": "experimenter.close_ssh()", "_get_database_credentials": "the credentials file itself",
 }
+
+
+@contextlib.contextmanager
+def _driver(doing: str) -> Iterator[None]:
+    """A driver error on the caller's own connection as 1.4.2 raised it: DatabaseConnectionError
+    with the driver's text and what was being done."""
+    try:
+        yield
+    except Exception as e:
+        raise DatabaseConnectionError(f"error \n{e}\n raised when {doing}.") from e
 
 
 class DatabaseConnector:
@@ -98,38 +109,28 @@ class DatabaseConnector:
         self.close_connection(self.connect())
 
     def cursor(self, connection: Any) -> Any:
-        try:
+        with _driver("creating cursor"):
             return connection.cursor()
-        except Exception as e:
-            raise DatabaseConnectionError(f"error \n{e}\n raised when creating cursor.") from e
 
     def execute(self, cursor: Any, sql_statement: str, values: Sequence[Any] | None = None) -> None:
         """The user's statement as written; `values` bound by the driver, as in 1.4.2."""
-        try:
+        with _driver("executing sql statement"):
             if values is None:
                 cursor.execute(sql_statement)
             else:
                 cursor.execute(sql_statement, values)
-        except Exception as e:
-            raise DatabaseConnectionError(f"error \n{e}\n raised when executing sql statement.") from e
 
     def fetchall(self, cursor: Any) -> Any:
-        try:
+        with _driver("fetching all rows from database"):
             return cursor.fetchall()
-        except Exception as e:
-            raise DatabaseConnectionError(f"error \n{e}\n raised when fetching all rows from database.") from e
 
     def commit(self, connection: Any) -> None:
-        try:
+        with _driver("committing to database"):
             connection.commit()
-        except Exception as e:
-            raise DatabaseConnectionError(f"error \n{e}\n raised when committing to database.") from e
 
     def close_connection(self, connection: Any) -> Any:
-        try:
+        with _driver("closing connection to database"):
             return connection.close()
-        except Exception as e:
-            raise DatabaseConnectionError(f"error \n{e}\n raised when closing connection to database.") from e
 
     def get_structure_from_table(self, cursor: Any) -> list[str]:
         """The table's columns in `SELECT *` order (ours included, after `error`): scripts

@@ -4,6 +4,8 @@ scan it than use a bad index (a million rows: docs/scale.md)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -51,7 +53,9 @@ def half_failed(make_config: ConfigMaker, backend: str) -> Experimenter:
     return exp
 
 
-def statements_of_status(exp: Experimenter) -> list[tuple[str, tuple[Any, ...]]]:
+@contextlib.contextmanager
+def recorded(exp: Experimenter) -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
+    """Every statement the store sends meanwhile, with its arguments."""
     store: Any = exp.store
     sent: list[tuple[str, tuple[Any, ...]]] = []
     execute = store.session.execute
@@ -62,9 +66,14 @@ def statements_of_status(exp: Experimenter) -> list[tuple[str, tuple[Any, ...]]]
 
     store.session.execute = recording
     try:
-        report = status_report(exp)
+        yield sent
     finally:
         store.session.execute = execute
+
+
+def statements_of_status(exp: Experimenter) -> list[tuple[str, tuple[Any, ...]]]:
+    with recorded(exp) as sent:
+        report = status_report(exp)
     assert report["counts"]["error"] == ROWS * 3 // 10
     assert sum(report["finished_last_hour"]) == ROWS * 7 // 10
     assert report["outcomes"]["failed"] == ROWS * 6 // 10 and len(report["quarantined"]) == 1
@@ -173,24 +182,14 @@ def test_a_postgres_claim_reads_the_open_rows_through_indexes(half_failed: Exper
     from pyexperimenter.store import WorkerIdentity
 
     exp = half_failed
-    store: Any = exp.store
-    sent: list[tuple[str, tuple[Any, ...]]] = []
-    execute = store.session.execute
-
-    def recording(cur: Any, sql: str, args: Any = ()) -> Any:
-        sent.append((sql, tuple(args)))
-        return execute(cur, sql, args)
-
+    store = exp.store
     me = WorkerIdentity(worker="tester:1", machine="tester", pid=1)
-    store.session.execute = recording
-    try:
+    with recorded(exp) as sent:
         for random_order in (False, True):
             claims = store.claim(me, limit=2, random_order=random_order)
             assert len(claims) == 2
             store.heartbeat(claims[0].token)
             store.finish(claims[0].token, [(c.id, {"value": 1.0}) for c in claims])
-    finally:
-        store.session.execute = execute
     statements = [(sql, args) for sql, args in sent
                   if sql.lstrip().upper().startswith(("SELECT", "UPDATE", "INSERT")) and f'"{exp.config.name}"' in sql]
     assert any("pyexp_rank" in sql for sql, _ in statements) and any("RETURNING" in sql for sql, _ in statements)
