@@ -85,13 +85,14 @@ class WorkerIdentity:
     git_diff_hash: str | None = None
     python_version: str | None = None
     packages_hash: str | None = None
+    snapshot: str | None = None  # the hash of the code snapshot the worker imports from (snapshot.py)
 
     @property
     def attempt_values(self) -> tuple[Any, ...]:
         """What `claim_attempts` records besides the token, in its order."""
         dirty = None if self.git_dirty is None else int(self.git_dirty)
         return (self.pid, self.scheduler, self.job_id, self.array_job_id, self.array_task_id, self.cuda_devices,
-                self.git_commit, dirty, self.git_diff_hash, self.python_version, self.packages_hash)
+                self.git_commit, dirty, self.git_diff_hash, self.python_version, self.packages_hash, self.snapshot)
 
     @classmethod
     def current(cls) -> WorkerIdentity:
@@ -111,24 +112,26 @@ class WorkerIdentity:
         )
 
 
-USAGE_COLUMNS = ("wall_seconds", "cpu_seconds", "peak_rss_mb", "gpu_peak_mb", "snapshot")
+USAGE_COLUMNS = ("wall_seconds", "cpu_seconds", "peak_rss_mb", "gpu_peak_mb")
 
 
 class Usage(NamedTuple):
-    """What one attempt used and the code it ran (worker/usage.py measures it), kept with
-    the attempt by the write that closes it; in the order of USAGE_COLUMNS. None: not
-    measurable here (stored as NULL). A tuple: made once per attempt on the hot path."""
+    """What one attempt used (worker/usage.py measures it), kept with the attempt by the
+    write that closes it; in the order of USAGE_COLUMNS. None: not measurable here (stored
+    as NULL). A tuple: made once per measured attempt on the hot path. The code it ran is
+    the worker's (WorkerIdentity.snapshot), recorded when the attempt starts."""
 
     wall_seconds: float | None = None
     cpu_seconds: float | None = None
     peak_rss_mb: float | None = None
     gpu_peak_mb: float | None = None
-    snapshot: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Claim:
-    """One row handed to one worker. `token` fences every later write for this attempt."""
+    """One row handed to one worker. `token` fences every later write for this attempt.
+    Not frozen, though nothing changes it: a frozen dataclass sets each field through
+    object.__setattr__, 0.5 us per claim against 0.14 us, a no-op experiment's 1%."""
 
     id: int
     token: str

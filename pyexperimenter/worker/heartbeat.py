@@ -12,6 +12,7 @@ import logging
 import threading
 
 from ..store import Store
+from . import output
 from .output import Capture
 
 log = logging.getLogger("pyexperimenter")
@@ -26,7 +27,7 @@ class Heartbeat(threading.Thread):
         self.token: str | None = None
         self.closing: str | None = None  # the claim whose last writes are under way
         self.lost: set[str] = set()
-        self.capture: tuple[str, int, Capture] | None = None  # (token, row, output) of the running attempt
+        self.capture: tuple[str, int, Capture] | None = None  # (token, row, output) of the running isolated attempt
         self._reported: tuple[str, int, int, str | None] | None = None  # (token, row, bytes, file) last stored
         self._halt = threading.Event()
 
@@ -46,9 +47,14 @@ class Heartbeat(threading.Thread):
 
     def _report_output(self) -> None:
         running = self.capture
-        if running is None:
-            return
-        token, row_id, capture = running
+        if running is not None:  # an isolated attempt's
+            token, row_id, capture = running
+        else:  # an attempt in this process that printed: its capture knows whose it is
+            found = output.running()
+            attempt = found.belongs_to() if found is not None else None
+            if found is None or attempt is None:
+                return
+            (token, row_id), capture = attempt, found
         written, log_file, tail = capture.snapshot()
         if written and self._reported != (token, row_id, written, log_file):  # new output, or its file just made
             self.store.attempt_output(token, row_id, log_file, tail)

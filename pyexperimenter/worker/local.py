@@ -99,8 +99,7 @@ def _run_here(config: ExperimentConfig, fn: ExperimentFunction, max_experiments:
     if watcher is not None:
         watcher.start()
     try:
-        worker = Worker(config, fn, max_experiments=max_experiments, random_order=random_order)
-        worker.snapshot = snapshot
+        worker = Worker(config, fn, max_experiments=max_experiments, random_order=random_order, snapshot=snapshot)
         stats = worker.run()
     except WorkerInterrupted as e:
         return exit_code(str(e) or "SIGINT", None)

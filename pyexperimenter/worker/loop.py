@@ -16,8 +16,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from enum import Enum
 from types import FrameType
 from typing import Any
@@ -27,7 +27,7 @@ from ..config import ExperimentConfig
 from ..errors import FencedOut, Requeue, ValueRefused
 from ..results import InvalidResultError, ResultProcessor, check_result_keys
 from ..status import Outcome, Status
-from ..store import Claim, Store, WorkerIdentity, open_store
+from ..store import Claim, Store, Usage, WorkerIdentity, open_store
 from . import checkpoints, signals, usage
 from .function import ExperimentFunction
 from .heartbeat import Heartbeat
@@ -82,12 +82,16 @@ class Worker:
         store: Store | None = None,
         deadline: float | None = None,
         identity: WorkerIdentity | None = None,
+        snapshot: str | None = None,
     ):
         self.config, self.fn = config, tracked(config, fn)  # fn itself unless CodeCarbon is on
         self.max_experiments, self.random_order = max_experiments, random_order
         self._own_store = store is None
         self.store = store if store is not None else open_store(config, worker=True)
-        self.identity = attach_provenance(identity or WorkerIdentity.current(), fn, self.store)
+        # `snapshot`: the hash of the code snapshot `fn` was imported from (snapshot.py), which
+        # every attempt records as it starts, with the rest of the worker's provenance.
+        self.identity = replace(attach_provenance(identity or WorkerIdentity.current(), fn, self.store),
+                                snapshot=snapshot)
         self.deadline = deadline if deadline is not None else environment.deadline()
         self.stats = WorkerStats()
         self._stop: str | None = None
@@ -108,10 +112,10 @@ class Worker:
         self._log_folder = config.log_folder()  # each attempt's output goes under it (worker/output.py)
         self._heartbeat: Heartbeat | None = None
         self._ran_out = False  # rows were left because the allocation ends soon
-        self.snapshot: str | None = None  # the hash of the code snapshot this worker imports from
         self._last_reading: Any = None  # the resource reading that ended the batch's last attempt (worker/usage.py)
         self._checkpoints = config.checkpoint_root()
         self._rp: ResultProcessor | None = None  # the running attempt's, for the stop's grace period
+        self._stopping: Callable[[], bool] = lambda: self._stop is not None  # ResultProcessor.stop_requested's
         self._grace = signals.GraceTimer(environment.stop_grace(config.stop_grace_seconds))
 
     # --- signals
@@ -341,7 +345,7 @@ class Worker:
         return self.stats
 
     def _execute(self, claim: Claim) -> None:
-        rp = self._rp = ResultProcessor(self.store, claim, self._checkpoints, lambda: self._stop is not None)
+        rp = self._rp = ResultProcessor(self.store, claim, self._checkpoints, self._stopping)
         started = time.monotonic()
         try:
             self._in_user_code = True
@@ -395,43 +399,50 @@ class Worker:
         final write (finish, fail, set_status or release), however it ends. A failure's
         traceback is printed into both, as Python would print it: the table's `error` column
         is not where someone reading a worker log or `pyexp logs` looks."""
+        if self._limits is not None:
+            return self._call_isolated(claim, rp, self._limits)
+        started = usage.begin(self._last_reading)
+        saved = tee_start(None, (self._log_folder, claim.id, claim.token, started[1]))
+        try:
+            return self.fn(dict(claim.parameters), rp, dict(self.config.custom))
+        except (FencedOut, Requeue):
+            raise
+        except (Exception, SystemExit):
+            traceback.print_exc()  # sys.stderr is the tee: the worker's log and the attempt's output
+            raise
+        finally:
+            self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged
+            capture = tee_stop(saved)
+            self._rp = None
+            used, self._last_reading = usage.end(started)
+            self._ended(claim, used, capture)
+
+    def _call_isolated(self, claim: Claim, rp: ResultProcessor, limits: Limits) -> Any:
+        """`_call` in a child process (worker/isolation.py), whose output is read from pipes."""
         capture = Capture.for_attempt(self._log_folder, claim.id, claim.token)
         heartbeat = self._heartbeat
         if heartbeat is not None:
             heartbeat.capture = (claim.token, claim.id, capture)
-        meter = usage.Meter(self.snapshot) if self._limits is not None else None
-        started = usage.begin(self._last_reading) if meter is None else None
+        meter = usage.Meter()
         try:
-            if self._limits is None:
-                saved = tee_start(capture)
-                try:
-                    return self.fn(dict(claim.parameters), rp, dict(self.config.custom))
-                except (FencedOut, Requeue):
-                    raise
-                except (Exception, SystemExit):
-                    traceback.print_exc()  # sys.stderr is the tee: the worker's log and the attempt's output
-                    raise
-                finally:
-                    tee_stop(saved)
-            try:
-                return run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), self._limits,
-                                    capture, meter)
-            except AttemptEnded as e:  # the child's traceback, or how it died
-                text = e.message.rstrip("\n") + "\n"
-                echo(sys.stderr, text.encode("utf-8", "backslashreplace"))
-                capture.write(text.encode("utf-8", "backslashreplace"))
-                raise
+            return run_isolated(self.fn, dict(claim.parameters), rp, dict(self.config.custom), limits, capture, meter)
+        except AttemptEnded as e:  # the child's traceback, or how it died
+            text = e.message.rstrip("\n") + "\n"
+            echo(sys.stderr, text.encode("utf-8", "backslashreplace"))
+            capture.write(text.encode("utf-8", "backslashreplace"))
+            raise
         finally:
-            self._in_user_code = False  # a stop signal from here on only sets the flag: the output gets staged
+            self._in_user_code = False
             self._rp = None
-            if meter is not None:
-                used = meter.usage()
-            else:
-                assert started is not None
-                used, self._last_reading = usage.end(started, self.snapshot)
-            self.store.stage_usage(claim.token, claim.id, used)  # in memory: it cannot fail
             if heartbeat is not None:
                 heartbeat.capture = None
+            self._ended(claim, meter.usage(), capture)
+
+    def _ended(self, claim: Claim, used: Usage | None, capture: Capture | None) -> None:
+        """Stage what the attempt used and printed for the write that closes it."""
+        if used is not None:  # an attempt under 1 ms is not measured (worker/usage.py)
+            self.store.stage_usage(claim.token, claim.id, used)  # in memory: it cannot fail
+        if capture is not None:
             capture.close()
             if capture.written:
                 self._stage(claim, capture)

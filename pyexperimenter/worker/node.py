@@ -101,8 +101,7 @@ def run_node(
                 print(f"pyexp worker {me.worker}: {early.signal} before the start; exiting", flush=True)
             return exit_code(early.signal, deadline)
         worker = Worker(config, fn, identity=me, max_experiments=max_experiments, random_order=random_order,
-                        deadline=deadline)
-        worker.snapshot = snapshot
+                        deadline=deadline, snapshot=snapshot)
         stats = worker.run()
     except WorkerInterrupted as e:  # a stop signal between two of the worker's own guards
         return exit_code(str(e) or "SIGINT", deadline)

@@ -5,7 +5,7 @@ process's (the heartbeat thread's few included) and its peak is the process's pe
 which an attempt can only raise (docs/recovery.md says so). Measuring must cost a no-op
 attempt next to nothing (the issue's bar: 0.95x the throughput without it), so an attempt
 reads the monotonic clock, and the CPU clock and `getrusage` only when it ran 1 ms or more
-(`begin`, `end`). With `isolation: process` the child reports its own peak as it ends, and
+(`begin`, `end`); a shorter one is not measured at all (its columns stay NULL). With `isolation: process` the child reports its own peak as it ends, and
 its CPU seconds are those of the children reaped during the attempt, exact per attempt
 (`Meter`: a fork costs milliseconds, two system calls do not show).
 
@@ -60,9 +60,8 @@ def gpu_peak_mb() -> float | None:
         return None
 
 
-Reading = tuple[float, "float | None", float]
-"""The process's CPU seconds, its peak in MB (None: not read yet) and the wall clock when
-the CPU clock was read."""
+Reading = tuple[float, float]
+"""The process's CPU seconds and the wall clock when they were read."""
 _usage = tuple.__new__  # a Usage without NamedTuple's Python-level __new__: 0.3 us less per attempt
 
 
@@ -76,41 +75,36 @@ def begin(previous: Reading | None) -> tuple[Reading, float]:
     if "torch" in _modules:
         gpu_reset()
     now = _monotonic()
-    if previous is None or now - previous[2] >= PEAK_AFTER_SECONDS:
-        return (_cpu(), None if previous is None else previous[1], now), now
+    if previous is None or now - previous[1] >= PEAK_AFTER_SECONDS:
+        return (_cpu(), now), now
     return previous, now
 
 
-def end(started: tuple[Reading, float], snapshot: str | None) -> tuple[Usage, Reading]:
+def end(started: tuple[Reading, float]) -> tuple[Usage | None, Reading]:
     """What the attempt used, and the reading the next attempt of the batch may start from.
-    An attempt of under 1 ms reads neither clock: its wall and CPU seconds are NULL (figures
-    nobody reads, which cost 5-7% of a no-op's throughput to measure and write) and its peak is
-    the process peak read last (no attempt raises it much in less: touching 100 MB takes
-    longer). A longer one reads both; its CPU seconds may include up to 1 ms of the worker's
-    (and shorter attempts') CPU time from before it started."""
-    (cpu_before, peak, read_at), wall_start = started
+    An attempt of under 1 ms is not measured (None: its usage columns stay NULL). Its wall
+    and CPU seconds are figures nobody reads, its peak is the process peak of an attempt
+    before it (touching 100 MB takes longer than 1 ms), and measuring and writing them cost
+    a no-op 5-7% of its throughput. A longer one reads both clocks; its CPU seconds may
+    include up to 1 ms of the worker's (and shorter attempts') CPU time from before it started."""
+    before, wall_start = started
     now = _monotonic()
     wall = now - wall_start
-    if wall >= PEAK_AFTER_SECONDS:
-        cpu = _cpu()
-        reading: Reading = (cpu, _getrusage(_SELF).ru_maxrss * _RSS_UNIT / MB, now)
-        used: float | None = cpu - cpu_before
-    else:
-        if peak is None:
-            peak = _getrusage(_SELF).ru_maxrss * _RSS_UNIT / MB
-        reading, used = (cpu_before, peak, read_at), None
+    if wall < PEAK_AFTER_SECONDS:
+        return None, before
+    cpu = _cpu()
+    peak = _getrusage(_SELF).ru_maxrss * _RSS_UNIT / MB
     gpu = gpu_peak_mb() if "torch" in _modules else None
-    return _usage(Usage, (wall if used is not None else None, used, reading[1], gpu, snapshot)), reading
+    return _usage(Usage, (wall, cpu - before[0], peak, gpu)), (cpu, now)
 
 
 class Meter:
     """An isolated attempt's measure (worker/isolation.py): made just before the child
     starts, `usage` once it is gone; the child sends its own peak as it ends."""
 
-    __slots__ = ("snapshot", "child_peak_mb", "child_gpu_mb", "_wall", "_ru")
+    __slots__ = ("child_peak_mb", "child_gpu_mb", "_wall", "_ru")
 
-    def __init__(self, snapshot: str | None = None):
-        self.snapshot = snapshot
+    def __init__(self) -> None:
         self.child_peak_mb: float | None = None  # what the child reported (worker/isolation.py)
         self.child_gpu_mb: float | None = None
         self._ru = _getrusage(_CHILDREN)
@@ -124,4 +118,4 @@ class Meter:
             peak = rss_mb(ru.ru_maxrss)
         start = self._ru
         cpu = ru.ru_utime - start.ru_utime + ru.ru_stime - start.ru_stime
-        return Usage(wall, cpu, peak, self.child_gpu_mb, self.snapshot)
+        return Usage(wall, cpu, peak, self.child_gpu_mb)

@@ -217,8 +217,8 @@ SELECT ID, status FROM {table} WHERE pyexp_hash = ?
 -- One attempt-history row per claimed row; takes WorkerIdentity.attempt_values, the token.
 INSERT INTO {attempts} (experiment_id, attempt, claim_token, worker, machine, pid, scheduler, job_id,
 array_job_id, array_task_id, cuda_devices, git_commit, git_dirty, git_diff_hash, python_version,
-packages_hash, start_date, outcome)
-SELECT ID, pyexp_attempts, pyexp_token, pyexp_worker, machine, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, start_date, 'running'
+packages_hash, snapshot, start_date, outcome)
+SELECT ID, pyexp_attempts, pyexp_token, pyexp_worker, machine, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, start_date, 'running'
 FROM {table} WHERE pyexp_token = ?
 
 -- claim_landed --
