@@ -459,7 +459,7 @@ def test_heartbeats_go_on_while_a_write_is_retried(
     swept: list[int] = []
 
     def run(self: MySQLSession, cur: Any, name: str, args: Any = (), **kwargs: Any) -> Any:
-        if name == "finish_done":
+        if name in ("finish_done", "finish_done_counted"):  # the latter where a finish counts its rows
             if not storm["until"]:
                 storm["until"] = time.monotonic() + 5.0
             if time.monotonic() < storm["until"] or len(swept) <= 12:

@@ -27,6 +27,14 @@ made by hand in SQL are counted too; status then reads a few hundred counter row
   again locks it first, so two fills never correct the same difference twice.
 - Where triggers cannot be made (no TRIGGER privilege; MariaDB with binary logging and no
   SUPER), status counts the tables: slower, never wrong.
+- A finish counts its own batch on MariaDB (Dialect.finish_counts): its row triggers cost
+  three upserts per finished row, 12% of a no-op's throughput with 16 workers. The finish
+  sets `@pyexp_counted` to its token and 'done', which the triggers of its update and close
+  read to skip exactly those rows, and adds the batch's three counts in one statement of the
+  same transaction (queue.finish). A worker does so only where both triggers read the
+  variable (`finish_counts`, schema version 7): with an earlier version's triggers it
+  would count its rows twice; a worker of an earlier version never sets the variable, so
+  the triggers count its rows.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..sql.queries import TRIGGER_KINDS
+from ..sql.queries import TRIGGER_KINDS, trigger_name
 from .session import Cursor, Session
 
 log = logging.getLogger(__name__)
@@ -99,6 +107,36 @@ def uninstall(session: Session, cur: Cursor) -> bool:
                 raise
     session.run(cur, "counts_unmark")
     return was_ready
+
+
+_FINISH_TRIGGERS = ("upd", "aupd")  # fired by a finish's update of its rows and the close of their attempts
+
+
+def _finish_triggers(session: Session, cur: Cursor) -> dict[str, bool]:
+    """The finish's counter triggers that exist, by name: whether each reads @pyexp_counted."""
+    names = [trigger_name(session.schema.name, kind, session.dialect.max_name or 64) for kind in _FINISH_TRIGGERS]
+    return {str(name): bool(leaves) for name, leaves in session.run(cur, "counts_triggers", names).fetchall()}
+
+
+def finish_counts(session: Session) -> bool:
+    """Whether a finish here counts its own rows: MariaDB, with both triggers of version 7."""
+    if not session.dialect.finish_counts:
+        return False
+    found = session.transaction(lambda cur: _finish_triggers(session, cur))
+    return len(found) == len(_FINISH_TRIGGERS) and all(found.values())
+
+
+def leave_finishes(session: Session, cur: Cursor) -> None:
+    """Schema version 7 on MariaDB: the finish's triggers made again, to skip the rows a
+    finish counts itself. CREATE OR REPLACE swaps each under the table's lock, so no
+    concurrent change goes uncounted; a table without them (no counters, or none allowed)
+    keeps none."""
+    if not session.dialect.finish_counts or not exists(session, cur):
+        return
+    found = _finish_triggers(session, cur)
+    if found and not all(found.values()):
+        session.run(cur, "counts_on_update")
+        session.run(cur, "counts_on_outcome")
 
 
 def ready(session: Session, cur: Cursor) -> bool:

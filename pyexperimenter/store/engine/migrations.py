@@ -19,6 +19,7 @@ Versions:
   5  the attempts' usage columns (wall_seconds, cpu_seconds, peak_rss_mb, gpu_peak_mb) and
      the code `snapshot` each ran
   6  `pyexp_state`, the state dict a resumable experiment saved (docs/long-runs.md)
+  7  MariaDB's counter triggers skip the rows a finish counts itself (counters.py)
 
 Concurrency: the check and the steps run under a lock, so of two processes opening an
 old table at once one upgrades and the other then finds the new version: on SQLite the
@@ -202,6 +203,11 @@ def _state(session: Session, cur: Cursor, rank: Rank) -> None:
             session.run(cur, "add_column", column=name)
 
 
+def _finish_counts(session: Session, cur: Cursor, rank: Rank) -> None:
+    """7: on MariaDB, the counter triggers of a finish made again to leave its rows to it."""
+    counters.leave_finishes(session, cur)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "adopt a PyExperimenter 1.4 table", _adopt),
     Step(2, "add the bookkeeping columns added later", _added_later),
@@ -209,6 +215,7 @@ STEPS: tuple[Step, ...] = (
     Step(4, "the attempts' token index; the status indexes partial (SQLite)", _indexes),
     Step(5, "the attempts' usage and snapshot columns", _usage),
     Step(6, "the saved state of resumable experiments", _state),
+    Step(7, "counter triggers that leave a finish's rows to it (MariaDB)", _finish_counts),
 )
 CURRENT_VERSION = STEPS[-1].version
 

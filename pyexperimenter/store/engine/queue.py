@@ -123,9 +123,11 @@ def _owned_done(session: Session, cur: Cursor, token: str, ids: Sequence[int]) -
 
 def close_attempts(session: Session, cur: Cursor, token: str, ids: Sequence[int], outcome: Outcome,
                    error: str | None = None, staged: Mapping[int, Output] | None = None,
-                   usage: Mapping[int, Usage] | None = None) -> None:
+                   usage: Mapping[int, Usage] | None = None) -> int:
     """End the attempts of `ids` under `token`, with what they printed (store/engine/output.py)
-    and what they used: the same one statement per chunk, its usage columns set in it."""
+    and what they used: the same one statement per chunk, its usage columns set in it.
+    Returns how many were running and ended now."""
+    closed = 0
     if staged:
         write_staged(session, cur, token, ids, staged)
     used = usage or {}
@@ -144,11 +146,13 @@ def close_attempts(session: Session, cur: Cursor, token: str, ids: Sequence[int]
                 pairs: list[Any] = [None] * (2 * len(part))
                 pairs[::2], pairs[1::2] = part, column
                 args += pairs
-        session.run(cur, "close_attempts_measured", (*args, token, *part), ids=len(part), usage_sets=tuple(shape))
+        closed += session.run(cur, "close_attempts_measured", (*args, token, *part), ids=len(part),
+                              usage_sets=tuple(shape)).rowcount
     if measured:
         ids = [i for i in ids if i not in used]
     for part in chunks(ids, ID_CHUNK):
-        session.run(cur, "close_attempts", (outcome.value, error, token, *part), ids=len(part))
+        closed += session.run(cur, "close_attempts", (outcome.value, error, token, *part), ids=len(part)).rowcount
+    return closed
 
 
 def _stamp(schema: TableSchema) -> str | None:
@@ -182,9 +186,12 @@ def _finish_batch(schema: TableSchema, token: str, keys: tuple[str, ...], rows: 
 
 
 def finish(session: Session, token: str, outcomes: Sequence[tuple[int, Mapping[str, Any]]],
-           staged: Mapping[int, Output], usage: Mapping[int, Usage] | None = None) -> set[int]:
-    # A batch is finished by one UPDATE per set of result columns (usually one in all):
-    # results and the status change in the same statement, each row fenced on the token.
+           staged: Mapping[int, Output], usage: Mapping[int, Usage] | None = None, counts: bool = False) -> set[int]:
+    """A batch is finished by one UPDATE per set of result columns (usually one in all):
+    results and the status change in the same statement, each row fenced on the token.
+    With `counts` (counters.finish_counts) the triggers leave these rows to the finish, which
+    adds their counts itself: the rows and attempts its statements changed, so that a retry
+    after a lost COMMIT reply, which changes none, counts none."""
     groups: dict[tuple[str, ...], list[tuple[int, Mapping[str, Any]]]] = {}
     for row_id, results in outcomes:
         groups.setdefault(tuple(results), []).append((row_id, results))
@@ -196,12 +203,19 @@ def finish(session: Session, token: str, outcomes: Sequence[tuple[int, Mapping[s
 
     def body(cur: Cursor) -> set[int]:
         landed: set[int] = set()
+        if counts:
+            session.run(cur, "finish_counting", (f"{token}/done",))
+        done = 0
         for parts, args, ids in batches:
-            if session.run(cur, "finish_done", args, **parts).rowcount == len(ids):
+            n = session.run(cur, "finish_done_counted" if counts else "finish_done", args, **parts).rowcount
+            done += n
+            if n == len(ids):
                 landed.update(ids)
             else:  # fenced rows, or our own write landed before a lost COMMIT reply
                 landed.update(_owned_done(session, cur, token, ids))
-        close_attempts(session, cur, token, sorted(landed), Outcome.DONE, staged=staged, usage=usage)
+        closed = close_attempts(session, cur, token, sorted(landed), Outcome.DONE, staged=staged, usage=usage)
+        if counts and (done or closed):
+            session.run(cur, "counts_finished", (done, closed, done))
         return landed
 
     return session.transaction(body)

@@ -17,7 +17,7 @@ from ..filters import compile_filter
 from ..port import Store
 from ..sql.selects import sql_aggregates
 from ..types import NO_FILTER, Claim, Filter, WorkerIdentity
-from . import adopt, ddl, migrations, quarantine, queue, reads, recovery, reports, resume
+from . import adopt, counters, ddl, migrations, quarantine, queue, reads, recovery, reports, resume
 from .fill import RANK_SPACE, RowPriority, fill, filler_for
 from .output import StagedOutput, attempt_output
 from .session import Session
@@ -39,6 +39,7 @@ class SqlStore(StagedOutput, Store):
         self.experimenter_name = experimenter_name
         self.side = SideTables(session)
         self._rank_indexed = False
+        self._finish_counts: bool | None = None  # whether a finish counts its own rows (counters.py)
 
     def in_call(self) -> bool:
         return self.session.lock.held()
@@ -115,7 +116,10 @@ class SqlStore(StagedOutput, Store):
         return queue.heartbeat(self.session, token)
 
     def finish(self, token: str, outcomes: Sequence[tuple[int, Mapping[str, Any]]]) -> set[int]:
-        return queue.finish(self.session, token, outcomes, self.staged_for(token), self.usage_for(token))
+        if self._finish_counts is None:
+            self._finish_counts = counters.finish_counts(self.session)
+        return queue.finish(self.session, token, outcomes, self.staged_for(token), self.usage_for(token),
+                            self._finish_counts)
 
     def fail(self, token: str, row_id: int, error: str, max_attempts: int, retry_delay_seconds: float = 0.0,
              outcome: Outcome | None = None) -> bool:

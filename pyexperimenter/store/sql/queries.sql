@@ -234,6 +234,25 @@ UPDATE {table} SET pyexp_heartbeat = {now} WHERE {held}
 UPDATE {table} SET status = 'done', end_date = {now}, error = NULL, pyexp_error_summary = NULL{finish_sets}
 WHERE {fenced_in}
 
+-- finish_counting [mysql] --
+-- A finish that counts its own rows (store/engine/counters.py): the counter triggers skip the rows it makes done under its token and their attempts; all its rows get one end date, the one counted; takes the token and '/done'.
+SET @pyexp_counted = ?, @pyexp_now = NOW(6)
+
+-- finish_done_counted [mysql] --
+-- finish_done with that end date.
+UPDATE {table} SET status = 'done', end_date = @pyexp_now, error = NULL, pyexp_error_summary = NULL{finish_sets}
+WHERE {fenced_in}
+
+-- counts_finished [mysql] --
+-- What the counter triggers would have added for those rows, once per finish instead of three times per row (keys in key order: m, o, s); takes the rows made done, the attempts closed, the rows made done.
+INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('m', 'done', {minute:@pyexp_now}, {slot}, ?),
+('o', 'done', 0, {slot}, ?), ('s', 'done', 0, {slot}, ?) {upsert_counts}
+
+-- counts_triggers [mysql] --
+-- The counter triggers of a finish's update and close (their names), and whether each leaves a counting finish's rows to it.
+SELECT TRIGGER_NAME, LOCATE('@pyexp_counted', ACTION_STATEMENT) > 0 AS leaves FROM information_schema.TRIGGERS
+WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN (?, ?)
+
 -- owned_done --
 -- Which rows are done under our token (our write landed, now or on an earlier try).
 SELECT ID FROM {table} WHERE ID IN ({ids}) AND pyexp_token = ? AND status = 'done'
@@ -728,10 +747,10 @@ INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 's', NEW.status, 0, 0
 WHERE {counted:NEW} AND OLD.status IS NOT NEW.status {upsert_counts}; END
 
 -- counts_on_update [mysql] --
--- The same; keys are taken in key order (e, m, s), so that two transactions rarely wait on each other's in a circle.
-CREATE TRIGGER IF NOT EXISTS {trigger:upd} AFTER UPDATE ON {table} FOR EACH ROW BEGIN
+-- The same; keys are taken in key order (e, m, s), so that two transactions rarely wait on each other's in a circle. A finish that counts its own rows (finish_counting) is skipped: @pyexp_counted names its token and 'done'.
+CREATE OR REPLACE TRIGGER {trigger:upd} AFTER UPDATE ON {table} FOR EACH ROW BEGIN
 DECLARE s SMALLINT DEFAULT {slot};
-IF {counted:OLD} OR {counted:NEW} THEN
+IF ({counted:OLD} OR {counted:NEW}) AND NOT COALESCE(@pyexp_counted = CONCAT(NEW.pyexp_token, '/', NEW.status), FALSE) THEN
 IF NOT (OLD.status <=> NEW.status AND OLD.pyexp_error_summary <=> NEW.pyexp_error_summary) THEN
 IF OLD.status = 'error' THEN INSERT INTO {counts} (kind, label, minute, slot, n)
 VALUES ({error_kind:OLD}, COALESCE(OLD.pyexp_error_summary, ''), 0, s, -1) {upsert_counts}; END IF;
@@ -832,10 +851,10 @@ INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'o', COALESCE(OLD.out
 INSERT INTO {counts} (kind, label, minute, slot, n) SELECT 'o', COALESCE(NEW.outcome, ''), 0, 0, 1 WHERE {ended:NEW} {upsert_counts}; END
 
 -- counts_on_outcome [mysql] --
--- The same.
-CREATE TRIGGER IF NOT EXISTS {trigger:aupd} AFTER UPDATE ON {attempts} FOR EACH ROW BEGIN
+-- The same, but for the attempts a finish that counts its own rows closes (@pyexp_counted: their token and 'done').
+CREATE OR REPLACE TRIGGER {trigger:aupd} AFTER UPDATE ON {attempts} FOR EACH ROW BEGIN
 DECLARE s SMALLINT DEFAULT {slot};
-IF NOT (OLD.outcome <=> NEW.outcome) THEN
+IF NOT (OLD.outcome <=> NEW.outcome) AND NOT COALESCE(@pyexp_counted = CONCAT(NEW.claim_token, '/', NEW.outcome), FALSE) THEN
 IF {ended:OLD} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(OLD.outcome, ''), 0, s, -1) {upsert_counts}; END IF;
 IF {ended:NEW} THEN INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('o', COALESCE(NEW.outcome, ''), 0, s, 1) {upsert_counts}; END IF;
 END IF; END
