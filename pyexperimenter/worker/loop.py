@@ -43,9 +43,10 @@ log = logging.getLogger("pyexperimenter")
 
 # A batch holds rows for about BATCH_TARGET_SECONDS of expected work before they run, so what
 # a killed worker leaves to the stale sweep is bounded by time, not by the cap. The cap only
-# matters for experiments under 2 ms, where each claim and finish is a commit that rewrites
-# the status indexes' pages: 64 rows a commit write less than half per row of what 16 do.
-MAX_BATCH = 64
+# matters for experiments under 0.4 ms, where each claim and finish is a commit that rewrites
+# the status indexes' pages: 64 rows a commit write less than half per row of what 16 do, and
+# 256 rows made no-op rows 1.25x (one SQLite worker) to 1.3x (16 on MariaDB) faster than 64.
+MAX_BATCH = 256
 BATCH_TARGET_SECONDS = 0.1
 FLUSH_AFTER_SECONDS = 1.0
 # SLURM sends `--signal` up to 60 s early: a stop this close to PYEXP_DEADLINE is the time limit.
