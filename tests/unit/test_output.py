@@ -15,7 +15,7 @@ from test_worker import ME, setup
 
 from pyexperimenter.results.logs import attempt_log_path
 from pyexperimenter.worker import Worker
-from pyexperimenter.worker.output import Capture, Tee, decode_tail
+from pyexperimenter.worker.output import Capture, Tee, decode_tail, running, tee_start, tee_stop
 
 
 def test_a_tail_never_starts_or_ends_inside_a_character() -> None:
@@ -71,6 +71,30 @@ def test_tee_passes_output_on_and_restores_the_streams(tmp_path: Path, capsys: p
     out = capsys.readouterr()
     assert out.out == "to stdout\n" and out.err == "to stderr\n"  # still shown
     assert capture.tail() == "to stdout\nto stderr\n"  # interleaved as written
+
+
+def test_an_attempt_gets_its_capture_at_its_first_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """In the worker's process the capture is made when the attempt first prints: an attempt
+    that prints nothing makes none, one that does gets one that knows its attempt and its
+    start (the file comes FILE_AFTER_SECONDS after the start, not after the first print)."""
+    saved = tee_start(None, (tmp_path, 3, "tok", time.monotonic()))
+    assert running() is None
+    assert tee_stop(saved) is None
+    saved = tee_start(None, (tmp_path, 4, "tok2", time.monotonic() - 5.0))  # started 5 s ago
+    try:
+        assert running() is None
+        print("late")
+        capture = running()
+        assert capture is not None and capture.belongs_to() == ("tok2", 4)
+    finally:
+        ended = tee_stop(saved)
+    assert ended is capture and running() is None
+    print("between attempts")  # into no attempt
+    written, log_file, tail = capture.snapshot()
+    assert (written, tail) == (5, "late\n")
+    assert log_file == attempt_log_path(tmp_path, 4, "tok2")  # past FILE_AFTER_SECONDS since its start
+    capture.close()
+    assert capsys.readouterr().out == "late\nbetween attempts\n"
 
 
 def test_the_worker_stores_each_attempts_output_with_it(tmp_path: Path) -> None:
