@@ -270,10 +270,15 @@ class Experimenter:
         return self.store.requeue_stale(cfg.stale_after_seconds, cfg.max_attempts, cfg.retry_delay_seconds)
 
     def delete_table(self) -> None:
+        """Drop the tables, and the rows' checkpoint directories with them: a table made again
+        starts its IDs over, and its rows must not resume from the old ones' files."""
+        from .worker.checkpoints import remove_all
+
         store = self._store or open_store(self.config)
         store.drop()
         store.close()
         self._store = None
+        remove_all(self.config.checkpoint_root())
 
     # --- reading
     def counts(self, where: Sequence[str] = ()) -> dict[str, int]:

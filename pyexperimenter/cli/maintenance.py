@@ -76,12 +76,14 @@ def recover(config: str, db: str | None, max_attempts: int | None) -> None:
 @db_option
 @click.option("--yes", "-y", is_flag=True, help="Really drop the tables (required).")
 def delete(config: str, db: str | None, yes: bool) -> None:
-    """Drop the experiment's tables (experiments, attempt history, logs)."""
+    """Drop the experiment's tables (experiments, attempt history, logs) and its rows'
+    checkpoint directories."""
     exp = open_experiment(config, db)
     if not yes:
         raise InputError(f"this drops table {exp.config.name} and its attempt and log tables; add --yes to confirm")
     exp.delete_table()
-    click.echo(f"dropped {exp.config.name} and its attempt and log tables from {exp.config.database.url}")
+    click.echo(f"dropped {exp.config.name} and its attempt and log tables from {exp.config.database.url}, "
+               "and its rows' checkpoint directories")
 
 
 @main.command()

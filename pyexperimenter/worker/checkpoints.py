@@ -1,6 +1,7 @@
 """Each row's checkpoint directory (docs/long-runs.md): `<root>/<ID>`, kept across the
 row's attempts, removed when the row is done (unless `experiment.keep_checkpoints`) and by
-`pyexp reset`, so a finished or restarted row never resumes from stale files."""
+`pyexp reset`, so a finished or restarted row never resumes from stale files; the whole root
+goes with the table (`pyexp delete`), since a table made again reuses its IDs."""
 
 from __future__ import annotations
 
@@ -27,3 +28,11 @@ def remove(root: Path, ids: Iterable[int]) -> int:
             else:
                 removed += 1
     return removed
+
+
+def remove_all(root: Path) -> None:
+    """Remove the table's whole folder of checkpoint directories."""
+    if root.is_dir():
+        shutil.rmtree(root, ignore_errors=True)
+        if root.exists():
+            log.warning("checkpoint directories under %s could not all be removed", root)

@@ -94,6 +94,20 @@ def test_reset_clears_the_state_and_removes_the_directory(make_config: ConfigMak
         assert not (root / str(ids[0])).exists() and (root / str(ids[1])).exists()
 
 
+def test_delete_removes_the_checkpoint_directories(make_config: ConfigMaker) -> None:
+    """A table made again starts its IDs over: its rows must not find the old rows' files."""
+    path = make_config(parameters={"x": [1, 2]}, experiment={"max_requeues": 0})
+    with Experimenter(path) as exp:
+        exp.fill_table_from_config()
+        root = exp.config.checkpoint_root()
+        (root / "1").mkdir(parents=True)
+        (root / "1" / "state.pt").write_text("old")
+        exp.delete_table()
+        assert not root.exists() and root.parent.is_dir()  # other tables' folders are left alone
+        exp.fill_table_from_config()
+        assert exp.store.ids(exp.store.filter([]))[0] == 1 and not (root / "1").exists()
+
+
 def test_keep_checkpoints_and_a_configured_folder(make_config: ConfigMaker, tmp_path: Path) -> None:
     path = make_config(parameters={"x": [10]}, experiment={"keep_checkpoints": True, "checkpoint_dir": "ckpt"}, **RESULTS)
     with Experimenter(path) as exp:
