@@ -89,3 +89,19 @@ def test_native_switch_and_the_fence(make_config: ConfigMaker) -> None:
     assert store.write_codecarbon(claim.token, claim.id, {"project_name": "live", "offline_mode": True})
     names = [r["project_name"] for r in store.rows(store.schema.codecarbon_table)]
     assert names.count("live") == 1 and "stale" not in names
+
+
+def test_delete_drops_the_codecarbon_table_once_tracking_is_off(make_config: ConfigMaker) -> None:
+    """A table made with CodeCarbon on keeps `<table>_codecarbon` after the config turns it
+    off; `pyexp delete` drops it all the same, so a table made again starts clean."""
+    on = make_config(parameters={"x": [1]}, experiment={"codecarbon": True})
+    with Experimenter(on) as exp:
+        exp.fill_table_from_config()
+        exp.execute(lambda p, rp, c: {"value": p["x"]}, n_jobs=1)
+        assert len(exp.store.rows(exp.store.schema.codecarbon_table)) == 1
+    off = make_config(file="off.yml", parameters={"x": [1]}, experiment={"codecarbon": False})
+    with Experimenter(off) as exp:
+        exp.delete_table()
+    with Experimenter(on) as exp:
+        exp.fill_table_from_config()  # made again, CodeCarbon's table with it: empty
+        assert exp.store.rows(exp.store.schema.codecarbon_table) == []

@@ -121,8 +121,13 @@ def check_structure(session: Session, cur: Cursor, existing: list[str]) -> None:
 
 
 def drop(session: Session) -> None:
+    """Drop the table and every table beside it, CodeCarbon's whether or not the config still
+    asks for it (a table made with it on keeps it after it is turned off)."""
     schema = session.schema
-    tables = [schema.counts_table, schema.packages_table, schema.launches_table, *reversed(extra_tables(schema))]
+    extra = extra_tables(schema)
+    if not schema.codecarbon:
+        extra.append(schema.codecarbon_table)
+    tables = [schema.counts_table, schema.packages_table, schema.launches_table, *reversed(extra)]
 
     def body(cur: Cursor) -> None:
         if session.dialect.name == "postgres":  # its counter triggers' functions outlive the tables

@@ -178,9 +178,10 @@ class Statements:
     def __init__(self, dialect: Dialect, schema: TableSchema):
         self.dialect: Dialect = dialect
         self.schema: TableSchema = schema
-        extra = [schema.codecarbon_table] if schema.codecarbon else []
-        self.tables = frozenset([schema.name, schema.attempts_table, *map(schema.logtable, schema.logtables), *extra,
-                                 schema.packages_table, schema.launches_table, schema.counts_table])
+        # CodeCarbon's table whether the config tracks or not: `pyexp delete` drops one made before.
+        self.tables = frozenset([schema.name, schema.attempts_table, *map(schema.logtable, schema.logtables),
+                                 schema.codecarbon_table, schema.packages_table, schema.launches_table,
+                                 schema.counts_table])
         q = dialect.q
         pieces = _KeepUnknown(
             FRAGMENTS,
