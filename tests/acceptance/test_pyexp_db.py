@@ -28,6 +28,7 @@ def start(user: OrdinaryUser, folder: Path, *args: str) -> dict[str, object]:
     out = user.run(["pyexp", "db", "start", "db", *args], cwd=folder, timeout=240)
     assert out.returncode == 0, out.stderr + out.stdout
     assert "answering" in out.stdout and "not answering" not in out.stdout, out.stdout
+    assert "Warning" not in out.stderr, out.stderr  # e.g. no runtime directory under `su -`: none of ours
     info: dict[str, object] = json.loads((folder / "db" / "connection.json").read_text())
     return info
 
