@@ -5,9 +5,10 @@ process's (the heartbeat thread's few included) and its peak is the process's pe
 which an attempt can only raise (docs/recovery.md says so). Measuring must cost a no-op
 attempt next to nothing (the issue's bar: 0.95x the throughput without it), so an attempt
 reads the monotonic clock, and the CPU clock and `getrusage` only when it ran 1 ms or more
-(`begin`, `end`); a shorter one is not measured at all (its columns stay NULL). With `isolation: process` the child reports its own peak as it ends, and
-its CPU seconds are those of the children reaped during the attempt, exact per attempt
-(`Meter`: a fork costs milliseconds, two system calls do not show).
+(`begin`, `end`); a shorter one is not measured at all (its columns stay NULL). With
+`isolation: process` the child reports its own peak as it ends, and its CPU seconds are
+those of the children reaped during the attempt, exact per attempt (`Meter`: a fork costs
+milliseconds, two system calls do not show).
 
 The GPU peak is read from PyTorch's allocator when the experiment has initialised CUDA
 through it (the statistics are reset at each attempt's start); anything else leaves it
@@ -69,7 +70,7 @@ def begin(previous: Reading | None) -> tuple[Reading, float]:
     """An attempt in the worker's own process starts: the reading it is measured from, and
     the wall clock. `previous` is the reading the batch's last attempt left. Reading the CPU
     clock is a system call (0.7-1.4 us here; the monotonic clock 0.15 us, `getrusage` 1.7
-    us) and a no-op attempt costs the worker about 40 us in all, so it is read again only
+    us) and a no-op attempt costs the worker about 25 us in all, so it is read again only
     when the last reading is 1 ms old or more: a batch of no-op rows reads it about once per
     25 attempts, an attempt of 1 ms or more after a short one at most 1 ms before it starts."""
     if "torch" in _modules:
