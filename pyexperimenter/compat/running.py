@@ -88,4 +88,5 @@ class RunMixin:
         row = rows[0]
         claim = Claim(int(row["ID"]), str(row["pyexp_token"]), int(row["pyexp_attempts"]),
                       {p: row[p] for p in self.config.parameters})
-        return experiment_function(self.result_processor(NativeResultProcessor(store, claim)))
+        native = NativeResultProcessor(store, claim, self.config.checkpoint_root())
+        return experiment_function(self.result_processor(native))

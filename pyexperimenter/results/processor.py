@@ -23,8 +23,7 @@ class ResultProcessor:
     """Handed to the experiment function; every write is fenced by the claim's token, so
     results of a worker that was declared lost never overwrite a newer attempt."""
 
-    def __init__(self, store: Store, claim: Claim, checkpoint_root: Path | None = None,
-                 stop: Callable[[], bool] | None = None):
+    def __init__(self, store: Store, claim: Claim, checkpoint_root: Path, stop: Callable[[], bool] | None = None):
         self._store = store
         self._claim = claim
         self._checkpoint_root = checkpoint_root
@@ -53,8 +52,7 @@ class ResultProcessor:
 
     def checkpoint_path(self) -> Path:
         """Where `checkpoint_dir` is, made or not (an isolated child makes it itself)."""
-        root = self._checkpoint_root or Path.cwd() / "pyexp_checkpoints" / self._store.schema.name
-        return root / str(self._claim.id)
+        return self._checkpoint_root / str(self._claim.id)
 
     def stop_pending(self) -> bool:
         """`stop_requested` for the worker's own use: reading it does not make the attempt resumable."""
@@ -86,7 +84,7 @@ class ResultProcessor:
         """True once the worker was asked to stop (SLURM's time limit or preemption, `pyexp
         cancel`, Grid Engine's notify): save, then raise `pyexperimenter.Requeue`."""
         self.resumable = True
-        return self._stop is not None and self._stop()
+        return self.stop_pending()
 
     def process_results(self, results: Mapping[str, Any]) -> None:
         """Write result columns now (they are visible to `pyexp results` at once)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ import yaml
 from long_run_fns import expected_total
 from support.ordinary_user import OrdinaryUser
 from support.services import require_slurm
+from support.workers import wait_for
 
 from pyexperimenter import Experimenter
 
@@ -71,13 +71,6 @@ def launch(user: OrdinaryUser, folder: Path, config: Path, *extra: str) -> subpr
 def saved_step(exp: Experimenter) -> int:
     (row,) = exp.store.rows()
     return int(json.loads(row["pyexp_state"])["step"]) if row["pyexp_state"] else 0
-
-
-def wait_for(condition: Any, seconds: float, what: str) -> None:
-    end = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 def assert_finished_as_uninterrupted(exp: Experimenter, config: Path) -> list[dict[str, Any]]:
@@ -142,7 +135,7 @@ def test_a_preemption_signal_is_carried_by_the_requeued_task(slurm_user: Ordinar
     waiting = launch(slurm_user, folder, config, "--wait")
     try:
         with Experimenter(config) as exp:
-            wait_for(lambda: saved_step(exp) >= 6, 120, "the first state saved")
+            wait_for("the first state saved", lambda: saved_step(exp) >= 6, 120, every=0.5)
             job = next(r["job"] for r in records(folder))
             signalled = slurm_user.run(["scancel", "--batch", "--signal=USR2", job], cwd=folder)
             assert signalled.returncode == 0, signalled.stderr
@@ -163,7 +156,7 @@ def test_pyexp_cancel_then_a_new_launch_resumes(slurm_user: OrdinaryUser, mysql_
     first = slurm_user.run(["pyexp", "launch", str(config), "--workers", "1"], cwd=folder)
     assert first.returncode == 0, first.stdout + first.stderr
     with Experimenter(config) as exp:
-        wait_for(lambda: saved_step(exp) >= 6, 120, "the first state saved")
+        wait_for("the first state saved", lambda: saved_step(exp) >= 6, 120, every=0.5)
         cancelled = slurm_user.run(["pyexp", "cancel", str(config)], cwd=folder, timeout=120)
         assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
         (row,) = exp.store.rows()

@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 from support.configs import config_maker
 from support.ordinary_user import OrdinaryUser
 from support.services import require_slurm
+from support.workers import wait_for
 
 from pyexperimenter import Experimenter
 from pyexperimenter.cli import main
@@ -66,14 +66,6 @@ def edit(folder: Path, package: str = "snapexp") -> None:
     (folder / package / "exp.py").write_text(EXP.replace("parameters[\"x\"] *", "-parameters[\"x\"] *"))
 
 
-def wait_for(check: Any, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_launch_local_runs_the_launched_code_after_an_edit(tmp_path: Path, db_url: str) -> None:
     folder = make_project(tmp_path / "project")
     config = folder / "experiment.yml"
@@ -90,7 +82,7 @@ def test_launch_local_runs_the_launched_code_after_an_edit(tmp_path: Path, db_ur
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         exp = Experimenter(config)
-        wait_for(lambda: exp.counts()["running"] == 2, 120, "two running rows")
+        wait_for("two running rows", lambda: exp.counts()["running"] == 2, 120, every=0.1)
         edit(folder)  # the workers are running; rows 3 and 4 are not even claimed yet
         (tmp_path / "go").touch()
         out, _ = launcher.communicate(timeout=120)
@@ -219,7 +211,7 @@ def test_slurm_launch_runs_the_launched_code_as_an_ordinary_user(ordinary_user: 
         released = subprocess.run(["scontrol", "release", jobs[0]], capture_output=True, text=True, timeout=30)
         assert released.returncode == 0, released.stderr
         exp = Experimenter(config)
-        wait_for(lambda: exp.counts()["done"] == 6, 240, "six done rows")
+        wait_for("six done rows", lambda: exp.counts()["done"] == 6, 240, every=0.1)
         table = exp.get_table()
         assert sorted(table["value"]) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # VERSION 1: the launched code
         attempts = exp.get_attempts()
