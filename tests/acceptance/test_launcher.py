@@ -94,7 +94,8 @@ def test_worker_past_its_deadline_claims_nothing(make_config: ConfigMaker) -> No
 
 
 def test_local_drains_the_table_without_slurm(make_config: ConfigMaker, tmp_path: Path) -> None:
-    path = make_config(experiment={"function": "experiments:recording"},
+    # A long stale_after: a heartbeat starved on a busy machine would rightly run a row twice.
+    path = make_config(experiment={"function": "experiments:recording", "stale_after_seconds": 60},
                        custom={"record": str(tmp_path / "rec.txt"), "sleep": 0.2})
     Experimenter(path).fill_table_from_config()
     # No sbatch, sinfo or scontrol on PATH: --local needs none of them.

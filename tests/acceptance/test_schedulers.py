@@ -147,10 +147,15 @@ class Run:
 
 
 def setup(user: OrdinaryUser, cluster: Cluster, url: str, rows: int, function: str, label: str,
-          custom: dict[str, Any] | None = None, slurm: dict[str, Any] | None = None) -> tuple[Run, Experimenter]:
+          custom: dict[str, Any] | None = None, slurm: dict[str, Any] | None = None,
+          stale_after: float = 5) -> tuple[Run, Experimenter]:
+    """`stale_after`: a test asserting that each row ran once gives a long one, since on a busy
+    machine 20 starting workers can starve a heartbeat for 5 s, and the sweep then rightly hands
+    the row to another worker."""
     folder = user.workdir(f"{cluster.name}-{label}")
     data = {
-        "experiment": {"name": "exp", "function": function, "heartbeat_seconds": 1, "stale_after_seconds": 5},
+        "experiment": {"name": "exp", "function": function, "heartbeat_seconds": 1,
+                       "stale_after_seconds": stale_after},
         "database": {"url": url},
         "parameters": {"x": {"start": 0, "stop": rows}, "y": ["a"]},
         "results": {"value": "DOUBLE", "label": "VARCHAR(64)"},
@@ -199,7 +204,8 @@ def test_twenty_workers_drain_200_rows_each_done_once(cluster: Cluster, jobs: li
                                                       mysql_url: str) -> None:
     """Also: the script --dry-run prints is the one submitted, and each attempt records the
     scheduler, its job and its task."""
-    run, exp = setup(ordinary_user, cluster, mysql_url, 200, "experiments:recording", "drain", custom={"sleep": 0.2})
+    run, exp = setup(ordinary_user, cluster, mysql_url, 200, "experiments:recording", "drain", custom={"sleep": 0.2},
+                     stale_after=60)
     dry = run.launch("--workers", "20", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     out = run.launch("--workers", "20", "--wait", timeout=400)
@@ -224,7 +230,8 @@ def test_twenty_workers_drain_200_rows_each_done_once(cluster: Cluster, jobs: li
 
 def test_thirty_workers_over_arrays_of_ten_are_three_arrays(cluster: Cluster, jobs: list[str],
                                                             ordinary_user: OrdinaryUser, mysql_url: str) -> None:
-    run, exp = setup(ordinary_user, cluster, mysql_url, 30, "experiments:recording", "split", custom={"sleep": 0.2})
+    run, exp = setup(ordinary_user, cluster, mysql_url, 30, "experiments:recording", "split", custom={"sleep": 0.2},
+                     stale_after=60)
     with cluster.tasks_per_array(10):
         out = run.launch("--workers", "30", "--wait", timeout=400)
         jobs += submitted_ids(out.stdout)

@@ -72,9 +72,13 @@ def wait_gone(ids: list[str], timeout: float) -> None:
 
 def write_config(tmp_path: Path, url: str, rows: int, function: str, name: str = "exp",
                  custom: dict[str, Any] | None = None, slurm: dict[str, Any] | None = None,
-                 fill_db: str | None = None) -> Path:
+                 fill_db: str | None = None, stale_after: float = 5) -> Path:
+    """`stale_after`: long where a test asserts that each row ran once, since on a busy machine
+    many starting workers can starve a heartbeat for 5 s and the sweep then rightly hands its
+    row to another worker."""
     data = {
-        "experiment": {"name": name, "function": function, "heartbeat_seconds": 1, "stale_after_seconds": 5},
+        "experiment": {"name": name, "function": function, "heartbeat_seconds": 1,
+                       "stale_after_seconds": stale_after},
         "database": {"url": url},
         "parameters": {"x": {"start": 0, "stop": rows}, "y": ["a"]},
         "results": {"value": "DOUBLE", "label": "VARCHAR(64)"},
@@ -328,7 +332,8 @@ def test_refused_submission_is_one_clear_line(jobs: list[str], mysql_url: str, t
 
 @pytest.mark.slow
 def test_two_hundred_workers_on_1000_experiments(jobs: list[str], mysql_url: str, tmp_path: Path) -> None:
-    path = write_config(tmp_path, mysql_url, rows=1000, function="experiments:recording", custom={"sleep": 0.5})
+    path = write_config(tmp_path, mysql_url, rows=1000, function="experiments:recording", custom={"sleep": 0.5},
+                        stale_after=60)
     started = time.monotonic()
     out = pyexp("launch", str(path), "--workers", "200", "--wait", cwd=tmp_path, timeout=280)
     took = time.monotonic() - started
