@@ -11,20 +11,13 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from conftest import ConfigMaker
+from support.workers import wait_for
 
 from pyexperimenter import Experimenter
 from pyexperimenter.cli import main
 
 TESTS = Path(__file__).resolve().parent.parent
 PYEXP = Path(sys.executable).parent / "pyexp"
-
-
-def wait_for(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_cancel_local_workers(make_config: ConfigMaker, tmp_path: Path) -> None:
@@ -37,7 +30,7 @@ def test_cancel_local_workers(make_config: ConfigMaker, tmp_path: Path) -> None:
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         exp = Experimenter(path)
-        wait_for(lambda: exp.counts()["running"] == 2, 60, "two running rows")
+        wait_for("two running rows", lambda: exp.counts()["running"] == 2, 60, every=0.2)
         assert len(exp.store.launches()) == 2  # the pids, recorded in <table>_launches
         started = time.monotonic()
         result = runner.invoke(main, ["cancel", str(path), "--grace", "20"])

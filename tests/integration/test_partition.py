@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from testbed import Testbed, netns, start_testbed, wait_until
+from support.workers import wait_for
+from testbed import Testbed, netns, start_testbed
 
 from pyexperimenter import Experimenter
 
@@ -71,13 +72,13 @@ def test_blackholed_worker(testbed: Testbed, tmp_path: Path, after: str, capsys:
             rows = exp.store.rows(where={"status": "running", "machine": "pyexp-h1"})
             return [int(r["ID"]) for r in rows]
 
-        held = wait_until("h1 running an experiment", held_by_h1, 30)
+        held = wait_for("h1 running an experiment", held_by_h1, 30, every=0.1)
         assert isinstance(held, list)
         time.sleep(0.3)  # mid-experiment
         cut_at = time.time()
         netns("cut", "h1")
         # Its rows are requeued by the others once stale, and finished by them.
-        wait_until("h1's rows requeued", lambda: not set(held) & set(held_by_h1()), STALE + 10)
+        wait_for("h1's rows requeued", lambda: not set(held) & set(held_by_h1()), STALE + 10, every=0.1)
         requeued_after = time.time() - cut_at
         time.sleep(max(0.0, CUT_SECONDS - (time.time() - cut_at)))
         noticed = _first_warning_after(logs["h1"], cut_at)
@@ -93,8 +94,8 @@ def test_blackholed_worker(testbed: Testbed, tmp_path: Path, after: str, capsys:
                 return min(t for t in starts if t > healed_at) - healed_at
             return time.time() - healed_at if procs["h1"].poll() is not None else None
 
-        back_after = wait_until("h1 to work again or exit", back, 60)
-        wait_until("every worker to exit", lambda: all(p.poll() is not None for p in procs.values()), 90)
+        back_after = wait_for("h1 to work again or exit", back, 60, every=0.1)
+        wait_for("every worker to exit", lambda: all(p.poll() is not None for p in procs.values()), 90, every=0.1)
         h1_log = logs["h1"].read_text(errors="replace")
         last_h1 = [line for line in record.read_text().splitlines() if " pyexp-h1 " in line]
         assert procs["h1"].returncode == 0, h1_log[-2000:]
@@ -147,7 +148,7 @@ def test_broken_host_is_quarantined_by_its_name(testbed: Testbed, tmp_path: Path
     logs = {h: tmp_path / f"{h}.log" for h in ("h1", "h2", "h3")}
     procs = {h: testbed.worker(h, hosts_yml, "cluster_fns:broken_on", logs[h]) for h in logs}
     try:
-        wait_until("every worker to exit", lambda: all(p.poll() is not None for p in procs.values()), 120)
+        wait_for("every worker to exit", lambda: all(p.poll() is not None for p in procs.values()), 120, every=0.1)
     finally:
         for p in procs.values():
             if p.poll() is None:

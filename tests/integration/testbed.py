@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,17 +97,6 @@ def start_testbed() -> Iterator[Testbed]:
         subprocess.run([*start, "stop", str(PORT), str(datadir)], capture_output=True, timeout=120)
         netns("down", check=False)
         shutil.rmtree(datadir, ignore_errors=True)
-
-
-def wait_until(what: str, cond: object, timeout: float, every: float = 0.1) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond() if callable(cond) else cond
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(every)
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
