@@ -19,6 +19,9 @@ DEADLINE = "PYEXP_DEADLINE"  # seconds since the epoch, set by the sbatch script
 STOP_GRACE = "PYEXP_STOP_GRACE"
 TASK_REQUEUES = "PYEXP_TASK_REQUEUES"
 SLURM_RESTART_COUNT = "SLURM_RESTART_COUNT"  # how often SLURM requeued this job (task) so far
+# Grid Engine keeps no such count (its RESTARTED is 0 or 1): the job script names a file, one
+# per task beside its log, in which the worker counts its task's requeues itself.
+SGE_REQUEUES_FILE = "PYEXP_REQUEUES_FILE"
 SLURM_JOB_ID = "SLURM_JOB_ID"
 SLURM_ARRAY_JOB_ID = "SLURM_ARRAY_JOB_ID"
 SLURM_ARRAY_TASK_ID = "SLURM_ARRAY_TASK_ID"
@@ -88,8 +91,34 @@ def stop_grace(configured: float, environ: Mapping[str, str] | None = None) -> f
 
 
 def task_requeues_left(environ: Mapping[str, str] | None = None) -> int:
-    """How many more times this SLURM task may requeue itself: PYEXP_TASK_REQUEUES (0 without
-    it: a worker started by hand or with `--no-requeue`) less SLURM_RESTART_COUNT."""
-    allowed = _number(TASK_REQUEUES, environ)
-    done = _number(SLURM_RESTART_COUNT, environ) or 0.0
-    return 0 if allowed is None else max(0, int(allowed) - int(done))
+    """How many more times this task may requeue itself: PYEXP_TASK_REQUEUES (0 without it: a
+    worker started by hand or with `--no-requeue`) less the requeues so far, SLURM_RESTART_COUNT
+    on SLURM, the count in PYEXP_REQUEUES_FILE on Grid Engine (0 left without that variable,
+    as under a site's own template: a count that cannot be kept must not loop forever)."""
+    env = os.environ if environ is None else environ
+    allowed = _number(TASK_REQUEUES, env)
+    if allowed is None:
+        return 0
+    if scheduler_task(env).scheduler == "sge":
+        done = sge_requeues_done(env)
+        if done is None:
+            return 0
+    else:
+        done = int(_number(SLURM_RESTART_COUNT, env) or 0)
+    return max(0, int(allowed) - done)
+
+
+def sge_requeues_done(environ: Mapping[str, str] | None = None) -> int | None:
+    """The count in PYEXP_REQUEUES_FILE (0 before the first requeue); None without the
+    variable, or when the file cannot be read."""
+    path = (os.environ if environ is None else environ).get(SGE_REQUEUES_FILE)
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None

@@ -62,7 +62,7 @@ def _launch_plan_lines(result: LaunchResult) -> list[str]:
     if result.slurm is not None and result.scheduler == "sge":
         s = result.slurm
         parts = [f"{s.cpus_per_task} slot(s)", f"{mem_text(s.mem_gb)} memory", f"h_rt {h_rt(s.time_minutes)}",
-                 "USR2 at the limit (-notify), SIGKILL the queue's notify time later"]
+                 f"the workers stop themselves {effective_signal_seconds(s)} s before"]
         lines.append(f"  resources    {', '.join(parts)}")
         if s.setup:
             lines.append(f"  setup        {' ; '.join(s.setup)}")

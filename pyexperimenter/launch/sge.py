@@ -1,9 +1,11 @@
 """Every conversation with Grid Engine: qconf, qhost, qstat, qdel and qsub.
 
 Workers are one array job per planned array (`qsub -t 1-N -tc K`), submitted with `-notify`:
-a qdel or the time limit (h_rt) sends USR2 first and SIGKILL the queue's `notify` time later,
-and USR2 is a stop the worker answers by handing its row back. Job identity comes from
-`$JOB_ID`/`$SGE_TASK_ID` (environment.py). qacct lags and may be disabled; as on SLURM the
+a qdel or the hard limit (h_rt) sends USR2 first and SIGKILL the queue's `notify` time later,
+and USR2 is a stop the worker answers by handing its row back. At the time limit that comes
+too late for the task to be run again, so workers stop themselves `signal_seconds` earlier
+(worker/signals.py's DeadlineAlarm) and requeue their tasks (worker/requeue.py). Job
+identity comes from `$JOB_ID`/`$SGE_TASK_ID` (environment.py). qacct lags and may be disabled; as on SLURM the
 table is the source of truth, qstat only says whether jobs are still queued.
 """
 
@@ -199,13 +201,14 @@ class GridEngine:
         if notify is None:
             return []
         queue, seconds = notify
-        # The grace a stopped experiment gets before its row must be back (long-run support
-        # adds `experiment.stop_grace_seconds`; until then there is nothing to compare).
-        grace = getattr(config, "stop_grace_seconds", None)
-        if isinstance(grace, (int, float)) and grace > seconds:
+        # At the time limit the workers stop themselves the signal's lead early (and the grace
+        # is cut to fit it); a qdel, and so `pyexp cancel`, gives only the queue's notify time.
+        grace = config.stop_grace_seconds
+        if grace > seconds:
             return [f"experiment.stop_grace_seconds {grace:g} exceeds queue {queue}'s notify time of {seconds} s: "
-                    "Grid Engine kills a stopped worker (SIGKILL) that much after USR2, so an experiment gets at "
-                    f"most {seconds} s to save and hand its row back (ask the admins for a longer notify)"]
+                    "on qdel or pyexp cancel Grid Engine kills a stopped worker (SIGKILL) that much after USR2, so "
+                    f"an experiment gets at most {seconds} s to save and hand its row back (at the time limit the "
+                    "workers stop themselves earlier; ask the admins for a longer notify)"]
         return []
 
     def render(self, config: ExperimentConfig, slurm: SlurmConfig, inputs: JobInputs,

@@ -15,6 +15,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from ..config import SgeConfig, SlurmConfig
+from ..environment import SGE_REQUEUES_FILE
 from ..errors import InputError
 from .plan import ArrayPlan, ClusterLimits
 from .scheduler import JobInputs
@@ -35,6 +36,11 @@ def template_path(sge: SgeConfig, base_dir: Path) -> Traversable:
 def h_rt(minutes: int) -> str:
     """`-l h_rt` as H:MM:SS (Grid Engine reads hours beyond 24 as they are)."""
     return f"{minutes // 60}:{minutes % 60:02d}:00"
+
+
+def requeue_count_line(log_dir: Path) -> str:
+    """Where a worker counts its task's requeues (environment.py): beside the task's log."""
+    return f'export {SGE_REQUEUES_FILE}={shlex.quote(str(log_dir))}/"${{JOB_ID}}_${{SGE_TASK_ID}}.requeues"'
 
 
 def memory_per_slot(mem_gb: float, slots: int) -> str:
@@ -98,7 +104,7 @@ class SgeScript:
             "passed": "\n".join(f"#$ -v {name}" for name in i.passed),
             "sge_options": "\n".join(f"#$ {option}" for option in self.sge.options),
             "setup": "\n".join(setup),
-            "environment": "\n".join(i.environment),
+            "environment": "\n".join([*i.environment, requeue_count_line(i.log_dir)]),
             "python": i.python,
             "worker_args": " ".join(shlex.quote(a) for a in i.worker_args),
         }

@@ -231,9 +231,10 @@ class Worker:
     def _release_reason(self) -> tuple[Outcome, str]:
         """Why rows go back unrun, kept with their attempts (docs/recovery.md): our quarantine;
         `pyexp cancel` (it ends the launch's record before it signals); inside an allocation
-        (it has a deadline) USR2, SIGTERM or the deadline itself within DEADLINE_SLACK of
-        PYEXP_DEADLINE is the time limit, an earlier SIGTERM the scheduler taking the
-        allocation back (preemption, or a bare `scancel`); any other stop signal is a stop."""
+        (it has a deadline) USR2, SIGTERM, USR1 (Grid Engine's, or the worker's own alarm at
+        its deadline) or the deadline itself within DEADLINE_SLACK of PYEXP_DEADLINE is the
+        time limit, an earlier SIGTERM the scheduler taking the allocation back (preemption,
+        or a bare `scancel`); any other stop signal is a stop."""
         if self._stop is None and self.watch.reason is not None:
             return Outcome.QUARANTINED, self.watch.reason
         if self.deadline is not None and self._cancelled():
@@ -241,7 +242,7 @@ class Worker:
         if self.deadline is not None:
             if self._stop is None and self._ran_out:  # the deadline is nearer than the rows' expected time
                 return Outcome.TIME_LIMIT, "time limit: the allocation ends (deadline)"
-            if self._stop in ("SIGUSR2", "SIGTERM", None) and time.time() >= self.deadline - DEADLINE_SLACK:
+            if self._stop in ("SIGUSR1", "SIGUSR2", "SIGTERM", None) and time.time() >= self.deadline - DEADLINE_SLACK:
                 return Outcome.TIME_LIMIT, f"time limit: the allocation ends ({self._stop or 'deadline'})"
             if self._stop == "SIGTERM":
                 return Outcome.PREEMPTED, "preempted (or cancelled) by the scheduler before its time limit (SIGTERM)"
@@ -249,17 +250,18 @@ class Worker:
 
     def stopped_by_allocation(self) -> bool:
         """Whether the allocation's time ended, so the task may requeue itself: its deadline,
-        SLURM's USR2 (the time limit's warning, or a preemption's `--signal`), or SIGTERM at
-        the time limit itself. Not `pyexp cancel`, not a quarantine, and not an earlier
-        SIGTERM: that is a `scancel` (which must stay cancelled) or a preemption SLURM
-        requeues itself when the site wants it."""
+        SLURM's USR2 (the time limit's warning, or a preemption's `--signal`), or a stop
+        signal at the time limit itself (SLURM's SIGTERM; on Grid Engine the worker's own USR1
+        at its deadline, or h_rt's USR2). Not `pyexp cancel`, not a quarantine, and not an
+        earlier stop: a `scancel` or a `qdel` (which must stay cancelled), or a preemption
+        SLURM requeues itself when the site wants it."""
         if self.deadline is None or self.watch.reason is not None or self._cancelled():
             return False
         if self._stop is None:
             return self._ran_out or self._out_of_time()
-        if self._stop == "SIGUSR2":
+        if self._stop == "SIGUSR2" and self.identity.scheduler != "sge":  # Grid Engine's qdel sends USR2 too
             return True
-        return self._stop == "SIGTERM" and time.time() >= self.deadline - DEADLINE_SLACK
+        return self._stop in ("SIGUSR1", "SIGUSR2", "SIGTERM") and time.time() >= self.deadline - DEADLINE_SLACK
 
     def open_rows(self) -> int:
         """Rows this worker could still claim."""

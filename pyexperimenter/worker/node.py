@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from .function import ExperimentFunction, load_function
 from .loop import Worker, WorkerInterrupted, WorkerStats
 from .output import lossy_streams
 from .requeue import requeue_task
-from .signals import EarlyStop, signal_number
+from .signals import DeadlineAlarm, EarlyStop, signal_number
 
 LOG_FORMAT = "%(asctime)s %(levelname)s worker %(process)d: %(message)s"
 
@@ -102,7 +103,8 @@ def run_node(
             return exit_code(early.signal, deadline)
         worker = Worker(config, fn, identity=me, max_experiments=max_experiments, random_order=random_order,
                         deadline=deadline, snapshot=snapshot)
-        stats = worker.run()
+        with DeadlineAlarm(deadline) if deadline is not None and me.scheduler == "sge" else nullcontext():
+            stats = worker.run()
     except WorkerInterrupted as e:  # a stop signal between two of the worker's own guards
         return exit_code(str(e) or "SIGINT", deadline)
     except PyexpError as e:
@@ -111,13 +113,15 @@ def run_node(
     except BaseException:  # noqa: BLE001 - the log file is the only place this can go
         traceback.print_exc()
         return 1
-    if stats.requeue_task:  # the last thing: SLURM ends this process as it requeues the task
-        note = requeue_task()
-        print(f"pyexp worker {me.worker}: {note}", flush=True)
+    requeued = requeue_task() if stats.requeue_task else None  # SLURM ends this process as it requeues
+    if requeued is not None:
+        print(f"pyexp worker {me.worker}: {requeued.note}", flush=True)
     if announce:
         lost = sum(stream.lost for stream in streams)
         error = next((stream.error for stream in streams if stream.error), None)
         print(summary(me, stats) + (f"; {lost} characters of this log lost ({error})" if lost else ""), flush=True)
+    if requeued is not None and requeued.exit_code is not None:  # Grid Engine runs the task again
+        return requeued.exit_code
     return exit_code(stats.interrupted_by, deadline)
 
 

@@ -2,17 +2,18 @@
 
 SIGTERM (scancel, preemption, `pyexp cancel`), SIGINT (Ctrl-C), SIGUSR2 (the SLURM time
 limit, sent `signal_seconds` early by the sbatch script; Grid Engine's qdel or h_rt under
--notify) and SIGUSR1 (Grid Engine's soft limit s_rt) all mean the same to a worker: a stop
-is requested. An experiment that looks at `stop_requested` (or its checkpoint directory or
-state) is given `experiment.stop_grace_seconds` to save and raise Requeue (`GraceTimer`);
-any other is interrupted at once; either way the row goes back and the worker exits. Grid
-Engine signals the whole process group and may do so twice, so what a handler does must bear
-repeating. Handlers can only be installed from the main thread, so every helper here is a
+-notify) and SIGUSR1 (Grid Engine's soft limit s_rt, or the worker's own DeadlineAlarm) all
+mean the same to a worker: a stop is requested. An experiment that looks at
+`stop_requested` (or its checkpoint directory or state) is given
+`experiment.stop_grace_seconds` to save and raise Requeue (`GraceTimer`); any other is
+interrupted at once; either way the row goes back and the worker exits. Grid Engine signals
+the whole process group and may do so twice, so what a handler does must bear repeating. Handlers can only be installed from the main thread, so every helper here is a
 no-op elsewhere (a worker run from a thread keeps the defaults).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
+log = logging.getLogger("pyexperimenter")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR2, signal.SIGUSR1)
 
 Handler = Callable[[int, FrameType | None], Any]
@@ -119,3 +121,29 @@ class GraceTimer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+class DeadlineAlarm:
+    """A Grid Engine worker's own time-limit signal: SIGUSR1 to the main thread at its
+    deadline (the job script's PYEXP_DEADLINE, `signal_seconds` before h_rt).
+
+    Grid Engine warns only at h_rt itself, and a task killed by h_rt is never run again, so
+    it could not requeue itself (worker/requeue.py). Its soft limit s_rt would warn earlier,
+    but on a task that Grid Engine runs again it strikes as h_rt does. So the worker keeps
+    its own time; to the worker the alarm is a stop like any other."""
+
+    def __init__(self, deadline: float):
+        self._timer = threading.Timer(max(0.0, deadline - time.time()), self._ring, (threading.main_thread().ident,))
+        self._timer.daemon = True
+
+    def __enter__(self) -> DeadlineAlarm:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    @staticmethod
+    def _ring(main: int) -> None:
+        log.info("the allocation's deadline: stopping as at the time limit (SIGUSR1 to itself)")
+        signal.pthread_kill(main, signal.SIGUSR1)

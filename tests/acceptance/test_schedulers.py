@@ -14,7 +14,6 @@ import json
 import re
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +21,11 @@ from typing import Any
 
 import pytest
 import yaml
+from long_run_fns import expected_total
 from support.ordinary_user import OrdinaryUser
 from support.paths import ROOT
 from support.services import require_sge, require_slurm
+from support.workers import wait_for
 
 from pyexperimenter import Experimenter
 
@@ -148,7 +149,7 @@ class Run:
 
 def setup(user: OrdinaryUser, cluster: Cluster, url: str, rows: int, function: str, label: str,
           custom: dict[str, Any] | None = None, slurm: dict[str, Any] | None = None,
-          stale_after: float = 5) -> tuple[Run, Experimenter]:
+          stale_after: float = 5, results: dict[str, str] | None = None) -> tuple[Run, Experimenter]:
     """`stale_after`: a test asserting that each row ran once gives a long one, since on a busy
     machine 20 starting workers can starve a heartbeat for 5 s, and the sweep then rightly hands
     the row to another worker."""
@@ -158,7 +159,7 @@ def setup(user: OrdinaryUser, cluster: Cluster, url: str, rows: int, function: s
                        "stale_after_seconds": stale_after},
         "database": {"url": url},
         "parameters": {"x": {"start": 0, "stop": rows}, "y": ["a"]},
-        "results": {"value": "DOUBLE", "label": "VARCHAR(64)"},
+        "results": results or {"value": "DOUBLE", "label": "VARCHAR(64)"},
         "slurm": {"partition": "debug", "time_minutes": 10, "mem_gb": 0.5, **(slurm or {})},
         "custom": {"record": str(folder / "executions.txt"), **(custom or {})},
     }
@@ -181,14 +182,6 @@ def submitted_ids(output: str) -> list[str]:
 def dry_run_scripts(output: str, submit: str) -> list[str]:
     parts = re.split(rf"^# ---- {submit} script \d+ of \d+ \(\d+ tasks\) ----\n", output, flags=re.M)[1:]
     return [p.split("\n\ndry run: nothing was submitted")[0].rstrip("\n") + "\n" for p in parts]
-
-
-def wait_until(what: str, check: Any, timeout: float, poll: float = 0.5) -> Any:
-    end = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < end, f"{what}: not within {timeout:.0f} s"
-        time.sleep(poll)
-    return value
 
 
 def running_rows(exp: Experimenter, n: int) -> dict[int, str] | None:
@@ -223,7 +216,7 @@ def test_twenty_workers_drain_200_rows_each_done_once(cluster: Cluster, jobs: li
     assert attempts["array_task_id"].notna().all()
     submitted = (run.log_dir() / f"{jobs[0]}_submission.sh").read_text()
     assert dry_run_scripts(dry.stdout, cluster.submit) == [submitted]
-    wait_until("the workers to leave the queue", lambda: not cluster.queued(jobs), 120)
+    wait_for("the workers to leave the queue", lambda: not cluster.queued(jobs), 120, every=0.5)
     assert len(list(run.log_dir().glob(f"{jobs[0]}_*.log"))) == 20
     exp.close()
 
@@ -250,11 +243,11 @@ def test_a_task_stopped_mid_run_hands_its_row_to_another(cluster: Cluster, jobs:
     out = run.launch("--workers", "4")
     jobs += submitted_ids(out.stdout)
     assert out.returncode == 0 and len(jobs) == 1, out.stderr + out.stdout
-    running = wait_until("4 rows running", lambda: running_rows(exp, 4), 90)
+    running = wait_for("4 rows running", lambda: running_rows(exp, 4), 90, every=0.5)
     row, worker = sorted(running.items())[0]
     job, task = WORKER_NAME.fullmatch(worker).groups()  # type: ignore[union-attr]
     cluster.kill_task(job, task)
-    wait_until("the table to drain", lambda: exp.counts()["created"] + exp.counts()["running"] == 0, 120)
+    wait_for("the table to drain", lambda: exp.counts()["created"] + exp.counts()["running"] == 0, 120, every=0.5)
     assert set(exp.get_table()["status"]) == {"done"}
     attempts = exp.get_attempts().sort_values("ID")
     history = list(zip(*(attempts[attempts["experiment_id"] == row][c] for c in ("worker", "outcome"))))
@@ -279,13 +272,47 @@ def test_the_time_limit_releases_the_running_row_without_spending_an_attempt(
         attempts = exp.get_attempts()
         return (attempts,) if len(attempts) and attempts["outcome"].iloc[0] != "running" else None
 
-    [attempts] = wait_until("the worker to hand its row back", ended, 180, poll=1)
+    [attempts] = wait_for("the worker to hand its row back", ended, 180, every=1)
     assert list(attempts["outcome"]) == ["time_limit"], attempts["error"].iloc[0]
     row = exp.get_table().iloc[0]
     assert row["status"] == "created" and row["pyexp_attempts"] == 0  # no attempt spent
-    wait_until("the job to end", lambda: not cluster.queued(jobs), 90)
+    wait_for("the job to end", lambda: not cluster.queued(jobs), 90, every=0.5)
     log = (run.log_dir() / f"{jobs[0]}_{1 if cluster.name == 'sge' else 0}.log").read_text()
-    assert "SIGUSR2" in log or "SIGTERM" in log
+    assert ("SIGUSR1" in log) if cluster.name == "sge" else ("SIGUSR2" in log or "SIGTERM" in log)
+    exp.close()
+
+
+@pytest.mark.parametrize("cluster", [pytest.param("sge", marks=pytest.mark.sge)], indirect=True)
+@pytest.mark.timeout(1200)
+def test_a_grid_engine_task_requeues_itself_at_the_time_limit(cluster: Cluster, jobs: list[str],
+                                                               ordinary_user: OrdinaryUser, mysql_url: str) -> None:
+    """SLURM's side is tests/acceptance/test_long_runs_slurm.py. On Grid Engine the worker
+    stops itself at its deadline (USR1, 40 s into a one-minute job), the experiment saves and
+    asks to be requeued, the worker counts the requeue and exits with 99, and Grid Engine runs
+    the same task again, which resumes: one `pyexp launch --wait` carries 90 s of work to the
+    end. Each run gets the whole h_rt anew (with the soft limit s_rt it would not)."""
+    steps = 90
+    run, exp = setup(ordinary_user, cluster, mysql_url, 1, "long_run_fns:count_slowly", "requeue",
+                     custom={"steps": steps, "every": 3}, slurm={"time_minutes": 1}, stale_after=30,
+                     results={"total": "BIGINT", "steps": "INT"})
+    out = run.launch("--workers", "1", "--wait", timeout=1000)
+    jobs += submitted_ids(out.stdout)
+    assert out.returncode == 0 and len(jobs) == 1, out.stderr + out.stdout
+    assert "drained: done 1, error 0" in out.stdout, out.stdout
+    script = (run.log_dir() / f"{jobs[0]}_submission.sh").read_text()
+    assert "#$ -l h_rt=0:01:00\n" in script and "s_rt" not in script
+    row = exp.get_table().iloc[0]
+    assert (row["status"], row["total"], row["steps"]) == ("done", expected_total(steps, 0), steps)
+    assert row["pyexp_attempts"] == 1  # the stops spent no attempt
+    attempts = exp.get_attempts().sort_values("ID")
+    outcomes = list(attempts["outcome"])
+    assert len(outcomes) >= 3 and outcomes[-1] == "done" and set(outcomes[:-1]) == {"requeued"}, outcomes
+    assert set(attempts["array_job_id"].astype(str)) == {jobs[0]} and set(attempts["array_task_id"]) == {1}
+    assert len(set(attempts["worker"])) == len(outcomes)  # each attempt a new run of the task
+    requeues = len(outcomes) - 1
+    assert (run.log_dir() / f"{jobs[0]}_1.requeues").read_text() == f"{requeues}\n"
+    log = (run.log_dir() / f"{jobs[0]}_1.log").read_text()
+    assert log.count("SIGUSR1") >= requeues and log.count("exit code 99, requeue") == requeues, log
     exp.close()
 
 
@@ -296,7 +323,7 @@ def test_cancel_stops_the_tasks_and_releases_their_rows(cluster: Cluster, jobs: 
     out = run.launch("--workers", "4")  # 3 run at once, 1 waits pending
     jobs += submitted_ids(out.stdout)
     assert out.returncode == 0 and len(jobs) == 1, out.stderr + out.stdout
-    wait_until("3 rows running", lambda: exp.counts()["running"] >= 3, 90, poll=0.3)
+    wait_for("3 rows running", lambda: exp.counts()["running"] >= 3, 90, every=0.3)
     cancelled = run.pyexp("cancel", str(run.config), "--grace", "20")
     assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
     assert f"cancelled 1 {cluster.label} job(s) ({jobs[0]})" in cancelled.stdout

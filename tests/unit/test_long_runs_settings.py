@@ -74,6 +74,29 @@ def test_what_a_worker_reads_from_its_environment() -> None:
     assert environment.task_requeues_left({"PYEXP_TASK_REQUEUES": "3", "SLURM_RESTART_COUNT": "5"}) == 0
 
 
+def test_a_grid_engine_task_counts_its_requeues_in_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grid Engine keeps no restart count: the file the job script names keeps it, written
+    before the worker exits with 99; without the file's name a task never requeues."""
+    from pyexperimenter.worker.requeue import requeue_task
+
+    sge = {"JOB_ID": "7", "SGE_TASK_ID": "2", "SGE_ROOT": "/opt/sge", "PYEXP_TASK_REQUEUES": "2"}
+    assert environment.task_requeues_left(sge) == 0  # a site's own template without the file: never
+    count = tmp_path / "7_2.requeues"
+    for name, value in {**sge, "PYEXP_REQUEUES_FILE": str(count)}.items():
+        monkeypatch.setenv(name, value)
+    assert environment.task_requeues_left() == 2  # no file yet: none so far
+    first = requeue_task()
+    assert first.exit_code == 99 and "requeue 1 of this task" in first.note and count.read_text() == "1\n"
+    assert environment.task_requeues_left() == 1
+    assert requeue_task().exit_code == 99 and environment.task_requeues_left() == 0
+    count.write_text("garbage")
+    assert environment.task_requeues_left() == 0  # unreadable: as good as used up
+    assert requeue_task().exit_code is None  # and nothing counted on top of it
+    monkeypatch.setenv("PYEXP_REQUEUES_FILE", str(tmp_path / "no" / "such" / "folder" / "7_2.requeues"))
+    refused = requeue_task()
+    assert refused.exit_code is None and refused.note.startswith("not requeued: cannot count")
+
+
 def test_a_task_requeues_itself_only_when_its_allocation_ended_with_rows_open(monkeypatch: pytest.MonkeyPatch) -> None:
     from pyexperimenter.worker.requeue import task_requeue_wanted
 
@@ -92,3 +115,27 @@ def test_a_task_requeues_itself_only_when_its_allocation_ended_with_rows_open(mo
     assert not task_requeue_wanted(yes, lambda: 0)  # nothing left to claim
     monkeypatch.setenv("SLURM_RESTART_COUNT", "2")
     assert not task_requeue_wanted(yes, rows)  # its requeues are used up
+
+
+def test_the_deadline_alarm_stops_the_worker_at_its_deadline_and_not_after_it_left() -> None:
+    """A Grid Engine worker's own time-limit signal (worker/signals.py): SIGUSR1 to the main
+    thread at the deadline; cancelled when the worker is done before it."""
+    import signal
+    import time
+
+    from support.workers import wait_for
+
+    from pyexperimenter.worker.signals import DeadlineAlarm
+
+    rung: list[int] = []
+    before = signal.signal(signal.SIGUSR1, lambda signum, frame: rung.append(signum))
+    try:
+        with DeadlineAlarm(time.time() + 0.3):
+            wait_for("the alarm", lambda: rung, 30)
+        assert rung == [signal.SIGUSR1]
+        with DeadlineAlarm(time.time() + 1.0):
+            pass
+        time.sleep(1.5)
+        assert rung == [signal.SIGUSR1]  # the worker left first: no second ring
+    finally:
+        signal.signal(signal.SIGUSR1, before)

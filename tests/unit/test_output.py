@@ -3,6 +3,7 @@ stop signal is labelled (time_limit, preempted, released), on a SQLite store in 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -137,6 +138,8 @@ def test_the_worker_stores_each_attempts_output_with_it(tmp_path: Path) -> None:
     (signal.SIGTERM, 3600, "preempted"),  # an hour early: the scheduler took the allocation back
     (signal.SIGUSR2, 3600, "released"),  # an hour early and no time limit: someone stopped it
     (signal.SIGINT, 30, "released"),  # Ctrl-C is never the scheduler
+    (signal.SIGUSR1, 30, "time_limit"),  # Grid Engine's soft limit s_rt, set at the deadline
+    (signal.SIGUSR1, 3600, "released"),  # an hour early: a suspension's warning, or a soft limit of one's own
 ])
 def test_a_stop_signal_is_labelled_by_when_it_comes(tmp_path: Path, signum: int, to_deadline: float,
                                                    expected: str) -> None:
@@ -181,6 +184,28 @@ def test_rows_left_because_the_allocation_ends_are_labelled_time_limit(tmp_path:
     assert worker._release_reason()[0].value == "released"  # no stop, no deadline near: someone else's reason
     worker._ran_out = True  # the loop's margin: the next row would not finish in time
     assert worker._release_reason()[0].value == "time_limit"
+
+
+@pytest.mark.parametrize("scheduler, stop, to_deadline, requeue", [
+    ("slurm", "SIGUSR2", 3600, True),  # SLURM's USR2 is the time limit's warning or a preemption's --signal
+    ("slurm", "SIGTERM", 3600, False),  # a scancel
+    ("slurm", "SIGTERM", 30, True),  # the limit itself
+    ("sge", "SIGUSR2", 3600, False),  # a qdel sends USR2 too
+    ("sge", "SIGUSR1", 3600, False),  # a suspension's warning
+    ("sge", "SIGUSR1", 30, True),  # the soft limit s_rt, at the deadline
+    ("sge", "SIGUSR2", 30, True),  # h_rt itself (too late to be run again, but the allocation's end)
+    ("sge", "SIGINT", 30, False),
+    ("sge", None, -1, True),  # the deadline passed between two experiments
+])
+def test_which_stops_end_the_allocation(tmp_path: Path, scheduler: str, stop: str | None, to_deadline: float,
+                                        requeue: bool) -> None:
+    """What decides whether a task requeues itself (worker/requeue.py): a stop that can only be
+    the allocation's end; never a cancel by hand."""
+    config, store = setup(tmp_path)
+    me = dataclasses.replace(ME, scheduler=scheduler, array_job_id="7", array_task_id=1)
+    worker = Worker(config, lambda *a: None, store=store, identity=me, deadline=time.time() + to_deadline)
+    worker._stop = stop
+    assert worker.stopped_by_allocation() is requeue
 
 
 def test_output_that_cannot_be_staged_does_not_fail_the_experiment(tmp_path: Path,

@@ -74,6 +74,9 @@ def test_script_holds_what_grid_engine_needs() -> None:
     one = SgeScript(INPUTS, SlurmConfig(), SgeConfig(memory_resource=None)).render(
         ArrayPlan(3, 3), (TEMPLATE_DIR / "cpu.sge").read_text(), "t")
     assert "-tc" not in one and "-pe" not in one and "h_vmem" not in one  # all at once, one slot, no memory asked
+    # Where the task counts its requeues (worker/requeue.py): beside its log.
+    assert 'export PYEXP_REQUEUES_FILE=/home/ada/project/pyexp_logs/svm_grid/"${JOB_ID}_${SGE_TASK_ID}.requeues"' \
+        in lines
 
 
 def test_gpus_need_the_sites_resource_name() -> None:
