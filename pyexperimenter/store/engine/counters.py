@@ -42,11 +42,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..sql.queries import TRIGGER_KINDS, trigger_name
+from ..sql.queries import TRIGGER_KINDS
 from .session import Cursor, Session
 
 log = logging.getLogger(__name__)
 
+TRIGGER_DOES_NOT_EXIST = 1360  # MariaDB's ER_TRG_DOES_NOT_EXIST
 TRIGGERS = ("counts_on_update", "counts_on_delete", "counts_on_attempt", "counts_on_outcome",
             "counts_on_attempt_delete")
 
@@ -113,16 +114,30 @@ _FINISH_TRIGGERS = ("upd", "aupd")  # fired by a finish's update of its rows and
 
 
 def _finish_triggers(session: Session, cur: Cursor) -> dict[str, bool]:
-    """The finish's counter triggers that exist, by name: whether each reads @pyexp_counted."""
-    names = [trigger_name(session.schema.name, kind, session.dialect.max_name or 64) for kind in _FINISH_TRIGGERS]
-    return {str(name): bool(leaves) for name, leaves in session.run(cur, "counts_triggers", names).fetchall()}
+    """The finish's counter triggers that exist, by kind: whether each reads @pyexp_counted."""
+    found = {}
+    for kind in _FINISH_TRIGGERS:
+        try:
+            row = session.run(cur, "show_trigger", trigger_kind=kind).fetchone()
+        except Exception as e:
+            if getattr(e, "args", (None,))[0] != TRIGGER_DOES_NOT_EXIST:
+                raise
+            continue
+        found[kind] = row is not None and "@pyexp_counted" in str(row[2])
+    return found
 
 
 def finish_counts(session: Session) -> bool:
-    """Whether a finish here counts its own rows: MariaDB, with both triggers of version 7."""
+    """Whether a finish here counts its own rows: MariaDB, with both triggers of version 7.
+    Where the triggers cannot be read, they count: a probe must not end a worker that holds
+    rows (a crash here once left two rows to the lost-run sweep, which ran them twice)."""
     if not session.dialect.finish_counts:
         return False
-    found = session.transaction(lambda cur: _finish_triggers(session, cur))
+    try:
+        found = session.transaction(lambda cur: _finish_triggers(session, cur))
+    except Exception as e:  # noqa: BLE001 - the triggers count correctly without the probe, only slower
+        log.warning("leaving the counting of finished rows to the triggers: reading them failed: %s", e)
+        return False
     return len(found) == len(_FINISH_TRIGGERS) and all(found.values())
 
 

@@ -248,10 +248,9 @@ WHERE {fenced_in}
 INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('m', 'done', {minute:@pyexp_now}, {slot}, ?),
 ('o', 'done', 0, {slot}, ?), ('s', 'done', 0, {slot}, ?) {upsert_counts}
 
--- counts_triggers [mysql] --
--- The counter triggers of a finish's update and close (their names), and whether each leaves a counting finish's rows to it.
-SELECT TRIGGER_NAME, LOCATE('@pyexp_counted', ACTION_STATEMENT) > 0 AS leaves FROM information_schema.TRIGGERS
-WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME IN (?, ?)
+-- show_trigger [mysql] --
+-- One counter trigger's statement (the third column), or an error when there is none. Not information_schema.TRIGGERS: MariaDB answers that through a temporary table in its tmpdir, and under CI's load such a query failed when that table's file had gone.
+SHOW CREATE TRIGGER {trigger_kind}
 
 -- owned_done --
 -- Which rows are done under our token (our write landed, now or on an earlier try).
