@@ -94,7 +94,7 @@ def test_worker_past_its_deadline_claims_nothing(make_config: ConfigMaker) -> No
 
 
 def test_local_drains_the_table_without_slurm(make_config: ConfigMaker, tmp_path: Path) -> None:
-    # A long stale_after: a heartbeat starved on a busy machine would rightly run a row twice.
+    # A long stale_after: this checks the claim, not the sweep (a late heartbeat runs a row again).
     path = make_config(experiment={"function": "experiments:recording", "stale_after_seconds": 60},
                        custom={"record": str(tmp_path / "rec.txt"), "sleep": 0.2})
     Experimenter(path).fill_table_from_config()
