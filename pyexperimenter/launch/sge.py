@@ -197,19 +197,24 @@ class GridEngine:
         return Placement(exec_hosts(), f"queue {queue}" if queue else "the cell", "-l hostname=NODE in sge.options")
 
     def notes(self, config: ExperimentConfig, slurm: SlurmConfig) -> list[str]:
+        notes = []
+        if slurm.max_task_requeues > 0 and any("s_rt" in option for option in config.sge.options):
+            notes.append("sge.options sets s_rt: on a task it runs again Grid Engine enforces s_rt as h_rt, so a "
+                         "task requeued at its time limit is killed at s_rt and not run again; the workers stop "
+                         "themselves before h_rt without it (docs/cluster.md)")
         notify = queue_notify_seconds(config.sge.queue)
         if notify is None:
-            return []
+            return notes
         queue, seconds = notify
         # At the time limit the workers stop themselves the signal's lead early (and the grace
         # is cut to fit it); a qdel, and so `pyexp cancel`, gives only the queue's notify time.
         grace = config.stop_grace_seconds
         if grace > seconds:
-            return [f"experiment.stop_grace_seconds {grace:g} exceeds queue {queue}'s notify time of {seconds} s: "
-                    "on qdel or pyexp cancel Grid Engine kills a stopped worker (SIGKILL) that much after USR2, so "
-                    f"an experiment gets at most {seconds} s to save and hand its row back (at the time limit the "
-                    "workers stop themselves earlier; ask the admins for a longer notify)"]
-        return []
+            notes.append(f"experiment.stop_grace_seconds {grace:g} exceeds queue {queue}'s notify time of {seconds} s: "
+                         "on qdel or pyexp cancel Grid Engine kills a stopped worker (SIGKILL) that much after USR2, "
+                         f"so an experiment gets at most {seconds} s to save and hand its row back (at the time limit "
+                         "the workers stop themselves earlier; ask the admins for a longer notify)")
+        return notes
 
     def render(self, config: ExperimentConfig, slurm: SlurmConfig, inputs: JobInputs,
                arrays: Sequence[ArrayPlan]) -> tuple[Traversable, list[str]]:

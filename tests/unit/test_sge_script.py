@@ -151,3 +151,22 @@ def test_what_launch_and_cancel_print_for_grid_engine() -> None:
         CancelResult("t", sge_jobs=["7"]), counts)
     assert "t: cancelled 1 SLURM job(s) (5) and 0 local worker(s)" in cancel_text(
         CancelResult("t", slurm_jobs=["5"]), counts)
+
+
+def test_a_soft_limit_of_ones_own_draws_a_note_where_tasks_requeue(tmp_path: Path) -> None:
+    """On a task Grid Engine runs again, s_rt strikes as h_rt (measured on the test cell), so
+    a user's `-l s_rt` would end the requeued runs; the plan says so (whatever else it says
+    about the cell's notify time)."""
+    from dataclasses import replace
+
+    from pyexperimenter.launch.sge import GridEngine
+
+    base = load_config(config_maker(tmp_path, "sqlite:///t.db")(sge={"options": ["-P ml", "-l s_rt=0:50:00"]}))
+
+    def soft(slurm: SlurmConfig, sge: SgeConfig) -> list[str]:
+        return [n for n in GridEngine().notes(replace(base, sge=sge), slurm) if "s_rt" in n]
+
+    [note] = soft(base.slurm, base.sge)
+    assert note.startswith("sge.options sets s_rt: on a task it runs again Grid Engine enforces s_rt as h_rt")
+    assert soft(replace(base.slurm, max_task_requeues=0), base.sge) == []  # --no-requeue: nothing runs again
+    assert soft(base.slurm, SgeConfig(options=("-P ml",))) == []
