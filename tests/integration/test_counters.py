@@ -329,3 +329,25 @@ def test_a_worker_that_cannot_read_the_triggers_leaves_counting_to_them(
     store.session.transaction(lambda cur: store.session.run(cur, "drop_trigger", trigger_kind="aupd"))
     assert not counters.finish_counts(store.session)
     exp.close()
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)
+def test_a_paused_row_after_a_counting_finish_of_its_batch_is_counted(make_config: ConfigMaker) -> None:
+    """The worker flushes its batch's finished rows, then pauses another row of the same claim
+    (PyExperimenter's PAUSED closes the attempt as done). The finish's @pyexp_counted must not
+    outlive it: the pause's attempt is counted by its trigger."""
+    from pyexperimenter.status import Status
+
+    path = make_config(parameters={"x": {"start": 0, "stop": 6}})
+    exp = Experimenter(path)
+    exp.fill_table_from_config()
+    with Experimenter(path) as worker:
+        store: Any = worker.store
+        assert counters.finish_counts(store.session)
+        claims = store.claim(WorkerIdentity(worker="tester:4", machine="tester", pid=4), 3)
+        assert len({c.token for c in claims}) == 1
+        assert store.finish(claims[0].token, [(claims[0].id, {"value": 1.0})]) == {claims[0].id}
+        assert store.set_status(claims[1].token, claims[1].id, Status.PAUSED, {"value": 2.0})
+    assert_counted(exp)
+    assert truth(exp)["outcomes"]["done"] == 2
+    exp.close()

@@ -191,7 +191,8 @@ def finish(session: Session, token: str, outcomes: Sequence[tuple[int, Mapping[s
     results and the status change in the same statement, each row fenced on the token.
     With `counts` (counters.finish_counts) the triggers leave these rows to the finish, which
     adds their counts itself: the rows and attempts its statements changed, so that a retry
-    after a lost COMMIT reply, which changes none, counts none."""
+    after a lost COMMIT reply, which changes none, counts none. The skip ends with the finish:
+    a later write of the same claim (a row paused) is the triggers' to count."""
     groups: dict[tuple[str, ...], list[tuple[int, Mapping[str, Any]]]] = {}
     for row_id, results in outcomes:
         groups.setdefault(tuple(results), []).append((row_id, results))
@@ -214,8 +215,10 @@ def finish(session: Session, token: str, outcomes: Sequence[tuple[int, Mapping[s
             else:  # fenced rows, or our own write landed before a lost COMMIT reply
                 landed.update(_owned_done(session, cur, token, ids))
         closed = close_attempts(session, cur, token, sorted(landed), Outcome.DONE, staged=staged, usage=usage)
-        if counts and (done or closed):
-            session.run(cur, "counts_finished", (done, closed, done))
+        if counts:
+            if done or closed:
+                session.run(cur, "counts_finished", (done, closed, done))
+            session.run(cur, "finish_counted")
         return landed
 
     return session.transaction(body)

@@ -243,6 +243,10 @@ SET @pyexp_counted = ?, @pyexp_now = NOW(6)
 UPDATE {table} SET status = 'done', end_date = @pyexp_now, error = NULL, pyexp_error_summary = NULL{finish_sets}
 WHERE {fenced_in}
 
+-- finish_counted [mysql] --
+-- The end of a counting finish: its token must not make the triggers skip a later change of the same claim on this connection (a PAUSED row's attempt closes as done too).
+SET @pyexp_counted = NULL
+
 -- counts_finished [mysql] --
 -- What the counter triggers would have added for those rows, once per finish instead of three times per row (keys in key order: m, o, s); takes the rows made done, the attempts closed, the rows made done.
 INSERT INTO {counts} (kind, label, minute, slot, n) VALUES ('m', 'done', {minute:@pyexp_now}, {slot}, ?),
