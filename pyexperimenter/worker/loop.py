@@ -51,6 +51,9 @@ BATCH_TARGET_SECONDS = 0.1
 FLUSH_AFTER_SECONDS = 1.0
 # SLURM sends `--signal` up to 60 s early: a stop this close to PYEXP_DEADLINE is the time limit.
 DEADLINE_SLACK = 90.0
+# The stop signals a time limit sends: SLURM's USR2 and SIGTERM; Grid Engine's h_rt USR2, its
+# s_rt USR1, and the USR1 a Grid Engine worker sends itself at its deadline.
+TIME_LIMIT_SIGNALS = ("SIGUSR1", "SIGUSR2", "SIGTERM")
 
 
 class WorkerInterrupted(BaseException):
@@ -242,7 +245,7 @@ class Worker:
         if self.deadline is not None:
             if self._stop is None and self._ran_out:  # the deadline is nearer than the rows' expected time
                 return Outcome.TIME_LIMIT, "time limit: the allocation ends (deadline)"
-            if self._stop in ("SIGUSR1", "SIGUSR2", "SIGTERM", None) and time.time() >= self.deadline - DEADLINE_SLACK:
+            if (self._stop is None or self._stop in TIME_LIMIT_SIGNALS) and self._near_deadline():
                 return Outcome.TIME_LIMIT, f"time limit: the allocation ends ({self._stop or 'deadline'})"
             if self._stop == "SIGTERM":
                 return Outcome.PREEMPTED, "preempted (or cancelled) by the scheduler before its time limit (SIGTERM)"
@@ -261,7 +264,10 @@ class Worker:
             return self._ran_out or self._out_of_time()
         if self._stop == "SIGUSR2" and self.identity.scheduler != "sge":  # Grid Engine's qdel sends USR2 too
             return True
-        return self._stop in ("SIGUSR1", "SIGUSR2", "SIGTERM") and time.time() >= self.deadline - DEADLINE_SLACK
+        return self._stop in TIME_LIMIT_SIGNALS and self._near_deadline()
+
+    def _near_deadline(self) -> bool:
+        return self.deadline is not None and time.time() >= self.deadline - DEADLINE_SLACK
 
     def open_rows(self) -> int:
         """Rows this worker could still claim."""

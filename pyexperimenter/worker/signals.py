@@ -7,8 +7,9 @@ mean the same to a worker: a stop is requested. An experiment that looks at
 `stop_requested` (or its checkpoint directory or state) is given
 `experiment.stop_grace_seconds` to save and raise Requeue (`GraceTimer`); any other is
 interrupted at once; either way the row goes back and the worker exits. Grid Engine signals
-the whole process group and may do so twice, so what a handler does must bear repeating. Handlers can only be installed from the main thread, so every helper here is a
-no-op elsewhere (a worker run from a thread keeps the defaults).
+the whole process group and may do so twice, so what a handler does must bear repeating.
+Handlers can only be installed from the main thread, so every helper here is a no-op
+elsewhere (a worker run from a thread keeps the defaults).
 """
 
 from __future__ import annotations
